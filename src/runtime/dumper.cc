@@ -1,0 +1,298 @@
+#include "runtime/dumper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "base/raw_log.h"
+#include "base/spinlock.h"
+#include "platform/modules.h"
+#include "runtime/profile_writer.h"
+#include "runtime/recorder.h"
+
+namespace heapscope::runtime {
+
+platform::ModuleTable& Modules();
+
+bool g_dumper_thread_missing = false;
+
+namespace {
+
+base::SpinLock g_dump_lock;
+sem_t g_wake;        // posted by the dump signal and by termination handlers
+sem_t g_final_done;  // posted by the dump thread after a requested final dump
+std::atomic<bool> g_dump_requested{false};
+std::atomic<bool> g_final_requested{false};
+std::atomic<bool> g_final_written{false};
+std::atomic<bool> g_thread_running{false};
+pthread_t g_thread;
+uint64_t g_seq = 0;  // numbered snapshots written by this process
+bool g_dir_ready = false;
+
+uint64_t MonoNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// mkdir -p
+bool EnsureDir(const char* dir) {
+  if (g_dir_ready) return true;
+  char path[1024];
+  size_t n = strlen(dir);
+  if (n == 0 || n >= sizeof path) return false;
+  memcpy(path, dir, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (path[i] == '/' || path[i] == '\0') {
+      char saved = path[i];
+      path[i] = '\0';
+      if (mkdir(path, 0755) != 0 && errno != EEXIST) return false;
+      path[i] = saved;
+    }
+  }
+  g_dir_ready = true;
+  return true;
+}
+
+// <out>/heap[.<pid>].<what>.pb.gz
+void SnapshotPath(base::RawBuffer* b, const char* what, uint64_t seq) {
+  const State& g = GlobalState();
+  b->Str(g.config.out_dir).Str("/heap.");
+  if (!g.is_main_process) b->Uint(static_cast<uint64_t>(g.pid)).Char('.');
+  if (what != nullptr) {
+    b->Str(what);
+  } else {
+    if (seq < 1000) b->Char('0');
+    if (seq < 100) b->Char('0');
+    if (seq < 10) b->Char('0');
+    b->Uint(seq);
+  }
+  b->Str(".pb.gz");
+}
+
+bool WriteFileAtomically(const char* path) {
+  char tmp[1100];
+  base::RawBuffer tb(tmp, sizeof tmp);
+  tb.Str(path).Str(".tmp");
+  if (tb.truncated()) return false;
+  int fd = open(tb.CStr(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  bool ok = WriteHeapProfileGz(fd, HeapProfileOptions{});
+  if (close(fd) != 0) ok = false;
+  if (!ok) {
+    unlink(tmp);
+    return false;
+  }
+  return rename(tmp, path) == 0;
+}
+
+void WarnWriteFailed(const char* path) {
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true)) return;
+  char msg[1200];
+  base::RawBuffer b(msg, sizeof msg);
+  b.Str("cannot write ").Str(path).Str(" (errno ").Int(errno).Str("); profiles may be missing");
+  base::RawLog(b.CStr());
+}
+
+bool DumpSnapshotLocked() {
+  State& g = GlobalState();
+  if (!EnsureDir(g.config.out_dir)) {
+    WarnWriteFailed(g.config.out_dir);
+    return false;
+  }
+  uint64_t seq = ++g_seq;
+  char path[1100];
+  base::RawBuffer b(path, sizeof path);
+  SnapshotPath(&b, nullptr, seq);
+  if (!WriteFileAtomically(b.CStr())) {
+    WarnWriteFailed(path);
+    return false;
+  }
+  if (g.config.keep > 0 && seq > g.config.keep) {
+    char old[1100];
+    base::RawBuffer ob(old, sizeof old);
+    SnapshotPath(&ob, nullptr, seq - g.config.keep);
+    unlink(ob.CStr());
+  }
+  return true;
+}
+
+void* DumpThreadMain(void*) {
+  RecursionGuard guard;  // for its whole life: nothing it allocates is recorded
+  pthread_setname_np(pthread_self(), "heapscope");
+  const State& g = GlobalState();
+  uint64_t interval = g.config.interval_ns;
+  uint64_t next = interval != 0 ? MonoNs() + interval : 0;
+  for (;;) {
+    if (next != 0) {
+      struct timespec ts;
+      ts.tv_sec = static_cast<time_t>(next / 1000000000ULL);
+      ts.tv_nsec = static_cast<long>(next % 1000000000ULL);
+      sem_clockwait(&g_wake, CLOCK_MONOTONIC, &ts);
+    } else {
+      sem_wait(&g_wake);
+    }
+    if (g_final_requested.load()) {
+      FinalDump();
+      sem_post(&g_final_done);
+      continue;
+    }
+    bool due = next != 0 && MonoNs() >= next;
+    if (g_dump_requested.exchange(false) || due) DumpSnapshot();
+    if (due) {
+      next += interval;
+      uint64_t now = MonoNs();
+      if (next <= now) next = now + interval;
+    }
+  }
+  return nullptr;
+}
+
+void StartThread() {
+  sigset_t all, old;
+  sigfillset(&all);
+  // The thread inherits this mask: program signals never land on it.
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  if (pthread_create(&g_thread, &attr, DumpThreadMain, nullptr) == 0) {
+    g_thread_running.store(true);
+  }
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void OnDumpSignal(int) {
+  int saved = errno;
+  g_dump_requested.store(true);
+  sem_post(&g_wake);
+  errno = saved;
+}
+
+void OnTerminate(int sig) {
+  int saved = errno;
+  if (g_thread_running.load() && !pthread_equal(pthread_self(), g_thread)) {
+    g_final_requested.store(true);
+    sem_post(&g_wake);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += 10;
+    while (sem_clockwait(&g_final_done, CLOCK_MONOTONIC, &ts) != 0 && errno == EINTR) {
+    }
+  } else {
+    FinalDump();
+  }
+  // Die the way the program would have died without us.
+  signal(sig, SIG_DFL);
+  raise(sig);
+  errno = saved;
+}
+
+void InstallIfDefault(int sig, void (*handler)(int)) {
+  struct sigaction old;
+  if (sigaction(sig, nullptr, &old) != 0) return;
+  if ((old.sa_flags & SA_SIGINFO) == 0 && old.sa_handler != SIG_DFL) return;  // keep theirs
+  if ((old.sa_flags & SA_SIGINFO) != 0) return;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(sig, &sa, nullptr);
+}
+
+void ForkPrepare() {
+  g_dump_lock.Lock();
+  Modules().LockForFork();
+  Depot().LockForFork();
+  Live().LockAll();
+}
+
+void ForkParent() {
+  Live().UnlockAll();
+  Depot().UnlockAfterFork();
+  Modules().UnlockAfterFork();
+  g_dump_lock.Unlock();
+}
+
+void ForkChild() {
+  Live().ResetLocksAfterFork();
+  Depot().ResetLockAfterFork();
+  Modules().ResetLockAfterFork();
+  g_dump_lock.ResetAfterFork();
+  State& g = GlobalState();
+  g.pid = static_cast<int>(getpid());
+  g.is_main_process = false;
+  g_seq = 0;
+  g_thread_running.store(false);
+  g_final_requested.store(false);
+  g_dump_requested.store(false);
+  sem_init(&g_wake, 0, 0);
+  sem_init(&g_final_done, 0, 0);
+  if (!g.config.follow_fork) {
+    g.active.store(false);
+    g.config.final_dump = false;
+    tls_state.bytes_until_sample = ~uint64_t{0} >> 1;
+    return;
+  }
+  g_dumper_thread_missing = true;
+}
+
+}  // namespace
+
+bool DumpSnapshot() {
+  base::SpinLockHolder h(g_dump_lock);
+  return DumpSnapshotLocked();
+}
+
+bool DumpToPath(const char* path) {
+  base::SpinLockHolder h(g_dump_lock);
+  return WriteFileAtomically(path);
+}
+
+void FinalDump() {
+  State& g = GlobalState();
+  if (!g.config.final_dump || g_final_written.exchange(true)) return;
+  RecursionGuard guard;
+  base::SpinLockHolder h(g_dump_lock);
+  if (!EnsureDir(g.config.out_dir)) {
+    WarnWriteFailed(g.config.out_dir);
+    return;
+  }
+  char path[1100];
+  base::RawBuffer b(path, sizeof path);
+  SnapshotPath(&b, "final", 0);
+  if (!WriteFileAtomically(b.CStr())) WarnWriteFailed(path);
+}
+
+void RestartDumperThread() {
+  g_dumper_thread_missing = false;
+  StartThread();
+}
+
+void StartDumper() {
+  const State& g = GlobalState();
+  sem_init(&g_wake, 0, 0);
+  sem_init(&g_final_done, 0, 0);
+  pthread_atfork(ForkPrepare, ForkParent, ForkChild);
+  if (g.config.dump_signal > 0) InstallIfDefault(g.config.dump_signal, OnDumpSignal);
+  if (g.config.final_dump) {
+    InstallIfDefault(SIGTERM, OnTerminate);
+    InstallIfDefault(SIGINT, OnTerminate);
+    InstallIfDefault(SIGHUP, OnTerminate);
+  }
+  StartThread();
+}
+
+}  // namespace heapscope::runtime

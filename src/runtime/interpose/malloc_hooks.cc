@@ -1,0 +1,321 @@
+// The malloc family and every operator new/delete, exported from
+// libheapscope.so so that they interpose on the program's allocator. Each
+// delegates to the next allocator in line (RTLD_NEXT). Hot paths: the
+// sampling counter for allocations, one AND for frees.
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <new>
+
+#include "runtime/real_functions.h"
+#include "runtime/recorder.h"
+#include "runtime/runtime.h"
+#include "runtime/sampler.h"
+
+namespace heapscope::runtime {
+
+// Pointers with any of these bits set cannot be sampled objects: sampled
+// objects are page-aligned (page mask), or in every-allocation mode all
+// pointers must be checked (0). See State::free_probe_mask.
+extern uintptr_t g_free_probe_mask;
+
+namespace {
+
+bool IsPowerOfTwo(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+// Allocates a sampled object and records it. `align` 0 means malloc's
+// alignment. Sampled objects get page alignment when the rate allows, so
+// free() can tell them apart with one AND.
+void* AllocSampled(size_t size, size_t align, bool zero) {
+  RecursionGuard guard;
+  void* p;
+  if (GlobalState().align_sampled) {
+    p = real.memalign(align > kPageSize ? align : kPageSize, size);
+    if (p != nullptr && zero) memset(p, 0, size);
+  } else if (align != 0) {
+    p = real.memalign(align, size);
+    if (p != nullptr && zero) memset(p, 0, size);
+  } else if (zero) {
+    p = real.calloc(1, size);
+  } else {
+    p = real.malloc(size);
+  }
+  if (p != nullptr) RecordAlloc(guard, p, size);
+  return p;
+}
+
+HS_NOINLINE void* MallocSlow(size_t size) {
+  if (ShouldSampleSlow(size)) return AllocSampled(size, 0, false);
+  if (HS_UNLIKELY(real.malloc == nullptr)) return BootstrapAlloc(size, 16);
+  return real.malloc(size);
+}
+
+HS_ALWAYS_INLINE void* HookMalloc(size_t size) {
+  if (HS_LIKELY(TrySkipFast(size))) return real.malloc(size);
+  return MallocSlow(size);
+}
+
+HS_NOINLINE void FreeSlow(void* p) {
+  if (p == nullptr || IsBootstrap(p)) return;
+  if (HS_UNLIKELY(real.free == nullptr)) return;
+  if (tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed)) {
+    RecursionGuard guard;
+    RecordFree(guard, p);
+  }
+  real.free(p);
+}
+
+HS_ALWAYS_INLINE void HookFree(void* p) {
+  if (HS_LIKELY((reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) != 0)) return real.free(p);
+  FreeSlow(p);
+}
+
+HS_NOINLINE void* AlignedSlow(size_t align, size_t size) {
+  if (ShouldSampleSlow(size)) return AllocSampled(size, align, false);
+  if (HS_UNLIKELY(real.memalign == nullptr)) return BootstrapAlloc(size, align);
+  return real.memalign(align, size);
+}
+
+HS_ALWAYS_INLINE void* HookMemalign(size_t align, size_t size) {
+  if (HS_LIKELY(TrySkipFast(size)) || !IsPowerOfTwo(align)) {
+    if (HS_UNLIKELY(real.memalign == nullptr)) return BootstrapAlloc(size, align);
+    return real.memalign(align, size);
+  }
+  return AlignedSlow(align, size);
+}
+
+HS_NOINLINE void* CallocSlow(size_t total) {
+  if (ShouldSampleSlow(total)) return AllocSampled(total, 0, true);
+  // Bootstrap slots are static memory, already zero.
+  if (HS_UNLIKELY(real.calloc == nullptr)) return BootstrapAlloc(total, 16);
+  return real.calloc(1, total);
+}
+
+HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
+  if (IsBootstrap(p)) {
+    size_t old = BootstrapSize(p);
+    void* q = HookMalloc(size);
+    if (q != nullptr) memcpy(q, p, old < size ? old : size);
+    return q;
+  }
+  bool tracked = false;
+  LiveEntry old_entry{};
+  bool recording = tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed);
+  if (recording && (reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) == 0) {
+    RecursionGuard guard;
+    tracked = TakeLive(guard, p, &old_entry);
+  }
+  if (size == 0) {
+    // Keep the allocator's own realloc(p, 0) semantics.
+    if (tracked) AccountFree(old_entry);
+    return real.realloc(p, 0);
+  }
+  bool sample = !TrySkipFast(size) && ShouldSampleSlow(size);
+  if (!sample) {
+    void* q = real.realloc(p, size);
+    if (tracked) {
+      if (q == nullptr) {
+        RestoreLive(p, old_entry);
+      } else {
+        AccountFree(old_entry);
+      }
+    }
+    return q;
+  }
+  RecursionGuard guard;
+  void* q;
+  if (GlobalState().align_sampled) {
+    // Move to a page-aligned block so the new object is recognisable.
+    q = real.memalign(kPageSize, size);
+    if (q != nullptr) {
+      size_t old = tracked ? old_entry.size : real.malloc_usable_size(p);
+      memcpy(q, p, old < size ? old : size);
+      real.free(p);
+    }
+  } else {
+    q = real.realloc(p, size);
+  }
+  if (q == nullptr) {
+    if (tracked) RestoreLive(p, old_entry);
+    return nullptr;
+  }
+  if (tracked) AccountFree(old_entry);
+  RecordAlloc(guard, q, size);
+  return q;
+}
+
+// operator new: like malloc, but never returns null (new_handler loop).
+HS_NOINLINE void* NewFailed(size_t size, size_t align) {
+  for (;;) {
+    std::new_handler handler = std::get_new_handler();
+    if (handler == nullptr) throw std::bad_alloc();
+    handler();
+    void* p = align == 0 ? HookMalloc(size) : HookMemalign(align, size);
+    if (p != nullptr) return p;
+  }
+}
+
+HS_ALWAYS_INLINE void* HookNew(size_t size) {
+  void* p = HookMalloc(size);
+  if (HS_LIKELY(p != nullptr)) return p;
+  return NewFailed(size, 0);
+}
+
+HS_ALWAYS_INLINE void* HookNewAligned(size_t size, std::align_val_t al) {
+  size_t align = static_cast<size_t>(al);
+  void* p = HookMemalign(align, size == 0 ? 1 : size);
+  if (HS_LIKELY(p != nullptr)) return p;
+  return NewFailed(size == 0 ? 1 : size, align);
+}
+
+}  // namespace
+}  // namespace heapscope::runtime
+
+using heapscope::runtime::BootstrapAlloc;
+using heapscope::runtime::BootstrapSize;
+using heapscope::runtime::HookFree;
+using heapscope::runtime::HookMalloc;
+using heapscope::runtime::HookMemalign;
+using heapscope::runtime::HookNew;
+using heapscope::runtime::HookNewAligned;
+using heapscope::runtime::IsBootstrap;
+using heapscope::runtime::real;
+
+#define HS_EXPORT extern "C" __attribute__((visibility("default")))
+
+HS_EXPORT void* malloc(size_t size) { return HookMalloc(size); }
+
+HS_EXPORT void free(void* p) { HookFree(p); }
+
+HS_EXPORT void cfree(void* p) { HookFree(p); }
+
+HS_EXPORT void* calloc(size_t n, size_t size) {
+  size_t total;
+  if (HS_UNLIKELY(__builtin_mul_overflow(n, size, &total))) {
+    if (real.calloc == nullptr) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    return real.calloc(n, size);
+  }
+  if (HS_LIKELY(heapscope::runtime::TrySkipFast(total))) return real.calloc(n, size);
+  return heapscope::runtime::CallocSlow(total);
+}
+
+HS_EXPORT void* realloc(void* p, size_t size) {
+  if (p == nullptr) return HookMalloc(size);
+  // Neither an old sampled object nor a new sample: straight through.
+  if (HS_LIKELY((reinterpret_cast<uintptr_t>(p) & heapscope::runtime::g_free_probe_mask) != 0 &&
+                size != 0 && heapscope::runtime::TrySkipFast(size))) {
+    return real.realloc(p, size);
+  }
+  return heapscope::runtime::ReallocSlow(p, size);
+}
+
+HS_EXPORT void* reallocarray(void* p, size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return realloc(p, total);
+}
+
+HS_EXPORT void* memalign(size_t align, size_t size) { return HookMemalign(align, size); }
+
+HS_EXPORT void* aligned_alloc(size_t align, size_t size) {
+  if (HS_LIKELY(heapscope::runtime::TrySkipFast(size)) || real.aligned_alloc == nullptr ||
+      !heapscope::runtime::IsPowerOfTwo(align)) {
+    if (real.aligned_alloc == nullptr) return HookMemalign(align, size);
+    return real.aligned_alloc(align, size);
+  }
+  return heapscope::runtime::AlignedSlow(align, size);
+}
+
+HS_EXPORT int posix_memalign(void** out, size_t align, size_t size) {
+  if (align < sizeof(void*) || !heapscope::runtime::IsPowerOfTwo(align)) return EINVAL;
+  if (HS_LIKELY(heapscope::runtime::TrySkipFast(size)) && real.posix_memalign != nullptr) {
+    return real.posix_memalign(out, align, size);
+  }
+  int saved = errno;
+  void* p = heapscope::runtime::AlignedSlow(align, size);
+  if (p == nullptr) return ENOMEM;
+  errno = saved;
+  *out = p;
+  return 0;
+}
+
+HS_EXPORT void* valloc(size_t size) {
+  return HookMemalign(heapscope::runtime::kPageSize, size);
+}
+
+HS_EXPORT void* pvalloc(size_t size) {
+  size_t page = heapscope::runtime::kPageSize;
+  size_t rounded = size == 0 ? page : (size + page - 1) & ~(page - 1);
+  if (rounded < size) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return HookMemalign(page, rounded);
+}
+
+HS_EXPORT size_t malloc_usable_size(void* p) {
+  if (p == nullptr) return 0;
+  if (IsBootstrap(p)) return BootstrapSize(p);
+  return real.malloc_usable_size != nullptr ? real.malloc_usable_size(p) : 0;
+}
+
+// operator new and delete, every form (replacement functions, exported).
+// Aligned forms go through memalign; sized deletes ignore the size (the
+// allocator below may not take it).
+#define HS_NEW __attribute__((visibility("default")))
+HS_NEW void* operator new(size_t size) { return HookNew(size); }
+HS_NEW void* operator new[](size_t size) { return HookNew(size); }
+HS_NEW void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return HookNew(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+HS_NEW void* operator new[](size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return HookNew(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+HS_NEW void* operator new(size_t size, std::align_val_t al) { return HookNewAligned(size, al); }
+HS_NEW void* operator new[](size_t size, std::align_val_t al) { return HookNewAligned(size, al); }
+HS_NEW void* operator new(size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
+  try {
+    return HookNewAligned(size, al);
+  } catch (...) {
+    return nullptr;
+  }
+}
+HS_NEW void* operator new[](size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
+  try {
+    return HookNewAligned(size, al);
+  } catch (...) {
+    return nullptr;
+  }
+}
+HS_NEW void operator delete(void* p) noexcept { HookFree(p); }
+HS_NEW void operator delete[](void* p) noexcept { HookFree(p); }
+HS_NEW void operator delete(void* p, size_t) noexcept { HookFree(p); }
+HS_NEW void operator delete[](void* p, size_t) noexcept { HookFree(p); }
+HS_NEW void operator delete(void* p, const std::nothrow_t&) noexcept { HookFree(p); }
+HS_NEW void operator delete[](void* p, const std::nothrow_t&) noexcept { HookFree(p); }
+HS_NEW void operator delete(void* p, std::align_val_t) noexcept { HookFree(p); }
+HS_NEW void operator delete[](void* p, std::align_val_t) noexcept { HookFree(p); }
+HS_NEW void operator delete(void* p, size_t, std::align_val_t) noexcept { HookFree(p); }
+HS_NEW void operator delete[](void* p, size_t, std::align_val_t) noexcept { HookFree(p); }
+HS_NEW void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  HookFree(p);
+}
+HS_NEW void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  HookFree(p);
+}

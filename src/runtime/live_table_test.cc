@@ -1,0 +1,99 @@
+#include "runtime/live_table.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace heapscope::runtime {
+
+TEST(LiveTable, InsertRemoveMatchesAMap) {
+  LiveTable t;
+  t.Init(1 << 20);
+  std::map<uintptr_t, LiveEntry> ref;
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 200000; i++) {
+    uintptr_t key = ((rng() % 50000) + 1) * 4096;
+    if (rng() % 3 != 0) {
+      LiveEntry e{rng() % 100000, static_cast<StackId>(rng() % 1000 + 1)};
+      LiveEntry replaced;
+      auto r = t.Insert(key, e, &replaced);
+      auto it = ref.find(key);
+      if (it != ref.end()) {
+        ASSERT_EQ(r, LiveTable::InsertResult::kReplaced);
+        EXPECT_EQ(replaced.size, it->second.size);
+        EXPECT_EQ(replaced.stack, it->second.stack);
+      } else {
+        ASSERT_EQ(r, LiveTable::InsertResult::kInserted);
+      }
+      ref[key] = e;
+    } else {
+      LiveEntry out;
+      bool found = t.Remove(key, &out);
+      auto it = ref.find(key);
+      ASSERT_EQ(found, it != ref.end());
+      if (found) {
+        EXPECT_EQ(out.size, it->second.size);
+        EXPECT_EQ(out.stack, it->second.stack);
+        ref.erase(it);
+      }
+    }
+  }
+  EXPECT_EQ(t.size(), ref.size());
+  for (auto& [k, v] : ref) {
+    LiveEntry out;
+    ASSERT_TRUE(t.Remove(k, &out));
+    EXPECT_EQ(out.size, v.size);
+  }
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(LiveTable, FullIsReportedNotFatal) {
+  LiveTable t;
+  t.Init(100);
+  int full = 0;
+  for (uintptr_t i = 1; i <= 1000; i++) {
+    LiveEntry replaced;
+    if (t.Insert(i * 16, LiveEntry{8, 1}, &replaced) == LiveTable::InsertResult::kFull) full++;
+  }
+  EXPECT_EQ(t.size(), 100u);
+  EXPECT_EQ(full, 900);
+}
+
+TEST(LiveTable, ConcurrentThreads) {
+  LiveTable t;
+  t.Init(1 << 22);
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 4; th++) {
+    threads.emplace_back([&t, th] {
+      for (uintptr_t i = 1; i <= 50000; i++) {
+        uintptr_t key = (i << 8) | (static_cast<uintptr_t>(th) << 4);
+        LiveEntry replaced;
+        ASSERT_EQ(t.Insert(key, LiveEntry{i, 7}, &replaced), LiveTable::InsertResult::kInserted);
+      }
+      for (uintptr_t i = 1; i <= 50000; i += 2) {
+        uintptr_t key = (i << 8) | (static_cast<uintptr_t>(th) << 4);
+        LiveEntry out;
+        ASSERT_TRUE(t.Remove(key, &out));
+        ASSERT_EQ(out.size, i);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(t.size(), 4u * 25000u);
+}
+
+TEST(LiveTable, LargeSizesSaturate) {
+  LiveTable t;
+  t.Init(16);
+  LiveEntry replaced, out;
+  ASSERT_EQ(t.Insert(4096, LiveEntry{uint64_t{1} << 39, 5}, &replaced),
+            LiveTable::InsertResult::kInserted);
+  ASSERT_TRUE(t.Remove(4096, &out));
+  EXPECT_EQ(out.size, uint64_t{1} << 39);
+  EXPECT_EQ(out.stack, 5u);
+}
+
+}  // namespace heapscope::runtime

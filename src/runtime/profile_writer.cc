@@ -1,0 +1,429 @@
+#include "runtime/profile_writer.h"
+
+#include <cxxabi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "base/mmap_arena.h"
+#include "base/no_destructor.h"
+#include "base/raw_log.h"
+#include "format/profile_fields.h"
+#include "platform/elf_symbols.h"
+#include "platform/modules.h"
+#include "runtime/real_functions.h"
+#include "runtime/recorder.h"
+#include "runtime/runtime.h"
+
+namespace heapscope::runtime {
+
+platform::ModuleTable& Modules();
+
+namespace {
+
+namespace pb = format::pb;
+
+// Open addressing map from a non-zero uint64 key to a uint32 value, with a
+// capacity fixed up front, in arena memory.
+class U64Map {
+ public:
+  bool Init(base::MmapArena* arena, size_t max_items) {
+    size_t cap = 16;
+    while (cap < max_items * 2) cap *= 2;
+    keys_ = static_cast<uint64_t*>(arena->Alloc(cap * sizeof(uint64_t), 8));
+    vals_ = static_cast<uint32_t*>(arena->Alloc(cap * sizeof(uint32_t), 4));
+    mask_ = cap - 1;
+    return keys_ != nullptr && vals_ != nullptr;
+  }
+  // Returns the value for key, inserting `fresh` if absent (*inserted set).
+  uint32_t FindOrInsert(uint64_t key, uint32_t fresh, bool* inserted) {
+    size_t i = Mix(key) & mask_;
+    for (;; i = (i + 1) & mask_) {
+      if (keys_[i] == key) {
+        *inserted = false;
+        return vals_[i];
+      }
+      if (keys_[i] == 0) {
+        keys_[i] = key;
+        vals_[i] = fresh;
+        *inserted = true;
+        return fresh;
+      }
+    }
+  }
+
+ private:
+  static uint64_t Mix(uint64_t k) {
+    k *= 0x9E3779B97F4A7C15ULL;
+    return k ^ (k >> 31);
+  }
+  uint64_t* keys_ = nullptr;
+  uint32_t* vals_ = nullptr;
+  size_t mask_ = 0;
+};
+
+// profile.proto's string table: index 0 is "".
+class StringTable {
+ public:
+  bool Init(base::MmapArena* arena, size_t max_strings) {
+    max_ = max_strings + 1;
+    strings_ = static_cast<const char**>(arena->Alloc(max_ * sizeof(char*), 8));
+    if (strings_ == nullptr || !index_.Init(arena, max_)) return false;
+    strings_[0] = "";
+    count_ = 1;
+    return true;
+  }
+  // Strings must outlive the table (arena or static storage).
+  int64_t Intern(const char* s) {
+    if (s == nullptr || *s == '\0') return 0;
+    uint64_t h = 1469598103934665603ULL;
+    for (const char* p = s; *p != '\0'; p++) h = (h ^ static_cast<unsigned char>(*p)) * 1099511628211ULL;
+    // Chain on hash collisions by probing h, h+1, ... until a match.
+    for (uint64_t k = h | 1;; k += 2) {
+      if (count_ >= max_) return 0;
+      bool inserted;
+      uint32_t idx = index_.FindOrInsert(k, static_cast<uint32_t>(count_), &inserted);
+      if (inserted) {
+        strings_[count_++] = s;
+        return idx;
+      }
+      if (strcmp(strings_[idx], s) == 0) return idx;
+    }
+  }
+  void Write(format::StreamEncoder* enc) const {
+    for (size_t i = 0; i < count_; i++) enc->String(pb::profile::kStringTable, strings_[i]);
+  }
+
+ private:
+  U64Map index_;
+  const char** strings_ = nullptr;
+  size_t count_ = 0;
+  size_t max_ = 0;
+};
+
+// Symbol tables per module, loaded once and kept (modules never change on
+// disk while the process runs, and unloaded ones must stay nameable).
+struct SymbolCache {
+  base::MmapArena arena{1 << 20};
+  platform::ElfSymbols symbols[platform::ModuleTable::kMaxModules];
+  uint8_t state[platform::ModuleTable::kMaxModules];  // 0 unknown, 1 loaded, 2 none
+};
+base::NoDestructor<SymbolCache> g_symbols;
+bool g_symbols_ready = false;
+
+platform::ElfSymbols* SymbolsFor(size_t module_index) {
+  if (!g_symbols_ready) {
+    g_symbols.Construct();
+    g_symbols_ready = true;
+  }
+  SymbolCache& c = *g_symbols;
+  if (c.state[module_index] == 0) {
+    bool ok = c.symbols[module_index].Load(Modules().at(module_index).path, &c.arena);
+    c.state[module_index] = ok ? 1 : 2;
+  }
+  return c.state[module_index] == 1 ? &c.symbols[module_index] : nullptr;
+}
+
+const char* Demangled(platform::ElfSymbols::Symbol* s) {
+  if (s->demangled != nullptr) return s->demangled;
+  s->demangled = s->name;
+  if (s->name[0] == '_' && s->name[1] == 'Z') {
+    int status = 0;
+    // Called with the recursion guard held: its malloc goes to the real
+    // allocator and is not recorded.
+    char* d = abi::__cxa_demangle(s->name, nullptr, nullptr, &status);
+    if (status == 0 && d != nullptr) {
+      size_t len = strlen(d);
+      char* copy = static_cast<char*>(g_symbols->arena.Alloc(len + 1, 1));
+      if (copy != nullptr) {
+        memcpy(copy, d, len + 1);
+        s->demangled = copy;
+      }
+    }
+    if (d != nullptr) real.free(d);
+  }
+  return s->demangled;
+}
+
+uint64_t NowNs(clockid_t clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t Round(uint64_t fx) { return (fx + kWeightOne / 2) / kWeightOne; }
+
+// Location ids: one per distinct return address, plus one for the
+// "[truncated]" marker.
+constexpr uint64_t kTruncatedKey = 1;
+
+class ProfileBuilder {
+ public:
+  ProfileBuilder(format::ByteSink* sink) : enc_(sink) {}
+
+  bool Build(const HeapProfileOptions& options);
+
+ private:
+  char* Format(const char* a, uint64_t v1, const char* b = nullptr, uint64_t v2 = 0,
+               const char* c = nullptr, uint64_t v3 = 0, const char* d = nullptr,
+               uint64_t v4 = 0);
+  void Comment(const char* s) { comments_[ncomments_++] = strings_.Intern(s); }
+
+  format::StreamEncoder enc_;
+  base::MmapArena arena_{1 << 20};
+  StringTable strings_;
+  U64Map locations_;
+  U64Map functions_;
+  int64_t comments_[8];
+  int ncomments_ = 0;
+};
+
+char* ProfileBuilder::Format(const char* a, uint64_t v1, const char* b, uint64_t v2,
+                             const char* c, uint64_t v3, const char* d, uint64_t v4) {
+  char tmp[512];
+  base::RawBuffer buf(tmp, sizeof tmp);
+  buf.Str(a).Uint(v1);
+  if (b != nullptr) buf.Str(b).Uint(v2);
+  if (c != nullptr) buf.Str(c).Uint(v3);
+  if (d != nullptr) buf.Str(d).Uint(v4);
+  char* out = static_cast<char*>(arena_.Alloc(buf.size() + 1, 1));
+  if (out == nullptr) return const_cast<char*>("");
+  memcpy(out, buf.data(), buf.size());
+  out[buf.size()] = '\0';
+  return out;
+}
+
+bool ProfileBuilder::Build(const HeapProfileOptions& options) {
+  State& g = GlobalState();
+  StackDepot& depot = Depot();
+  Modules().Refresh();
+  size_t nstacks = depot.size();
+  size_t total_frames = 0;
+  for (size_t id = 1; id <= nstacks; id++) {
+    if (StackNode* n = depot.Get(static_cast<StackId>(id))) total_frames += n->depth;
+  }
+  size_t nmodules = Modules().size();
+  size_t max_locations = total_frames + 2;
+  if (!locations_.Init(&arena_, max_locations) || !functions_.Init(&arena_, max_locations) ||
+      !strings_.Init(&arena_, 2 * max_locations + 2 * nmodules + 64)) {
+    return false;
+  }
+  uintptr_t* location_addr =
+      static_cast<uintptr_t*>(arena_.Alloc((max_locations + 1) * sizeof(uintptr_t), 8));
+  if (location_addr == nullptr) return false;
+  size_t nlocations = 0;
+
+  uint8_t scratch[4096];
+  format::MessageBuilder m(scratch, sizeof scratch);
+  // Sample types, as Go's heap profile has them.
+  const char* types[4][2] = {{"alloc_objects", "count"},
+                             {"alloc_space", "bytes"},
+                             {"inuse_objects", "count"},
+                             {"inuse_space", "bytes"}};
+  for (auto& t : types) {
+    m.Clear();
+    m.Int64(pb::value_type::kType, strings_.Intern(t[0]));
+    m.Int64(pb::value_type::kUnit, strings_.Intern(t[1]));
+    enc_.Message(pb::profile::kSampleType, m);
+  }
+
+  // Samples, one per stack with anything to show.
+  uint64_t inuse_total_fx = 0;
+  uint64_t loc_ids[kMaxFrames + 1];
+  uint8_t sample_buf[4096];
+  format::MessageBuilder sm(sample_buf, sizeof sample_buf);
+  for (size_t id = 1; id <= nstacks; id++) {
+    StackNode* n = depot.Get(static_cast<StackId>(id));
+    if (n == nullptr) continue;
+    // Frees first: a free is counted only after its allocation, so
+    // reading in this order never shows more freed than allocated.
+    uint64_t fo = n->counters.free_objects.load(std::memory_order_acquire);
+    uint64_t fb = n->counters.free_bytes.load(std::memory_order_acquire);
+    uint64_t ao = n->counters.alloc_objects.load(std::memory_order_acquire);
+    uint64_t ab = n->counters.alloc_bytes.load(std::memory_order_acquire);
+    if (ao == 0) continue;
+    if (ab > fb) inuse_total_fx += ab - fb;
+    int64_t values[4] = {static_cast<int64_t>(Round(ao)), static_cast<int64_t>(Round(ab)),
+                         static_cast<int64_t>(ao > fo ? Round(ao - fo) : 0),
+                         static_cast<int64_t>(ab > fb ? Round(ab - fb) : 0)};
+    int depth = 0;
+    for (int i = 0; i < n->depth; i++) {
+      bool inserted;
+      uint64_t key = n->frames[i];
+      if (key <= kTruncatedKey) key = kTruncatedKey + 1;
+      uint32_t lid = locations_.FindOrInsert(key, static_cast<uint32_t>(nlocations + 1), &inserted);
+      if (inserted) location_addr[++nlocations] = n->frames[i];
+      loc_ids[depth++] = lid;
+    }
+    if (n->truncated) {
+      bool inserted;
+      uint32_t lid =
+          locations_.FindOrInsert(kTruncatedKey, static_cast<uint32_t>(nlocations + 1), &inserted);
+      if (inserted) location_addr[++nlocations] = 0;
+      loc_ids[depth++] = lid;
+    }
+    sm.Clear();
+    sm.PackedVarints(pb::sample::kLocationId, loc_ids, static_cast<size_t>(depth));
+    sm.PackedInt64s(pb::sample::kValue, values, 4);
+    enc_.Message(pb::profile::kSample, sm);
+  }
+
+  // Locations, with one Line naming the function from the ELF symbols.
+  bool* module_has_functions = static_cast<bool*>(arena_.Alloc(nmodules + 1, 1));
+  if (module_has_functions == nullptr) return false;
+  size_t nfunctions = 0;
+  for (size_t lid = 1; lid <= nlocations; lid++) {
+    uintptr_t ret = location_addr[lid];
+    m.Clear();
+    m.Varint(pb::location::kId, lid);
+    const char* name = nullptr;
+    const char* system_name = nullptr;
+    uint64_t fkey = 0;
+    if (ret == 0) {
+      name = system_name = "[truncated]";
+      fkey = 1;
+    } else {
+      // A return address points after the call; the call is one byte back.
+      uintptr_t pc = ret - 1;
+      m.Varint(pb::location::kAddress, pc);
+      const platform::Module* mod = Modules().Find(pc);
+      if (mod != nullptr) {
+        size_t mi = static_cast<size_t>(mod - &Modules().at(0));
+        m.Varint(pb::location::kMappingId, mi + 1);
+        if (platform::ElfSymbols* syms = SymbolsFor(mi)) {
+          module_has_functions[mi] = true;
+          if (platform::ElfSymbols::Symbol* s = syms->Find(pc - mod->load_bias)) {
+            name = Demangled(s);
+            system_name = s->name;
+            fkey = reinterpret_cast<uintptr_t>(s);  // unique per symbol
+          }
+        }
+      }
+    }
+    if (name != nullptr) {
+      bool inserted;
+      uint32_t fid = functions_.FindOrInsert(fkey, static_cast<uint32_t>(nfunctions + 1), &inserted);
+      if (inserted) {
+        nfunctions++;
+        uint8_t fbuf[256];
+        format::MessageBuilder fm(fbuf, sizeof fbuf);
+        fm.Varint(pb::function::kId, fid);
+        fm.Int64(pb::function::kName, strings_.Intern(name));
+        fm.Int64(pb::function::kSystemName, strings_.Intern(system_name));
+        enc_.Message(pb::profile::kFunction, fm);
+      }
+      uint8_t lbuf[32];
+      format::MessageBuilder lm(lbuf, sizeof lbuf);
+      lm.Varint(pb::line::kFunctionId, fid);
+      m.Message(pb::location::kLine, lm);
+    }
+    enc_.Message(pb::profile::kLocation, m);
+  }
+
+  // Mappings: every executable segment seen, so any address can be
+  // symbolized later from the file and build ID.
+  for (size_t mi = 0; mi < nmodules; mi++) {
+    const platform::Module& mod = Modules().at(mi);
+    m.Clear();
+    m.Varint(pb::mapping::kId, mi + 1);
+    m.Varint(pb::mapping::kMemoryStart, mod.start);
+    m.Varint(pb::mapping::kMemoryLimit, mod.limit);
+    m.VarintNonZero(pb::mapping::kFileOffset, mod.file_offset);
+    m.Int64(pb::mapping::kFilename, strings_.Intern(mod.path));
+    m.Int64(pb::mapping::kBuildId, strings_.Intern(mod.build_id));
+    m.Bool(pb::mapping::kHasFunctions, module_has_functions[mi]);
+    enc_.Message(pb::profile::kMapping, m);
+  }
+
+  // Period, time, comments, default type.
+  m.Clear();
+  m.Int64(pb::value_type::kType, strings_.Intern("space"));
+  m.Int64(pb::value_type::kUnit, strings_.Intern("bytes"));
+  enc_.Message(pb::profile::kPeriodType, m);
+  enc_.Int64(pb::profile::kPeriod, static_cast<int64_t>(g.config.rate < 1 ? 1 : g.config.rate));
+  enc_.Int64(pb::profile::kTimeNanos, static_cast<int64_t>(NowNs(CLOCK_REALTIME)));
+  enc_.Int64(pb::profile::kDurationNanos,
+             static_cast<int64_t>(NowNs(CLOCK_MONOTONIC) - g.start_ns));
+  uint64_t dropped = g.dropped_stacks.load() + g.dropped_live.load();
+  Comment(Format("heapscope: rate=", g.config.rate <= 1 ? 1 : g.config.rate,
+                 g.config.rate <= 1 ? " mode=exact pid=" : " mode=sampled pid=",
+                 static_cast<uint64_t>(g.pid)));
+  Comment(Format("heapscope: samples=", g.samples.load(), " dropped_samples=", dropped,
+                 " dropped_stacks=", g.dropped_stacks.load(), " dropped_live=",
+                 g.dropped_live.load()));
+  int64_t peak = g.peak_inuse_bytes_fx.load();
+  uint64_t peak_fx = peak > 0 ? static_cast<uint64_t>(peak) : 0;
+  if (peak_fx < inuse_total_fx) peak_fx = inuse_total_fx;
+  Comment(Format("heapscope: inuse_space=", Round(inuse_total_fx), " peak_inuse_space=",
+                 Round(peak_fx),
+                 " stacks=", nstacks, " profiler_memory=", base::ProfilerMappedBytes()));
+  for (int i = 0; i < ncomments_; i++) enc_.Int64(pb::profile::kComment, comments_[i]);
+  enc_.Int64(pb::profile::kDefaultSampleType,
+             strings_.Intern(options.alloc_default ? "alloc_space" : "inuse_space"));
+  strings_.Write(&enc_);
+  return enc_.ok();
+}
+
+// Compresses into a file descriptor; zlib's memory comes from an arena.
+class GzipFdSink : public format::ByteSink {
+ public:
+  explicit GzipFdSink(int fd) : fd_(fd) {
+    zs_.zalloc = [](void* opaque, unsigned items, unsigned size) -> void* {
+      return static_cast<base::MmapArena*>(opaque)->Alloc(size_t{items} * size, 16);
+    };
+    zs_.zfree = [](void*, void*) {};
+    zs_.opaque = &arena_;
+    ok_ = deflateInit2(&zs_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+  }
+  ~GzipFdSink() override {
+    if (ok_ || started_) deflateEnd(&zs_);
+  }
+  bool Append(const void* data, size_t n) override { return Pump(data, n, Z_NO_FLUSH); }
+  bool Finish() { return Pump(nullptr, 0, Z_FINISH); }
+
+ private:
+  bool Pump(const void* data, size_t n, int flush) {
+    if (!ok_) return false;
+    started_ = true;
+    zs_.next_in = static_cast<Bytef*>(const_cast<void*>(data));
+    zs_.avail_in = static_cast<uInt>(n);
+    for (;;) {
+      zs_.next_out = out_;
+      zs_.avail_out = sizeof out_;
+      int r = deflate(&zs_, flush);
+      if (r == Z_STREAM_ERROR) return ok_ = false;
+      size_t have = sizeof out_ - zs_.avail_out;
+      if (have > 0 && !base::WriteAll(fd_, out_, have)) return ok_ = false;
+      if (flush == Z_FINISH ? r == Z_STREAM_END : zs_.avail_in == 0 && zs_.avail_out != 0) break;
+    }
+    return true;
+  }
+  int fd_;
+  base::MmapArena arena_{512 * 1024};
+  z_stream zs_{};
+  bool ok_ = false;
+  bool started_ = false;
+  Bytef out_[64 * 1024];
+};
+
+}  // namespace
+
+bool WriteHeapProfile(format::ByteSink* sink, const HeapProfileOptions& options) {
+  ProfileBuilder b(sink);
+  return b.Build(options);
+}
+
+bool WriteHeapProfileGz(int fd, const HeapProfileOptions& options) {
+  // The sink's buffer is large; keep it off the (possibly small) stack.
+  base::MmapArena arena(256 * 1024);
+  void* mem = arena.Alloc(sizeof(GzipFdSink), alignof(GzipFdSink));
+  if (mem == nullptr) return false;
+  auto* sink = new (mem) GzipFdSink(fd);
+  bool ok = WriteHeapProfile(sink, options) && sink->Finish();
+  sink->~GzipFdSink();
+  return ok;
+}
+
+}  // namespace heapscope::runtime

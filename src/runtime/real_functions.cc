@@ -1,0 +1,79 @@
+#include "runtime/real_functions.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
+
+#include <atomic>
+
+#include "runtime/runtime.h"
+
+namespace heapscope::runtime {
+
+RealFunctions real = {};
+
+namespace {
+
+// dlsym allocates a few small blocks (e.g. its error buffer) before the real
+// malloc is known. Each gets a page-aligned slot so that free() sends it to
+// the slow path, which recognises it here (lsan's DlsymAlloc does the same).
+constexpr size_t kPoolBytes = 256 * 1024;
+alignas(4096) unsigned char g_pool[kPoolBytes];
+std::atomic<size_t> g_pool_used{0};
+
+struct SlotHeader {
+  size_t size;
+};
+
+template <typename T>
+void Resolve(T* fn, const char* name) {
+  *reinterpret_cast<void**>(fn) = dlsym(RTLD_NEXT, name);
+}
+
+}  // namespace
+
+void* BootstrapAlloc(size_t size, size_t align) {
+  if (align < 4096) align = 4096;
+  // The header sits in the slot before the returned, page-aligned address.
+  size_t need = ((size + sizeof(SlotHeader) + align - 1) / align + 1) * align;
+  size_t off = g_pool_used.fetch_add(need, std::memory_order_relaxed);
+  if (off + need > kPoolBytes) return nullptr;
+  uintptr_t base = reinterpret_cast<uintptr_t>(g_pool) + off;
+  uintptr_t p = base + align;
+  reinterpret_cast<SlotHeader*>(p - sizeof(SlotHeader))->size = size;
+  return reinterpret_cast<void*>(p);
+}
+
+bool IsBootstrap(const void* p) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  uintptr_t b = reinterpret_cast<uintptr_t>(g_pool);
+  return a >= b && a < b + kPoolBytes;
+}
+
+size_t BootstrapSize(const void* p) {
+  return reinterpret_cast<const SlotHeader*>(static_cast<const char*>(p) - sizeof(SlotHeader))
+      ->size;
+}
+
+bool ResolveRealFunctions() {
+  RealFunctions r = {};
+  Resolve(&r.malloc, "malloc");
+  Resolve(&r.free, "free");
+  Resolve(&r.calloc, "calloc");
+  Resolve(&r.realloc, "realloc");
+  Resolve(&r.memalign, "memalign");
+  Resolve(&r.posix_memalign, "posix_memalign");
+  Resolve(&r.aligned_alloc, "aligned_alloc");
+  Resolve(&r.valloc, "valloc");
+  Resolve(&r.pvalloc, "pvalloc");
+  Resolve(&r.malloc_usable_size, "malloc_usable_size");
+  Resolve(&r.exit_, "_exit");
+  Resolve(&r.Exit_, "_Exit");
+  if (r.malloc == nullptr || r.free == nullptr || r.calloc == nullptr || r.realloc == nullptr ||
+      r.memalign == nullptr) {
+    return false;
+  }
+  real = r;
+  return true;
+}
+
+}  // namespace heapscope::runtime

@@ -1,0 +1,136 @@
+#include "runtime/recorder.h"
+
+#include <math.h>
+
+#include "base/no_destructor.h"
+#include "platform/modules.h"
+#include "runtime/dumper.h"
+#include "runtime/unwind.h"
+
+namespace heapscope::runtime {
+
+platform::ModuleTable& Modules();
+
+namespace {
+
+base::NoDestructor<StackDepot> g_depot;
+base::NoDestructor<LiveTable> g_live;
+
+// The process-wide in-use estimate and its peak. Threads batch their
+// changes (up to kInuseBatch bytes either way) so that every-allocation
+// mode does not bounce one cache line between all threads; the peak is
+// therefore exact to within kInuseBatch per thread, and the dump takes the
+// larger of it and the in-use total it adds up from the stacks.
+constexpr int64_t kInuseBatch = 64 * 1024 * static_cast<int64_t>(kWeightOne);
+__thread int64_t tls_inuse_pending __attribute__((tls_model("initial-exec")));
+
+void UpdateInuse(int64_t delta) {
+  int64_t pending = tls_inuse_pending + delta;
+  if (pending < kInuseBatch && pending > -kInuseBatch) {
+    tls_inuse_pending = pending;
+    return;
+  }
+  tls_inuse_pending = 0;
+  State& g = GlobalState();
+  int64_t now = g.inuse_bytes_fx.fetch_add(pending, std::memory_order_relaxed) + pending;
+  int64_t peak = g.peak_inuse_bytes_fx.load(std::memory_order_relaxed);
+  while (now > peak &&
+         !g.peak_inuse_bytes_fx.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+void Account(StackId id, uint64_t size, bool alloc) {
+  StackNode* n = g_depot->Get(id);
+  if (n == nullptr) return;
+  uint64_t w = SampleWeight(size);
+  uint64_t bytes = size * w;
+  StackCounters& c = n->counters;
+  if (alloc) {
+    c.alloc_objects.fetch_add(w, std::memory_order_relaxed);
+    c.alloc_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    c.samples.fetch_add(1, std::memory_order_relaxed);
+    UpdateInuse(static_cast<int64_t>(bytes));
+  } else {
+    c.free_objects.fetch_add(w, std::memory_order_relaxed);
+    c.free_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    UpdateInuse(-static_cast<int64_t>(bytes));
+  }
+}
+
+}  // namespace
+
+StackDepot& Depot() { return *g_depot; }
+LiveTable& Live() { return *g_live; }
+
+bool InitRecorder(const Config& c) {
+  g_depot.Construct();
+  g_live.Construct();
+  g_live->Init(c.max_live);
+  return g_depot->Init(c.max_stacks);
+}
+
+uint64_t SampleWeight(uint64_t size) {
+  uint64_t rate = GlobalState().config.rate;
+  if (rate <= 1 || size == 0) return kWeightOne;
+  double p = -expm1(-static_cast<double>(size) / static_cast<double>(rate));
+  if (p <= 0) return kWeightOne;
+  return static_cast<uint64_t>(static_cast<double>(kWeightOne) / p + 0.5);
+}
+
+void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
+  State& st = GlobalState();
+  uintptr_t frames[kMaxFrames];
+  bool truncated = false;
+  int depth = CaptureStack(g, frames, kMaxFrames, &truncated);
+  bool is_new = false;
+  StackId id = g_depot->FindOrInsert(frames, depth, truncated, &is_new);
+  if (id == 0) {
+    st.dropped_stacks.fetch_add(1, std::memory_order_relaxed);
+    WarnDropOnce("stack table full (raise HEAPSCOPE_MAX_STACKS)");
+    return;
+  }
+  if (is_new) {
+    // A new stack may run through a library loaded since we last looked;
+    // record it now, so it still has a name after dlclose.
+    for (int i = 0; i < depth; i++) {
+      if (Modules().Find(frames[i]) == nullptr) {
+        Modules().Refresh();
+        break;
+      }
+    }
+  }
+  LiveEntry replaced;
+  switch (g_live->Insert(reinterpret_cast<uintptr_t>(p), LiveEntry{size, id}, &replaced)) {
+    case LiveTable::InsertResult::kFull:
+      st.dropped_live.fetch_add(1, std::memory_order_relaxed);
+      WarnDropOnce("live object table full (raise HEAPSCOPE_MAX_LIVE)");
+      return;
+    case LiveTable::InsertResult::kReplaced:
+      // Its free happened where we could not see it.
+      Account(replaced.stack, replaced.size, false);
+      break;
+    case LiveTable::InsertResult::kInserted:
+      break;
+  }
+  st.samples.fetch_add(1, std::memory_order_relaxed);
+  Account(id, size, true);
+  if (HS_UNLIKELY(g_dumper_thread_missing)) RestartDumperThread();
+}
+
+void RecordFree(const RecursionGuard& g, void* p) {
+  LiveEntry e;
+  if (g_live->Remove(reinterpret_cast<uintptr_t>(p), &e)) Account(e.stack, e.size, false);
+}
+
+bool TakeLive(const RecursionGuard&, void* p, LiveEntry* e) {
+  return g_live->Remove(reinterpret_cast<uintptr_t>(p), e);
+}
+
+void AccountFree(const LiveEntry& e) { Account(e.stack, e.size, false); }
+
+void RestoreLive(void* p, const LiveEntry& e) {
+  LiveEntry replaced;
+  g_live->Insert(reinterpret_cast<uintptr_t>(p), e, &replaced);
+}
+
+}  // namespace heapscope::runtime

@@ -1,0 +1,38 @@
+// What happens to a sampled allocation or a free of a sampled object:
+// stack capture, depot insert, live table, unbiased weights.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/live_table.h"
+#include "runtime/runtime.h"
+#include "runtime/stack_depot.h"
+
+namespace heapscope::runtime {
+
+StackDepot& Depot();
+LiveTable& Live();
+
+// Allocates the tables. Returns false if memory cannot be had.
+bool InitRecorder(const Config& c);
+
+// Horvitz-Thompson weight of a sample of `size` bytes, fixed point: an
+// allocation of s bytes is sampled with probability 1 - exp(-s/rate), so
+// each sample stands for 1/p allocations.
+uint64_t SampleWeight(uint64_t size);
+
+// Records a sampled allocation at p (already allocated).
+void RecordAlloc(const RecursionGuard& g, void* p, size_t size);
+
+// Records the free of p if p is a live sampled object. Call before the
+// real free, so the address cannot be reused in between.
+void RecordFree(const RecursionGuard& g, void* p);
+
+// Splits RecordFree for realloc: take the entry out first, account it once
+// the real realloc succeeded, or put it back if it failed.
+bool TakeLive(const RecursionGuard& g, void* p, LiveEntry* e);
+void AccountFree(const LiveEntry& e);
+void RestoreLive(void* p, const LiveEntry& e);
+
+}  // namespace heapscope::runtime

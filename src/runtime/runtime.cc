@@ -1,0 +1,282 @@
+// Start-up and shut-down of the runtime: configuration from HEAPSCOPE_*
+// variables, the real functions, the tables, the dump thread; the final
+// profile on exit and _exit; the public C API.
+#include "runtime/runtime.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/no_destructor.h"
+#include "base/parse.h"
+#include "base/raw_log.h"
+#include "heapscope/heapscope.h"
+#include "platform/modules.h"
+#include "runtime/dumper.h"
+#include "runtime/real_functions.h"
+#include "runtime/recorder.h"
+#include "runtime/unwind.h"
+
+namespace heapscope::runtime {
+
+__thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
+uintptr_t g_free_probe_mask = kPageSize - 1;
+
+namespace {
+
+State g_state;
+base::NoDestructor<platform::ModuleTable> g_modules;
+// 0: not started, 1: in progress, 2: done, 3: failed.
+std::atomic<int> g_init{0};
+
+// Below this rate so many allocations are sampled that page-aligning them
+// would cost memory; every free then probes the live table instead.
+constexpr uint64_t kAlignSampledMinRate = 64 * 1024;
+
+void Warn(const char* var, const char* value, const char* why) {
+  char msg[512];
+  base::RawBuffer b(msg, sizeof msg);
+  b.Str("ignoring ").Str(var).Str("=").Str(value).Str(": ").Str(why);
+  base::RawLog(b.CStr());
+}
+
+bool EnvFlag(const char* name, bool def) {
+  const char* v = getenv(name);
+  if (v == nullptr || *v == '\0') return def;
+  if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+      strcmp(v, "off") == 0) {
+    return false;
+  }
+  if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+      strcmp(v, "on") == 0) {
+    return true;
+  }
+  Warn(name, v, "expected 0 or 1");
+  return def;
+}
+
+void EnvSize(const char* name, uint64_t* out, uint64_t min) {
+  const char* v = getenv(name);
+  if (v == nullptr || *v == '\0') return;
+  uint64_t x;
+  if (!base::ParseSize(v, &x) || x < min) {
+    Warn(name, v, "expected a size such as 524288 or 512K");
+    return;
+  }
+  *out = x;
+}
+
+int ParseSignal(const char* v) {
+  if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0) return 0;
+  uint64_t n;
+  if (base::ParseUint(v, &n) && n > 0 && n < 65) return static_cast<int>(n);
+  const char* s = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
+  if (strcmp(s, "USR1") == 0) return SIGUSR1;
+  if (strcmp(s, "USR2") == 0) return SIGUSR2;
+  if (strcmp(s, "PROF") == 0) return SIGPROF;
+  if (strncmp(s, "RTMIN+", 6) == 0 && base::ParseUint(s + 6, &n) &&
+      SIGRTMIN + static_cast<int>(n) <= SIGRTMAX) {
+    return SIGRTMIN + static_cast<int>(n);
+  }
+  return -1;
+}
+
+void ReadConfig(Config* c) {
+  c->enabled = EnvFlag("HEAPSCOPE_ENABLED", true);
+  EnvSize("HEAPSCOPE_RATE", &c->rate, 1);
+  if (const char* v = getenv("HEAPSCOPE_INTERVAL"); v != nullptr && *v != '\0') {
+    uint64_t ns;
+    if (base::ParseDuration(v, &ns)) {
+      c->interval_ns = ns;
+    } else {
+      Warn("HEAPSCOPE_INTERVAL", v, "expected a duration such as 10s or 500ms");
+    }
+  }
+  if (const char* v = getenv("HEAPSCOPE_KEEP"); v != nullptr && *v != '\0') {
+    uint64_t n;
+    if (base::ParseUint(v, &n)) {
+      c->keep = n;
+    } else {
+      Warn("HEAPSCOPE_KEEP", v, "expected a number of files (0: keep all)");
+    }
+  }
+  EnvSize("HEAPSCOPE_MAX_STACKS", &c->max_stacks, 1);
+  if (c->max_stacks > (1u << 24) - 1) c->max_stacks = (1u << 24) - 1;  // live table packs 24 bits
+  EnvSize("HEAPSCOPE_MAX_LIVE", &c->max_live, 1);
+  c->follow_fork = EnvFlag("HEAPSCOPE_FOLLOW_FORK", true);
+  c->final_dump = EnvFlag("HEAPSCOPE_FINAL", true);
+  c->dump_signal = SIGRTMIN + 7;
+  if (const char* v = getenv("HEAPSCOPE_DUMP_SIGNAL"); v != nullptr && *v != '\0') {
+    int s = ParseSignal(v);
+    if (s < 0) {
+      Warn("HEAPSCOPE_DUMP_SIGNAL", v, "expected a signal number or USR1, USR2, RTMIN+N, 0");
+    } else {
+      c->dump_signal = s;
+    }
+  }
+  const char* out = getenv("HEAPSCOPE_OUT");
+  base::RawBuffer b(c->out_dir, sizeof c->out_dir);
+  if (out == nullptr || *out == '\0') {
+    char name[64];
+    platform::ProgramName(name, sizeof name);
+    char cwd[900];
+    if (getcwd(cwd, sizeof cwd) != nullptr) b.Str(cwd).Char('/');
+    b.Str("heapscope-").Str(name[0] ? name : "program").Char('-').Uint(
+        static_cast<uint64_t>(getpid()));
+  } else {
+    b.Str(out);
+  }
+  b.CStr();
+}
+
+struct SelfRange {
+  uintptr_t addr, begin, end;
+};
+
+int FindSelf(struct dl_phdr_info* info, size_t, void* data) {
+  auto* r = static_cast<SelfRange*>(data);
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
+    uintptr_t b = info->dlpi_addr + ph.p_vaddr;
+    if (r->addr >= b && r->addr < b + ph.p_memsz) {
+      r->begin = b;
+      r->end = b + ph.p_memsz;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+uint64_t MonoNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool InitOnce() {
+  if (!ResolveRealFunctions()) {
+    base::RawLog("cannot find the real malloc (RTLD_NEXT); profiling is off");
+    return false;
+  }
+  State& g = g_state;
+  ReadConfig(&g.config);
+  g.pid = static_cast<int>(getpid());
+  g.start_ns = MonoNs();
+  if (const char* main_pid = getenv("HEAPSCOPE_MAIN_PID")) {
+    uint64_t p;
+    g.is_main_process = !base::ParseUint(main_pid, &p) || p == static_cast<uint64_t>(g.pid);
+  }
+  g.align_sampled = g.config.rate >= kAlignSampledMinRate;
+  g_free_probe_mask = g.align_sampled ? kPageSize - 1 : 0;
+  SelfRange self{reinterpret_cast<uintptr_t>(&InitOnce), 0, 0};
+  dl_iterate_phdr(FindSelf, &self);
+  g.self_begin = self.begin;
+  g.self_end = self.end;
+  g_modules.Construct();
+  g_modules->Refresh();
+  if (!InitRecorder(g.config)) {
+    base::RawLog("cannot map memory for the profiler's tables; profiling is off");
+    return true;  // real functions work; recording stays off
+  }
+  InitUnwinder();
+  g.active.store(g.config.enabled, std::memory_order_release);
+  return true;
+}
+
+}  // namespace
+
+State& GlobalState() { return g_state; }
+platform::ModuleTable& Modules() { return *g_modules; }
+
+bool EnsureInitialized() {
+  int s = g_init.load(std::memory_order_acquire);
+  if (HS_LIKELY(s == 2)) return true;
+  if (s == 3) return false;
+  int expected = 0;
+  if (s == 0 && g_init.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    bool ok;
+    {
+      RecursionGuard guard;
+      ok = InitOnce();
+    }
+    g_init.store(ok ? 2 : 3, std::memory_order_release);
+    return ok;
+  }
+  // Another thread initialises, or this thread re-entered through dlsym.
+  if (tls_state.guard != 0) return false;
+  while ((s = g_init.load(std::memory_order_acquire)) == 1) sched_yield();
+  return s == 2;
+}
+
+void WarnDropOnce(const char* what) {
+  State& g = GlobalState();
+  if (g.warned_drop.exchange(true)) return;
+  char msg[256];
+  base::RawBuffer b(msg, sizeof msg);
+  b.Str(what).Str("; dropping samples from now on, counted in every profile");
+  base::RawLog(b.CStr());
+}
+
+namespace {
+
+__attribute__((constructor(101))) void LibraryInit() {
+  if (!EnsureInitialized()) return;
+  State& g = g_state;
+  if (!g.active.load()) return;
+  RecursionGuard guard;
+  // Children know they are children: they write files with their pid.
+  if (getenv("HEAPSCOPE_MAIN_PID") == nullptr) {
+    char pid[24];
+    base::RawBuffer b(pid, sizeof pid);
+    b.Uint(static_cast<uint64_t>(g.pid));
+    setenv("HEAPSCOPE_MAIN_PID", b.CStr(), 0);
+  }
+  StartDumper();
+}
+
+__attribute__((destructor(101))) void LibraryFini() {
+  if (g_init.load() == 2 && g_state.active.load()) FinalDump();
+}
+
+}  // namespace
+}  // namespace heapscope::runtime
+
+using heapscope::runtime::real;
+
+extern "C" __attribute__((visibility("default"), noreturn)) void _exit(int status) {
+  if (heapscope::runtime::g_init.load() == 2 && heapscope::runtime::GlobalState().active.load()) {
+    heapscope::runtime::FinalDump();
+  }
+  if (real.exit_ != nullptr) real.exit_(status);
+  for (;;) syscall(SYS_exit_group, status);
+}
+
+extern "C" __attribute__((visibility("default"), noreturn)) void _Exit(int status) {
+  if (heapscope::runtime::g_init.load() == 2 && heapscope::runtime::GlobalState().active.load()) {
+    heapscope::runtime::FinalDump();
+  }
+  if (real.Exit_ != nullptr) real.Exit_(status);
+  for (;;) syscall(SYS_exit_group, status);
+}
+
+extern "C" __attribute__((visibility("default"))) int heapscope_dump(const char* path) {
+  using namespace heapscope::runtime;
+  if (!EnsureInitialized() || !GlobalState().active.load()) {
+    errno = ENOSYS;
+    return -1;
+  }
+  RecursionGuard guard;
+  bool ok = path != nullptr ? DumpToPath(path) : DumpSnapshot();
+  return ok ? 0 : -1;
+}
+
+extern "C" __attribute__((visibility("default"))) int heapscope_active(void) {
+  using namespace heapscope::runtime;
+  return g_init.load() == 2 && GlobalState().active.load() ? 1 : 0;
+}

@@ -1,0 +1,87 @@
+// src/runtime: only what runs inside the profiled process. Hooks sample
+// allocations, record their stacks in the stack depot and live objects in
+// the live table, and the dumper turns both into profile.proto files.
+// May call: base/, platform/, format/ (writer half only), libunwind, zlib
+// (with our own allocator). May not call: analyze/, cli/, anything that
+// allocates through malloc on the recording path.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "base/base.h"
+
+namespace heapscope::runtime {
+
+inline constexpr size_t kPageSize = 4096;
+// Deepest stack kept; deeper stacks are truncated and marked.
+inline constexpr int kMaxFrames = 128;
+
+struct Config {
+  uint64_t rate = 524288;  // mean bytes between samples; <= 1: every allocation
+  uint64_t interval_ns = 0;  // periodic snapshots; 0: off
+  uint64_t keep = 100;       // newest periodic snapshots kept on disk
+  uint64_t max_stacks = 1 << 20;
+  uint64_t max_live = 1 << 26;
+  int dump_signal = 0;  // resolved at init (SIGRTMIN+7 by default); 0: off
+  bool follow_fork = true;
+  bool enabled = true;
+  bool final_dump = true;
+  char out_dir[1024] = {0};
+};
+
+// Global state shared by the hooks, the recorder and the dumper.
+struct State {
+  Config config;
+  // Sampled objects are page-aligned when the rate is large enough, so any
+  // other pointer is known unsampled with one AND (free_probe_mask == page
+  // mask). In every-allocation mode every free probes (mask == 0).
+  uintptr_t free_probe_mask = kPageSize - 1;
+  bool align_sampled = true;
+  std::atomic<bool> active{false};  // recording on
+  uintptr_t self_begin = 0;         // our own code, stripped from stacks
+  uintptr_t self_end = 0;
+  int pid = 0;
+  bool is_main_process = true;  // plain file names; children use pid names
+  uint64_t start_ns = 0;
+
+  std::atomic<uint64_t> samples{0};
+  std::atomic<uint64_t> dropped_stacks{0};   // stack depot full
+  std::atomic<uint64_t> dropped_live{0};     // live table full
+  std::atomic<uint64_t> dropped_reentrant{0};  // allocations seen inside our own code
+  std::atomic<bool> warned_drop{false};
+  // Unbiased estimates in 1/256 units, for peak tracking.
+  std::atomic<int64_t> inuse_bytes_fx{0};
+  std::atomic<int64_t> peak_inuse_bytes_fx{0};
+};
+
+State& GlobalState();
+
+// Per-thread state in initial-exec TLS: no __tls_get_addr on the hot path.
+struct ThreadState {
+  uint64_t bytes_until_sample;  // 0 until the thread's first slow path
+  uint64_t rng;
+  uint32_t guard;  // >0 while inside the profiler's own code
+  uint32_t initialized;
+};
+extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
+
+// Witness that the current thread is inside the profiler: allocations it
+// makes pass straight to the real allocator and are never recorded.
+class RecursionGuard {
+ public:
+  RecursionGuard() { tls_state.guard++; }
+  ~RecursionGuard() { tls_state.guard--; }
+  RecursionGuard(const RecursionGuard&) = delete;
+  RecursionGuard& operator=(const RecursionGuard&) = delete;
+};
+
+// Initialises the runtime once: real functions, configuration, tables,
+// dump thread. Safe to call from any hook; re-entrant calls return false
+// while initialisation is in progress.
+bool EnsureInitialized();
+
+void WarnDropOnce(const char* what);
+
+}  // namespace heapscope::runtime

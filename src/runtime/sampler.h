@@ -1,0 +1,28 @@
+// The sampling decision. Hot path: one thread-local subtraction and a
+// compare (tcmalloc's Sampler::TryRecordAllocationFast); everything else in
+// a noinline slow path.
+#pragma once
+
+#include <cstddef>
+
+#include "runtime/runtime.h"
+
+namespace heapscope::runtime {
+
+// True when this allocation of `size` bytes is not sampled and the counter
+// has been charged. Inline, no calls.
+HS_ALWAYS_INLINE bool TrySkipFast(size_t size) {
+  ThreadState& t = tls_state;
+  if (HS_LIKELY(size < t.bytes_until_sample)) {
+    t.bytes_until_sample -= size;
+    return true;
+  }
+  return false;
+}
+
+// The slow path: initialises the runtime and the thread if needed and
+// decides. Returns true if the allocation is to be sampled. Never true
+// while the thread is inside the profiler.
+HS_NOINLINE bool ShouldSampleSlow(size_t size);
+
+}  // namespace heapscope::runtime
