@@ -1,0 +1,445 @@
+#include "analyze/leaks.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string_view>
+#include <system_error>
+
+#include "analyze/function_names.h"
+#include "analyze/node_table.h"
+#include "analyze/units.h"
+#include "format/profile_reader.h"
+
+namespace heapscope::analyze {
+namespace {
+
+int TypeIndex(const format::Profile& p, std::string_view name) {
+  for (size_t i = 0; i < p.sample_types.size(); i++) {
+    if (p.String(p.sample_types[i].type) == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// "rate" and "mode" from the runtime's "heapscope: key=value ..." comments.
+double RuntimeRate(const format::Profile& p) {
+  double rate = 0;
+  bool exact = false;
+  for (auto idx : p.comments) {
+    std::string_view c = p.String(idx);
+    if (c.rfind("heapscope:", 0) != 0) continue;
+    size_t at = c.find("rate=");
+    if (at != std::string_view::npos) rate = std::strtod(std::string(c.substr(at + 5)).c_str(), nullptr);
+    if (c.find("mode=exact") != std::string_view::npos) exact = true;
+  }
+  if (exact) return 1;
+  if (rate <= 0 && p.period > 0) rate = static_cast<double>(p.period);
+  return rate;
+}
+
+std::vector<std::string> SplitKey(const std::string& key) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t nl = key.find('\n', start);
+    if (nl == std::string::npos) nl = key.size();
+    if (nl > start) out.push_back(key.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::string Bytes(double v) {
+  return (v < 0 ? "-" : "") + Label(static_cast<int64_t>(std::llround(std::fabs(v))), "bytes");
+}
+
+std::string Count(int64_t v) {
+  std::string digits = std::to_string(v < 0 ? -v : v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); i++) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return v < 0 ? "-" + out : out;
+}
+
+std::string Duration(double sec) {
+  char buf[64];
+  if (sec < 120) {
+    std::snprintf(buf, sizeof buf, "%.0fs", sec);
+  } else if (sec < 7200) {
+    std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(sec / 60), std::fmod(sec, 60));
+  } else if (sec < 172800) {
+    std::snprintf(buf, sizeof buf, "%.0fh%02.0fm", std::floor(sec / 3600), std::fmod(sec, 3600) / 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f days", sec / 86400);
+  }
+  return buf;
+}
+
+struct Series {
+  std::vector<double> bytes;
+  InUse last;
+};
+
+// The series of every key present in any snapshot (absent: 0).
+std::unordered_map<std::string, Series> CollectSeries(
+    const std::vector<LeakSnapshot>& snaps,
+    std::unordered_map<std::string, InUse> LeakSnapshot::*field) {
+  std::unordered_map<std::string, Series> all;
+  for (size_t i = 0; i < snaps.size(); i++) {
+    for (const auto& [key, v] : snaps[i].*field) {
+      Series& s = all[key];
+      s.bytes.resize(snaps.size(), 0.0);
+      s.bytes[i] = static_cast<double>(v.bytes);
+      if (i + 1 == snaps.size()) s.last = v;
+    }
+  }
+  for (auto& [key, s] : all) s.bytes.resize(snaps.size(), 0.0);
+  return all;
+}
+
+// "ns::Cache<int>::Put(int) const" -> "ns::Cache::Put": what a person
+// reads in a stack, and what stays the same across builds.
+std::string ShortName(std::string_view name) {
+  std::string s(SimplifyFunctionName(name));
+  if (s.find("operator") == std::string::npos) s = RemoveMatching(std::move(s), '<', '>');
+  return s.empty() ? std::string(name) : s;
+}
+
+}  // namespace
+
+format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::string source) {
+  int is = TypeIndex(p, "inuse_space"), io = TypeIndex(p, "inuse_objects");
+  if (is < 0) {
+    return format::Error{source + ": not a heap profile (no inuse_space sample type)"};
+  }
+  LeakSnapshot snap;
+  snap.source = std::move(source);
+  snap.time_sec = static_cast<double>(p.time_nanos) / 1e9;
+  snap.rate = RuntimeRate(p);
+  NodeTable nodes = NodeTable::Build(p);
+  std::string key;
+  for (size_t i = 0; i < p.samples.size(); i++) {
+    auto v = p.samples.Values(i);
+    InUse in{v[is], io >= 0 ? v[io] : 0};
+    snap.total.bytes += in.bytes;
+    snap.total.objects += in.objects;
+    if (in.bytes == 0 && in.objects == 0) continue;
+    auto locs = p.samples.Locations(i);
+    size_t skip = nodes.PrunedPrefix(locs);
+    key.clear();
+    std::string leaf;
+    for (size_t l = skip; l < locs.size(); l++) {
+      for (NodeId n : nodes.NodesOf(locs[l])) {
+        std::string name = ShortName(nodes.Name(n));
+        if (leaf.empty()) leaf = name;
+        key += name;
+        key += '\n';
+      }
+    }
+    InUse& s = snap.stacks[key];
+    s.bytes += in.bytes;
+    s.objects += in.objects;
+    InUse& f = snap.functions[leaf.empty() ? std::string("<unknown>") : leaf];
+    f.bytes += in.bytes;
+    f.objects += in.objects;
+  }
+  return snap;
+}
+
+format::Result<std::vector<std::string>> ListSnapshotFiles(const std::string& dir, long pid) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return format::Error{dir + ": no such directory"};
+  std::string mid = pid != 0 ? std::to_string(pid) + "\\." : "";
+  std::regex numbered("heap\\." + mid + "([0-9]{4,})\\.pb\\.gz");
+  std::string final_name = "heap." + (pid != 0 ? std::to_string(pid) + "." : std::string()) +
+                           "final.pb.gz";
+  std::vector<std::pair<unsigned long long, std::string>> found;
+  bool has_final = false;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return format::Error{dir + ": " + ec.message()};
+  for (const auto& e : it) {
+    std::string name = e.path().filename().string();
+    std::smatch m;
+    if (std::regex_match(name, m, numbered)) {
+      found.emplace_back(std::stoull(m[1].str()), e.path().string());
+    } else if (name == final_name) {
+      has_final = true;
+    }
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> files;
+  for (auto& [n, path] : found) files.push_back(std::move(path));
+  if (has_final) files.push_back((fs::path(dir) / final_name).string());
+  if (files.empty()) {
+    return format::Error{dir + ": no heap snapshots (heap." +
+                         (pid != 0 ? std::to_string(pid) + "." : std::string()) +
+                         "NNNN.pb.gz) in this directory"};
+  }
+  return files;
+}
+
+format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(const std::vector<std::string>& sources,
+                                                            long pid,
+                                                            std::vector<std::string>* warnings) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const std::string& s : sources) {
+    std::error_code ec;
+    if (fs::is_directory(s, ec)) {
+      auto listed = ListSnapshotFiles(s, pid);
+      if (!listed.ok()) return format::Error{listed.error()};
+      files.insert(files.end(), listed->begin(), listed->end());
+    } else if (s.find("://") != std::string::npos) {
+      return format::Error{s + ": live endpoints are not supported yet; give a snapshot directory "
+                               "or profile files"};
+    } else {
+      files.push_back(s);
+    }
+  }
+  if (files.empty()) return format::Error{"no snapshots given"};
+  std::vector<LeakSnapshot> snaps;
+  std::vector<std::string> bad;
+  for (const std::string& f : files) {
+    auto prof = format::ReadProfileFile(f);
+    if (!prof.ok()) {
+      bad.push_back(prof.error());
+      continue;
+    }
+    auto snap = SummarizeSnapshot(*prof, f);
+    if (!snap.ok()) {
+      bad.push_back(snap.error());
+      continue;
+    }
+    snaps.push_back(std::move(*snap));
+  }
+  // One bad file among many (a disk filled up, a copy cut short) should not
+  // throw the others away; mostly bad input should not pass as a report.
+  if (!bad.empty() && (snaps.empty() || bad.size() * 4 > files.size())) {
+    return format::Error{bad.front() + (bad.size() > 1 ? " (and " + std::to_string(bad.size() - 1) +
+                                                             " more unreadable snapshots)"
+                                                       : std::string())};
+  }
+  for (const std::string& b : bad) warnings->push_back("skipped " + b);
+  return snaps;
+}
+
+LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOptions& options) {
+  LeakReport r;
+  r.snapshots = snaps.size();
+  r.min_snapshots = options.trend.min_snapshots;
+  r.enough_snapshots = snaps.size() >= options.trend.min_snapshots;
+  r.limit = options.limit;
+  r.limit_source = options.limit_source;
+  if (snaps.empty()) return r;
+
+  // The x axis: wall-clock times of the snapshots. Without usable times
+  // (missing, or not increasing) fall back to one second per snapshot.
+  std::vector<double> t(snaps.size());
+  bool times_ok = true;
+  for (size_t i = 0; i < snaps.size(); i++) {
+    t[i] = snaps[i].time_sec - snaps[0].time_sec;
+    if (snaps[i].time_sec <= 0 || (i > 0 && t[i] <= t[i - 1])) times_ok = false;
+  }
+  if (!times_ok) {
+    for (size_t i = 0; i < t.size(); i++) t[i] = static_cast<double>(i);
+    if (snaps.size() > 1) {
+      r.warnings.push_back("snapshots carry no increasing times; assuming one second apart");
+    }
+  }
+  r.duration_sec = t.back();
+
+  TrendOptions trend = options.trend;
+  double rate = 0;
+  for (const auto& s : snaps) rate = std::max(rate, s.rate);
+  if (rate <= 0) {
+    rate = 524288;
+    r.warnings.push_back("sampling rate unknown; assuming the runtime's default 512KiB");
+  }
+  trend.rate = rate;
+  r.rate = rate;
+
+  std::vector<double> totals;
+  for (const auto& s : snaps) totals.push_back(static_cast<double>(s.total.bytes));
+  Trend total_trend = ClassifyTrend(t, totals, trend);
+  r.total_inuse = snaps.back().total.bytes;
+  r.total_inuse_objects = snaps.back().total.objects;
+  r.total_growth_per_sec = total_trend.slope;
+  r.total_verdict = total_trend.verdict;
+  if (r.limit && *r.limit > 0) {
+    if (r.total_inuse >= *r.limit) {
+      r.time_to_limit_sec = 0;
+    } else if (r.total_growth_per_sec > 0) {
+      r.time_to_limit_sec =
+          static_cast<double>(*r.limit - r.total_inuse) / r.total_growth_per_sec;
+    }
+  }
+  if (!r.enough_snapshots) return r;
+
+  auto classify = [&](std::unordered_map<std::string, InUse> LeakSnapshot::*field,
+                      std::vector<LeakSuspect>* out, std::map<std::string, size_t>* ruled_out) {
+    auto series = CollectSeries(snaps, field);
+    for (auto& [key, s] : series) {
+      if (*std::max_element(s.bytes.begin(), s.bytes.end()) <= 0) continue;
+      Trend tr = ClassifyTrend(t, s.bytes, trend);
+      if (tr.verdict != Verdict::kGrowing) {
+        if (ruled_out) (*ruled_out)[std::string(VerdictName(tr.verdict))]++;
+        continue;
+      }
+      LeakSuspect sus;
+      sus.verdict = tr.verdict;
+      sus.frames = field == &LeakSnapshot::stacks ? SplitKey(key) : std::vector<std::string>{key};
+      sus.inuse = s.last.bytes;
+      sus.inuse_objects = s.last.objects;
+      sus.growth_per_sec = tr.slope;
+      sus.confidence = tr.confidence;
+      sus.share_of_growth =
+          r.total_growth_per_sec > 0 ? std::min(1.0, tr.slope / r.total_growth_per_sec) : 0;
+      out->push_back(std::move(sus));
+    }
+    std::sort(out->begin(), out->end(), [](const LeakSuspect& a, const LeakSuspect& b) {
+      if (a.growth_per_sec != b.growth_per_sec) return a.growth_per_sec > b.growth_per_sec;
+      return a.frames < b.frames;
+    });
+  };
+  classify(&LeakSnapshot::stacks, &r.suspects, &r.ruled_out);
+  classify(&LeakSnapshot::functions, &r.functions, nullptr);
+  r.suspects_total = r.suspects.size();
+  if (options.max_suspects > 0) {
+    if (r.suspects.size() > options.max_suspects) r.suspects.resize(options.max_suspects);
+    if (r.functions.size() > options.max_suspects) r.functions.resize(options.max_suspects);
+  }
+  return r;
+}
+
+std::string FormatLeaksText(const LeakReport& r) {
+  std::string out;
+  char buf[512];
+  for (const auto& w : r.warnings) out += "warning: " + w + "\n";
+  std::string how = r.rate <= 1 ? "every allocation recorded"
+                                : "sampled every " + Bytes(r.rate) + " on average";
+  std::snprintf(buf, sizeof buf, "heap leak trends: %zu snapshots over %.1fs (%s)\n", r.snapshots,
+                r.duration_sec, how.c_str());
+  out += buf;
+  std::snprintf(buf, sizeof buf, "process in use: %s in %s objects, %s%s/s (%s/h) over the window\n",
+                Bytes(static_cast<double>(r.total_inuse)).c_str(),
+                Count(r.total_inuse_objects).c_str(), r.total_growth_per_sec >= 0 ? "+" : "",
+                Bytes(r.total_growth_per_sec).c_str(),
+                Bytes(r.total_growth_per_sec * 3600).c_str());
+  out += buf;
+  if (r.limit) {
+    out += "limit " + Bytes(static_cast<double>(*r.limit)) + " (" + r.limit_source + "): ";
+    if (!r.time_to_limit_sec) {
+      out += "not approaching it at the current rate\n";
+    } else if (*r.time_to_limit_sec <= 0) {
+      out += "already reached\n";
+    } else {
+      out += "reached in about " + Duration(*r.time_to_limit_sec) +
+             " at the current total growth rate\n";
+    }
+  }
+  if (!r.enough_snapshots) {
+    std::snprintf(buf, sizeof buf,
+                  "not enough snapshots: %zu (need at least %zu to call anything growing)\n",
+                  r.snapshots, r.min_snapshots);
+    out += buf;
+    return out;
+  }
+  if (r.suspects.empty()) {
+    out += "no leak suspects: nothing keeps growing beyond the sampling noise\n";
+  } else {
+    std::snprintf(buf, sizeof buf, "\nleak suspects (growing), leading first (%zu of %zu):\n",
+                  r.suspects.size(), r.suspects_total);
+    out += buf;
+    for (size_t i = 0; i < r.suspects.size(); i++) {
+      const LeakSuspect& s = r.suspects[i];
+      std::snprintf(buf, sizeof buf,
+                    "%2zu. heap +%s/s (+%s/h), in use %s in %s objects, confidence %.2f%%, "
+                    "%.0f%% of growth\n",
+                    i + 1, Bytes(s.growth_per_sec).c_str(), Bytes(s.growth_per_sec * 3600).c_str(),
+                    Bytes(static_cast<double>(s.inuse)).c_str(), Count(s.inuse_objects).c_str(),
+                    100 * s.confidence, 100 * s.share_of_growth);
+      out += buf;
+      const size_t kFrames = 6;
+      for (size_t f = 0; f < s.frames.size() && f < kFrames; f++) {
+        out += "      " + s.frames[f] + "\n";
+      }
+      if (s.frames.size() > kFrames) {
+        out += "      ... " + std::to_string(s.frames.size() - kFrames) + " more frames\n";
+      }
+    }
+    if (!r.functions.empty()) {
+      out += "\ngrowing functions (flat, leaf):\n";
+      for (const LeakSuspect& s : r.functions) {
+        std::snprintf(buf, sizeof buf, "  +%s/s  in use %s  %s\n", Bytes(s.growth_per_sec).c_str(),
+                      Bytes(static_cast<double>(s.inuse)).c_str(), s.frames[0].c_str());
+        out += buf;
+      }
+    }
+  }
+  static const std::pair<const char*, const char*> kWhy[] = {
+      {"plateau", "plateau (bounded caches)"},
+      {"transient", "transient (temporary peaks)"},
+      {"constant", "constant"},
+      {"shrinking", "shrinking"}};
+  std::string ruled;
+  for (const auto& [name, label] : kWhy) {
+    auto it = r.ruled_out.find(name);
+    if (it == r.ruled_out.end() || it->second == 0) continue;
+    if (!ruled.empty()) ruled += ", ";
+    ruled += std::to_string(it->second) + " " + label;
+  }
+  out += "\nruled out: " + (ruled.empty() ? std::string("nothing") : ruled) + "\n";
+  return out;
+}
+
+std::string FormatLeaksJson(const LeakReport& r) {
+  using J = nlohmann::ordered_json;
+  auto suspect = [](const LeakSuspect& s) {
+    J j;
+    j["kind"] = "heap";
+    j["verdict"] = std::string(VerdictName(s.verdict));
+    j["frames"] = s.frames;
+    j["inuse"] = s.inuse;
+    j["inuse_objects"] = s.inuse_objects;
+    j["growth_per_sec"] = s.growth_per_sec;
+    j["growth_per_hour"] = s.growth_per_sec * 3600;
+    j["confidence"] = s.confidence;
+    j["share_of_growth"] = s.share_of_growth;
+    return j;
+  };
+  J j;
+  j["snapshots"] = r.snapshots;
+  j["min_snapshots"] = r.min_snapshots;
+  j["enough_snapshots"] = r.enough_snapshots;
+  j["duration_sec"] = r.duration_sec;
+  j["rate"] = r.rate;
+  J sus = J::array();
+  for (const auto& s : r.suspects) sus.push_back(suspect(s));
+  j["suspects"] = sus;
+  J fns = J::array();
+  for (const auto& s : r.functions) fns.push_back(suspect(s));
+  j["functions"] = fns;
+  J ruled = J::object();
+  for (const char* v : {"plateau", "transient", "constant", "shrinking"}) {
+    auto it = r.ruled_out.find(v);
+    ruled[v] = it == r.ruled_out.end() ? 0 : it->second;
+  }
+  j["ruled_out"] = ruled;
+  j["total_inuse"] = r.total_inuse;
+  j["total_inuse_objects"] = r.total_inuse_objects;
+  j["total_growth_per_sec"] = r.total_growth_per_sec;
+  j["limit"] = r.limit ? J(*r.limit) : J(nullptr);
+  j["time_to_limit_sec"] = r.time_to_limit_sec ? J(*r.time_to_limit_sec) : J(nullptr);
+  j["warnings"] = r.warnings;
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace heapscope::analyze

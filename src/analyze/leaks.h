@@ -1,0 +1,99 @@
+// Leak trends: which stacks and functions keep growing across a series of
+// heap snapshots (the runtime's heap.NNNN.pb.gz files), told apart from
+// bounded caches (plateau), temporary peaks (transient), tables built at
+// start (constant) and shrinking memory. The statistics live in trend.h;
+// this file turns profiles into per-stack series and the series into a
+// report. README.md "Leak trends: how verdicts are reached" documents the
+// method, the thresholds and the JSON schema.
+// May call: format/ (reader half), analyze/. May not call: runtime/, cli/.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "analyze/trend.h"
+#include "format/profile.h"
+
+namespace heapscope::analyze {
+
+struct InUse {
+  int64_t bytes = 0;
+  int64_t objects = 0;
+};
+
+// What one snapshot contributes to the series.
+struct LeakSnapshot {
+  std::string source;
+  double time_sec = 0;  // time_nanos / 1e9 (0 if the profile has none).
+  double rate = 0;      // Mean sampling distance; 1 in exact mode; 0 unknown.
+  // Keyed by frame names, leaf first, joined by '\n' (stacks), or by the
+  // leaf function's name (functions).
+  std::unordered_map<std::string, InUse> stacks;
+  std::unordered_map<std::string, InUse> functions;
+  InUse total;
+};
+
+// Reduces a heap profile (with inuse_space and inuse_objects) to in-use
+// bytes and objects per stack and per leaf function. Stacks merge by
+// simplified function names, so call-site differences do not split them.
+format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& profile,
+                                               std::string source);
+
+// The snapshot files of a directory the runtime wrote, in time order:
+// heap.NNNN.pb.gz by number, then heap.final.pb.gz. pid != 0 selects a
+// child's heap.PID.NNNN.pb.gz and heap.PID.final.pb.gz instead.
+format::Result<std::vector<std::string>> ListSnapshotFiles(const std::string& dir, long pid);
+
+// Reads the files (or directories, expanded with ListSnapshotFiles) in
+// order. A file that does not read is skipped with a warning when others
+// do; it is an error when it is the only one or when most do not read.
+format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(
+    const std::vector<std::string>& sources, long pid, std::vector<std::string>* warnings);
+
+struct LeakOptions {
+  TrendOptions trend;               // trend.rate is taken from the snapshots.
+  size_t max_suspects = 10;         // Stacks shown (and functions shown).
+  std::optional<int64_t> limit;     // Bytes, for time_to_limit.
+  std::string limit_source;         // "--limit", "cgroup memory.max".
+};
+
+struct LeakSuspect {
+  Verdict verdict = Verdict::kGrowing;
+  std::vector<std::string> frames;  // Leaf first.
+  int64_t inuse = 0;                // In the last snapshot.
+  int64_t inuse_objects = 0;
+  double growth_per_sec = 0;        // Theil-Sen slope of in-use bytes.
+  double confidence = 0;            // 1 - Mann-Kendall p-value.
+  double share_of_growth = 0;       // growth_per_sec / total growth per sec.
+};
+
+struct LeakReport {
+  size_t snapshots = 0;
+  size_t min_snapshots = 0;
+  bool enough_snapshots = false;
+  double duration_sec = 0;
+  double rate = 0;
+  std::vector<LeakSuspect> suspects;   // Growing stacks, fastest first (at most max).
+  size_t suspects_total = 0;           // Growing stacks before the cut.
+  std::vector<LeakSuspect> functions;  // Growing leaf functions, fastest first.
+  std::map<std::string, size_t> ruled_out;  // Stacks by verdict name, not growing.
+  int64_t total_inuse = 0;
+  int64_t total_inuse_objects = 0;
+  double total_growth_per_sec = 0;
+  Verdict total_verdict = Verdict::kConstant;
+  std::optional<int64_t> limit;
+  std::string limit_source;
+  std::optional<double> time_to_limit_sec;
+  std::vector<std::string> warnings;
+};
+
+LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snapshots, const LeakOptions& options);
+
+std::string FormatLeaksText(const LeakReport& report);
+std::string FormatLeaksJson(const LeakReport& report);
+
+}  // namespace heapscope::analyze

@@ -1,0 +1,140 @@
+#include "analyze/leaks.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "analyze/test_profile.h"
+
+namespace heapscope::analyze {
+namespace {
+
+using testing::ProfileBuilder;
+
+// A heap profile at `second` with the given in-use bytes per stack (exact
+// mode, so the values are the truth). Two call sites of Cache::Put differ
+// only in address and must merge.
+format::Profile Snapshot(int64_t second, int64_t leak, int64_t cache, int64_t table,
+                         int64_t burst) {
+  ProfileBuilder b({{"alloc_objects", "count"},
+                    {"alloc_space", "bytes"},
+                    {"inuse_objects", "count"},
+                    {"inuse_space", "bytes"}});
+  format::Profile& p = b.profile();
+  p.time_nanos = (1700000000 + second) * 1000000000LL;
+  p.comments.push_back(b.Str("heapscope: rate=1 mode=exact pid=1"));
+  uint32_t main_loc = b.Loc({"main"});
+  uint32_t leak_a = b.Loc({"Sessions::Remember(int)"}, format::kNoIndex, 0x1000);
+  uint32_t leak_b = b.Loc({"Sessions::Remember(int)"}, format::kNoIndex, 0x1008);
+  uint32_t cache_loc = b.Loc({"Cache::Put"});
+  uint32_t table_loc = b.Loc({"Table::Build"});
+  uint32_t burst_loc = b.Loc({"Report::Build"});
+  b.Sample({leak_a, main_loc}, {0, 0, leak / 200, leak / 2});
+  b.Sample({leak_b, main_loc}, {0, 0, leak / 200, leak - leak / 2});
+  b.Sample({cache_loc, main_loc}, {0, 0, cache / 100, cache});
+  b.Sample({table_loc, main_loc}, {0, 0, table / 100, table});
+  b.Sample({burst_loc, main_loc}, {0, 0, burst / 100, burst});
+  return b.Build();
+}
+
+std::vector<LeakSnapshot> Series(size_t n) {
+  std::vector<LeakSnapshot> out;
+  for (size_t i = 0; i < n; i++) {
+    int64_t s = static_cast<int64_t>(i);
+    auto snap = SummarizeSnapshot(
+        Snapshot(s, 10000 * (s + 1), std::min<int64_t>(s + 1, 3) * 50000, 400000,
+                 s == 4 ? 5000000 : 0),
+        "heap." + std::to_string(i));
+    EXPECT_TRUE(snap.ok()) << snap.error();
+    out.push_back(std::move(*snap));
+  }
+  return out;
+}
+
+TEST(LeaksTest, SummarizeMergesStacksByName) {
+  auto snap = SummarizeSnapshot(Snapshot(0, 1000, 0, 0, 0), "x");
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->rate, 1);
+  EXPECT_EQ(snap->stacks.size(), 1u);  // Only non-zero stacks.
+  EXPECT_EQ(snap->stacks.begin()->first, "Sessions::Remember\nmain\n");
+  EXPECT_EQ(snap->stacks.begin()->second.bytes, 1000);
+  EXPECT_EQ(snap->functions.at("Sessions::Remember").bytes, 1000);
+}
+
+TEST(LeaksTest, FindsTheLeakAndRulesOutTheRest) {
+  LeakOptions o;
+  o.limit = 1000000;
+  o.limit_source = "--limit";
+  LeakReport r = AnalyzeLeaks(Series(12), o);
+  EXPECT_TRUE(r.enough_snapshots);
+  ASSERT_EQ(r.suspects.size(), 1u);
+  const LeakSuspect& s = r.suspects[0];
+  EXPECT_EQ(s.frames, (std::vector<std::string>{"Sessions::Remember", "main"}));
+  EXPECT_EQ(s.inuse, 120000);
+  EXPECT_NEAR(s.growth_per_sec, 10000, 1e-6);
+  EXPECT_GT(s.confidence, 0.99);
+  EXPECT_GT(s.share_of_growth, 0.5);
+  EXPECT_EQ(r.ruled_out["plateau"], 1u);
+  EXPECT_EQ(r.ruled_out["transient"], 1u);
+  EXPECT_EQ(r.ruled_out["constant"], 1u);
+  ASSERT_EQ(r.functions.size(), 1u);
+  EXPECT_EQ(r.functions[0].frames[0], "Sessions::Remember");
+  EXPECT_DOUBLE_EQ(r.duration_sec, 11);
+  ASSERT_TRUE(r.time_to_limit_sec.has_value());
+  EXPECT_GT(*r.time_to_limit_sec, 0);
+
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("Sessions::Remember"), std::string::npos) << text;
+  EXPECT_NE(text.find("ruled out: 1 plateau (bounded caches), 1 transient (temporary peaks), "
+                      "1 constant"),
+            std::string::npos)
+      << text;
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_EQ(j["snapshots"], 12);
+  EXPECT_EQ(j["suspects"][0]["kind"], "heap");
+  EXPECT_EQ(j["suspects"][0]["verdict"], "growing");
+  EXPECT_EQ(j["suspects"][0]["frames"][0], "Sessions::Remember");
+  EXPECT_EQ(j["suspects"][0]["inuse"], 120000);
+  EXPECT_NEAR(j["suspects"][0]["growth_per_hour"].get<double>(), 36e6, 1);
+  EXPECT_EQ(j["ruled_out"]["plateau"], 1);
+  EXPECT_TRUE(j["time_to_limit_sec"].is_number());
+}
+
+TEST(LeaksTest, NotEnoughSnapshots) {
+  LeakReport r = AnalyzeLeaks(Series(2), LeakOptions{});
+  EXPECT_FALSE(r.enough_snapshots);
+  EXPECT_TRUE(r.suspects.empty());
+  EXPECT_NE(FormatLeaksText(r).find("not enough snapshots"), std::string::npos);
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_TRUE(j["time_to_limit_sec"].is_null());
+}
+
+TEST(LeaksTest, ListSnapshotFilesOrder) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("hs-leaks-test-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  for (const char* name : {"heap.0010.pb.gz", "heap.0002.pb.gz", "heap.final.pb.gz",
+                           "heap.123.0001.pb.gz", "heap.123.final.pb.gz", "other.txt"}) {
+    std::ofstream(dir / name) << "x";
+  }
+  auto files = ListSnapshotFiles(dir.string(), 0);
+  ASSERT_TRUE(files.ok()) << files.error();
+  ASSERT_EQ(files->size(), 3u);
+  EXPECT_EQ(fs::path((*files)[0]).filename(), "heap.0002.pb.gz");
+  EXPECT_EQ(fs::path((*files)[1]).filename(), "heap.0010.pb.gz");
+  EXPECT_EQ(fs::path((*files)[2]).filename(), "heap.final.pb.gz");
+  auto child = ListSnapshotFiles(dir.string(), 123);
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(child->size(), 2u);
+  // Corrupt files: all unreadable is an error.
+  std::vector<std::string> warnings;
+  auto loaded = LoadLeakSnapshots({dir.string()}, 0, &warnings);
+  EXPECT_FALSE(loaded.ok());
+  EXPECT_FALSE(ListSnapshotFiles((dir / "missing").string(), 0).ok());
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace heapscope::analyze

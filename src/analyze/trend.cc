@@ -1,0 +1,196 @@
+#include "analyze/trend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <vector>
+
+namespace heapscope::analyze {
+namespace {
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  double hi = v[mid];
+  if (v.size() % 2 == 1) return hi;
+  double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
+  return (lo + hi) / 2;
+}
+
+int Sign(double d) { return d > 0 ? 1 : (d < 0 ? -1 : 0); }
+
+}  // namespace
+
+double NormalTwoSidedP(double z) { return std::erfc(std::fabs(z) / std::sqrt(2.0)); }
+
+MannKendall MannKendallTest(std::span<const double> y) {
+  MannKendall r;
+  const size_t n = y.size();
+  if (n < 2) return r;
+  long long s = 0;
+  for (size_t i = 0; i + 1 < n; i++) {
+    for (size_t j = i + 1; j < n; j++) s += Sign(y[j] - y[i]);
+  }
+  // Var(S) = [n(n-1)(2n+5) - sum over tie groups t(t-1)(2t+5)] / 18.
+  std::map<double, size_t> groups;
+  for (double v : y) groups[v]++;
+  double nn = static_cast<double>(n);
+  double var = nn * (nn - 1) * (2 * nn + 5);
+  for (const auto& [value, count] : groups) {
+    double t = static_cast<double>(count);
+    var -= t * (t - 1) * (2 * t + 5);
+  }
+  var /= 18;
+  r.s = static_cast<double>(s);
+  r.variance = var;
+  if (var > 0) {
+    if (s > 0) r.z = (r.s - 1) / std::sqrt(var);
+    if (s < 0) r.z = (r.s + 1) / std::sqrt(var);
+  }
+  r.p_value = var > 0 ? NormalTwoSidedP(r.z) : 1.0;
+  return r;
+}
+
+double TheilSenSlope(std::span<const double> t, std::span<const double> y) {
+  std::vector<double> slopes;
+  const size_t n = std::min(t.size(), y.size());
+  slopes.reserve(n * (n - (n > 0)) / 2);
+  for (size_t i = 0; i + 1 < n; i++) {
+    for (size_t j = i + 1; j < n; j++) {
+      if (t[j] != t[i]) slopes.push_back((y[j] - y[i]) / (t[j] - t[i]));
+    }
+  }
+  return Median(std::move(slopes));
+}
+
+double SamplingNoise(double bytes, double rate) {
+  if (rate < 1) rate = 1;
+  return std::sqrt(std::max(bytes, rate) * rate);
+}
+
+std::string_view VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kGrowing: return "growing";
+    case Verdict::kPlateau: return "plateau";
+    case Verdict::kTransient: return "transient";
+    case Verdict::kConstant: return "constant";
+    case Verdict::kShrinking: return "shrinking";
+    case Verdict::kNotEnoughSnapshots: return "not enough snapshots";
+  }
+  return "?";
+}
+
+Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
+                    const TrendOptions& o) {
+  Trend r;
+  const size_t n = std::min(t.size(), y.size());
+  t = t.first(n);
+  y = y.first(n);
+  if (n == 0) {
+    r.verdict = Verdict::kNotEnoughSnapshots;
+    return r;
+  }
+  const double peak = *std::max_element(y.begin(), y.end());
+  const double span_t = t.back() - t.front();
+  r.mk = MannKendallTest(y);
+  r.slope = TheilSenSlope(t, y);
+  r.rise = r.slope * span_t;
+  r.noise = SamplingNoise(peak, o.rate);
+  r.confidence = 1 - r.mk.p_value;
+
+  size_t m = static_cast<size_t>(std::ceil(static_cast<double>(n) * o.recent_fraction));
+  m = std::min(n, std::max(m, o.recent_min));
+  auto rt = t.last(m);
+  auto ry = y.last(m);
+  r.recent_mk = MannKendallTest(ry);
+  r.recent_slope = TheilSenSlope(rt, ry);
+
+  if (n < o.min_snapshots) {
+    r.verdict = Verdict::kNotEnoughSnapshots;
+    return r;
+  }
+  // How far a value must move to count as a real change: beyond the
+  // sampling noise, and (when the noise is tiny, in exact mode) beyond a
+  // fixed part of the value.
+  auto threshold = [&](double v) {
+    return std::max(o.noise_k * SamplingNoise(std::fabs(v), o.rate), o.shape_fraction * std::fabs(v));
+  };
+
+  // Growing: a significant upward Mann-Kendall trend, a rise over the
+  // window well beyond the sampling noise, and a recent part that still
+  // rises about as fast as the whole predicts (not a filled cache).
+  // Medians of the first, middle and last thirds: robust levels that a
+  // cache filling early (first third) cannot drag along.
+  const size_t third = std::max<size_t>(1, n / 3);
+  const double first_level = Median({y.begin(), y.begin() + static_cast<std::ptrdiff_t>(third)});
+  const double middle_level =
+      Median({y.begin() + static_cast<std::ptrdiff_t>((n - third) / 2),
+              y.begin() + static_cast<std::ptrdiff_t>((n - third) / 2 + third)});
+  const double last_level = Median({y.end() - static_cast<std::ptrdiff_t>(third), y.end()});
+  const double thirds_rise = last_level - first_level;
+  if (r.mk.s > 0 && r.mk.p_value < o.alpha && r.rise > o.noise_k * r.noise &&
+      thirds_rise > (2.0 / 3) * o.noise_k * r.noise) {
+    const double recent_span = rt.back() - rt.front();
+    double recent_rise = r.recent_slope * recent_span;
+    // Sparse samples make step series whose pairwise slopes are mostly 0:
+    // then count the steps the recent part took.
+    if (r.recent_slope == 0) recent_rise = ry.back() - ry.front();
+    const double expected = r.slope * recent_span;
+    const bool not_falling = !(r.recent_mk.s < 0 && r.recent_mk.p_value < 0.1);
+    const bool keeps_up =
+        recent_rise >= o.recent_keep * expected - 2 * SamplingNoise(expected, o.rate);
+    // The last third still stands above the middle one.
+    const double late_rise = last_level - middle_level;
+    const double expected_third = r.slope * span_t / 3;
+    const bool late_up = late_rise > 0 && late_rise >= o.recent_keep * expected_third -
+                                                          2 * SamplingNoise(expected_third, o.rate);
+    if (not_falling && recent_rise > 0 && keeps_up && late_up) {
+      r.verdict = Verdict::kGrowing;
+      return r;
+    }
+  }
+
+  // Transient: some value stands well above both an earlier and a later one
+  // (rose and fell back). Two noisy values differ by up to a few sds by
+  // chance, so a fall must pass twice the threshold a rise must, and half
+  // the peak.
+  auto fall_threshold = [&](double v) {
+    return std::max(2 * o.noise_k * SamplingNoise(std::fabs(v), o.rate), 0.5 * std::fabs(v));
+  };
+  {
+    std::vector<double> min_after(n);
+    double lo = y[n - 1];
+    for (size_t k = n; k-- > 0;) {
+      lo = std::min(lo, y[k]);
+      min_after[k] = lo;
+    }
+    double min_before = y[0];
+    for (size_t j = 0; j < n; j++) {
+      min_before = std::min(min_before, y[j]);
+      double excursion = std::min(y[j] - min_before, y[j] - min_after[j]);
+      if (excursion > fall_threshold(y[j]) && excursion > 0) {
+        r.verdict = Verdict::kTransient;
+        return r;
+      }
+    }
+  }
+
+  if (r.mk.s < 0 && r.mk.p_value < o.alpha && -r.rise > o.noise_k * r.noise) {
+    r.verdict = Verdict::kShrinking;
+    return r;
+  }
+
+  // Plateau: the recent level stands well above where the series started.
+  std::vector<double> recent(ry.begin(), ry.end());
+  const double late = Median(recent);
+  const double early = y[0];
+  if (late - early > threshold(late)) {
+    r.verdict = Verdict::kPlateau;
+    return r;
+  }
+  r.verdict = Verdict::kConstant;
+  return r;
+}
+
+}  // namespace heapscope::analyze

@@ -1,0 +1,70 @@
+// Trend statistics for leak detection over a series of heap snapshots:
+// Theil-Sen slope, the Mann-Kendall trend test (tie-corrected variance) and
+// the verdict a series of in-use bytes earns (growing, plateau, transient,
+// constant, shrinking). Pure functions; README.md "Leak trends: how verdicts
+// are reached" explains the method and its thresholds.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+namespace heapscope::analyze {
+
+struct MannKendall {
+  double s = 0;         // Sum of sign(y[j] - y[i]) over i < j.
+  double variance = 0;  // Var(S) under no trend, corrected for ties.
+  double z = 0;         // Continuity-corrected normal score; 0 when variance is 0.
+  double p_value = 1;   // Two-sided.
+};
+
+// The Mann-Kendall test of `y` (in time order) for a monotone trend.
+MannKendall MannKendallTest(std::span<const double> y);
+
+// The median of the slopes (y[j] - y[i]) / (t[j] - t[i]) over pairs with
+// t[j] != t[i]; 0 with fewer than two distinct times.
+double TheilSenSlope(std::span<const double> t, std::span<const double> y);
+
+// P(|Z| >= |z|) for a standard normal Z.
+double NormalTwoSidedP(double z);
+
+// The sampling standard deviation of an in-use estimate of `bytes` at mean
+// sampling distance `rate` bytes: about sqrt(bytes * rate) for objects much
+// smaller than the rate. At least one sample's worth (rate) is assumed, so a
+// stack with one or two samples is never "certain"; rate <= 1 (every
+// allocation recorded) makes the estimate exact except for that floor.
+double SamplingNoise(double bytes, double rate);
+
+enum class Verdict { kGrowing, kPlateau, kTransient, kConstant, kShrinking, kNotEnoughSnapshots };
+
+std::string_view VerdictName(Verdict v);
+
+struct TrendOptions {
+  double rate = 524288;        // The runtime's mean sampling distance, bytes.
+  size_t min_snapshots = 6;    // Fewer: kNotEnoughSnapshots.
+  double alpha = 0.01;         // Mann-Kendall significance (two-sided).
+  double noise_k = 3;          // A trend must move more than noise_k sampling sds.
+  double recent_fraction = 1.0 / 3;  // The "recent part": the last third.
+  size_t recent_min = 4;             // ... but at least this many points.
+  double recent_keep = 0.25;   // Recent rise must reach this part of what the
+                               // overall slope predicts (less noise), else plateau.
+  double shape_fraction = 0.2; // Rises and falls smaller than this part of the
+                               // level are not shapes (exact mode wiggles).
+};
+
+struct Trend {
+  Verdict verdict = Verdict::kConstant;
+  double slope = 0;         // Theil-Sen, units per time unit of `t`.
+  double rise = 0;          // slope * (t.back() - t.front()).
+  double recent_slope = 0;  // Theil-Sen over the recent part.
+  MannKendall mk;
+  MannKendall recent_mk;
+  double noise = 0;         // SamplingNoise of the series' level.
+  double confidence = 0;    // 1 - mk.p_value.
+};
+
+// Classifies the series y (bytes) taken at times t (seconds, increasing).
+Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
+                    const TrendOptions& options);
+
+}  // namespace heapscope::analyze

@@ -1,0 +1,231 @@
+#include "analyze/trend.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace heapscope::analyze {
+namespace {
+
+std::vector<double> Times(size_t n) {
+  std::vector<double> t(n);
+  for (size_t i = 0; i < n; i++) t[i] = static_cast<double>(i);
+  return t;
+}
+
+TEST(MannKendallTest, KnownSeries) {
+  // Strictly increasing, n = 10: S = 45, Var = 10*9*25/18 = 125.
+  std::vector<double> up = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  MannKendall mk = MannKendallTest(up);
+  EXPECT_EQ(mk.s, 45);
+  EXPECT_DOUBLE_EQ(mk.variance, 125);
+  EXPECT_NEAR(mk.z, 44 / std::sqrt(125.0), 1e-12);
+  EXPECT_LT(mk.p_value, 1e-4);
+  // A textbook example with ties: {1, 2, 2, 3}: S = 1+1+1+0+1+1 = 5;
+  // Var = (4*3*13 - 2*1*9) / 18 = 138/18.
+  std::vector<double> ties = {1, 2, 2, 3};
+  mk = MannKendallTest(ties);
+  EXPECT_EQ(mk.s, 5);
+  EXPECT_NEAR(mk.variance, 138.0 / 18, 1e-12);
+  EXPECT_NEAR(mk.z, 4 / std::sqrt(138.0 / 18), 1e-12);
+  // Decreasing: symmetric.
+  std::vector<double> down = {5, 4, 3, 2, 1};
+  mk = MannKendallTest(down);
+  EXPECT_EQ(mk.s, -10);
+  EXPECT_LT(mk.z, 0);
+  // All equal: no variance, p = 1.
+  std::vector<double> flat(8, 3.0);
+  mk = MannKendallTest(flat);
+  EXPECT_EQ(mk.s, 0);
+  EXPECT_EQ(mk.variance, 0);
+  EXPECT_EQ(mk.p_value, 1);
+}
+
+TEST(MannKendallTest, NormalP) {
+  EXPECT_NEAR(NormalTwoSidedP(1.959963985), 0.05, 1e-6);
+  EXPECT_NEAR(NormalTwoSidedP(-2.575829304), 0.01, 1e-6);
+  EXPECT_NEAR(NormalTwoSidedP(0), 1, 1e-12);
+}
+
+TEST(TheilSenSlopeTest, KnownSlopes) {
+  auto t = Times(10);
+  std::vector<double> y;
+  for (double x : t) y.push_back(3 * x + 7);
+  EXPECT_DOUBLE_EQ(TheilSenSlope(t, y), 3);
+  // One wild outlier does not move the median slope.
+  y[5] = 1e9;
+  EXPECT_NEAR(TheilSenSlope(t, y), 3, 1e-9);
+  // Irregular times.
+  std::vector<double> t2 = {0, 0.5, 2, 2.5, 7};
+  std::vector<double> y2;
+  for (double x : t2) y2.push_back(-2 * x);
+  EXPECT_DOUBLE_EQ(TheilSenSlope(t2, y2), -2);
+  // Even number of slopes: the mean of the two middle ones.
+  std::vector<double> t3 = {0, 1, 2};
+  std::vector<double> y3 = {0, 1, 4};  // slopes 1, 2, 3 -> 2
+  EXPECT_DOUBLE_EQ(TheilSenSlope(t3, y3), 2);
+  std::vector<double> t4 = {0, 1};
+  std::vector<double> y4 = {0, 5};
+  EXPECT_DOUBLE_EQ(TheilSenSlope(t4, y4), 5);
+}
+
+constexpr double kRate = 524288;
+constexpr double kMB = 1 << 20;
+
+// In-use estimates the way the runtime makes them: each object of `size`
+// bytes is sampled with probability 1 - exp(-size/R) and counts size/p.
+class Sampler {
+ public:
+  explicit Sampler(uint32_t seed) : rng_(seed) {}
+  // The estimate of `count` objects of `size` bytes, sampled afresh (all
+  // different objects: churn).
+  double Fresh(double bytes, double size = 1024) {
+    double p = 1 - std::exp(-size / kRate);
+    std::binomial_distribution<long> b(static_cast<long>(bytes / size), p);
+    return static_cast<double>(b(rng_)) * size / p;
+  }
+  std::mt19937 rng_;
+};
+
+TrendOptions Options() {
+  TrendOptions o;
+  o.rate = kRate;
+  return o;
+}
+
+TEST(ClassifyTrendTest, LinearGrowthWithSamplingNoiseIsGrowing) {
+  // A leak of 1 MB/s over 20 snapshots: what stays stays (cumulative
+  // sampling), plus a churning 8 MB on the same stack whose estimate
+  // scatters by 2 MB. A few draws honestly look like a levelling off (the
+  // last third flat); at most 2 of 50 may be called something else, and
+  // never shrinking or constant.
+  int growing = 0;
+  for (uint32_t seed = 1; seed <= 50; seed++) {
+    Sampler s(seed);
+    auto t = Times(20);
+    std::vector<double> y;
+    double leaked = 0;
+    for (size_t i = 0; i < t.size(); i++) {
+      leaked += s.Fresh(1 * kMB);
+      y.push_back(leaked + s.Fresh(8 * kMB));
+    }
+    Trend tr = ClassifyTrend(t, y, Options());
+    if (tr.verdict == Verdict::kGrowing) {
+      growing++;
+      EXPECT_GT(tr.confidence, 0.99);
+      EXPECT_NEAR(tr.slope, kMB, 0.6 * kMB);
+    } else {
+      EXPECT_EQ(tr.verdict, Verdict::kPlateau) << "seed " << seed;
+    }
+  }
+  EXPECT_GE(growing, 48);
+}
+
+TEST(ClassifyTrendTest, ExactLinearGrowth) {
+  auto t = Times(10);
+  std::vector<double> y;
+  for (double x : t) y.push_back(1000 + 100 * x);
+  TrendOptions o = Options();
+  o.rate = 1;
+  Trend tr = ClassifyTrend(t, y, o);
+  EXPECT_EQ(tr.verdict, Verdict::kGrowing);
+  EXPECT_DOUBLE_EQ(tr.slope, 100);
+}
+
+TEST(ClassifyTrendTest, RiseThenFlatIsPlateau) {
+  int plateau = 0;
+  for (uint32_t seed = 1; seed <= 50; seed++) {
+    Sampler s(seed);
+    auto t = Times(20);
+    std::vector<double> y;
+    for (size_t i = 0; i < t.size(); i++) {
+      double level = std::min<double>(static_cast<double>(i + 1), 4) * 4 * kMB;  // 16 MB by 4 s.
+      y.push_back(s.Fresh(level));
+    }
+    Trend tr = ClassifyTrend(t, y, Options());
+    EXPECT_NE(tr.verdict, Verdict::kGrowing) << "seed " << seed;
+    plateau += tr.verdict == Verdict::kPlateau;
+  }
+  EXPECT_GE(plateau, 45);
+  // Exact, no noise.
+  std::vector<double> t = Times(12), y = {0, 100, 200, 300, 400, 400, 400, 400, 400, 400, 400, 400};
+  TrendOptions o = Options();
+  o.rate = 1;
+  EXPECT_EQ(ClassifyTrend(t, y, o).verdict, Verdict::kPlateau);
+  // Rose for most of the window, flat in the last third: still a plateau.
+  y = {0, 100, 200, 300, 400, 500, 600, 700, 800, 800, 800, 800};
+  EXPECT_EQ(ClassifyTrend(t, y, o).verdict, Verdict::kPlateau);
+}
+
+TEST(ClassifyTrendTest, SpikeIsTransient) {
+  for (uint32_t seed = 1; seed <= 50; seed++) {
+    Sampler s(seed);
+    auto t = Times(20);
+    std::vector<double> y;
+    for (size_t i = 0; i < t.size(); i++) {
+      double level = (i == 8 || i == 9) ? 40 * kMB : 1 * kMB;
+      y.push_back(s.Fresh(level));
+    }
+    EXPECT_EQ(ClassifyTrend(t, y, Options()).verdict, Verdict::kTransient) << "seed " << seed;
+  }
+  // Periodic bursts that end inside one: still transient, not growing.
+  std::vector<double> t = Times(20), y;
+  for (size_t i = 0; i < 20; i++) y.push_back(i % 5 >= 3 ? 40 * kMB : 0);
+  EXPECT_EQ(ClassifyTrend(t, y, Options()).verdict, Verdict::kTransient);
+}
+
+TEST(ClassifyTrendTest, FlatIsConstant) {
+  std::vector<double> t = Times(20), y(20, 30 * kMB);
+  EXPECT_EQ(ClassifyTrend(t, y, Options()).verdict, Verdict::kConstant);
+  // A table built at start, sampled once and kept: unchanged estimates.
+  Sampler s(7);
+  double table = s.Fresh(30 * kMB);
+  std::vector<double> y2(20, table);
+  EXPECT_EQ(ClassifyTrend(t, y2, Options()).verdict, Verdict::kConstant);
+}
+
+TEST(ClassifyTrendTest, DecreasingIsShrinking) {
+  std::vector<double> t = Times(20), y;
+  for (size_t i = 0; i < 20; i++) y.push_back((40 - 2.0 * static_cast<double>(i)) * kMB);
+  EXPECT_EQ(ClassifyTrend(t, y, Options()).verdict, Verdict::kShrinking);
+}
+
+TEST(ClassifyTrendTest, NoisyFlatAtRuntimeNoiseIsNotGrowing) {
+  // Churning stacks at several levels, each snapshot a fresh sample: the
+  // estimates scatter by sqrt(level * rate). None may be called growing.
+  int growing = 0, total = 0;
+  for (double level : {1.0, 4.0, 16.0, 64.0}) {
+    for (uint32_t seed = 1; seed <= 500; seed++) {
+      Sampler s(seed * 31 + static_cast<uint32_t>(level));
+      auto t = Times(20);
+      std::vector<double> y;
+      for (size_t i = 0; i < t.size(); i++) y.push_back(s.Fresh(level * kMB));
+      growing += ClassifyTrend(t, y, Options()).verdict == Verdict::kGrowing;
+      total++;
+    }
+  }
+  EXPECT_EQ(growing, 0) << "of " << total;
+}
+
+TEST(ClassifyTrendTest, LateOneTimeAllocationIsNotGrowing) {
+  // One sample appearing at 15 s of 20 is a significant Mann-Kendall step
+  // but far within the noise of a 512 KiB sample.
+  std::vector<double> t = Times(20), y(20, 0);
+  for (size_t i = 15; i < 20; i++) y[i] = kRate;
+  EXPECT_NE(ClassifyTrend(t, y, Options()).verdict, Verdict::kGrowing);
+}
+
+TEST(ClassifyTrendTest, TooFewSnapshots) {
+  std::vector<double> t = Times(5), y = {1, 2, 3, 4, 5};
+  TrendOptions o = Options();
+  o.rate = 1;
+  EXPECT_EQ(ClassifyTrend(t, y, o).verdict, Verdict::kNotEnoughSnapshots);
+  t = Times(6);
+  y = {10, 20, 30, 40, 50, 60};
+  EXPECT_EQ(ClassifyTrend(t, y, o).verdict, Verdict::kGrowing);
+}
+
+}  // namespace
+}  // namespace heapscope::analyze
