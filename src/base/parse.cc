@@ -1,5 +1,8 @@
 #include "base/parse.h"
 
+#include <signal.h>
+#include <string.h>
+
 #include <cstddef>
 
 namespace heapscope::base {
@@ -68,6 +71,34 @@ bool ParseUint(const char* text, uint64_t* value) {
     v = v * 10 + d;
   }
   *value = v;
+  return true;
+}
+
+bool ParseSignal(const char* v, int* sig) {
+  if (v == nullptr || *v == '\0') return false;
+  if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0) {
+    *sig = 0;
+    return true;
+  }
+  uint64_t n;
+  if (ParseUint(v, &n)) {
+    if (n == 0 || n > 64) return false;
+    *sig = static_cast<int>(n);
+    return true;
+  }
+  const char* s = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
+  if (strcmp(s, "USR1") == 0) {
+    *sig = SIGUSR1;
+  } else if (strcmp(s, "USR2") == 0) {
+    *sig = SIGUSR2;
+  } else if (strcmp(s, "PROF") == 0) {
+    *sig = SIGPROF;
+  } else if (strncmp(s, "RTMIN+", 6) == 0 && ParseUint(s + 6, &n) &&
+             n <= static_cast<uint64_t>(SIGRTMAX - SIGRTMIN)) {
+    *sig = SIGRTMIN + static_cast<int>(n);
+  } else {
+    return false;
+  }
   return true;
 }
 

@@ -16,6 +16,11 @@ namespace heapscope::base {
 // (binary multiples, case-insensitive). Returns false on anything else.
 [[nodiscard]] bool ParseSize(const char* text, uint64_t* bytes);
 
+// Parses a signal: a number (1..64), USR1, USR2, PROF, RTMIN+N (with or
+// without "SIG"), or "0"/"off" for none (*sig = 0). The runtime and
+// `heapscope dump` share it, so they always agree.
+[[nodiscard]] bool ParseSignal(const char* text, int* sig);
+
 // Parses a non-negative decimal integer that fits in uint64.
 [[nodiscard]] bool ParseUint(const char* text, uint64_t* value);
 

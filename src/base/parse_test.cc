@@ -1,6 +1,7 @@
 #include "base/parse.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 namespace heapscope::base {
 
@@ -55,6 +56,24 @@ TEST(ParseSize, Rejects) {
   EXPECT_FALSE(ParseSize("1.5", &b));
   EXPECT_FALSE(ParseSize("-3", &b));
   EXPECT_FALSE(ParseSize("99999999999999999999T", &b));
+}
+
+TEST(ParseSignal, Names) {
+  int sig = -1;
+  ASSERT_TRUE(ParseSignal("USR2", &sig));
+  EXPECT_EQ(sig, SIGUSR2);
+  ASSERT_TRUE(ParseSignal("SIGUSR1", &sig));
+  EXPECT_EQ(sig, SIGUSR1);
+  ASSERT_TRUE(ParseSignal("SIGRTMIN+3", &sig));
+  EXPECT_EQ(sig, SIGRTMIN + 3);
+  ASSERT_TRUE(ParseSignal("12", &sig));
+  EXPECT_EQ(sig, 12);
+  ASSERT_TRUE(ParseSignal("off", &sig));
+  EXPECT_EQ(sig, 0);
+  EXPECT_FALSE(ParseSignal("65", &sig));
+  EXPECT_FALSE(ParseSignal("RTMIN+999", &sig));
+  EXPECT_FALSE(ParseSignal("HUP?", &sig));
+  EXPECT_FALSE(ParseSignal("", &sig));
 }
 
 TEST(ParseUint, Basic) {

@@ -1,0 +1,231 @@
+// `heapscope run [options] -- PROGRAM [ARGS...]`: runs the program with the
+// runtime preloaded, passes stdio through, forwards SIGINT/SIGTERM/SIGHUP,
+// exits with the program's own status and prints a summary on stderr.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "base/parse.h"
+#include "cli/commands.h"
+#include "cli/run_summary.h"
+
+namespace heapscope::cli {
+namespace {
+
+struct RunOptions {
+  std::string rate;
+  std::string interval = "1s";
+  std::string out;
+  std::string keep = "600";
+  std::string http;  // HEAPSCOPE_HTTP for the program: the live endpoint
+  bool quiet = false;
+  std::vector<std::string> command;
+};
+
+volatile sig_atomic_t g_child = 0;
+
+void Forward(int sig, siginfo_t* info, void*) {
+  // A terminal's Ctrl-C already reached the whole process group; only
+  // signals sent to us alone (kill) need forwarding.
+  if (info != nullptr && info->si_code == SI_KERNEL) return;
+  if (g_child > 0) kill(g_child, sig);
+}
+
+std::string SelfDir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return std::filesystem::path(buf).parent_path().string();
+}
+
+// The runtime sits at ../lib/libheapscope.so from bin/heapscope, in the
+// build tree and in an install tree alike; HEAPSCOPE_LIB overrides.
+std::string FindRuntime() {
+  if (const char* env = getenv("HEAPSCOPE_LIB"); env != nullptr && *env != '\0') return env;
+  std::string dir = SelfDir();
+  for (const char* rel : {"/../lib/libheapscope.so", "/libheapscope.so",
+                          "/../lib/heapscope/libheapscope.so"}) {
+    std::string p = dir + rel;
+    if (access(p.c_str(), R_OK) == 0) {
+      std::error_code ec;
+      auto canon = std::filesystem::canonical(p, ec);
+      return ec ? p : canon.string();
+    }
+  }
+  return "";
+}
+
+std::string BaseName(const std::string& s) {
+  auto pos = s.find_last_of('/');
+  return pos == std::string::npos ? s : s.substr(pos + 1);
+}
+
+int Run(const RunOptions& o) {
+  if (o.command.empty()) {
+    std::fprintf(stderr, "heapscope: run: no program given (usage: heapscope run -- PROGRAM ARGS...)\n");
+    return 2;
+  }
+  if (o.command[0].size() > 1 && o.command[0][0] == '-') {
+    std::fprintf(stderr, "heapscope: run: unknown option %s (put the program after --)\n",
+                 o.command[0].c_str());
+    return 2;
+  }
+  uint64_t tmp;
+  if (!o.rate.empty() && (!base::ParseSize(o.rate.c_str(), &tmp) || tmp == 0)) {
+    std::fprintf(stderr, "heapscope: run: --rate %s: expected bytes such as 524288, 512K or 1\n",
+                 o.rate.c_str());
+    return 2;
+  }
+  if (!o.interval.empty() && !base::ParseDuration(o.interval.c_str(), &tmp)) {
+    std::fprintf(stderr, "heapscope: run: --interval %s: expected a duration such as 10s or 500ms\n",
+                 o.interval.c_str());
+    return 2;
+  }
+  if (!base::ParseUint(o.keep.c_str(), &tmp)) {
+    std::fprintf(stderr, "heapscope: run: --keep %s: expected a number of files\n", o.keep.c_str());
+    return 2;
+  }
+  std::string lib = FindRuntime();
+  if (lib.empty()) {
+    std::fprintf(stderr,
+                 "heapscope: run: cannot find libheapscope.so next to %s (set HEAPSCOPE_LIB)\n",
+                 SelfDir().c_str());
+    return 2;
+  }
+
+  // Tell the program's start-up failures apart from its own exit codes.
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "heapscope: run: pipe: %s\n", strerror(errno));
+    return 2;
+  }
+  // Absolute, so a program that changes directory still writes where the
+  // summary will look.
+  std::string out_dir = o.out.empty() ? "" : std::filesystem::absolute(o.out).string();
+  std::string cwd = std::filesystem::current_path().string();
+  auto start = std::chrono::steady_clock::now();
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = Forward;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  // Block the forwarded signals until the child exists, so none is lost.
+  sigset_t block, old;
+  sigemptyset(&block);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&block, s);
+  sigprocmask(SIG_BLOCK, &block, &old);
+
+  pid_t child = fork();
+  if (child < 0) {
+    std::fprintf(stderr, "heapscope: run: fork: %s\n", strerror(errno));
+    return 2;
+  }
+  if (child == 0) {
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    close(errpipe[0]);
+    std::string pid = std::to_string(getpid());
+    std::string preload = lib;
+    if (const char* prev = getenv("LD_PRELOAD"); prev != nullptr && *prev != '\0') {
+      preload += ":" + std::string(prev);
+    }
+    setenv("LD_PRELOAD", preload.c_str(), 1);
+    setenv("HEAPSCOPE_MAIN_PID", pid.c_str(), 1);
+    std::string dir =
+        out_dir.empty() ? cwd + "/heapscope-" + BaseName(o.command[0]) + "-" + pid : out_dir;
+    setenv("HEAPSCOPE_OUT", dir.c_str(), 1);
+    if (!o.rate.empty()) setenv("HEAPSCOPE_RATE", o.rate.c_str(), 1);
+    if (!o.interval.empty()) setenv("HEAPSCOPE_INTERVAL", o.interval.c_str(), 1);
+    setenv("HEAPSCOPE_KEEP", o.keep.c_str(), 1);
+    if (!o.http.empty()) setenv("HEAPSCOPE_HTTP", o.http.c_str(), 1);
+    std::vector<char*> argv;
+    for (const auto& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    int err = errno;
+    ssize_t w = write(errpipe[1], &err, sizeof err);
+    (void)w;
+    _exit(127);
+  }
+  g_child = child;
+  if (out_dir.empty()) {
+    out_dir = cwd + "/heapscope-" + BaseName(o.command[0]) + "-" + std::to_string(child);
+  }
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaction(s, &sa, nullptr);
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  close(errpipe[1]);
+  int exec_err = 0;
+  ssize_t got;
+  do {
+    got = read(errpipe[0], &exec_err, sizeof exec_err);
+  } while (got < 0 && errno == EINTR);
+  close(errpipe[0]);
+
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) {
+      std::fprintf(stderr, "heapscope: run: waitpid: %s\n", strerror(errno));
+      return 2;
+    }
+  }
+  g_child = 0;
+  if (got == sizeof exec_err) {
+    std::fprintf(stderr, "heapscope: run: cannot run %s: %s\n", o.command[0].c_str(),
+                 strerror(exec_err));
+    return 127;
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!o.quiet) PrintRunSummary(o.command[0], out_dir, status, seconds, stderr);
+
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) {
+    // Die of the same signal, so our parent sees what the program did.
+    int sig = WTERMSIG(status);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return 128 + sig;
+  }
+  return 1;
+}
+
+}  // namespace
+
+CommandFn RegisterRunCommand(CLI::App& app) {
+  auto* o = new RunOptions();  // lives as long as the process
+  auto* cmd = app.add_subcommand("run", "Run a program with the profiler preloaded");
+  cmd->add_option("--rate", o->rate,
+                  "Mean bytes between samples (default 524288); 1 records every allocation");
+  cmd->add_option("--interval", o->interval, "Time between snapshots, e.g. 10s (default 1s)");
+  cmd->add_option("--out", o->out, "Output directory (default ./heapscope-PROGRAM-PID)");
+  cmd->add_option("--keep", o->keep, "Newest snapshots kept on disk (default 600, 0: all)");
+  cmd->add_option("--http", o->http,
+                  "Serve the live endpoint (pprof, /metrics) on ADDR:PORT, e.g. 127.0.0.1:6060");
+  cmd->add_flag("-q,--quiet", o->quiet, "Print no summary");
+  // Everything from the first argument that is not ours (or after "--")
+  // belongs to the program.
+  cmd->prefix_command(true);
+  cmd->allow_extras(true);
+  cmd->footer("Usage: heapscope run [OPTIONS] -- PROGRAM [ARGS...]");
+  return [o, cmd] {
+    o->command = cmd->remaining();
+    for (const auto& a : PassthroughArgs()) o->command.push_back(a);
+    return Run(*o);
+  };
+}
+
+}  // namespace heapscope::cli

@@ -1,0 +1,205 @@
+#include "cli/run_summary.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <filesystem>
+#include <map>
+#include <string_view>
+#include <vector>
+
+#include "analyze/units.h"
+#include "cli/commands.h"
+#include "format/profile_reader.h"
+
+namespace heapscope::cli {
+namespace {
+
+// "key=value" pairs from the runtime's "heapscope: ..." comments.
+std::map<std::string, std::string> RuntimeComments(const format::Profile& p) {
+  std::map<std::string, std::string> kv;
+  for (auto idx : p.comments) {
+    std::string_view c = p.String(idx);
+    if (c.rfind("heapscope: ", 0) != 0) continue;
+    c.remove_prefix(11);
+    while (!c.empty()) {
+      size_t sp = c.find(' ');
+      std::string_view tok = c.substr(0, sp);
+      size_t eq = tok.find('=');
+      if (eq != std::string_view::npos) {
+        kv[std::string(tok.substr(0, eq))] = std::string(tok.substr(eq + 1));
+      }
+      if (sp == std::string_view::npos) break;
+      c.remove_prefix(sp + 1);
+    }
+  }
+  return kv;
+}
+
+int64_t Num(const std::map<std::string, std::string>& kv, const char* key) {
+  auto it = kv.find(key);
+  return it == kv.end() ? 0 : strtoll(it->second.c_str(), nullptr, 10);
+}
+
+int TypeIndex(const format::Profile& p, std::string_view name) {
+  for (size_t i = 0; i < p.sample_types.size(); i++) {
+    if (p.String(p.sample_types[i].type) == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// Frame names of a location, innermost first (inline chains expanded).
+void FrameNames(const format::Profile& p, uint32_t loc, std::vector<std::string>* out) {
+  const format::Location& l = p.locations[loc];
+  if (l.line_count == 0) {
+    char buf[64];
+    if (l.mapping != format::kNoIndex) {
+      const format::Mapping& m = p.mappings[l.mapping];
+      std::string_view file = p.String(m.filename);
+      size_t slash = file.rfind('/');
+      std::string base(slash == std::string_view::npos ? file : file.substr(slash + 1));
+      snprintf(buf, sizeof buf, "+0x%" PRIx64, l.address - m.memory_start + m.file_offset);
+      out->push_back(base + buf);
+    } else {
+      snprintf(buf, sizeof buf, "0x%" PRIx64, l.address);
+      out->push_back(buf);
+    }
+    return;
+  }
+  for (uint32_t i = 0; i < l.line_count; i++) {
+    out->push_back(std::string(p.String(p.functions[p.lines[l.line_begin + i].function].name)));
+  }
+}
+
+std::string Bytes(int64_t v) { return analyze::Label(v, "bytes"); }
+
+// 1234567 -> "1,234,567"
+std::string Count(int64_t v) {
+  std::string digits = std::to_string(v < 0 ? -v : v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); i++) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return v < 0 ? "-" + out : out;
+}
+
+std::string Describe(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return std::string("was killed by signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  return "ended";
+}
+
+}  // namespace
+
+void PrintRunSummary(const std::string& program, const std::string& out_dir, int status,
+                     double seconds, FILE* out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  size_t snapshots = 0;
+  for (const auto& e : fs::directory_iterator(out_dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("heap.", 0) == 0 && name.find("final") == std::string::npos &&
+        name.size() == strlen("heap.0000.pb.gz")) {
+      snapshots++;
+    }
+  }
+  fprintf(out, "\nheapscope: %s %s after %.1fs\n", program.c_str(), Describe(status).c_str(),
+          seconds);
+  std::string final_path = out_dir + "/heap.final.pb.gz";
+  auto prof = format::ReadProfileFile(final_path);
+  if (!prof.ok()) {
+    fprintf(out, "heapscope: no final profile: %s\n", prof.error().c_str());
+    return;
+  }
+  const format::Profile& p = *prof;
+  auto kv = RuntimeComments(p);
+  int ao = TypeIndex(p, "alloc_objects"), as = TypeIndex(p, "alloc_space");
+  int io = TypeIndex(p, "inuse_objects"), is = TypeIndex(p, "inuse_space");
+  if (ao < 0 || as < 0 || io < 0 || is < 0) {
+    fprintf(out, "heapscope: %s is not a heap profile\n", final_path.c_str());
+    return;
+  }
+  int64_t tot[4] = {0, 0, 0, 0};
+  // Stacks that differ only in call-site addresses (an unrolled loop, say)
+  // read the same to a person: merge them by their frame names.
+  struct Row {
+    std::vector<std::string> names;
+    int64_t bytes = 0, objects = 0;
+    size_t first = 0;
+  };
+  std::map<std::string, Row> merged;
+  for (size_t i = 0; i < p.samples.size(); i++) {
+    auto v = p.samples.Values(i);
+    tot[0] += v[ao];
+    tot[1] += v[as];
+    tot[2] += v[io];
+    tot[3] += v[is];
+    if (v[is] <= 0) continue;
+    std::vector<std::string> names;
+    for (uint32_t loc : p.samples.Locations(i)) FrameNames(p, loc, &names);
+    std::string key;
+    for (const auto& n : names) key += n + '\n';
+    Row& r = merged[key];
+    if (r.names.empty()) {
+      r.names = std::move(names);
+      r.first = i;
+    }
+    r.bytes += v[is];
+    r.objects += v[io];
+  }
+  std::vector<Row> rows;
+  for (auto& [k, r] : merged) rows.push_back(std::move(r));
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.bytes != b.bytes ? a.bytes > b.bytes : a.first < b.first;
+  });
+  int64_t rate = Num(kv, "rate");
+  bool exact = kv.count("mode") && kv["mode"] == "exact";
+  fprintf(out, "heapscope: profiles in %s/ (%zu snapshots and heap.final.pb.gz)\n",
+          out_dir.c_str(), snapshots);
+  fprintf(out, "heapscope: %s\n",
+          exact ? "every allocation recorded (exact)"
+                : ("sampled every " + Bytes(rate) +
+                   " on average; figures are unbiased estimates")
+                      .c_str());
+  fprintf(out, "heapscope: in use at exit %s in %s objects; peak in use %s\n",
+          Bytes(tot[3]).c_str(), Count(tot[2]).c_str(),
+          Bytes(Num(kv, "peak_inuse_space")).c_str());
+  fprintf(out, "heapscope: allocated in total %s in %s objects\n",
+          Bytes(tot[1]).c_str(), Count(tot[0]).c_str());
+  int64_t dropped = Num(kv, "dropped_samples");
+  if (dropped > 0) {
+    fprintf(out, "heapscope: WARNING %" PRId64 " samples dropped (tables full): figures are low\n",
+            dropped);
+  }
+  if (rows.empty()) {
+    fprintf(out, "heapscope: nothing still in use at exit\n");
+    return;
+  }
+  fprintf(out, "heapscope: still in use at exit, by leading stacks:\n");
+  size_t shown = std::min<size_t>(rows.size(), 8);
+  for (size_t r = 0; r < shown; r++) {
+    const std::vector<std::string>& names = rows[r].names;
+    std::string stack;
+    for (size_t i = 0; i < names.size() && i < 4; i++) {
+      if (i > 0) stack += " < ";
+      stack += names[i];
+    }
+    if (names.size() > 4) stack += " < ...";
+    fprintf(out, "  %10s %5.1f%% %10s objs  %s\n", Bytes(rows[r].bytes).c_str(),
+            tot[3] > 0 ? 100.0 * static_cast<double>(rows[r].bytes) / static_cast<double>(tot[3])
+                       : 0.0,
+            Count(rows[r].objects).c_str(), stack.c_str());
+  }
+  if (rows.size() > shown) fprintf(out, "  ... and %zu more stacks\n", rows.size() - shown);
+  fprintf(out, "heapscope: explore with: heapscope top %s\n", final_path.c_str());
+  PrintRunLeakReport(out_dir, out);
+}
+
+}  // namespace heapscope::cli
