@@ -22,8 +22,6 @@ namespace heapscope::runtime {
 
 platform::ModuleTable& Modules();
 
-bool g_dumper_thread_missing = false;
-
 namespace {
 
 base::SpinLock g_dump_lock;
@@ -31,6 +29,7 @@ sem_t g_wake;        // posted by the dump signal and by termination handlers
 sem_t g_final_done;  // posted by the dump thread after a requested final dump
 std::atomic<bool> g_dump_requested{false};
 std::atomic<bool> g_final_requested{false};
+std::atomic<bool> g_final_started{false};
 std::atomic<bool> g_final_written{false};
 std::atomic<bool> g_thread_running{false};
 pthread_t g_thread;
@@ -235,6 +234,8 @@ void ForkChild() {
   g.pid = static_cast<int>(getpid());
   g.is_main_process = false;
   g_seq = 0;
+  g_final_started.store(false);
+  g_final_written.store(false);
   g_thread_running.store(false);
   g_final_requested.store(false);
   g_dump_requested.store(false);
@@ -246,13 +247,18 @@ void ForkChild() {
     tls_state.bytes_until_sample = ~uint64_t{0} >> 1;
     return;
   }
-  g_dumper_thread_missing = true;
+  // The child has no dump thread: start one, so its periodic snapshots and
+  // the dump signal work even before it allocates again.
+  StartThread();
 }
 
 }  // namespace
 
 bool DumpSnapshot() {
   base::SpinLockHolder h(g_dump_lock);
+  // After the final profile the process is ending: a snapshot started now
+  // could be cut off half-written.
+  if (g_final_written.load()) return false;
   return DumpSnapshotLocked();
 }
 
@@ -263,9 +269,12 @@ bool DumpToPath(const char* path) {
 
 void FinalDump() {
   State& g = GlobalState();
-  if (!g.config.final_dump || g_final_written.exchange(true)) return;
+  if (g_final_started.exchange(true)) return;
   RecursionGuard guard;
+  // Waits for a snapshot in progress, then stops periodic ones for good.
   base::SpinLockHolder h(g_dump_lock);
+  g_final_written.store(true);
+  if (!g.config.final_dump) return;
   if (!EnsureDir(g.config.out_dir)) {
     WarnWriteFailed(g.config.out_dir);
     return;
@@ -274,11 +283,6 @@ void FinalDump() {
   base::RawBuffer b(path, sizeof path);
   SnapshotPath(&b, "final", 0);
   if (!WriteFileAtomically(b.CStr())) WarnWriteFailed(path);
-}
-
-void RestartDumperThread() {
-  g_dumper_thread_missing = false;
-  StartThread();
 }
 
 void StartDumper() {

@@ -22,10 +22,4 @@ bool DumpToPath(const char* path);
 // Writes heap.final.pb.gz once; later calls do nothing.
 void FinalDump();
 
-// After fork the child has no dump thread: the first sampled allocation
-// starts one again (never the atfork handler: it may run in a child that
-// only calls async-signal-safe functions before exec).
-extern bool g_dumper_thread_missing;
-void RestartDumperThread();
-
 }  // namespace heapscope::runtime

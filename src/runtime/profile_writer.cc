@@ -21,7 +21,74 @@ namespace heapscope::runtime {
 
 platform::ModuleTable& Modules();
 
+// Symbol tables per module, loaded once and kept (modules never change on
+// disk while the process runs, and unloaded ones must stay nameable).
+class SymbolCache {
+ public:
+  base::MmapArena arena{1 << 20};
+  platform::ElfSymbols symbols[platform::ModuleTable::kMaxModules];
+  uint8_t state[platform::ModuleTable::kMaxModules];  // 0 unknown, 1 loaded, 2 none
+};
+
+SymbolCache* NewSymbolCache() {
+  void* mem = base::MapPages(sizeof(SymbolCache));
+  return mem != nullptr ? new (mem) SymbolCache() : nullptr;
+}
+
 namespace {
+
+base::NoDestructor<SymbolCache> g_symbols;
+bool g_symbols_ready = false;
+
+SymbolCache* DefaultSymbols() {
+  if (!g_symbols_ready) {
+    g_symbols.Construct();
+    g_symbols_ready = true;
+  }
+  return &*g_symbols;
+}
+
+platform::ElfSymbols* SymbolsFor(SymbolCache* cache, size_t module_index) {
+  SymbolCache& c = *cache;
+  if (c.state[module_index] == 0) {
+    bool ok = c.symbols[module_index].Load(Modules().at(module_index).path, &c.arena);
+    c.state[module_index] = ok ? 1 : 2;
+  }
+  return c.state[module_index] == 1 ? &c.symbols[module_index] : nullptr;
+}
+
+const char* Demangled(SymbolCache* cache, platform::ElfSymbols::Symbol* s) {
+  if (s->demangled != nullptr) return s->demangled;
+  s->demangled = s->name;
+  if (s->name[0] == '_' && s->name[1] == 'Z') {
+    int status = 0;
+    // Called with the recursion guard held: its malloc goes to the real
+    // allocator and is not recorded.
+    char* d = abi::__cxa_demangle(s->name, nullptr, nullptr, &status);
+    if (status == 0 && d != nullptr) {
+      size_t len = strlen(d);
+      char* copy = static_cast<char*>(cache->arena.Alloc(len + 1, 1));
+      if (copy != nullptr) {
+        memcpy(copy, d, len + 1);
+        s->demangled = copy;
+      }
+    }
+    if (d != nullptr) real.free(d);
+  }
+  return s->demangled;
+}
+
+// The symbol containing pc (a call site, not a return address), with its
+// module, or nullptr.
+platform::ElfSymbols::Symbol* FindSymbol(SymbolCache* cache, uintptr_t pc,
+                                         const platform::Module** module) {
+  const platform::Module* mod = Modules().Find(pc);
+  *module = mod;
+  if (mod == nullptr) return nullptr;
+  size_t mi = static_cast<size_t>(mod - &Modules().at(0));
+  platform::ElfSymbols* syms = SymbolsFor(cache, mi);
+  return syms != nullptr ? syms->Find(pc - mod->load_bias) : nullptr;
+}
 
 namespace pb = format::pb;
 
@@ -103,50 +170,6 @@ class StringTable {
   size_t max_ = 0;
 };
 
-// Symbol tables per module, loaded once and kept (modules never change on
-// disk while the process runs, and unloaded ones must stay nameable).
-struct SymbolCache {
-  base::MmapArena arena{1 << 20};
-  platform::ElfSymbols symbols[platform::ModuleTable::kMaxModules];
-  uint8_t state[platform::ModuleTable::kMaxModules];  // 0 unknown, 1 loaded, 2 none
-};
-base::NoDestructor<SymbolCache> g_symbols;
-bool g_symbols_ready = false;
-
-platform::ElfSymbols* SymbolsFor(size_t module_index) {
-  if (!g_symbols_ready) {
-    g_symbols.Construct();
-    g_symbols_ready = true;
-  }
-  SymbolCache& c = *g_symbols;
-  if (c.state[module_index] == 0) {
-    bool ok = c.symbols[module_index].Load(Modules().at(module_index).path, &c.arena);
-    c.state[module_index] = ok ? 1 : 2;
-  }
-  return c.state[module_index] == 1 ? &c.symbols[module_index] : nullptr;
-}
-
-const char* Demangled(platform::ElfSymbols::Symbol* s) {
-  if (s->demangled != nullptr) return s->demangled;
-  s->demangled = s->name;
-  if (s->name[0] == '_' && s->name[1] == 'Z') {
-    int status = 0;
-    // Called with the recursion guard held: its malloc goes to the real
-    // allocator and is not recorded.
-    char* d = abi::__cxa_demangle(s->name, nullptr, nullptr, &status);
-    if (status == 0 && d != nullptr) {
-      size_t len = strlen(d);
-      char* copy = static_cast<char*>(g_symbols->arena.Alloc(len + 1, 1));
-      if (copy != nullptr) {
-        memcpy(copy, d, len + 1);
-        s->demangled = copy;
-      }
-    }
-    if (d != nullptr) real.free(d);
-  }
-  return s->demangled;
-}
-
 uint64_t NowNs(clockid_t clock) {
   struct timespec ts;
   clock_gettime(clock, &ts);
@@ -155,13 +178,44 @@ uint64_t NowNs(clockid_t clock) {
 
 uint64_t Round(uint64_t fx) { return (fx + kWeightOne / 2) / kWeightOne; }
 
+// One stack's four values (alloc_objects, alloc_space, inuse_objects,
+// inuse_space) and its in-use bytes in fixed point. Returns false when the
+// stack has nothing to show. In a delta profile the alloc values are the
+// growth since the base; the in-use values are always the current ones.
+bool StackValues(StackNode* n, const HeapProfileOptions& options, int64_t values[4],
+                 uint64_t* inuse_fx) {
+  // Frees first: a free is counted only after its allocation, so
+  // reading in this order never shows more freed than allocated.
+  uint64_t fo = n->counters.free_objects.load(std::memory_order_acquire);
+  uint64_t fb = n->counters.free_bytes.load(std::memory_order_acquire);
+  uint64_t ao = n->counters.alloc_objects.load(std::memory_order_acquire);
+  uint64_t ab = n->counters.alloc_bytes.load(std::memory_order_acquire);
+  if (ao == 0) return false;
+  *inuse_fx = ab > fb ? ab - fb : 0;
+  uint64_t io = ao > fo ? ao - fo : 0;
+  uint64_t dao = ao, dab = ab;
+  if (options.alloc_base != nullptr) {
+    if (n->id >= 1 && n->id <= options.alloc_base_count) {
+      const AllocBase& b = options.alloc_base[n->id - 1];
+      dao = ao > b.objects_fx ? ao - b.objects_fx : 0;
+      dab = ab > b.bytes_fx ? ab - b.bytes_fx : 0;
+    }
+    if (Round(dao) == 0 && Round(io) == 0) return false;
+  }
+  values[0] = static_cast<int64_t>(Round(dao));
+  values[1] = static_cast<int64_t>(Round(dab));
+  values[2] = static_cast<int64_t>(Round(io));
+  values[3] = static_cast<int64_t>(Round(*inuse_fx));
+  return true;
+}
+
 // Location ids: one per distinct return address, plus one for the
 // "[truncated]" marker.
 constexpr uint64_t kTruncatedKey = 1;
 
 class ProfileBuilder {
  public:
-  ProfileBuilder(format::ByteSink* sink) : enc_(sink) {}
+  ProfileBuilder(format::ByteSink* sink, SymbolCache* symbols) : enc_(sink), symbols_(symbols) {}
 
   bool Build(const HeapProfileOptions& options);
 
@@ -172,6 +226,7 @@ class ProfileBuilder {
   void Comment(const char* s) { comments_[ncomments_++] = strings_.Intern(s); }
 
   format::StreamEncoder enc_;
+  SymbolCache* symbols_;
   base::MmapArena arena_{1 << 20};
   StringTable strings_;
   U64Map locations_;
@@ -237,17 +292,10 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   for (size_t id = 1; id <= nstacks; id++) {
     StackNode* n = depot.Get(static_cast<StackId>(id));
     if (n == nullptr) continue;
-    // Frees first: a free is counted only after its allocation, so
-    // reading in this order never shows more freed than allocated.
-    uint64_t fo = n->counters.free_objects.load(std::memory_order_acquire);
-    uint64_t fb = n->counters.free_bytes.load(std::memory_order_acquire);
-    uint64_t ao = n->counters.alloc_objects.load(std::memory_order_acquire);
-    uint64_t ab = n->counters.alloc_bytes.load(std::memory_order_acquire);
-    if (ao == 0) continue;
-    if (ab > fb) inuse_total_fx += ab - fb;
-    int64_t values[4] = {static_cast<int64_t>(Round(ao)), static_cast<int64_t>(Round(ab)),
-                         static_cast<int64_t>(ao > fo ? Round(ao - fo) : 0),
-                         static_cast<int64_t>(ab > fb ? Round(ab - fb) : 0)};
+    int64_t values[4];
+    uint64_t inuse_fx;
+    if (!StackValues(n, options, values, &inuse_fx)) continue;
+    inuse_total_fx += inuse_fx;
     int depth = 0;
     for (int i = 0; i < n->depth; i++) {
       bool inserted;
@@ -292,10 +340,10 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
       if (mod != nullptr) {
         size_t mi = static_cast<size_t>(mod - &Modules().at(0));
         m.Varint(pb::location::kMappingId, mi + 1);
-        if (platform::ElfSymbols* syms = SymbolsFor(mi)) {
+        if (platform::ElfSymbols* syms = SymbolsFor(symbols_, mi)) {
           module_has_functions[mi] = true;
           if (platform::ElfSymbols::Symbol* s = syms->Find(pc - mod->load_bias)) {
-            name = Demangled(s);
+            name = Demangled(symbols_, s);
             system_name = s->name;
             fkey = reinterpret_cast<uintptr_t>(s);  // unique per symbol
           }
@@ -345,7 +393,8 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   enc_.Int64(pb::profile::kPeriod, static_cast<int64_t>(g.config.rate < 1 ? 1 : g.config.rate));
   enc_.Int64(pb::profile::kTimeNanos, static_cast<int64_t>(NowNs(CLOCK_REALTIME)));
   enc_.Int64(pb::profile::kDurationNanos,
-             static_cast<int64_t>(NowNs(CLOCK_MONOTONIC) - g.start_ns));
+             static_cast<int64_t>(options.duration_ns != 0 ? options.duration_ns
+                                                           : NowNs(CLOCK_MONOTONIC) - g.start_ns));
   uint64_t dropped = g.dropped_stacks.load() + g.dropped_live.load();
   Comment(Format("heapscope: rate=", g.config.rate <= 1 ? 1 : g.config.rate,
                  g.config.rate <= 1 ? " mode=exact pid=" : " mode=sampled pid=",
@@ -366,10 +415,20 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   return enc_.ok();
 }
 
-// Compresses into a file descriptor; zlib's memory comes from an arena.
-class GzipFdSink : public format::ByteSink {
+// Writes into a file descriptor.
+class FdSink : public format::ByteSink {
  public:
-  explicit GzipFdSink(int fd) : fd_(fd) {
+  explicit FdSink(int fd) : fd_(fd) {}
+  bool Append(const void* data, size_t n) override { return base::WriteAll(fd_, data, n); }
+
+ private:
+  int fd_;
+};
+
+// Compresses into another sink; zlib's memory comes from an arena.
+class GzipSink : public format::ByteSink {
+ public:
+  explicit GzipSink(format::ByteSink* out) : out_sink_(out) {
     zs_.zalloc = [](void* opaque, unsigned items, unsigned size) -> void* {
       return static_cast<base::MmapArena*>(opaque)->Alloc(size_t{items} * size, 16);
     };
@@ -377,7 +436,7 @@ class GzipFdSink : public format::ByteSink {
     zs_.opaque = &arena_;
     ok_ = deflateInit2(&zs_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
   }
-  ~GzipFdSink() override {
+  ~GzipSink() override {
     if (ok_ || started_) deflateEnd(&zs_);
   }
   bool Append(const void* data, size_t n) override { return Pump(data, n, Z_NO_FLUSH); }
@@ -395,12 +454,12 @@ class GzipFdSink : public format::ByteSink {
       int r = deflate(&zs_, flush);
       if (r == Z_STREAM_ERROR) return ok_ = false;
       size_t have = sizeof out_ - zs_.avail_out;
-      if (have > 0 && !base::WriteAll(fd_, out_, have)) return ok_ = false;
+      if (have > 0 && !out_sink_->Append(out_, have)) return ok_ = false;
       if (flush == Z_FINISH ? r == Z_STREAM_END : zs_.avail_in == 0 && zs_.avail_out != 0) break;
     }
     return true;
   }
-  int fd_;
+  format::ByteSink* out_sink_;
   base::MmapArena arena_{512 * 1024};
   z_stream zs_{};
   bool ok_ = false;
@@ -408,22 +467,190 @@ class GzipFdSink : public format::ByteSink {
   Bytef out_[64 * 1024];
 };
 
+// Text output for the debug=1 form, without allocating.
+class TextOut {
+ public:
+  explicit TextOut(format::ByteSink* sink) : sink_(sink) {}
+  TextOut& Str(const char* s) { return Put(s, strlen(s)); }
+  TextOut& Uint(uint64_t v) {
+    char tmp[32];
+    base::RawBuffer b(tmp, sizeof tmp);
+    b.Uint(v);
+    return Put(b.data(), b.size());
+  }
+  TextOut& Int(int64_t v) {
+    char tmp[32];
+    base::RawBuffer b(tmp, sizeof tmp);
+    b.Int(v);
+    return Put(b.data(), b.size());
+  }
+  TextOut& Hex(uint64_t v) {  // 0x...
+    char tmp[32];
+    base::RawBuffer b(tmp, sizeof tmp);
+    b.Hex(v);
+    return Put(b.data(), b.size());
+  }
+  TextOut& Put(const char* s, size_t n) {
+    if (ok_ && !sink_->Append(s, n)) ok_ = false;
+    return *this;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  format::ByteSink* sink_;
+  bool ok_ = true;
+};
+
 }  // namespace
 
 bool WriteHeapProfile(format::ByteSink* sink, const HeapProfileOptions& options) {
-  ProfileBuilder b(sink);
+  SymbolCache* symbols = options.symbols != nullptr ? options.symbols : DefaultSymbols();
+  ProfileBuilder b(sink, symbols);
   return b.Build(options);
 }
 
-bool WriteHeapProfileGz(int fd, const HeapProfileOptions& options) {
+bool WriteHeapProfileGz(format::ByteSink* out, const HeapProfileOptions& options) {
   // The sink's buffer is large; keep it off the (possibly small) stack.
   base::MmapArena arena(256 * 1024);
-  void* mem = arena.Alloc(sizeof(GzipFdSink), alignof(GzipFdSink));
+  void* mem = arena.Alloc(sizeof(GzipSink), alignof(GzipSink));
   if (mem == nullptr) return false;
-  auto* sink = new (mem) GzipFdSink(fd);
+  auto* sink = new (mem) GzipSink(out);
   bool ok = WriteHeapProfile(sink, options) && sink->Finish();
-  sink->~GzipFdSink();
+  sink->~GzipSink();
   return ok;
+}
+
+bool WriteHeapProfileGz(int fd, const HeapProfileOptions& options) {
+  FdSink out(fd);
+  return WriteHeapProfileGz(&out, options);
+}
+
+size_t CaptureAllocBase(base::MmapBuffer* out) {
+  out->Clear();
+  StackDepot& depot = Depot();
+  size_t n = depot.size();
+  if (n == 0 || !out->Reserve(n * sizeof(AllocBase))) return 0;
+  for (size_t id = 1; id <= n; id++) {
+    AllocBase b{0, 0};
+    if (StackNode* node = depot.Get(static_cast<StackId>(id))) {
+      b.objects_fx = node->counters.alloc_objects.load(std::memory_order_acquire);
+      b.bytes_fx = node->counters.alloc_bytes.load(std::memory_order_acquire);
+    }
+    if (!out->Append(&b, sizeof b)) return 0;
+  }
+  return n;
+}
+
+bool WriteHeapProfileText(format::ByteSink* sink, const HeapProfileOptions& options) {
+  State& g = GlobalState();
+  SymbolCache* symbols = options.symbols != nullptr ? options.symbols : DefaultSymbols();
+  StackDepot& depot = Depot();
+  Modules().Refresh();
+  size_t nstacks = depot.size();
+  // Totals first, for the header line.
+  int64_t total[4] = {0, 0, 0, 0};
+  for (size_t id = 1; id <= nstacks; id++) {
+    StackNode* n = depot.Get(static_cast<StackId>(id));
+    int64_t v[4];
+    uint64_t inuse_fx;
+    if (n == nullptr || !StackValues(n, options, v, &inuse_fx)) continue;
+    for (int i = 0; i < 4; i++) total[i] += v[i];
+  }
+  TextOut out(sink);
+  // "@ heapprofile" (gperftools' form) rather than Go's "@ heap/RATE": the
+  // values are already unbiased estimates, and pprof's legacy parser
+  // rescales those marked heap/RATE a second time.
+  out.Str("heap profile: ").Int(total[2]).Str(": ").Int(total[3]).Str(" [").Int(total[0]);
+  out.Str(": ").Int(total[1]).Str("] @ heapprofile\n");
+  for (size_t id = 1; id <= nstacks; id++) {
+    StackNode* n = depot.Get(static_cast<StackId>(id));
+    int64_t v[4];
+    uint64_t inuse_fx;
+    if (n == nullptr || !StackValues(n, options, v, &inuse_fx)) continue;
+    out.Int(v[2]).Str(": ").Int(v[3]).Str(" [").Int(v[0]).Str(": ").Int(v[1]).Str("] @");
+    for (int i = 0; i < n->depth; i++) out.Str(" ").Hex(n->frames[i]);
+    out.Str("\n");
+    for (int i = 0; i < n->depth; i++) {
+      uintptr_t pc = n->frames[i] - 1;
+      const platform::Module* mod;
+      platform::ElfSymbols::Symbol* s = FindSymbol(symbols, pc, &mod);
+      out.Str("#\t").Hex(pc).Str("\t");
+      if (s != nullptr) {
+        out.Str(Demangled(symbols, s)).Str("+").Hex(pc - mod->load_bias - s->addr);
+      } else {
+        out.Str("?");
+      }
+      out.Str("\t").Str(mod != nullptr ? mod->path : "?").Str("\n");
+    }
+    if (n->truncated) out.Str("#\t0x0\t[truncated]\t?\n");
+    out.Str("\n");
+  }
+  HeapTotals t = ComputeHeapTotals();
+  uint64_t dropped = g.dropped_stacks.load() + g.dropped_live.load();
+  out.Str("\n# heapscope\n");
+  out.Str("# Rate = ").Uint(g.config.rate <= 1 ? 1 : g.config.rate).Str("\n");
+  out.Str("# Pid = ").Uint(static_cast<uint64_t>(g.pid)).Str("\n");
+  out.Str("# HeapInuse = ").Uint(t.inuse_bytes).Str("\n");
+  out.Str("# HeapObjects = ").Uint(t.inuse_objects).Str("\n");
+  out.Str("# PeakHeapInuse = ").Uint(t.peak_inuse_bytes).Str("\n");
+  out.Str("# TotalAlloc = ").Uint(t.alloc_bytes).Str("\n");
+  out.Str("# Mallocs = ").Uint(t.alloc_objects).Str("\n");
+  out.Str("# Frees = ").Uint(t.free_objects).Str("\n");
+  out.Str("# Samples = ").Uint(g.samples.load()).Str("\n");
+  out.Str("# DroppedSamples = ").Uint(dropped).Str("\n");
+  out.Str("# Stacks = ").Uint(nstacks).Str("\n");
+  out.Str("# ProfilerMemory = ").Uint(base::ProfilerMappedBytes()).Str("\n");
+  if (options.duration_ns != 0) {
+    out.Str("# DeltaSeconds = ").Uint(options.duration_ns / 1000000000ULL).Str("\n");
+  }
+  return out.ok();
+}
+
+bool SymbolizePc(SymbolCache* cache, uintptr_t pc, char* buf, size_t cap) {
+  if (cap == 0) return false;
+  buf[0] = '\0';
+  if (cache == nullptr) return false;
+  const platform::Module* mod;
+  platform::ElfSymbols::Symbol* s = FindSymbol(cache, pc, &mod);
+  if (s == nullptr) return false;
+  base::RawBuffer b(buf, cap);
+  b.Str(Demangled(cache, s));
+  b.CStr();
+  return true;
+}
+
+HeapTotals ComputeHeapTotals() {
+  HeapTotals t;
+  State& g = GlobalState();
+  StackDepot& depot = Depot();
+  size_t n = depot.size();
+  uint64_t ao = 0, ab = 0, fo = 0, fb = 0, io = 0, ib = 0;
+  for (size_t id = 1; id <= n; id++) {
+    StackNode* node = depot.Get(static_cast<StackId>(id));
+    if (node == nullptr) continue;
+    uint64_t f_o = node->counters.free_objects.load(std::memory_order_acquire);
+    uint64_t f_b = node->counters.free_bytes.load(std::memory_order_acquire);
+    uint64_t a_o = node->counters.alloc_objects.load(std::memory_order_acquire);
+    uint64_t a_b = node->counters.alloc_bytes.load(std::memory_order_acquire);
+    ao += a_o;
+    ab += a_b;
+    fo += f_o;
+    fb += f_b;
+    if (a_o > f_o) io += a_o - f_o;
+    if (a_b > f_b) ib += a_b - f_b;
+  }
+  t.alloc_objects = Round(ao);
+  t.alloc_bytes = Round(ab);
+  t.free_objects = Round(fo);
+  t.free_bytes = Round(fb);
+  t.inuse_objects = Round(io);
+  t.inuse_bytes = Round(ib);
+  int64_t peak = g.peak_inuse_bytes_fx.load();
+  uint64_t peak_fx = peak > 0 ? static_cast<uint64_t>(peak) : 0;
+  if (peak_fx < ib) peak_fx = ib;
+  t.peak_inuse_bytes = Round(peak_fx);
+  t.stacks = n;
+  return t;
 }
 
 }  // namespace heapscope::runtime

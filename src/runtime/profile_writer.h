@@ -4,14 +4,43 @@
 // symbolization elsewhere.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
+#include "base/mmap_arena.h"
 #include "format/proto_encoder.h"
 
 namespace heapscope::runtime {
 
+// Symbol tables loaded for naming addresses. Not thread-safe: each thread
+// that writes profiles concurrently with the dump thread (the HTTP server)
+// keeps its own. Lives in mmap'ed memory for the life of the process.
+class SymbolCache;
+SymbolCache* NewSymbolCache();
+
+// A stack's allocation counters at one moment (fixed point), for delta
+// profiles: index id-1 holds stack id's.
+struct AllocBase {
+  uint64_t objects_fx;
+  uint64_t bytes_fx;
+};
+
 struct HeapProfileOptions {
   // Make alloc_space the default sample type (/debug/pprof/allocs).
   bool alloc_default = false;
+  // Symbol tables to use; nullptr: the dump thread's.
+  SymbolCache* symbols = nullptr;
+  // Delta profile: alloc values are the differences from these counters
+  // (taken by CaptureAllocBase), in-use values the current ones.
+  const AllocBase* alloc_base = nullptr;
+  size_t alloc_base_count = 0;
+  // Overrides the profile's duration (delta profiles); 0: since start.
+  uint64_t duration_ns = 0;
 };
+
+// Copies every stack's allocation counters into out (as AllocBase[]).
+// Returns the number of stacks, or 0 with out empty if memory failed.
+size_t CaptureAllocBase(base::MmapBuffer* out);
 
 // Writes the current heap profile into sink. Allocates only from mmap.
 // Returns false if the sink failed.
@@ -19,5 +48,31 @@ bool WriteHeapProfile(format::ByteSink* sink, const HeapProfileOptions& options)
 
 // Writes `WriteHeapProfile` gzipped into fd.
 bool WriteHeapProfileGz(int fd, const HeapProfileOptions& options);
+
+// Writes `WriteHeapProfile` gzipped into another sink.
+bool WriteHeapProfileGz(format::ByteSink* out, const HeapProfileOptions& options);
+
+// Writes the profile as text, in the manner of Go's legacy heap profile
+// (?debug=1): a "heap profile: ..." header, one line per stack with its
+// in-use and allocated objects and bytes and its return addresses, then
+// one "#" line per frame with the function name, then "# heapscope" lines.
+bool WriteHeapProfileText(format::ByteSink* out, const HeapProfileOptions& options);
+
+// Names the function containing pc from the ELF symbol tables (demangled)
+// into buf. Returns false if pc is in no known function.
+bool SymbolizePc(SymbolCache* cache, uintptr_t pc, char* buf, size_t cap);
+
+// Sums over every stack, rounded to whole objects and bytes.
+struct HeapTotals {
+  uint64_t alloc_objects = 0;
+  uint64_t alloc_bytes = 0;
+  uint64_t free_objects = 0;
+  uint64_t free_bytes = 0;
+  uint64_t inuse_objects = 0;
+  uint64_t inuse_bytes = 0;
+  uint64_t peak_inuse_bytes = 0;
+  uint64_t stacks = 0;
+};
+HeapTotals ComputeHeapTotals();
 
 }  // namespace heapscope::runtime

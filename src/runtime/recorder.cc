@@ -4,7 +4,6 @@
 
 #include "base/no_destructor.h"
 #include "platform/modules.h"
-#include "runtime/dumper.h"
 #include "runtime/unwind.h"
 
 namespace heapscope::runtime {
@@ -114,7 +113,6 @@ void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
   }
   st.samples.fetch_add(1, std::memory_order_relaxed);
   Account(id, size, true);
-  if (HS_UNLIKELY(g_dumper_thread_missing)) RestartDumperThread();
 }
 
 void RecordFree(const RecursionGuard& g, void* p) {

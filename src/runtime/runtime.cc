@@ -18,6 +18,7 @@
 #include "heapscope/heapscope.h"
 #include "platform/modules.h"
 #include "runtime/dumper.h"
+#include "runtime/http/server.h"
 #include "runtime/real_functions.h"
 #include "runtime/recorder.h"
 #include "runtime/unwind.h"
@@ -71,19 +72,15 @@ void EnvSize(const char* name, uint64_t* out, uint64_t min) {
   *out = x;
 }
 
-int ParseSignal(const char* v) {
-  if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0) return 0;
-  uint64_t n;
-  if (base::ParseUint(v, &n) && n > 0 && n < 65) return static_cast<int>(n);
-  const char* s = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
-  if (strcmp(s, "USR1") == 0) return SIGUSR1;
-  if (strcmp(s, "USR2") == 0) return SIGUSR2;
-  if (strcmp(s, "PROF") == 0) return SIGPROF;
-  if (strncmp(s, "RTMIN+", 6) == 0 && base::ParseUint(s + 6, &n) &&
-      SIGRTMIN + static_cast<int>(n) <= SIGRTMAX) {
-    return SIGRTMIN + static_cast<int>(n);
+// Copies a variable into a fixed buffer; too long is reported and ignored.
+void EnvString(const char* name, char* out, size_t cap) {
+  const char* v = getenv(name);
+  if (v == nullptr || *v == '\0') return;
+  if (strlen(v) >= cap) {
+    Warn(name, "...", "too long");
+    return;
   }
-  return -1;
+  memcpy(out, v, strlen(v) + 1);
 }
 
 void ReadConfig(Config* c) {
@@ -112,11 +109,21 @@ void ReadConfig(Config* c) {
   c->final_dump = EnvFlag("HEAPSCOPE_FINAL", true);
   c->dump_signal = SIGRTMIN + 7;
   if (const char* v = getenv("HEAPSCOPE_DUMP_SIGNAL"); v != nullptr && *v != '\0') {
-    int s = ParseSignal(v);
-    if (s < 0) {
+    int s;
+    if (!base::ParseSignal(v, &s)) {
       Warn("HEAPSCOPE_DUMP_SIGNAL", v, "expected a signal number or USR1, USR2, RTMIN+N, 0");
     } else {
       c->dump_signal = s;
+    }
+  }
+  EnvString("HEAPSCOPE_HTTP", c->http_addr, sizeof c->http_addr);
+  EnvString("HEAPSCOPE_TOKEN", c->http_token, sizeof c->http_token);
+  if (const char* v = getenv("HEAPSCOPE_HTTP_SIGNAL"); v != nullptr && *v != '\0') {
+    int s;
+    if (!base::ParseSignal(v, &s)) {
+      Warn("HEAPSCOPE_HTTP_SIGNAL", v, "expected a signal number or USR1, USR2, RTMIN+N, 0");
+    } else {
+      c->http_signal = s;
     }
   }
   const char* out = getenv("HEAPSCOPE_OUT");
@@ -173,6 +180,9 @@ bool InitOnce() {
     g.is_main_process = !base::ParseUint(main_pid, &p) || p == static_cast<uint64_t>(g.pid);
   }
   g.align_sampled = g.config.rate >= kAlignSampledMinRate;
+  Dl_info info;
+  g.real_is_glibc = dladdr(reinterpret_cast<void*>(real.malloc), &info) != 0 &&
+                    info.dli_fname != nullptr && strstr(info.dli_fname, "/libc.so") != nullptr;
   g_free_probe_mask = g.align_sampled ? kPageSize - 1 : 0;
   SelfRange self{reinterpret_cast<uintptr_t>(&InitOnce), 0, 0};
   dl_iterate_phdr(FindSelf, &self);
@@ -238,6 +248,7 @@ __attribute__((constructor(101))) void LibraryInit() {
     setenv("HEAPSCOPE_MAIN_PID", b.CStr(), 0);
   }
   StartDumper();
+  http::StartHttpServer();
 }
 
 __attribute__((destructor(101))) void LibraryFini() {
@@ -250,7 +261,10 @@ __attribute__((destructor(101))) void LibraryFini() {
 using heapscope::runtime::real;
 
 extern "C" __attribute__((visibility("default"), noreturn)) void _exit(int status) {
-  if (heapscope::runtime::g_init.load() == 2 && heapscope::runtime::GlobalState().active.load()) {
+  // A vfork child shares the parent's memory and pid-less state: it must
+  // not write (and so take away) the parent's final profile.
+  if (heapscope::runtime::g_init.load() == 2 && heapscope::runtime::GlobalState().active.load() &&
+      static_cast<int>(getpid()) == heapscope::runtime::GlobalState().pid) {
     heapscope::runtime::FinalDump();
   }
   if (real.exit_ != nullptr) real.exit_(status);
@@ -258,7 +272,10 @@ extern "C" __attribute__((visibility("default"), noreturn)) void _exit(int statu
 }
 
 extern "C" __attribute__((visibility("default"), noreturn)) void _Exit(int status) {
-  if (heapscope::runtime::g_init.load() == 2 && heapscope::runtime::GlobalState().active.load()) {
+  // A vfork child shares the parent's memory and pid-less state: it must
+  // not write (and so take away) the parent's final profile.
+  if (heapscope::runtime::g_init.load() == 2 && heapscope::runtime::GlobalState().active.load() &&
+      static_cast<int>(getpid()) == heapscope::runtime::GlobalState().pid) {
     heapscope::runtime::FinalDump();
   }
   if (real.Exit_ != nullptr) real.Exit_(status);

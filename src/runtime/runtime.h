@@ -29,6 +29,11 @@ struct Config {
   bool enabled = true;
   bool final_dump = true;
   char out_dir[1024] = {0};
+  // Live endpoint (src/runtime/http): HEAPSCOPE_HTTP, HEAPSCOPE_TOKEN,
+  // HEAPSCOPE_HTTP_SIGNAL (0: off; else the endpoint starts on that signal).
+  char http_addr[128] = {0};
+  char http_token[256] = {0};
+  int http_signal = 0;
 };
 
 // Global state shared by the hooks, the recorder and the dumper.
@@ -39,6 +44,7 @@ struct State {
   // mask). In every-allocation mode every free probes (mask == 0).
   uintptr_t free_probe_mask = kPageSize - 1;
   bool align_sampled = true;
+  bool real_is_glibc = false;  // the next allocator in line is glibc's
   std::atomic<bool> active{false};  // recording on
   uintptr_t self_begin = 0;         // our own code, stripped from stacks
   uintptr_t self_end = 0;

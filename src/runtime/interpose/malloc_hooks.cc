@@ -25,6 +25,16 @@ namespace {
 
 bool IsPowerOfTwo(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
+// calloc's memory must read as zero. A page-aligned sampled block comes
+// from memalign, which does not zero; but when glibc served it from a fresh
+// mmap (large blocks) it is zero already, and writing it would make every
+// page resident, which the program's own calloc would not have done.
+bool NeedsZeroing(void* p) {
+  if (!GlobalState().real_is_glibc) return true;
+  constexpr size_t kIsMmapped = 2;  // glibc's chunk header flag
+  return (static_cast<size_t*>(p)[-1] & kIsMmapped) == 0;
+}
+
 // Allocates a sampled object and records it. `align` 0 means malloc's
 // alignment. Sampled objects get page alignment when the rate allows, so
 // free() can tell them apart with one AND.
@@ -33,7 +43,7 @@ void* AllocSampled(size_t size, size_t align, bool zero) {
   void* p;
   if (GlobalState().align_sampled) {
     p = real.memalign(align > kPageSize ? align : kPageSize, size);
-    if (p != nullptr && zero) memset(p, 0, size);
+    if (p != nullptr && zero && NeedsZeroing(p)) memset(p, 0, size);
   } else if (align != 0) {
     p = real.memalign(align, size);
     if (p != nullptr && zero) memset(p, 0, size);
@@ -78,12 +88,20 @@ HS_NOINLINE void* AlignedSlow(size_t align, size_t size) {
   return real.memalign(align, size);
 }
 
+// glibc rounds an alignment that is not a power of two up to the next one;
+// a sampled block does the same, so it is recorded like any other.
+size_t RoundUpAlignment(size_t align) {
+  size_t a = 1;
+  while (a < align && a < (size_t{1} << 40)) a <<= 1;
+  return a;
+}
+
 HS_ALWAYS_INLINE void* HookMemalign(size_t align, size_t size) {
-  if (HS_LIKELY(TrySkipFast(size)) || !IsPowerOfTwo(align)) {
+  if (HS_LIKELY(TrySkipFast(size))) {
     if (HS_UNLIKELY(real.memalign == nullptr)) return BootstrapAlloc(size, align);
     return real.memalign(align, size);
   }
-  return AlignedSlow(align, size);
+  return AlignedSlow(IsPowerOfTwo(align) ? align : RoundUpAlignment(align), size);
 }
 
 HS_NOINLINE void* CallocSlow(size_t total) {
@@ -126,7 +144,7 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
   }
   RecursionGuard guard;
   void* q;
-  if (GlobalState().align_sampled) {
+  if (GlobalState().align_sampled && real.malloc_usable_size != nullptr) {
     // Move to a page-aligned block so the new object is recognisable.
     q = real.memalign(kPageSize, size);
     if (q != nullptr) {
@@ -147,27 +165,43 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
 }
 
 // operator new: like malloc, but never returns null (new_handler loop).
-HS_NOINLINE void* NewFailed(size_t size, size_t align) {
+// Returns nullptr instead of throwing when `nothrow`, so the nothrow forms
+// never raise (and allocate) an exception inside the profiler.
+HS_NOINLINE void* NewFailed(size_t size, size_t align, bool nothrow) {
   for (;;) {
     std::new_handler handler = std::get_new_handler();
-    if (handler == nullptr) throw std::bad_alloc();
-    handler();
+    if (handler == nullptr) {
+      if (nothrow) return nullptr;
+      // The exception object is the profiler's doing, not the program's
+      // allocation site: keep it out of the profile.
+      RecursionGuard guard;
+      throw std::bad_alloc();
+    }
+    if (nothrow) {
+      try {
+        handler();
+      } catch (...) {
+        return nullptr;
+      }
+    } else {
+      handler();
+    }
     void* p = align == 0 ? HookMalloc(size) : HookMemalign(align, size);
     if (p != nullptr) return p;
   }
 }
 
-HS_ALWAYS_INLINE void* HookNew(size_t size) {
+HS_ALWAYS_INLINE void* HookNew(size_t size, bool nothrow = false) {
   void* p = HookMalloc(size);
   if (HS_LIKELY(p != nullptr)) return p;
-  return NewFailed(size, 0);
+  return NewFailed(size, 0, nothrow);
 }
 
-HS_ALWAYS_INLINE void* HookNewAligned(size_t size, std::align_val_t al) {
+HS_ALWAYS_INLINE void* HookNewAligned(size_t size, std::align_val_t al, bool nothrow = false) {
   size_t align = static_cast<size_t>(al);
   void* p = HookMemalign(align, size == 0 ? 1 : size);
   if (HS_LIKELY(p != nullptr)) return p;
-  return NewFailed(size == 0 ? 1 : size, align);
+  return NewFailed(size == 0 ? 1 : size, align, nothrow);
 }
 
 }  // namespace
@@ -226,10 +260,18 @@ HS_EXPORT void* reallocarray(void* p, size_t n, size_t size) {
 HS_EXPORT void* memalign(size_t align, size_t size) { return HookMemalign(align, size); }
 
 HS_EXPORT void* aligned_alloc(size_t align, size_t size) {
-  if (HS_LIKELY(heapscope::runtime::TrySkipFast(size)) || real.aligned_alloc == nullptr ||
-      !heapscope::runtime::IsPowerOfTwo(align)) {
+  using heapscope::runtime::IsPowerOfTwo;
+  if (HS_LIKELY(heapscope::runtime::TrySkipFast(size)) || real.aligned_alloc == nullptr) {
     if (real.aligned_alloc == nullptr) return HookMemalign(align, size);
     return real.aligned_alloc(align, size);
+  }
+  if (!IsPowerOfTwo(align)) {
+    // Keep the allocator's answer to an odd alignment (EINVAL or rounding
+    // up, by glibc version): ask it, and sample only what it would give.
+    void* probe = real.aligned_alloc(align, 1);
+    if (probe == nullptr) return nullptr;
+    real.free(probe);
+    align = heapscope::runtime::RoundUpAlignment(align);
   }
   return heapscope::runtime::AlignedSlow(align, size);
 }
@@ -274,34 +316,18 @@ HS_EXPORT size_t malloc_usable_size(void* p) {
 HS_NEW void* operator new(size_t size) { return HookNew(size); }
 HS_NEW void* operator new[](size_t size) { return HookNew(size); }
 HS_NEW void* operator new(size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return HookNew(size);
-  } catch (...) {
-    return nullptr;
-  }
+  return HookNew(size, true);
 }
 HS_NEW void* operator new[](size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return HookNew(size);
-  } catch (...) {
-    return nullptr;
-  }
+  return HookNew(size, true);
 }
 HS_NEW void* operator new(size_t size, std::align_val_t al) { return HookNewAligned(size, al); }
 HS_NEW void* operator new[](size_t size, std::align_val_t al) { return HookNewAligned(size, al); }
 HS_NEW void* operator new(size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
-  try {
-    return HookNewAligned(size, al);
-  } catch (...) {
-    return nullptr;
-  }
+  return HookNewAligned(size, al, true);
 }
 HS_NEW void* operator new[](size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
-  try {
-    return HookNewAligned(size, al);
-  } catch (...) {
-    return nullptr;
-  }
+  return HookNewAligned(size, al, true);
 }
 HS_NEW void operator delete(void* p) noexcept { HookFree(p); }
 HS_NEW void operator delete[](void* p) noexcept { HookFree(p); }

@@ -1,0 +1,240 @@
+// /debug/vars (JSON, in the spirit of Go's expvar memstats) and /metrics
+// (Prometheus text exposition format): the same figures, from the stack
+// depot's counters, the runtime's own counters and /proc/self.
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/mmap_arena.h"
+#include "runtime/http/handlers.h"
+#include "runtime/profile_writer.h"
+#include "runtime/runtime.h"
+
+namespace heapscope::runtime::http {
+namespace {
+
+struct Figures {
+  HeapTotals heap;
+  uint64_t rss_bytes = 0;
+  uint64_t rss_peak_bytes = 0;
+  uint64_t vm_bytes = 0;
+  uint64_t threads = 0;
+  uint64_t open_fds = 0;
+  uint64_t rate = 0;
+  uint64_t samples = 0;
+  uint64_t dropped_stacks = 0;
+  uint64_t dropped_live = 0;
+  uint64_t profiler_bytes = 0;
+  uint64_t uptime_ms = 0;
+  uint64_t start_time_s = 0;  // Unix time the runtime started
+  uint64_t pid = 0;
+};
+
+uint64_t NowNs(clockid_t clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// The number after `key` in /proc/self/status ("VmRSS:\t  1234 kB").
+uint64_t StatusField(const char* status, const char* key) {
+  const char* p = strstr(status, key);
+  if (p == nullptr) return 0;
+  p += strlen(key);
+  while (*p == ' ' || *p == '\t') p++;
+  uint64_t v = 0;
+  while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<uint64_t>(*p++ - '0');
+  return v;
+}
+
+// Counts /proc/self/fd entries with getdents64 (no opendir, no malloc),
+// leaving out the descriptor used to read the directory.
+uint64_t CountOpenFds() {
+  int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  alignas(8) char buf[4096];
+  uint64_t count = 0;
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      struct Dirent64 {
+        uint64_t ino;
+        int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[];
+      };
+      auto* d = reinterpret_cast<Dirent64*>(buf + off);
+      if (d->name[0] != '.') count++;
+      off += d->reclen;
+    }
+  }
+  close(fd);
+  return count > 0 ? count - 1 : 0;
+}
+
+void Collect(Figures* f) {
+  const State& g = GlobalState();
+  f->heap = ComputeHeapTotals();
+  char status[8192];
+  size_t len = 0;
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    for (;;) {
+      ssize_t n = read(fd, status + len, sizeof status - 1 - len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      len += static_cast<size_t>(n);
+      if (len == sizeof status - 1) break;
+    }
+    close(fd);
+  }
+  status[len] = '\0';
+  f->rss_bytes = StatusField(status, "\nVmRSS:") * 1024;
+  f->rss_peak_bytes = StatusField(status, "\nVmHWM:") * 1024;
+  f->vm_bytes = StatusField(status, "\nVmSize:") * 1024;
+  f->threads = StatusField(status, "\nThreads:");
+  f->open_fds = CountOpenFds();
+  f->rate = g.config.rate <= 1 ? 1 : g.config.rate;
+  f->samples = g.samples.load();
+  f->dropped_stacks = g.dropped_stacks.load();
+  f->dropped_live = g.dropped_live.load();
+  f->profiler_bytes = base::ProfilerMappedBytes();
+  uint64_t up_ns = NowNs(CLOCK_MONOTONIC) - g.start_ns;
+  f->uptime_ms = up_ns / 1000000;
+  f->start_time_s = (NowNs(CLOCK_REALTIME) - up_ns) / 1000000000ULL;
+  f->pid = static_cast<uint64_t>(g.pid);
+}
+
+void JsonField(Text& t, const char* name, uint64_t v, bool last = false) {
+  t.Str("\"").Str(name).Str("\": ").Uint(v).Str(last ? "\n" : ",\n");
+}
+
+}  // namespace
+
+void ServeVars(Reply* reply) {
+  Figures f;
+  Collect(&f);
+  reply->content_type = "application/json; charset=utf-8";
+  Text t(reply->body);
+  // cmdline as expvar has it: an array of strings.
+  t.Str("{\n\"cmdline\": [");
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    base::MmapBuffer args;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (!args.Append(buf, static_cast<size_t>(n))) break;
+    }
+    close(fd);
+    const char* p = reinterpret_cast<const char*>(args.data());
+    size_t n = args.size();
+    bool first = true;
+    for (size_t i = 0; i < n;) {
+      const char* z = static_cast<const char*>(memchr(p + i, '\0', n - i));
+      size_t arg_len = z != nullptr ? static_cast<size_t>(z - (p + i)) : n - i;
+      if (!first) t.Str(", ");
+      first = false;
+      t.JsonString(p + i, arg_len);
+      i += arg_len + 1;
+    }
+  }
+  t.Str("],\n\"memstats\": {\n");
+  // Go's names for what they mean here: sampled, unbiased estimates of the
+  // program's malloc heap.
+  JsonField(t, "Alloc", f.heap.inuse_bytes);
+  JsonField(t, "TotalAlloc", f.heap.alloc_bytes);
+  JsonField(t, "Sys", f.vm_bytes);
+  JsonField(t, "Mallocs", f.heap.alloc_objects);
+  JsonField(t, "Frees", f.heap.free_objects);
+  JsonField(t, "HeapAlloc", f.heap.inuse_bytes);
+  JsonField(t, "HeapObjects", f.heap.inuse_objects, true);
+  t.Str("},\n\"heapscope\": {\n");
+  JsonField(t, "heap_inuse_bytes", f.heap.inuse_bytes);
+  JsonField(t, "heap_inuse_objects", f.heap.inuse_objects);
+  JsonField(t, "heap_peak_inuse_bytes", f.heap.peak_inuse_bytes);
+  JsonField(t, "heap_allocated_bytes", f.heap.alloc_bytes);
+  JsonField(t, "heap_allocated_objects", f.heap.alloc_objects);
+  JsonField(t, "heap_freed_bytes", f.heap.free_bytes);
+  JsonField(t, "heap_freed_objects", f.heap.free_objects);
+  JsonField(t, "resident_bytes", f.rss_bytes);
+  JsonField(t, "resident_peak_bytes", f.rss_peak_bytes);
+  JsonField(t, "virtual_bytes", f.vm_bytes);
+  JsonField(t, "threads", f.threads);
+  JsonField(t, "open_fds", f.open_fds);
+  JsonField(t, "sample_rate_bytes", f.rate);
+  JsonField(t, "samples", f.samples);
+  JsonField(t, "dropped_samples", f.dropped_stacks + f.dropped_live);
+  JsonField(t, "dropped_samples_stack_depot_full", f.dropped_stacks);
+  JsonField(t, "dropped_samples_live_table_full", f.dropped_live);
+  JsonField(t, "stacks", f.heap.stacks);
+  JsonField(t, "profiler_memory_bytes", f.profiler_bytes);
+  JsonField(t, "pid", f.pid);
+  t.Str("\"uptime_seconds\": ").Fixed3(f.uptime_ms).Str("\n}\n}\n");
+}
+
+namespace {
+
+void Metric(Text& t, const char* name, const char* type, const char* help, uint64_t v) {
+  t.Str("# HELP ").Str(name).Char(' ').Str(help).Char('\n');
+  t.Str("# TYPE ").Str(name).Char(' ').Str(type).Char('\n');
+  t.Str(name).Char(' ').Uint(v).Char('\n');
+}
+
+}  // namespace
+
+void ServeMetrics(Reply* reply) {
+  Figures f;
+  Collect(&f);
+  reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  Text t(reply->body);
+  Metric(t, "heapscope_heap_inuse_bytes", "gauge",
+         "Bytes in live heap objects (unbiased estimate from sampled allocations).",
+         f.heap.inuse_bytes);
+  Metric(t, "heapscope_heap_inuse_objects", "gauge",
+         "Live heap objects (unbiased estimate from sampled allocations).", f.heap.inuse_objects);
+  Metric(t, "heapscope_heap_peak_inuse_bytes", "gauge",
+         "Highest estimate of bytes in live heap objects since start.", f.heap.peak_inuse_bytes);
+  Metric(t, "heapscope_heap_allocated_bytes_total", "counter",
+         "Bytes allocated since start (estimate).", f.heap.alloc_bytes);
+  Metric(t, "heapscope_heap_allocated_objects_total", "counter",
+         "Heap objects allocated since start (estimate).", f.heap.alloc_objects);
+  Metric(t, "heapscope_heap_freed_bytes_total", "counter", "Bytes freed since start (estimate).",
+         f.heap.free_bytes);
+  Metric(t, "heapscope_heap_freed_objects_total", "counter",
+         "Heap objects freed since start (estimate).", f.heap.free_objects);
+  Metric(t, "heapscope_process_resident_memory_bytes", "gauge", "Resident memory size (VmRSS).",
+         f.rss_bytes);
+  Metric(t, "heapscope_process_resident_memory_peak_bytes", "gauge",
+         "Peak resident memory size (VmHWM).", f.rss_peak_bytes);
+  Metric(t, "heapscope_process_virtual_memory_bytes", "gauge", "Virtual memory size (VmSize).",
+         f.vm_bytes);
+  Metric(t, "heapscope_process_threads", "gauge", "Threads in the process.", f.threads);
+  Metric(t, "heapscope_process_open_fds", "gauge", "Open file descriptors.", f.open_fds);
+  Metric(t, "heapscope_process_start_time_seconds", "gauge",
+         "Start time of the process since the Unix epoch, in seconds.", f.start_time_s);
+  Metric(t, "heapscope_sample_rate_bytes", "gauge",
+         "Mean bytes between sampled allocations (1: every allocation).", f.rate);
+  Metric(t, "heapscope_samples_total", "counter", "Allocations sampled since start.", f.samples);
+  t.Str("# HELP heapscope_samples_dropped_total Samples dropped because a table was full.\n");
+  t.Str("# TYPE heapscope_samples_dropped_total counter\n");
+  t.Str("heapscope_samples_dropped_total{table=\"stack_depot\"} ")
+      .Uint(f.dropped_stacks)
+      .Char('\n');
+  t.Str("heapscope_samples_dropped_total{table=\"live_objects\"} ").Uint(f.dropped_live).Char('\n');
+  Metric(t, "heapscope_stacks", "gauge", "Distinct allocation stacks recorded.", f.heap.stacks);
+  Metric(t, "heapscope_profiler_memory_bytes", "gauge",
+         "Memory the profiler has mapped for itself.", f.profiler_bytes);
+  t.Str("# HELP heapscope_uptime_seconds Seconds since the profiler started.\n");
+  t.Str("# TYPE heapscope_uptime_seconds gauge\n");
+  t.Str("heapscope_uptime_seconds ").Fixed3(f.uptime_ms).Char('\n');
+}
+
+}  // namespace heapscope::runtime::http
