@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what heapscope needs on Debian 12, as root. Only missing packages
+# are installed, so a second run is quick. Usage: install-deps.sh [build|test]
+set -euo pipefail
+what=${1:-build}
+
+pkgs=(cmake ninja-build g++ pkg-config python3 libunwind-dev zlib1g-dev libcli11-dev
+      nlohmann-json3-dev libgtest-dev libbenchmark-dev)
+if [ "$what" = test ]; then
+  # Real clients the tests use: Go's pprof reads every profile we write.
+  pkgs+=(golang-go prometheus)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "heapscope: missing packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "heapscope: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq </dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, builds, runs CTest (unit
+# tests, end-to-end tests with real programs, Go's pprof as a client).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh test
+scripts/build.sh
+build=${BUILD_DIR:-build}
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600

@@ -1,0 +1,184 @@
+// A parent and its child both allocate known blocks.
+// Usage: fork_allocs MODE
+//   fork-exit, fork-_exit  the forked child allocates and ends with exit(0)
+//                          or _exit(0)
+//   fork-exec-self         the forked child execs this program as "leaf"
+//   fork-exec-true         the forked child execs /bin/true
+//   vfork-exec-self        vfork, then exec "leaf"
+//   vfork-exec-fail        vfork, exec of a file that does not exist, _exit(127)
+//                          in the child (what vfork allows); no leaf runs
+//   spawn-self             posix_spawn of this program as "leaf"
+//   fork-wait              the forked child allocates nothing after the fork:
+//                          it prints "child ready", then reads stdin with
+//                          read(2) (no stdio buffer) until EOF and exits
+//   fork-linger            the forked child allocates, then lives 500 ms
+//   fork-busy              a thread allocates and frees without pause while
+//                          the main thread forks 30 children in turn, each
+//                          allocating (ChildAlloc) and ending with exit(0)
+//   leaf                   LeafAlloc only (the exec'd program)
+// Allocations (in-use bytes / objects):
+//   ParentAlloc  4 x malloc(2000) before the fork                8000 / 4
+//   ChildAlloc   3 x malloc(7000), only in a forked child        21000 / 3
+//                (which also frees one ParentAlloc block it inherited)
+//   ParentAfter  2 x malloc(1500) in the parent after the child  3000 / 2
+//   LeafAlloc    5 x malloc(1100) in the exec'd program          5500 / 5
+// The child's pid goes to stderr as "fork_allocs: child pid N".
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+
+extern char** environ;
+
+void* volatile g_parent[4];
+void* volatile g_child[3];
+void* volatile g_after[2];
+void* volatile g_leaf[5];
+
+__attribute__((noinline)) void ParentAlloc() {
+  for (int i = 0; i < 4; i++) g_parent[i] = malloc(2000);
+}
+
+__attribute__((noinline)) void ChildAlloc() {
+  for (int i = 0; i < 3; i++) g_child[i] = malloc(7000);
+}
+
+__attribute__((noinline)) void ParentAfter() {
+  for (int i = 0; i < 2; i++) g_after[i] = malloc(1500);
+}
+
+void* volatile g_busy_sink;
+std::atomic<bool> g_busy_started{false};
+
+__attribute__((noinline)) void* BusyChurn(void*) {
+  for (unsigned i = 0;; i++) {
+    void* p = malloc(24 + i % 3000);
+    g_busy_sink = p;
+    free(p);
+    if (i == 1000) g_busy_started.store(true);
+  }
+  return nullptr;
+}
+
+void SleepMs(int ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+__attribute__((noinline)) void LeafAlloc() {
+  for (int i = 0; i < 5; i++) g_leaf[i] = malloc(1100);
+}
+
+static char g_self[PATH_MAX];
+
+void ReportChild(pid_t pid) {
+  std::fprintf(stderr, "fork_allocs: child pid %d\n", static_cast<int>(pid));
+  std::fflush(stderr);
+}
+
+int WaitChild(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  if (WIFEXITED(status)) {
+    std::printf("parent: child exited with status %d\n", WEXITSTATUS(status));
+  } else {
+    std::printf("parent: child ended by signal %d\n", WTERMSIG(status));
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "fork-exit";
+  if (strcmp(mode, "leaf") == 0) {
+    LeafAlloc();
+    std::printf("leaf: done\n");
+    return 0;
+  }
+  ssize_t n = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
+  if (n <= 0) return 2;
+  g_self[n] = '\0';
+  ParentAlloc();
+  std::printf("parent: allocated\n");
+  std::fflush(stdout);
+  if (strcmp(mode, "fork-busy") == 0) {
+    pthread_t t;
+    pthread_create(&t, nullptr, BusyChurn, nullptr);
+    pthread_detach(t);
+    while (!g_busy_started.load()) sched_yield();
+    int ok = 0;
+    for (int i = 0; i < 30; i++) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        ChildAlloc();
+        exit(0);
+      }
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0) {
+      }
+      ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    std::printf("parent: %d of 30 children exited with status 0\n", ok);
+    ParentAfter();
+    return 0;
+  }
+  char leaf[] = "leaf";
+  char* leaf_argv[] = {g_self, leaf, nullptr};
+  pid_t pid;
+  if (strcmp(mode, "spawn-self") == 0) {
+    if (posix_spawn(&pid, g_self, nullptr, nullptr, leaf_argv, environ) != 0) return 3;
+  } else if (strcmp(mode, "vfork-exec-self") == 0 || strcmp(mode, "vfork-exec-fail") == 0) {
+    char missing[] = "/nonexistent/fork_allocs";
+    bool fail = strcmp(mode, "vfork-exec-fail") == 0;
+    pid = vfork();
+    if (pid == 0) {
+      execv(fail ? missing : g_self, leaf_argv);
+      _exit(127);
+    }
+  } else {
+    pid = fork();
+    if (pid == 0) {
+      if (strcmp(mode, "fork-exec-self") == 0) {
+        execv(g_self, leaf_argv);
+        _exit(127);
+      }
+      if (strcmp(mode, "fork-exec-true") == 0) {
+        char t[] = "/bin/true";
+        char* true_argv[] = {t, nullptr};
+        execv(t, true_argv);
+        _exit(127);
+      }
+      if (strcmp(mode, "fork-wait") == 0) {
+        static const char kReady[] = "child ready\n";
+        ssize_t w = write(1, kReady, sizeof kReady - 1);
+        (void)w;
+        char buf[64];
+        while (read(0, buf, sizeof buf) > 0) {
+        }
+        _exit(0);
+      }
+      ChildAlloc();
+      free(g_parent[0]);
+      if (strcmp(mode, "fork-linger") == 0) SleepMs(500);
+      std::printf("child: done\n");
+      std::fflush(stdout);
+      if (strcmp(mode, "fork-_exit") == 0) _exit(0);
+      exit(0);
+    }
+  }
+  if (pid < 0) return 4;
+  ReportChild(pid);
+  WaitChild(pid);
+  ParentAfter();
+  std::printf("parent: done\n");
+  return 0;
+}

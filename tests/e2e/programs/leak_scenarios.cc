@@ -1,0 +1,145 @@
+// leak_scenarios SECONDS [SLOW_LEAK_BYTES_PER_SEC]: leaks next to things
+// that only look like leaks, for `heapscope leaks` (test_leaks.py). Each
+// behaviour lives in its own noinline function so its stacks are its own.
+//
+// Leaks (must be "growing"):
+//   LeakIntoUnboundedCache   an std::unordered_map cache nobody evicts, ~1 MB/s
+//   LeakListener             std::function listeners with captured 16 KB
+//                            buffers, registered and never unregistered, ~1.3 MB/s
+//   LeakSlowly               256-byte records kept forever at
+//                            SLOW_LEAK_BYTES_PER_SEC (default 250000)
+// Decoys (must not be "growing"):
+//   FillBoundedLru           an LRU of 8 MB that fills in ~3 s, then churns
+//   BuildReportBurst         40 MB built every 5 s, freed 1.5 s later
+//   BuildStartupTable        30 MB built once at start, kept
+//   ChurnRequests            ~40 MB/s of short-lived buffers
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#define NOINLINE __attribute__((noinline))
+
+namespace {
+
+std::unordered_map<uint64_t, std::string>* unbounded_cache;
+std::vector<std::function<size_t()>>* listeners;
+std::vector<char*>* slow_records;
+std::vector<std::string>* startup_table;
+volatile size_t sink;
+
+NOINLINE void LeakIntoUnboundedCache(uint64_t key) {
+  (*unbounded_cache)[key] = std::string(1000, static_cast<char>('a' + key % 26));
+}
+
+NOINLINE void LeakListener(size_t id) {
+  std::vector<char> buffer(16384, static_cast<char>(id));
+  listeners->push_back([buffer = std::move(buffer)] { return buffer.size(); });
+}
+
+NOINLINE void LeakSlowly() {
+  char* record = static_cast<char*>(std::malloc(256));
+  std::memset(record, 1, 256);
+  slow_records->push_back(record);
+}
+
+class BoundedLru {
+ public:
+  explicit BoundedLru(size_t capacity) : capacity_(capacity) {}
+  NOINLINE void Put(uint64_t key) {
+    auto it = index_.find(key);
+    if (it != index_.end()) {
+      order_.erase(it->second);
+      index_.erase(it);
+    }
+    order_.push_front({key, std::string(2000, 'x')});
+    index_[key] = order_.begin();
+    while (order_.size() > capacity_) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+ private:
+  size_t capacity_;
+  std::list<std::pair<uint64_t, std::string>> order_;
+  std::unordered_map<uint64_t, std::list<std::pair<uint64_t, std::string>>::iterator> index_;
+};
+
+NOINLINE void FillBoundedLru(BoundedLru* lru, uint64_t key) { lru->Put(key); }
+
+NOINLINE std::vector<std::unique_ptr<char[]>> BuildReportBurst() {
+  std::vector<std::unique_ptr<char[]>> chunks;
+  for (int i = 0; i < 640; i++) {  // 640 * 64 KB = 40 MB
+    chunks.emplace_back(new char[65536]);
+    std::memset(chunks.back().get(), i, 65536);
+  }
+  return chunks;
+}
+
+NOINLINE void BuildStartupTable() {
+  startup_table = new std::vector<std::string>();
+  for (int i = 0; i < 30000; i++) startup_table->emplace_back(1000, static_cast<char>(i));
+}
+
+NOINLINE void ChurnRequests(uint64_t tick) {
+  std::vector<std::unique_ptr<char[]>> bufs;
+  for (int i = 0; i < 100; i++) {
+    size_t size = 100 + (tick * 7919 + static_cast<uint64_t>(i) * 104729) % 8000;
+    bufs.emplace_back(new char[size]);
+    bufs.back()[0] = static_cast<char>(i);
+    sink = sink + static_cast<size_t>(bufs.back()[0]);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = argc > 1 ? std::atof(argv[1]) : 20;
+  double slow_rate = argc > 2 ? std::atof(argv[2]) : 250000;
+  unbounded_cache = new std::unordered_map<uint64_t, std::string>();
+  listeners = new std::vector<std::function<size_t()>>();
+  slow_records = new std::vector<char*>();
+  auto* lru = new BoundedLru(4000);  // 4000 * ~2 KB = 8 MB
+  BuildStartupTable();
+
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto tick_len = std::chrono::milliseconds(10);
+  std::vector<std::unique_ptr<char[]>> burst;
+  double slow_debt = 0;
+  uint64_t lru_key = 0;
+  for (uint64_t tick = 0;; tick++) {
+    const double t = std::chrono::duration<double>(Clock::now() - start).count();
+    if (t >= seconds) break;
+    for (int i = 0; i < 10; i++) LeakIntoUnboundedCache(tick * 10 + static_cast<uint64_t>(i));
+    if (tick % 2 == 0) LeakListener(tick);
+    if (tick % 3 == 0) LeakListener(tick + 1);
+    // LRU: 14 puts per tick (~2.8 MB/s): full after ~3 s, then every put
+    // evicts one entry.
+    for (int i = 0; i < 14; i++) FillBoundedLru(lru, lru_key++);
+    slow_debt += slow_rate * 0.01;
+    while (slow_debt >= 256) {
+      LeakSlowly();
+      slow_debt -= 256;
+    }
+    const double phase = std::fmod(t, 5.0);
+    if (phase >= 2.0 && phase < 3.5) {
+      if (burst.empty()) burst = BuildReportBurst();
+    } else {
+      burst.clear();
+    }
+    ChurnRequests(tick);
+    std::this_thread::sleep_until(start + tick_len * (tick + 1));
+  }
+  burst.clear();
+  return static_cast<int>(sink & 0);
+}

@@ -1,0 +1,172 @@
+"""Children. A child forked without exec profiles its own heap (what it
+inherited plus its own) into heap.<pid>.final.pb.gz, whether it ends with
+exit(0) or _exit(0); the parent's heap.final.pb.gz stays exact and never
+shows the child's function. With HEAPSCOPE_FOLLOW_FORK=0 the child writes
+nothing. A program started by exec after fork, vfork or posix_spawn is
+profiled on its own under its pid (also /bin/true, which allocates little),
+and the parent's profile stays exact, also after a vfork child whose exec
+failed ended with _exit(127). A forked child takes its own
+periodic snapshots (heap.<pid>.NNNN.pb.gz, numbered from 1) and answers
+the dump signal even when it has not allocated since the fork. Forking
+over and over while another thread allocates and the dump thread writes
+snapshots neither deadlocks nor mixes the children's files up."""
+import glob
+import os
+import re
+import signal
+import sys
+
+from hstest import (CornerEnv, LineReader, check, finish, final_path, kill_quietly, listdir,
+                    numbered_snapshots, snapshot_path, wait_for)
+
+PARENT = {
+    "ParentAlloc": (8000, 8000, 4, 4),
+    "ParentAfter": (3000, 3000, 2, 2),
+    "ChildAlloc": (0, 0, 0, 0),
+    "LeafAlloc": (0, 0, 0, 0),
+}
+# The forked child inherits ParentAlloc's four blocks and frees one.
+CHILD = {
+    "ChildAlloc": (21000, 21000, 3, 3),
+    "ParentAlloc": (6000, 8000, 3, 4),
+    "ParentAfter": (0, 0, 0, 0),
+}
+LEAF = {
+    "LeafAlloc": (5500, 5500, 5, 5),
+    "ParentAlloc": (0, 0, 0, 0),
+    "ChildAlloc": (0, 0, 0, 0),
+}
+
+
+def run_mode(env, prog, mode, extra=None):
+    label = mode + (" " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
+    plain = env.plain([prog, mode])
+    check(plain.returncode == 0, f"{label} without the runtime: status {plain.returncode}")
+    out = env.outdir(re.sub(r"\W", "_", label))
+    r = env.preload_input([prog, mode], out, dict({"HEAPSCOPE_RATE": "1"}, **(extra or {})))
+    check(r.returncode == 0, f"{label}: exit status {r.returncode}: {r.stderr}")
+    check(r.stdout == plain.stdout, f"{label}: output changed: {r.stdout!r} (was {plain.stdout!r})")
+    m = re.fullmatch(r"fork_allocs: child pid (\d+)\n", r.stderr)
+    check(m is not None, f"{label}: stderr is not just the child's pid: {r.stderr!r}")
+    child = int(m.group(1)) if m else -1
+    return label, out, child
+
+
+def main():
+    env = CornerEnv(sys.argv)
+    prog = env.args[0]
+
+    for mode in ("fork-exit", "fork-_exit"):
+        label, out, child = run_mode(env, prog, mode)
+        env.check_exact(final_path(out), PARENT, label + ": parent")
+        check("ChildAlloc" not in env.functions(final_path(out)) if os.path.exists(final_path(out))
+              else True, f"{label}: the parent's profile names ChildAlloc")
+        env.check_exact(final_path(out, child), CHILD, label + ": child")
+        files = listdir(out)
+        check(set(files) == {"heap.final.pb.gz", f"heap.{child}.final.pb.gz"},
+              f"{label}: unexpected files {files}")
+
+        label, out, child = run_mode(env, prog, mode, {"HEAPSCOPE_FOLLOW_FORK": "0"})
+        env.check_exact(final_path(out), PARENT, label + ": parent")
+        files = listdir(out)
+        check(files == ["heap.final.pb.gz"], f"{label}: the child wrote files: {files}")
+
+    for mode in ("fork-exec-self", "vfork-exec-self", "spawn-self"):
+        label, out, child = run_mode(env, prog, mode)
+        env.check_exact(final_path(out), PARENT, label + ": parent")
+        env.check_exact(final_path(out, child), LEAF, label + ": exec'd program")
+        files = listdir(out)
+        check(set(files) == {"heap.final.pb.gz", f"heap.{child}.final.pb.gz"},
+              f"{label}: unexpected files {files}")
+
+    # A vfork child whose exec fails leaves with _exit(127), as vfork
+    # allows; it shares the parent's memory, and the parent's final profile
+    # must still be the parent's own, written when the parent ends.
+    label, out, child = run_mode(env, prog, "vfork-exec-fail")
+    env.check_exact(final_path(out), PARENT, label + ": parent")
+    files = listdir(out)
+    check(set(files) <= {"heap.final.pb.gz", f"heap.{child}.final.pb.gz"},
+          f"{label}: unexpected files {files}")
+
+    # HEAPSCOPE_FOLLOW_FORK is about children forked without exec; a
+    # program started by exec is profiled on its own all the same.
+    label, out, child = run_mode(env, prog, "fork-exec-self", {"HEAPSCOPE_FOLLOW_FORK": "0"})
+    env.check_exact(final_path(out), PARENT, label + ": parent")
+    env.check_exact(final_path(out, child), LEAF, label + ": exec'd program")
+
+    label, out, child = run_mode(env, prog, "fork-exec-true")
+    env.check_exact(final_path(out), PARENT, label + ": parent")
+    leaf = final_path(out, child)
+    if check(os.path.exists(leaf), f"{label}: /bin/true wrote no {os.path.basename(leaf)}"):
+        env.go_pprof_top(leaf)
+    files = listdir(out)
+    check(set(files) == {"heap.final.pb.gz", f"heap.{child}.final.pb.gz"},
+          f"{label}: unexpected files {files}")
+
+    # A forked child's own periodic snapshots.
+    label, out, child = run_mode(env, prog, "fork-linger",
+                                 {"HEAPSCOPE_INTERVAL": "100ms", "HEAPSCOPE_KEEP": "0"})
+    seqs = numbered_snapshots(out, child)
+    check(len(seqs) >= 2 and seqs == list(range(1, len(seqs) + 1)),
+          f"{label}: the child's snapshots are not heap.{child}.0001... : {listdir(out)}")
+    if seqs:
+        env.check_exact(snapshot_path(out, seqs[-1], child), CHILD, label + ": child snapshot")
+    check(numbered_snapshots(out), f"{label}: the parent took no snapshot while it waited")
+    env.check_exact(final_path(out), PARENT, label + ": parent")
+    env.check_exact(final_path(out, child), CHILD, label + ": child")
+
+    # The dump signal reaches a forked child that has not allocated since
+    # the fork (an idle worker of a pre-forking server).
+    dump_idle_child(env, prog)
+
+    # Fork storm: 30 children, one at a time, while a thread allocates and
+    # frees without pause and the dump thread writes every 5 ms.
+    label, out, _ = "fork-busy", env.outdir("fork-busy"), None
+    plain = env.plain([prog, "fork-busy"])
+    r = env.preload_input([prog, "fork-busy"], out, {"HEAPSCOPE_RATE": "1", "HEAPSCOPE_INTERVAL": "5ms",
+                                                     "HEAPSCOPE_KEEP": "3"}, timeout=50)
+    check(r.returncode == 0, f"{label}: exit status {r.returncode}: {r.stderr}")
+    check(r.stdout == plain.stdout, f"{label}: output changed: {r.stdout!r} (was {plain.stdout!r})")
+    check(r.stderr == "", f"{label}: the runtime wrote to stderr: {r.stderr!r}")
+    finals = sorted(glob.glob(os.path.join(out, "heap.*.final.pb.gz")))
+    check(len(finals) == 30, f"{label}: {len(finals)} child profiles, want 30: {listdir(out)}")
+    for f in finals[:3]:
+        env.check_exact(f, {"ChildAlloc": (21000, 21000, 3, 3), "ParentAlloc": (8000, 8000, 4, 4),
+                            "ParentAfter": (0, 0, 0, 0)}, f"{label}: {os.path.basename(f)}")
+    for f in finals[3:]:
+        got = env.values(f, ["ChildAlloc"])["ChildAlloc"]
+        check(got == (21000, 21000, 3, 3), f"{label}: {os.path.basename(f)}: ChildAlloc {got}")
+    env.check_exact(final_path(out), PARENT, label + ": parent")
+    finish(env, "test_fork")
+
+
+def dump_idle_child(env, prog):
+    label = "fork-wait"
+    out = env.outdir(label)
+    p = env.spawn([prog, "fork-wait"], out, {"HEAPSCOPE_RATE": "1"})
+    try:
+        rd, ed = LineReader(p.stdout), LineReader(p.stderr)
+        check(rd.readline() == "parent: allocated\n", f"{label}: parent not ready")
+        check(rd.readline() == "child ready\n", f"{label}: child not ready")
+        m = re.fullmatch(r"fork_allocs: child pid (\d+)\n", ed.readline() or "")
+        if not check(m is not None, f"{label}: no child pid on stderr"):
+            return
+        child = int(m.group(1))
+        os.kill(child, signal.SIGRTMIN + 7)
+        prof = snapshot_path(out, 1, child)
+        if check(wait_for(lambda: os.path.exists(prof), 5),
+                 f"{label}: the dump signal sent to the forked child {child}, which has not "
+                 f"allocated since fork, wrote no {os.path.basename(prof)} within 5 s "
+                 f"(files: {listdir(out)})"):
+            env.check_exact(prof, {"ParentAlloc": (8000, 8000, 4, 4)}, label + ": child snapshot")
+        p.stdin.close()
+        p.wait(timeout=20)
+        check(p.returncode == 0, f"{label}: exit status {p.returncode}")
+        env.check_exact(final_path(out, child), {"ParentAlloc": (8000, 8000, 4, 4)},
+                        label + ": child final")
+    finally:
+        kill_quietly(p)
+
+
+if __name__ == "__main__":
+    main()

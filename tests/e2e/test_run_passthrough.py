@@ -1,0 +1,135 @@
+"""`heapscope run` as a transparent wrapper: stdin, stdout and the
+program's own stderr pass through; the exit status passes through (7 ->
+7); a program killed by SIGKILL makes `heapscope run` report it and die of
+SIGKILL too (status -9 to Python, 137 to a shell); SIGTERM, SIGINT and
+SIGHUP sent to `heapscope run` itself reach the program, which writes its
+final profile and dies of the signal, and so does the wrapper. Failures of
+the wrapper itself are one clear line: a program that does not exist
+(status 127, nothing created) and bad options (status 2). Profiles go to
+the output directory as named where `heapscope run` started, also when
+the program changes its working directory."""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+from hstest import CornerEnv, LineReader, check, clean_env, finish, final_path, kill_quietly
+
+
+def one_line(r, label, *words):
+    lines = r.stderr.splitlines()
+    check(len(lines) == 1, f"{label}: expected one line on stderr, got {r.stderr!r}")
+    for w in words:
+        check(w in r.stderr, f"{label}: stderr does not mention {w!r}: {r.stderr!r}")
+
+
+def main():
+    env = CornerEnv(sys.argv)
+    run_child, signal_wait = (os.path.abspath(a) for a in env.args[:2])
+    hs = env.heapscope
+
+    # stdin -> program -> stdout, exact profile of what it kept.
+    lines = [f"line {i} " + "x" * (i % 50) + "\n" for i in range(2000)]
+    text = "".join(lines)
+    plain = env.plain([run_child, "echo"], input=text)
+    out = env.outdir("echo")
+    r = subprocess.run([hs, "run", "--rate", "1", "--out", out, "--", run_child, "echo"],
+                       env=clean_env(), input=text, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"echo: status {r.returncode}: {r.stderr}")
+    check(r.stdout == plain.stdout, "echo: stdout differs from the program's own")
+    check("every allocation recorded" in r.stderr, f"echo: no summary: {r.stderr}")
+    kept = sum(len(s) + 1 for s in lines)
+    env.check_exact(final_path(out), {"EchoKeep": (kept, kept, len(lines), len(lines))}, "echo")
+
+    # The program's own stderr comes first, then the summary.
+    r = subprocess.run([hs, "run", "--out", env.outdir("stderr"), "--", run_child, "stderr"],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0 and r.stdout == "to stdout\n", f"stderr mode: {r.returncode} {r.stdout!r}")
+    check(r.stderr.startswith("to stderr\n"), f"the program's stderr was not passed first: {r.stderr!r}")
+
+    # Exit status, and the default output directory ./heapscope-PROGRAM-PID.
+    cwd = tempfile.mkdtemp(dir=env.tmp)
+    r = subprocess.run([hs, "run", "--", run_child, "status", "7"], env=clean_env(), cwd=cwd,
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 7, f"status 7: heapscope run exited {r.returncode}: {r.stderr}")
+    check("exited with status 7" in r.stderr, f"status 7: summary does not say so: {r.stderr}")
+    dirs = glob.glob(os.path.join(cwd, "heapscope-run_child-*"))
+    check(len(dirs) == 1 and os.path.exists(final_path(dirs[0]) if dirs else ""),
+          f"status 7: no ./heapscope-run_child-PID/heap.final.pb.gz: {os.listdir(cwd)}")
+    if dirs:
+        check(dirs[0].rsplit("-", 1)[1].isdigit(), f"status 7: directory without a pid: {dirs}")
+        env.go_pprof_top(final_path(dirs[0]))
+
+    # A program that changes its working directory (as daemons do): the
+    # profiles still go to --out (or the default directory) as the user
+    # named it, relative to where `heapscope run` was started, and the
+    # summary finds them there.
+    for args, pattern in ((["--out", "rel-out"], "rel-out"), ([], "heapscope-run_child-*")):
+        cwd = tempfile.mkdtemp(dir=env.tmp)
+        elsewhere = tempfile.mkdtemp(dir=env.tmp)
+        r = subprocess.run([hs, "run", "--rate", "1"] + args + ["--", run_child, "chdir", elsewhere],
+                           env=clean_env(), cwd=cwd, capture_output=True, text=True, timeout=60)
+        label = "chdir " + (" ".join(args) or "(default --out)")
+        check(r.returncode == 0 and r.stdout == f"working in {elsewhere}\n",
+              f"{label}: status {r.returncode}, output {r.stdout!r}")
+        found = glob.glob(os.path.join(cwd, pattern, "heap.final.pb.gz"))
+        stray = glob.glob(os.path.join(elsewhere, "**", "*.pb.gz"), recursive=True)
+        check(len(found) == 1, f"{label}: no {pattern}/heap.final.pb.gz under the directory "
+                               f"heapscope run was started in; profiles went to {stray}")
+        check("no final profile" not in r.stderr, f"{label}: the summary did not find the profile: "
+                                                  f"{r.stderr.strip()!r}")
+        if found:
+            env.check_exact(found[0], {"AfterChdir": (8888, 8888, 2, 2)}, label)
+
+    # Killed by SIGKILL: reported, and the wrapper dies of it as well.
+    r = subprocess.run([hs, "run", "--out", env.outdir("kill9"), "--", run_child, "kill9"],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    check(r.returncode == -signal.SIGKILL, f"kill9: heapscope run status {r.returncode}, want -9")
+    check(r.stdout == "about to die\n", f"kill9: stdout {r.stdout!r}")
+    check("killed by signal 9" in r.stderr, f"kill9: summary does not report the signal: {r.stderr}")
+    r = subprocess.run(["sh", "-c", '"$@"; echo "status $?"', "sh", hs, "run", "--out",
+                        env.outdir("kill9-sh"), "--", run_child, "kill9"],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    check(r.stdout.endswith("status 137\n"), f"kill9: a shell sees {r.stdout!r}, want 137")
+
+    # Signals sent to the wrapper reach the program.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        name = signal.Signals(sig).name
+        out = env.outdir("forward-" + name)
+        p = subprocess.Popen([hs, "run", "--rate", "1", "--out", out, "--", signal_wait, "pause"],
+                             env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            rd = LineReader(p.stdout)
+            check(rd.readline() == "ready\n", f"{name}: no ready line through heapscope run")
+            os.kill(p.pid, sig)
+            p.wait(timeout=30)
+            err = p.stderr.read().decode()
+            check(p.returncode == -sig, f"{name}: heapscope run status {p.returncode}, want {-sig}")
+            check(f"killed by signal {int(sig)}" in err, f"{name}: summary: {err}")
+            env.check_exact(final_path(out), {"KnownAlloc": (21000, 21000, 7, 7)},
+                            f"{name} forwarded")
+        finally:
+            kill_quietly(p)
+
+    # The wrapper's own failures.
+    cwd = tempfile.mkdtemp(dir=env.tmp)
+    r = subprocess.run([hs, "run", "--", "/nonexistent"], env=clean_env(), cwd=cwd,
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 127, f"/nonexistent: status {r.returncode}, want 127")
+    one_line(r, "/nonexistent", "/nonexistent", "No such file")
+    check(os.listdir(cwd) == [], f"/nonexistent: created {os.listdir(cwd)}")
+    for args, word in ((["--rate", "abc"], "--rate"), (["--interval", "soon"], "--interval"),
+                       (["--keep", "many"], "--keep")):
+        r = subprocess.run([hs, "run"] + args + ["--", run_child, "status", "0"], env=clean_env(),
+                           cwd=cwd, capture_output=True, text=True, timeout=60)
+        check(r.returncode == 2, f"{args}: status {r.returncode}, want 2")
+        one_line(r, " ".join(args), word, args[1])
+        check(r.stdout == "", f"{args}: the program ran: {r.stdout!r}")
+    finish(env, "test_run_passthrough")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Full tables never hurt the program. HEAPSCOPE_MAX_STACKS=3 with 300
+distinct stacks, HEAPSCOPE_MAX_LIVE=10 with 5000 live objects, and both at
+once: the program's output and exit status are unchanged, stderr holds
+exactly one warning naming the table (and the variable to raise), and the
+profile's `heapscope: samples=... dropped_samples=N` comment reports N > 0,
+in the right counter; Go's pprof still reads it. With the default limits
+the same program drops nothing, is exact, and its stacks deeper than 128
+frames end in a [truncated] frame."""
+import os
+import re
+import sys
+
+from hstest import CornerEnv, check, finish, final_path, runtime_comments
+
+CASES = [
+    # label, mode, env, counter that must be > 0, words of the warning
+    ("MAX_STACKS=3", "stacks", {"HEAPSCOPE_MAX_STACKS": "3"}, "dropped_stacks",
+     ("stack table full", "HEAPSCOPE_MAX_STACKS")),
+    ("MAX_LIVE=10", "live", {"HEAPSCOPE_MAX_LIVE": "10"}, "dropped_live",
+     ("live object table full", "HEAPSCOPE_MAX_LIVE")),
+    ("both", "both", {"HEAPSCOPE_MAX_STACKS": "3", "HEAPSCOPE_MAX_LIVE": "10"}, None,
+     ("table full",)),
+]
+
+
+def main():
+    env = CornerEnv(sys.argv)
+    prog = env.args[0]
+    for label, mode, extra, counter, words in CASES:
+        plain = env.plain([prog, mode])
+        out = env.outdir(re.sub(r"\W", "_", label))
+        r = env.preload_input([prog, mode], out, dict({"HEAPSCOPE_RATE": "1"}, **extra))
+        check(r.returncode == plain.returncode == 0, f"{label}: exit status {r.returncode}")
+        check(r.stdout == plain.stdout, f"{label}: output changed: {r.stdout!r} (was {plain.stdout!r})")
+        lines = r.stderr.splitlines()
+        check(len(lines) == 1, f"{label}: expected exactly one warning line, got {r.stderr!r}")
+        for w in words:
+            check(w in r.stderr, f"{label}: the warning does not mention {w!r}: {r.stderr!r}")
+        prof = final_path(out)
+        if not check(os.path.exists(prof), f"{label}: no final profile"):
+            continue
+        kv = runtime_comments(env.go_pprof_top(prof))
+        dropped = int(kv.get("dropped_samples", "-1"))
+        print(f"{label}: samples={kv.get('samples')} dropped_samples={dropped} "
+              f"dropped_stacks={kv.get('dropped_stacks')} dropped_live={kv.get('dropped_live')}")
+        check(dropped > 0, f"{label}: dropped_samples={dropped} in {kv}")
+        if counter:
+            check(int(kv.get(counter, "0")) > 0, f"{label}: {counter} is not counted: {kv}")
+            check(int(kv.get(counter, "0")) == dropped, f"{label}: drops counted elsewhere: {kv}")
+        if "HEAPSCOPE_MAX_STACKS" in extra:
+            check(int(kv.get("stacks", "99")) <= 3, f"{label}: more than 3 stacks kept: {kv}")
+        # heapscope's own reader agrees.
+        env.top(prof, "alloc_space")
+
+    # The default limits: nothing dropped, exact, deep stacks truncated.
+    out = env.outdir("default")
+    r = env.preload_input([prog, "stacks"], out, {"HEAPSCOPE_RATE": "1"})
+    check(r.returncode == 0 and r.stderr == "", f"default limits: {r.returncode} {r.stderr!r}")
+    text = env.check_exact(final_path(out), {"DeepLeaf": (19200, 19200, 300, 300)}, "default limits")
+    if text is not None:
+        kv = runtime_comments(text)
+        check(kv.get("dropped_samples") == "0", f"default limits: samples dropped: {kv}")
+        check("[truncated]" in text, "stacks deeper than 128 frames have no [truncated] frame")
+    finish(env, "test_tables_full")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+module heapscope.test/heapgen
+
+go 1.19
