@@ -26,7 +26,8 @@
 namespace heapscope::runtime {
 
 __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
-uintptr_t g_free_probe_mask = kPageSize - 1;
+uintptr_t g_free_probe_mask = kRecognisableMask;
+bool g_large_by_header = false;
 
 namespace {
 
@@ -183,7 +184,8 @@ bool InitOnce() {
   Dl_info info;
   g.real_is_glibc = dladdr(reinterpret_cast<void*>(real.malloc), &info) != 0 &&
                     info.dli_fname != nullptr && strstr(info.dli_fname, "/libc.so") != nullptr;
-  g_free_probe_mask = g.align_sampled ? kPageSize - 1 : 0;
+  g_large_by_header = g.align_sampled && g.real_is_glibc;
+  g_free_probe_mask = g.align_sampled ? kRecognisableMask : 0;
   SelfRange self{reinterpret_cast<uintptr_t>(&InitOnce), 0, 0};
   dl_iterate_phdr(FindSelf, &self);
   g.self_begin = self.begin;

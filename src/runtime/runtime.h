@@ -15,6 +15,8 @@
 namespace heapscope::runtime {
 
 inline constexpr size_t kPageSize = 4096;
+// Offsets 0 and 16 in a page pass (p & kRecognisableMask) == 0.
+inline constexpr uintptr_t kRecognisableMask = (kPageSize - 1) & ~uintptr_t{16};
 // Deepest stack kept; deeper stacks are truncated and marked.
 inline constexpr int kMaxFrames = 128;
 
@@ -39,10 +41,10 @@ struct Config {
 // Global state shared by the hooks, the recorder and the dumper.
 struct State {
   Config config;
-  // Sampled objects are page-aligned when the rate is large enough, so any
-  // other pointer is known unsampled with one AND (free_probe_mask == page
-  // mask). In every-allocation mode every free probes (mask == 0).
-  uintptr_t free_probe_mask = kPageSize - 1;
+  // Sampled objects start at offset 0 or 16 in a page when the rate is
+  // large enough, so any other pointer is known unsampled with one AND
+  // (g_free_probe_mask == kRecognisableMask). In every-allocation mode
+  // every free probes (mask 0).
   bool align_sampled = true;
   bool real_is_glibc = false;  // the next allocator in line is glibc's
   std::atomic<bool> active{false};  // recording on

@@ -17,9 +17,29 @@
 namespace heapscope::runtime {
 
 // Pointers with any of these bits set cannot be sampled objects: sampled
-// objects are page-aligned (page mask), or in every-allocation mode all
-// pointers must be checked (0). See State::free_probe_mask.
+// objects start at offset 0 or 16 in a page (kRecognisableMask), or in
+// every-allocation mode all pointers must be checked (0).
 extern uintptr_t g_free_probe_mask;
+// Over glibc, large blocks are also told apart by their chunk header.
+extern bool g_large_by_header;
+
+// Over glibc, blocks whose chunk is at least this large are looked up by
+// free() whatever their address (see MaybeSampled).
+constexpr size_t kLargeChunk = 64 * 1024;
+
+// glibc's chunk size, from the header word before the block (flag bits
+// cleared). The same cache line glibc's own free reads next.
+HS_ALWAYS_INLINE size_t GlibcChunkSize(const void* p) {
+  return static_cast<const size_t*>(p)[-1] & ~size_t{7};
+}
+
+// False when p is certainly not a sampled object: the free fast path.
+// Sampled small objects start at offset 0 or 16 in a page; over glibc,
+// sampled large ones are left where glibc put them and recognised by size.
+HS_ALWAYS_INLINE bool MaybeSampled(const void* p) {
+  if ((reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) == 0) return true;
+  return g_large_by_header && GlibcChunkSize(p) >= kLargeChunk;
+}
 
 namespace {
 
@@ -35,15 +55,37 @@ bool NeedsZeroing(void* p) {
   return (static_cast<size_t*>(p)[-1] & kIsMmapped) == 0;
 }
 
+// Whether free() will look p up: its offset in the page is 0 or 16.
+bool IsRecognisable(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & kRecognisableMask) == 0 ||
+         (g_large_by_header && GlibcChunkSize(p) >= kLargeChunk);
+}
+
+// Large blocks usually come back recognisable on their own (glibc's mmap'ed
+// chunks start 16 bytes into a page; jemalloc's and tcmalloc's large
+// blocks are page-aligned). Taking them as the allocator gives them keeps
+// its own placement (mremap growth, trimming, no fragmentation from
+// memalign); only when it does not do we move to a page-aligned block.
+constexpr size_t kNativeLargeMin = 64 * 1024;
+
 // Allocates a sampled object and records it. `align` 0 means malloc's
-// alignment. Sampled objects get page alignment when the rate allows, so
+// alignment. Sampled objects are recognisable when the rate allows, so
 // free() can tell them apart with one AND.
 void* AllocSampled(size_t size, size_t align, bool zero) {
   RecursionGuard guard;
-  void* p;
+  void* p = nullptr;
   if (GlobalState().align_sampled) {
-    p = real.memalign(align > kPageSize ? align : kPageSize, size);
-    if (p != nullptr && zero && NeedsZeroing(p)) memset(p, 0, size);
+    if (align <= 16 && size >= kNativeLargeMin) {
+      p = zero ? real.calloc(1, size) : real.malloc(size);
+      if (p != nullptr && !IsRecognisable(p)) {
+        real.free(p);
+        p = nullptr;
+      }
+    }
+    if (p == nullptr) {
+      p = real.memalign(align > kPageSize ? align : kPageSize, size);
+      if (p != nullptr && zero && NeedsZeroing(p)) memset(p, 0, size);
+    }
   } else if (align != 0) {
     p = real.memalign(align, size);
     if (p != nullptr && zero) memset(p, 0, size);
@@ -78,7 +120,7 @@ HS_NOINLINE void FreeSlow(void* p) {
 }
 
 HS_ALWAYS_INLINE void HookFree(void* p) {
-  if (HS_LIKELY((reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) != 0)) return real.free(p);
+  if (HS_LIKELY(!MaybeSampled(p))) return real.free(p);
   FreeSlow(p);
 }
 
@@ -121,7 +163,7 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
   bool tracked = false;
   LiveEntry old_entry{};
   bool recording = tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed);
-  if (recording && (reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) == 0) {
+  if (recording && MaybeSampled(p)) {
     RecursionGuard guard;
     tracked = TakeLive(guard, p, &old_entry);
   }
@@ -144,7 +186,23 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
   }
   RecursionGuard guard;
   void* q;
-  if (GlobalState().align_sampled && real.malloc_usable_size != nullptr) {
+  if (GlobalState().align_sampled && size >= kNativeLargeMin) {
+    // Let the allocator grow it in place if it can; move it only if the
+    // result is not recognisable.
+    q = real.realloc(p, size);
+    if (q != nullptr && !IsRecognisable(q)) {
+      void* moved = real.memalign(kPageSize, size);
+      if (moved == nullptr) {
+        // Keep the program's block as it is; this sample is lost, counted.
+        if (tracked) AccountFree(old_entry);
+        GlobalState().dropped_live.fetch_add(1, std::memory_order_relaxed);
+        return q;
+      }
+      memcpy(moved, q, size);
+      real.free(q);
+      q = moved;
+    }
+  } else if (GlobalState().align_sampled && real.malloc_usable_size != nullptr) {
     // Move to a page-aligned block so the new object is recognisable.
     q = real.memalign(kPageSize, size);
     if (q != nullptr) {
@@ -241,7 +299,7 @@ HS_EXPORT void* calloc(size_t n, size_t size) {
 HS_EXPORT void* realloc(void* p, size_t size) {
   if (p == nullptr) return HookMalloc(size);
   // Neither an old sampled object nor a new sample: straight through.
-  if (HS_LIKELY((reinterpret_cast<uintptr_t>(p) & heapscope::runtime::g_free_probe_mask) != 0 &&
+  if (HS_LIKELY(!heapscope::runtime::MaybeSampled(p) &&
                 size != 0 && heapscope::runtime::TrySkipFast(size))) {
     return real.realloc(p, size);
   }
