@@ -1,9 +1,10 @@
 #include "analyze/top.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <numeric>
+#include <cstdint>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "analyze/node_table.h"
 #include "analyze/sample_type.h"
