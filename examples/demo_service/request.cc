@@ -137,7 +137,7 @@ std::string RequestGenerator::Next(int64_t tenant_epoch) {
   } else if (pick < 985) {
     method = "POST";
     target = "/api/v1/subscribe?topic=orders-" + std::to_string(random_.Below(kTopicCount));
-    AppendFilterBody(body, random_.Between(256, 2048));
+    AppendFilterBody(body, random_.Between(1024, 6144));
   } else {
     method = "POST";
     target = "/api/v1/events?topic=orders-" + std::to_string(random_.Below(kTopicCount));

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "analyze/function_names.h"
 #include "analyze/units.h"
 #include "cli/commands.h"
 #include "format/profile_reader.h"
@@ -70,7 +71,11 @@ void FrameNames(const format::Profile& p, uint32_t loc, std::vector<std::string>
     return;
   }
   for (uint32_t i = 0; i < l.line_count; i++) {
-    out->push_back(std::string(p.String(p.functions[p.lines[l.line_begin + i].function].name)));
+    // Short names ("Cache::Insert"), as a person reads a stack.
+    const format::Function& fn = p.functions[p.lines[l.line_begin + i].function];
+    std::string name = analyze::DemangleSimplified(p.String(fn.system_name));
+    if (name.empty()) name = analyze::DisplayName(p.String(fn.name), p.String(fn.system_name));
+    out->push_back(std::move(name));
   }
 }
 
