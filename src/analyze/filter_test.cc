@@ -1,0 +1,97 @@
+#include "analyze/filter.h"
+
+#include <gtest/gtest.h>
+
+#include "analyze/folded.h"
+#include "analyze/test_profile.h"
+#include "analyze/top.h"
+
+namespace heapscope::analyze {
+namespace {
+
+using testing::ProfileBuilder;
+
+// main -> {cache::Put -> malloc: 100, worker -> malloc: 20, worker: 3};
+// a sample without a stack: 1.
+format::Profile Heap() {
+  ProfileBuilder b({{"inuse_space", "bytes"}});
+  uint32_t malloc_loc = b.Loc({"malloc"});
+  uint32_t put = b.Loc({"cache::Put"});
+  uint32_t worker = b.Loc({"worker"});
+  uint32_t main_loc = b.Loc({"main"});
+  b.Sample({malloc_loc, put, main_loc}, {100});
+  b.Sample({malloc_loc, worker, main_loc}, {20});
+  b.Sample({worker, main_loc}, {3});
+  b.Sample({}, {1});
+  return b.Build();
+}
+
+std::string Folded(const format::Profile& p) {
+  format::Result<CollapsedStacks> s = CollapseStacks(p, "");
+  EXPECT_TRUE(s.ok()) << s.error();
+  return FormatFolded(*s);
+}
+
+TEST(FilterTest, NoPatternsKeepEverything) {
+  format::Profile p = Heap();
+  format::Result<FilterStats> r = ApplySampleFilter(&p, {});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->kept, 4u);
+  EXPECT_EQ(r->dropped, 0u);
+  EXPECT_EQ(p.samples.size(), 4u);
+}
+
+TEST(FilterTest, FocusKeepsSamplesThroughAMatchingFrame) {
+  format::Profile p = Heap();
+  format::Result<FilterStats> r = ApplySampleFilter(&p, {.focus = "work", .ignore = ""});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->kept, 2u);
+  EXPECT_EQ(r->dropped, 2u);
+  EXPECT_EQ(Folded(p), "main;worker 3\nmain;worker;malloc 20\n");
+}
+
+TEST(FilterTest, IgnoreDropsSamplesWithAMatchingFrame) {
+  format::Profile p = Heap();
+  format::Result<FilterStats> r = ApplySampleFilter(&p, {.focus = "", .ignore = "^cache::"});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(Folded(p), "[no stack] 1\nmain;worker 3\nmain;worker;malloc 20\n");
+}
+
+TEST(FilterTest, FocusAndIgnoreTogether) {
+  format::Profile p = Heap();
+  format::Result<FilterStats> r = ApplySampleFilter(&p, {.focus = "malloc", .ignore = "Put"});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(Folded(p), "main;worker;malloc 20\n");
+  // Reports computed afterwards see only what was kept.
+  format::Result<TopReport> top = ComputeTop(p, {});
+  ASSERT_TRUE(top.ok()) << top.error();
+  EXPECT_EQ(top->total, 20);
+}
+
+TEST(FilterTest, InlineFramesCount) {
+  ProfileBuilder b({{"inuse_space", "bytes"}});
+  uint32_t inl = b.Loc({"inlined_leaf", "outer"});
+  uint32_t other = b.Loc({"other"});
+  b.Sample({inl}, {5});
+  b.Sample({other}, {7});
+  format::Profile p = b.Build();
+  format::Result<FilterStats> r = ApplySampleFilter(&p, {.focus = "outer", .ignore = ""});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(Folded(p), "outer;inlined_leaf 5\n");
+}
+
+TEST(FilterTest, BadPatternIsAnErrorAndChangesNothing) {
+  format::Profile p = Heap();
+  format::Result<FilterStats> r = ApplySampleFilter(&p, {.focus = "main", .ignore = "(unclosed"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().rfind("--ignore \"(unclosed\" is not a valid regular expression", 0), 0u)
+      << r.error();
+  EXPECT_EQ(r.error().find('\n'), std::string::npos);
+  EXPECT_EQ(p.samples.size(), 4u);
+  format::Result<FilterStats> f = ApplySampleFilter(&p, {.focus = "[", .ignore = ""});
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().rfind("--focus \"[\"", 0), 0u) << f.error();
+}
+
+}  // namespace
+}  // namespace heapscope::analyze
