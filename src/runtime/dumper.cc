@@ -17,6 +17,7 @@
 #include "platform/modules.h"
 #include "runtime/profile_writer.h"
 #include "runtime/recorder.h"
+#include "runtime/resource_profiles.h"
 
 namespace heapscope::runtime {
 
@@ -116,6 +117,7 @@ bool DumpSnapshotLocked() {
     WarnWriteFailed(path);
     return false;
   }
+  WriteResourceSnapshots(nullptr, seq);
   if (g.config.keep > 0 && seq > g.config.keep) {
     char old[1100];
     base::RawBuffer ob(old, sizeof old);
@@ -283,6 +285,7 @@ void FinalDump() {
   base::RawBuffer b(path, sizeof path);
   SnapshotPath(&b, "final", 0);
   if (!WriteFileAtomically(b.CStr())) WarnWriteFailed(path);
+  WriteResourceSnapshots("final", 0);
 }
 
 void StartDumper() {

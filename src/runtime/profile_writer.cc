@@ -218,8 +218,18 @@ class ProfileBuilder {
   ProfileBuilder(format::ByteSink* sink, SymbolCache* symbols) : enc_(sink), symbols_(symbols) {}
 
   bool Build(const HeapProfileOptions& options);
+  // Any other profile of stacks (descriptors, threads, mappings).
+  bool BuildStacks(const StackProfile& p);
 
  private:
+  // Tables for up to max_locations locations and their strings.
+  bool InitTables(size_t max_locations, size_t extra_strings);
+  // Location ids of a stack into loc_ids (room for depth + 2); pseudo, if
+  // given, becomes an outermost frame of that name. Returns their number.
+  int StackLocations(const uintptr_t* frames, int depth, bool truncated, const char* pseudo,
+                     uint64_t* loc_ids);
+  // Functions, locations and mappings for every location handed out.
+  bool WriteLocationsAndMappings();
   char* Format(const char* a, uint64_t v1, const char* b = nullptr, uint64_t v2 = 0,
                const char* c = nullptr, uint64_t v3 = 0, const char* d = nullptr,
                uint64_t v4 = 0);
@@ -231,6 +241,10 @@ class ProfileBuilder {
   StringTable strings_;
   U64Map locations_;
   U64Map functions_;
+  uintptr_t* location_addr_ = nullptr;  // by location id; 0: [truncated]
+  const char** location_pseudo_ = nullptr;  // by location id: a pseudo frame's name
+  size_t nlocations_ = 0;
+  size_t nmodules_ = 0;  // modules known when the tables were sized
   int64_t comments_[8];
   int ncomments_ = 0;
 };
@@ -250,86 +264,70 @@ char* ProfileBuilder::Format(const char* a, uint64_t v1, const char* b, uint64_t
   return out;
 }
 
-bool ProfileBuilder::Build(const HeapProfileOptions& options) {
-  State& g = GlobalState();
-  StackDepot& depot = Depot();
-  Modules().Refresh();
-  size_t nstacks = depot.size();
-  size_t total_frames = 0;
-  for (size_t id = 1; id <= nstacks; id++) {
-    if (StackNode* n = depot.Get(static_cast<StackId>(id))) total_frames += n->depth;
-  }
-  size_t nmodules = Modules().size();
-  size_t max_locations = total_frames + 2;
+bool ProfileBuilder::InitTables(size_t max_locations, size_t extra_strings) {
+  nmodules_ = Modules().size();
   if (!locations_.Init(&arena_, max_locations) || !functions_.Init(&arena_, max_locations) ||
-      !strings_.Init(&arena_, 2 * max_locations + 2 * nmodules + 64)) {
+      !strings_.Init(&arena_, 2 * max_locations + 2 * nmodules_ + extra_strings)) {
     return false;
   }
-  uintptr_t* location_addr =
+  location_addr_ =
       static_cast<uintptr_t*>(arena_.Alloc((max_locations + 1) * sizeof(uintptr_t), 8));
-  if (location_addr == nullptr) return false;
-  size_t nlocations = 0;
+  location_pseudo_ =
+      static_cast<const char**>(arena_.Alloc((max_locations + 1) * sizeof(char*), 8));
+  return location_addr_ != nullptr && location_pseudo_ != nullptr;
+}
 
-  uint8_t scratch[4096];
-  format::MessageBuilder m(scratch, sizeof scratch);
-  // Sample types, as Go's heap profile has them.
-  const char* types[4][2] = {{"alloc_objects", "count"},
-                             {"alloc_space", "bytes"},
-                             {"inuse_objects", "count"},
-                             {"inuse_space", "bytes"}};
-  for (auto& t : types) {
-    m.Clear();
-    m.Int64(pb::value_type::kType, strings_.Intern(t[0]));
-    m.Int64(pb::value_type::kUnit, strings_.Intern(t[1]));
-    enc_.Message(pb::profile::kSampleType, m);
+int ProfileBuilder::StackLocations(const uintptr_t* frames, int depth, bool truncated,
+                                   const char* pseudo, uint64_t* loc_ids) {
+  int n = 0;
+  for (int i = 0; i < depth; i++) {
+    bool inserted;
+    uint64_t key = frames[i];
+    if (key <= kTruncatedKey) key = kTruncatedKey + 1;
+    uint32_t lid = locations_.FindOrInsert(key, static_cast<uint32_t>(nlocations_ + 1), &inserted);
+    if (inserted) location_addr_[++nlocations_] = frames[i];
+    loc_ids[n++] = lid;
   }
-
-  // Samples, one per stack with anything to show.
-  uint64_t inuse_total_fx = 0;
-  uint64_t loc_ids[kMaxFrames + 1];
-  uint8_t sample_buf[4096];
-  format::MessageBuilder sm(sample_buf, sizeof sample_buf);
-  for (size_t id = 1; id <= nstacks; id++) {
-    StackNode* n = depot.Get(static_cast<StackId>(id));
-    if (n == nullptr) continue;
-    int64_t values[4];
-    uint64_t inuse_fx;
-    if (!StackValues(n, options, values, &inuse_fx)) continue;
-    inuse_total_fx += inuse_fx;
-    int depth = 0;
-    for (int i = 0; i < n->depth; i++) {
-      bool inserted;
-      uint64_t key = n->frames[i];
-      if (key <= kTruncatedKey) key = kTruncatedKey + 1;
-      uint32_t lid = locations_.FindOrInsert(key, static_cast<uint32_t>(nlocations + 1), &inserted);
-      if (inserted) location_addr[++nlocations] = n->frames[i];
-      loc_ids[depth++] = lid;
-    }
-    if (n->truncated) {
-      bool inserted;
-      uint32_t lid =
-          locations_.FindOrInsert(kTruncatedKey, static_cast<uint32_t>(nlocations + 1), &inserted);
-      if (inserted) location_addr[++nlocations] = 0;
-      loc_ids[depth++] = lid;
-    }
-    sm.Clear();
-    sm.PackedVarints(pb::sample::kLocationId, loc_ids, static_cast<size_t>(depth));
-    sm.PackedInt64s(pb::sample::kValue, values, 4);
-    enc_.Message(pb::profile::kSample, sm);
+  if (truncated) {
+    bool inserted;
+    uint32_t lid =
+        locations_.FindOrInsert(kTruncatedKey, static_cast<uint32_t>(nlocations_ + 1), &inserted);
+    if (inserted) location_addr_[++nlocations_] = 0;
+    loc_ids[n++] = lid;
   }
+  if (pseudo != nullptr) {
+    // Keyed by the name's address with the top bit set: never a code address.
+    bool inserted;
+    uint64_t key = reinterpret_cast<uintptr_t>(pseudo) | (uint64_t{1} << 63);
+    uint32_t lid = locations_.FindOrInsert(key, static_cast<uint32_t>(nlocations_ + 1), &inserted);
+    if (inserted) {
+      location_addr_[++nlocations_] = 0;
+      location_pseudo_[nlocations_] = pseudo;
+    }
+    loc_ids[n++] = lid;
+  }
+  return n;
+}
 
+bool ProfileBuilder::WriteLocationsAndMappings() {
   // Locations, with one Line naming the function from the ELF symbols.
+  size_t nmodules = nmodules_;
   bool* module_has_functions = static_cast<bool*>(arena_.Alloc(nmodules + 1, 1));
   if (module_has_functions == nullptr) return false;
   size_t nfunctions = 0;
-  for (size_t lid = 1; lid <= nlocations; lid++) {
-    uintptr_t ret = location_addr[lid];
+  uint8_t scratch[4096];
+  format::MessageBuilder m(scratch, sizeof scratch);
+  for (size_t lid = 1; lid <= nlocations_; lid++) {
+    uintptr_t ret = location_addr_[lid];
     m.Clear();
     m.Varint(pb::location::kId, lid);
     const char* name = nullptr;
     const char* system_name = nullptr;
     uint64_t fkey = 0;
-    if (ret == 0) {
+    if (location_pseudo_[lid] != nullptr) {
+      name = system_name = location_pseudo_[lid];
+      fkey = reinterpret_cast<uintptr_t>(location_pseudo_[lid]);
+    } else if (ret == 0) {
       name = system_name = "[truncated]";
       fkey = 1;
     } else {
@@ -385,6 +383,55 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
     enc_.Message(pb::profile::kMapping, m);
   }
 
+  return true;
+}
+
+bool ProfileBuilder::Build(const HeapProfileOptions& options) {
+  State& g = GlobalState();
+  StackDepot& depot = Depot();
+  Modules().Refresh();
+  size_t nstacks = depot.size();
+  size_t total_frames = 0;
+  for (size_t id = 1; id <= nstacks; id++) {
+    if (StackNode* n = depot.Get(static_cast<StackId>(id))) total_frames += n->depth;
+  }
+  if (!InitTables(total_frames + 2, 64)) return false;
+
+  uint8_t scratch[4096];
+  format::MessageBuilder m(scratch, sizeof scratch);
+  // Sample types, as Go's heap profile has them.
+  const char* types[4][2] = {{"alloc_objects", "count"},
+                             {"alloc_space", "bytes"},
+                             {"inuse_objects", "count"},
+                             {"inuse_space", "bytes"}};
+  for (auto& t : types) {
+    m.Clear();
+    m.Int64(pb::value_type::kType, strings_.Intern(t[0]));
+    m.Int64(pb::value_type::kUnit, strings_.Intern(t[1]));
+    enc_.Message(pb::profile::kSampleType, m);
+  }
+
+  // Samples, one per stack with anything to show.
+  uint64_t inuse_total_fx = 0;
+  uint64_t loc_ids[kMaxFrames + 2];
+  uint8_t sample_buf[4096];
+  format::MessageBuilder sm(sample_buf, sizeof sample_buf);
+  for (size_t id = 1; id <= nstacks; id++) {
+    StackNode* n = depot.Get(static_cast<StackId>(id));
+    if (n == nullptr) continue;
+    int64_t values[4];
+    uint64_t inuse_fx;
+    if (!StackValues(n, options, values, &inuse_fx)) continue;
+    inuse_total_fx += inuse_fx;
+    int depth = StackLocations(n->frames, n->depth, n->truncated != 0, nullptr, loc_ids);
+    sm.Clear();
+    sm.PackedVarints(pb::sample::kLocationId, loc_ids, static_cast<size_t>(depth));
+    sm.PackedInt64s(pb::sample::kValue, values, 4);
+    enc_.Message(pb::profile::kSample, sm);
+  }
+
+  if (!WriteLocationsAndMappings()) return false;
+
   // Period, time, comments, default type.
   m.Clear();
   m.Int64(pb::value_type::kType, strings_.Intern("space"));
@@ -411,6 +458,64 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   for (int i = 0; i < ncomments_; i++) enc_.Int64(pb::profile::kComment, comments_[i]);
   enc_.Int64(pb::profile::kDefaultSampleType,
              strings_.Intern(options.alloc_default ? "alloc_space" : "inuse_space"));
+  strings_.Write(&enc_);
+  return enc_.ok();
+}
+
+bool ProfileBuilder::BuildStacks(const StackProfile& p) {
+  State& g = GlobalState();
+  Modules().Refresh();
+  size_t total_frames = 0;
+  for (size_t i = 0; i < p.nsamples; i++) total_frames += p.samples[i].depth + 2u;
+  size_t labels = 0;
+  for (size_t i = 0; i < p.nsamples; i++) labels += static_cast<size_t>(p.samples[i].nlabels);
+  if (!InitTables(total_frames + 2, 2 * labels + 64)) return false;
+  uint8_t scratch[4096];
+  format::MessageBuilder m(scratch, sizeof scratch);
+  for (int t = 0; t < p.ntypes; t++) {
+    m.Clear();
+    m.Int64(pb::value_type::kType, strings_.Intern(p.sample_types[t][0]));
+    m.Int64(pb::value_type::kUnit, strings_.Intern(p.sample_types[t][1]));
+    enc_.Message(pb::profile::kSampleType, m);
+  }
+  uint64_t loc_ids[kMaxFrames + 2];
+  uint8_t sample_buf[4096];
+  format::MessageBuilder sm(sample_buf, sizeof sample_buf);
+  for (size_t i = 0; i < p.nsamples; i++) {
+    const StackSample& s = p.samples[i];
+    int depth = s.depth > kMaxFrames ? kMaxFrames : s.depth;
+    int n = StackLocations(s.frames, depth, s.truncated, s.pseudo, loc_ids);
+    sm.Clear();
+    sm.PackedVarints(pb::sample::kLocationId, loc_ids, static_cast<size_t>(n));
+    sm.PackedInt64s(pb::sample::kValue, s.values, static_cast<size_t>(p.ntypes));
+    for (int l = 0; l < s.nlabels; l++) {
+      uint8_t lbuf[64];
+      format::MessageBuilder lm(lbuf, sizeof lbuf);
+      lm.Int64(pb::label::kKey, strings_.Intern(s.labels[l].key));
+      if (s.labels[l].str != nullptr) {
+        lm.Int64(pb::label::kStr, strings_.Intern(s.labels[l].str));
+      } else {
+        lm.Int64(pb::label::kNum, s.labels[l].num);
+      }
+      sm.Message(pb::sample::kLabel, lm);
+    }
+    enc_.Message(pb::profile::kSample, sm);
+  }
+  if (!WriteLocationsAndMappings()) return false;
+  m.Clear();
+  m.Int64(pb::value_type::kType, strings_.Intern(p.period_type[0]));
+  m.Int64(pb::value_type::kUnit, strings_.Intern(p.period_type[1]));
+  enc_.Message(pb::profile::kPeriodType, m);
+  enc_.Int64(pb::profile::kPeriod, 1);
+  enc_.Int64(pb::profile::kTimeNanos, static_cast<int64_t>(NowNs(CLOCK_REALTIME)));
+  enc_.Int64(pb::profile::kDurationNanos,
+             static_cast<int64_t>(NowNs(CLOCK_MONOTONIC) - g.start_ns));
+  for (int c = 0; c < p.ncomments; c++) {
+    enc_.Int64(pb::profile::kComment, strings_.Intern(p.comments[c]));
+  }
+  if (p.default_type != nullptr) {
+    enc_.Int64(pb::profile::kDefaultSampleType, strings_.Intern(p.default_type));
+  }
   strings_.Write(&enc_);
   return enc_.ok();
 }
@@ -523,6 +628,26 @@ bool WriteHeapProfileGz(format::ByteSink* out, const HeapProfileOptions& options
 bool WriteHeapProfileGz(int fd, const HeapProfileOptions& options) {
   FdSink out(fd);
   return WriteHeapProfileGz(&out, options);
+}
+
+bool WriteStackProfileGz(format::ByteSink* out, const StackProfile& p) {
+  base::MmapArena arena(256 * 1024);
+  void* mem = arena.Alloc(sizeof(GzipSink), alignof(GzipSink));
+  if (mem == nullptr) return false;
+  auto* sink = new (mem) GzipSink(out);
+  bool ok;
+  {
+    ProfileBuilder b(sink, p.symbols != nullptr ? p.symbols : DefaultSymbols());
+    ok = b.BuildStacks(p);
+  }
+  ok = ok && sink->Finish();
+  sink->~GzipSink();
+  return ok;
+}
+
+bool WriteStackProfileGz(int fd, const StackProfile& p) {
+  FdSink out(fd);
+  return WriteStackProfileGz(&out, p);
 }
 
 size_t CaptureAllocBase(base::MmapBuffer* out) {

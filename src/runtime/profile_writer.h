@@ -62,6 +62,42 @@ bool WriteHeapProfileText(format::ByteSink* out, const HeapProfileOptions& optio
 // into buf. Returns false if pc is in no known function.
 bool SymbolizePc(SymbolCache* cache, uintptr_t pc, char* buf, size_t cap);
 
+// Profiles of other resources (descriptors, threads, mappings): one sample
+// per entry, with exact values and labels, written by the same builder as
+// the heap profile so that locations, functions and mappings read alike.
+struct ProfileLabel {
+  const char* key;
+  const char* str;  // nullptr: a numeric label
+  int64_t num;
+};
+
+struct StackSample {
+  const uintptr_t* frames;  // return addresses, leaf first
+  int depth;
+  bool truncated;
+  // A pseudo frame named so (e.g. "[inherited]"), outermost; or nullptr.
+  const char* pseudo;
+  int64_t values[2];
+  ProfileLabel labels[4];
+  int nlabels;
+};
+
+struct StackProfile {
+  const char* sample_types[2][2];  // {type, unit}
+  int ntypes;
+  const char* period_type[2];
+  const char* default_type;  // nullptr: the first
+  const StackSample* samples;
+  size_t nsamples;
+  const char* comments[4];
+  int ncomments;
+  SymbolCache* symbols;  // nullptr: the dump thread's
+};
+
+// Strings referred to by the profile must live until it is written.
+bool WriteStackProfileGz(format::ByteSink* out, const StackProfile& p);
+bool WriteStackProfileGz(int fd, const StackProfile& p);
+
 // Sums over every stack, rounded to whole objects and bytes.
 struct HeapTotals {
   uint64_t alloc_objects = 0;

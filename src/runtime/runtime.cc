@@ -21,6 +21,7 @@
 #include "runtime/http/server.h"
 #include "runtime/real_functions.h"
 #include "runtime/recorder.h"
+#include "runtime/resource_table.h"
 #include "runtime/unwind.h"
 
 namespace heapscope::runtime {
@@ -196,6 +197,7 @@ bool InitOnce() {
     base::RawLog("cannot map memory for the profiler's tables; profiling is off");
     return true;  // real functions work; recording stays off
   }
+  InitResources();  // before libunwind makes descriptors of its own
   InitUnwinder();
   g.active.store(g.config.enabled, std::memory_order_release);
   return true;

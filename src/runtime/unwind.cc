@@ -20,19 +20,18 @@ int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* trunca
   if (cap > static_cast<int>(sizeof buf / sizeof buf[0])) cap = sizeof buf / sizeof buf[0];
   int n = unw_backtrace(buf, cap);
   const State& g = GlobalState();
-  int skip = 0;
-  while (skip < n) {
-    uintptr_t pc = reinterpret_cast<uintptr_t>(buf[skip]);
-    if (pc < g.self_begin || pc >= g.self_end) break;
-    skip++;
+  // Our own frames are cut wherever they are: the hooks at the leaf end,
+  // and the thread-start trampoline at the root end of the program's
+  // threads.
+  int depth = 0;
+  int kept_from_program = 0;
+  for (int i = 0; i < n; i++) {
+    uintptr_t pc = reinterpret_cast<uintptr_t>(buf[i]);
+    if (pc >= g.self_begin && pc < g.self_end) continue;
+    kept_from_program++;
+    if (depth < max) frames[depth++] = pc;
   }
-  int depth = n - skip;
-  *truncated = false;
-  if (depth > max || n == cap) {
-    *truncated = true;
-    if (depth > max) depth = max;
-  }
-  for (int i = 0; i < depth; i++) frames[i] = reinterpret_cast<uintptr_t>(buf[skip + i]);
+  *truncated = kept_from_program > max || n == cap;
   return depth;
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "base/raw_log.h"
+#include "runtime/resource_profiles.h"
 #include "runtime/runtime.h"
 
 namespace heapscope::runtime::http {
@@ -70,6 +71,9 @@ Route Lookup(Slice path) {
   if (path.Equals("/debug/pprof/symbol")) return Route::kSymbol;
   if (path.Equals("/debug/vars")) return Route::kVars;
   if (path.Equals("/metrics")) return Route::kMetrics;
+  if (path.Equals("/debug/pprof/fds")) return Route::kFds;
+  if (path.Equals("/debug/pprof/threadcreate")) return Route::kThreadcreate;
+  if (path.Equals("/debug/pprof/mmap")) return Route::kMmap;
   return Route::kNotFound;
 }
 
@@ -200,6 +204,10 @@ void ServeIndex(Reply* reply) {
   uint64_t stacks = ComputeHeapTotals().stacks;
   t.Str("<tr><td>").Uint(stacks).Str("</td><td><a href='allocs?debug=1'>allocs</a></td></tr>\n");
   t.Str("<tr><td>").Uint(stacks).Str("</td><td><a href='heap?debug=1'>heap</a></td></tr>\n");
+  ResourceCounts rc = CountResources();
+  t.Str("<tr><td>").Uint(rc.fds).Str("</td><td><a href='fds'>fds</a></td></tr>\n");
+  t.Str("<tr><td>").Uint(rc.mappings).Str("</td><td><a href='mmap'>mmap</a></td></tr>\n");
+  t.Str("<tr><td>").Uint(rc.threads).Str("</td><td><a href='threadcreate'>threadcreate</a></td></tr>\n");
   t.Str("</table>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n");
   t.Str(
       "<li><div class=profile-name>allocs: </div> A sampling of all past memory allocations"
@@ -208,6 +216,15 @@ void ServeIndex(Reply* reply) {
   t.Str(
       "<li><div class=profile-name>heap: </div> A sampling of memory allocations of live"
       " objects (inuse_space is the default type). Add ?seconds=N for a delta profile.</li>\n");
+  t.Str(
+      "<li><div class=profile-name>fds: </div> Open file descriptors by the stack that"
+      " created them, labelled with their kind (exact).</li>\n");
+  t.Str(
+      "<li><div class=profile-name>mmap: </div> Anonymous mappings the program made, by"
+      " creating stack: count and bytes (exact).</li>\n");
+  t.Str(
+      "<li><div class=profile-name>threadcreate: </div> Live threads by the stack that"
+      " created them, labelled with name, tid and state.</li>\n");
   t.Str(
       "<li><div class=profile-name><a href='cmdline'>cmdline</a>: </div> The command line"
       " of the program, NUL-separated.</li>\n");
@@ -292,6 +309,17 @@ void ServeSymbol(const Request& req, SymbolCache* symbols, Reply* reply) {
     }
     p = w_end + 1;
   }
+}
+
+void ServeResource(Route route, SymbolCache* symbols, Reply* reply) {
+  ResourceProfile which = route == Route::kFds            ? ResourceProfile::kFds
+                          : route == Route::kThreadcreate ? ResourceProfile::kThreads
+                                                          : ResourceProfile::kMappings;
+  BodySink sink(reply->body);
+  reply->content_type = "application/octet-stream";
+  reply->attachment = ResourceProfileName(which);
+  if (!WriteResourceProfileGz(which, &sink, symbols) || reply->body->failed())
+    ServeError(500, "could not write the profile (out of memory)", reply);
 }
 
 }  // namespace heapscope::runtime::http

@@ -53,7 +53,10 @@ class BodySink : public format::ByteSink {
   base::MmapBuffer* b_;
 };
 
-enum class Route { kIndex, kHeap, kAllocs, kCmdline, kSymbol, kVars, kMetrics, kNotFound };
+enum class Route {
+  kIndex, kHeap, kAllocs, kCmdline, kSymbol, kVars, kMetrics, kNotFound,
+  kFds, kThreadcreate, kMmap,  // resources besides the heap (runtime/resource_profiles.h)
+};
 Route Lookup(Slice path);
 
 struct HeapQuery {
@@ -76,6 +79,8 @@ void ServeSymbol(const Request& req, SymbolCache* symbols, Reply* reply);
 void ServeVars(Reply* reply);
 void ServeMetrics(Reply* reply);
 void ServeError(int status, const char* text, Reply* reply);
+// /debug/pprof/fds, /debug/pprof/threadcreate, /debug/pprof/mmap.
+void ServeResource(Route route, SymbolCache* symbols, Reply* reply);
 
 const char* StatusText(int status);
 

@@ -238,6 +238,11 @@ void HandleRequest(Server& s, Conn& c, const Request& req, uint64_t now) {
     case Route::kMetrics:
       ServeMetrics(&r);
       break;
+    case Route::kFds:
+    case Route::kThreadcreate:
+    case Route::kMmap:
+      ServeResource(route, s.symbols, &r);
+      break;
     case Route::kNotFound:
       break;
   }

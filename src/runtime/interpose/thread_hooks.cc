@@ -1,0 +1,93 @@
+// pthread_create, exported from libheapscope.so: each thread the program
+// creates is recorded with the creating stack until it ends. The new
+// thread starts in a trampoline that notes its tid; the record is
+// forgotten when the thread ends, however it ends. The runtime's own
+// threads are created under a RecursionGuard, or start in our own code,
+// and are never recorded. The trampoline shows as the outermost frame but
+// one (under start_thread) in the new thread's heap stacks.
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/resource_table.h"
+
+namespace heapscope::runtime {
+namespace {
+
+using CreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+std::atomic<CreateFn> g_next_create{nullptr};
+
+// The record is forgotten by a thread-specific key's destructor, which
+// glibc runs however the thread ends (return, pthread_exit, cancellation).
+pthread_key_t g_key;
+std::atomic<int> g_key_state{0};  // 0 none, 1 creating, 2 ready, 3 failed
+
+void ForgetRecord(void* p) { ReleaseThreadRecord(static_cast<ThreadRecord*>(p)); }
+
+bool KeyReady(const RecursionGuard&) {
+  int s = g_key_state.load(std::memory_order_acquire);
+  if (s == 2) return true;
+  int expected = 0;
+  if (s == 0 && g_key_state.compare_exchange_strong(expected, 1)) {
+    bool ok = pthread_key_create(&g_key, ForgetRecord) == 0;
+    g_key_state.store(ok ? 2 : 3, std::memory_order_release);
+    return ok;
+  }
+  while ((s = g_key_state.load(std::memory_order_acquire)) == 1) sched_yield();
+  return s == 2;
+}
+
+void* Trampoline(void* p) {
+  auto* r = static_cast<ThreadRecord*>(p);
+  void* (*start)(void*) = r->start;
+  void* arg = r->arg;
+  {
+    // Keys past the first block make glibc allocate: not the program's.
+    RecursionGuard guard;
+    r->tid.store(static_cast<int32_t>(syscall(SYS_gettid)), std::memory_order_relaxed);
+    r->state.store(kThreadRunning, std::memory_order_release);
+    SetCurrentThreadRecord(r);
+    if (pthread_setspecific(g_key, r) != 0) ReleaseThreadRecord(r);
+  }
+  return start(arg);
+}
+
+bool IsOwnCode(void* (*start)(void*)) {
+  auto pc = reinterpret_cast<uintptr_t>(start);
+  const State& g = GlobalState();
+  return pc >= g.self_begin && pc < g.self_end;
+}
+
+}  // namespace
+}  // namespace heapscope::runtime
+
+using namespace heapscope::runtime;  // NOLINT: hooks are in the global namespace
+
+extern "C" __attribute__((visibility("default"))) int hs_pthread_create(
+    pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*),
+    void* arg) __asm__("pthread_create");
+
+extern "C" int hs_pthread_create(pthread_t* thread, const pthread_attr_t* attr,
+                                 void* (*start)(void*), void* arg) {
+  CreateFn f = NextFunction(&g_next_create, "pthread_create");
+  if (f == nullptr) return EAGAIN;
+  if (!ShouldRecordResources() || IsOwnCode(start)) {
+    return f(thread, attr, start, arg);
+  }
+  ThreadRecord* r;
+  {
+    ErrnoKeeper keep;
+    RecursionGuard guard;
+    r = KeyReady(guard) ? AcquireThreadRecord() : nullptr;
+    if (r != nullptr) {
+      r->stack = CaptureResourceStack(guard);
+      r->start = start;
+      r->arg = arg;
+    }
+  }
+  if (r == nullptr) return f(thread, attr, start, arg);
+  int rc = f(thread, attr, Trampoline, r);
+  if (rc != 0) ReleaseThreadRecord(r);
+  return rc;
+}
