@@ -6,9 +6,20 @@ what=${1:-build}
 
 pkgs=(cmake ninja-build g++ pkg-config python3 libunwind-dev zlib1g-dev libcli11-dev
       nlohmann-json3-dev libgtest-dev libbenchmark-dev)
+# DWARF symbolization in the analyzer (elfutils).
+pkgs+=(libdw-dev libelf-dev)
 if [ "$what" = test ]; then
   # Real clients the tests use: Go's pprof reads every profile we write.
   pkgs+=(golang-go prometheus)
+  # Other allocators in front of the runtime (tests/e2e/test_corners.py).
+  pkgs+=(libjemalloc-dev libgoogle-perftools4)
+  # libFuzzer's runtime for clang's -fsanitize=fuzzer (src/base/fuzz).
+  pkgs+=(libclang-rt-14-dev)
+  # Real jemalloc and gperftools heap profiles for the format tests; clang
+  # builds the libFuzzer targets of the readers.
+  pkgs+=(libjemalloc2 libgoogle-perftools4 clang)
+  # Headless Chromium opens the flame graph pages the analyzer writes.
+  pkgs+=(chromium)
 fi
 
 missing=()

@@ -7,3 +7,5 @@ scripts/install-deps.sh test
 scripts/build.sh
 build=${BUILD_DIR:-build}
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600
+# Sanitizer builds of the unit tests (ASan, UBSan, TSan): README, "Reliability testing".
+tests/sanitizers/run.sh

@@ -7,8 +7,11 @@
 
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "format/profile.h"
 
 namespace heapscope::cli {
 
@@ -24,9 +27,42 @@ CommandFn RegisterRunCommand(CLI::App& app);
 CommandFn RegisterTopCommand(CLI::App& app);
 CommandFn RegisterDumpCommand(CLI::App& app);
 CommandFn RegisterLeaksCommand(CLI::App& app);
+CommandFn RegisterListCommand(CLI::App& app);
+CommandFn RegisterConvertCommand(CLI::App& app);
+CommandFn RegisterTreeCommand(CLI::App& app);
+CommandFn RegisterDiffCommand(CLI::App& app);
+CommandFn RegisterFoldedCommand(CLI::App& app);
+CommandFn RegisterFlameCommand(CLI::App& app);
+
+// What the analyzer views (tree, diff, folded, flame, and top's filters)
+// share; defined in folded_command.cc.
+struct ViewOptions {
+  std::string sample_type;
+  std::string focus;
+  std::string ignore;
+};
+// Adds --sample, --focus and --ignore.
+void AddViewOptions(CLI::App& cmd, ViewOptions& o);
+// Reads a profile and applies --focus/--ignore; on failure prints one
+// "heapscope: ..." line and returns nothing.
+std::optional<format::Profile> LoadViewProfile(const std::string& file, const ViewOptions& o);
+// "heapscope: MESSAGE" on stderr; returns the exit status 1.
+int FailView(const std::string& message);
+// Writes `text` to `path` ("" or "-": standard output); 0, or FailView's 1.
+int WriteViewOutput(const std::string& text, const std::string& path);
+// "standard input" for "-", else the path: how messages name a source.
+std::string SourceName(const std::string& file);
 
 // The leak report `heapscope run` appends to its summary (leaks_command.cc);
 // prints nothing when the directory has too few snapshots.
 void PrintRunLeakReport(const std::string& out_dir, FILE* out);
+
+// Reads any supported input (format/any_reader.h) and, when `want_lines`,
+// --symbols directories are given or some location has no name, symbolizes
+// it from DWARF (analyze/symbolizer.h); symbolizer warnings go to stderr.
+// HEAPSCOPE_SYMBOL_STATS=1 prints what the symbolizer did (list_command.cc).
+format::Result<format::Profile> LoadProfileForReport(const std::string& input,
+                                                     const std::vector<std::string>& symbol_dirs,
+                                                     bool want_lines);
 
 }  // namespace heapscope::cli

@@ -34,6 +34,12 @@ int main(int argc, char** argv) {
   add(heapscope::cli::RegisterTopCommand);
   add(heapscope::cli::RegisterDumpCommand);
   add(heapscope::cli::RegisterLeaksCommand);
+  add(heapscope::cli::RegisterListCommand);
+  add(heapscope::cli::RegisterConvertCommand);
+  add(heapscope::cli::RegisterTreeCommand);
+  add(heapscope::cli::RegisterDiffCommand);
+  add(heapscope::cli::RegisterFoldedCommand);
+  add(heapscope::cli::RegisterFlameCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

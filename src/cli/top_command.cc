@@ -3,7 +3,10 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "analyze/filter.h"
+#include "analyze/symbolizer.h"
 #include "analyze/top.h"
 #include "cli/commands.h"
 #include "format/profile_reader.h"
@@ -16,6 +19,10 @@ struct TopCommandOptions {
   std::string sample_type;
   size_t rows = 20;
   std::string format = "text";
+  bool lines = false;                    // --lines: rows by file:line.
+  std::vector<std::string> symbol_dirs;  // --symbols DIR.
+  std::string focus;
+  std::string ignore;
 };
 
 int Fail(const std::string& message) {
@@ -24,8 +31,12 @@ int Fail(const std::string& message) {
 }
 
 int RunTop(const TopCommandOptions& o) {
-  format::Result<format::Profile> profile = format::ReadProfileFile(o.file);
+  format::Result<format::Profile> profile = LoadProfileForReport(o.file, o.symbol_dirs, o.lines);
   if (!profile.ok()) return Fail(profile.error());
+  format::Result<analyze::FilterStats> filtered =
+      analyze::ApplySampleFilter(&*profile, {o.focus, o.ignore});
+  if (!filtered.ok()) return Fail(filtered.error());
+  if (o.lines) analyze::UseLinesAsFunctions(*profile);
   analyze::TopOptions options;
   options.sample_type = o.sample_type;
   options.max_rows = o.rows;
@@ -51,6 +62,14 @@ CommandFn RegisterTopCommand(CLI::App& app) {
   cmd->add_option("--sample", o->sample_type,
                   "Sample type to show, e.g. inuse_space, alloc_objects, or its index "
                   "(default: the profile's default sample type, else its last)");
+  cmd->add_option("--focus", o->focus,
+                  "Keep only samples with a frame whose function matches this regular expression");
+  cmd->add_option("--ignore", o->ignore,
+                  "Drop samples with a frame whose function matches this regular expression");
+  cmd->add_flag("--lines", o->lines,
+                "One row per source line (FUNCTION FILE:LINE, from DWARF) instead of per function");
+  cmd->add_option("--symbols", o->symbol_dirs,
+                  "Directory to look for binaries and debug files in (repeatable)");
   cmd->add_option("-n,--rows", o->rows, "How many functions to show (0 shows all)")
       ->capture_default_str();
   cmd->add_option("--format", o->format, "Output format")

@@ -104,7 +104,7 @@ expect_error "truncated protobuf" ".*(truncated protobuf at byte|invalid profile
 : >"$work/empty.pb.gz"
 expect_error "empty file" ".*empty file" "$work/empty.pb.gz"
 expect_error "missing file" "cannot open .*No such file" "$work/does-not-exist.pb.gz"
-printf 'heap profile: 1: 1 [1: 1] @ heapprofile\n' >"$work/legacy.txt"
+printf 'these are just words, not a profile\n' >"$work/legacy.txt"
 expect_error "text file" ".*not a profile.proto file" "$work/legacy.txt"
 expect_error "unknown sample type" \
   ".*unknown sample type \"cpu\"; this profile has: alloc_objects, alloc_space, inuse_objects, inuse_space" \

@@ -1,0 +1,269 @@
+"""Hard corners of the runtime, one scenario per CTest test:
+
+  signal_hook      SIGALRM every 100 us, the handler mallocs and frees, main
+                   allocates heavily: no deadlock, exact totals outside the
+                   handler, nothing of the handler's left in use
+  blocked_signals  every signal blocked in every thread (the dump signal
+                   and SIGTERM stay pending): periodic snapshots, exact
+                   final profile, exit status unchanged
+  unwind_escape    exceptions through 60 allocating frames (destructors
+                   allocate while unwinding) and longjmp out of 60 frames
+  tiny_stacks      threads with PTHREAD_STACK_MIN + 4 KiB stacks allocating
+  detached_exit    detached threads allocating while the process exits,
+                   50 times: no hang, no crash, a readable final profile
+  static_init      allocations in static constructors (one with priority
+                   101), atexit handlers, static and thread_local destructors
+  jemalloc_static  jemalloc linked statically into the executable
+  tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
+  tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
+
+Every program's output must equal its uninstrumented run's. With another
+allocator in front (the last two), the program's malloc and new resolve to
+that allocator before the runtime's hooks, so heapscope sees none of the
+program's allocations; the tests check the program runs correctly, the
+runtime still writes a readable profile, and what it shows is either
+nothing or the exact truth for the program's functions, never something in
+between.
+
+Usage: test_corners.py HEAPSCOPE LIBHEAPSCOPE SCENARIO PROGRAM"""
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hstest import (CornerEnv, LineReader, check, fail, final_path, finish, kill_quietly,
+                    numbered_snapshots, runtime_comments, wait_for)
+
+RATE1 = {"HEAPSCOPE_RATE": "1"}
+
+
+def same_output(label, plain, got):
+    check(got.returncode == plain.returncode,
+          f"{label}: exit status {got.returncode}, uninstrumented {plain.returncode}: {got.stderr!r}")
+    check(got.stdout == plain.stdout, f"{label}: output {got.stdout!r}, uninstrumented {plain.stdout!r}")
+
+
+def signal_hook(env, prog):
+    plain = env.plain([prog])
+    check(plain.returncode == 0, f"uninstrumented: {plain.returncode} {plain.stderr!r}")
+    kept = 4000
+    expected_main = (kept * 2048, sum(2048 + 16 * (i % 4) for i in range(400000)), kept, 400000)
+    for run in range(3):
+        out = env.outdir(f"signal-{run}")
+        try:
+            r = env.preload_input([prog], out, RATE1, timeout=60)
+        except subprocess.TimeoutExpired:
+            check(False, f"run {run}: no exit within 60 s (deadlock in a hook?)")
+            continue
+        same_output(f"run {run}", plain, r)
+        m = re.fullmatch(r"signals=(\d+)\n", r.stderr)
+        if not check(m is not None, f"run {run}: stderr {r.stderr!r}"):
+            continue
+        signals = int(m.group(1))
+        env.check_exact(final_path(out), {"MainAlloc": expected_main}, f"run {run}")
+        h = env.values(final_path(out), ["HandlerAlloc"])["HandlerAlloc"]
+        # In use nothing; allocated at most once per signal (a signal that
+        # lands inside the runtime's own hook allocates unrecorded).
+        check(h[0] == 0 and h[2] == 0, f"run {run}: HandlerAlloc left in use: {h}")
+        check(h[3] <= signals and h[1] == 48 * h[3],
+              f"run {run}: HandlerAlloc {h} for {signals} signals")
+        print(f"run {run}: {signals} signals, {h[3]} handler allocations recorded")
+
+
+def blocked_signals(env, prog):
+    def run(out):
+        p = env.spawn([prog], out=out, extra=dict(RATE1, HEAPSCOPE_INTERVAL="50ms"))
+        try:
+            so = LineReader(p.stdout)
+            first = so.readline(timeout=30)
+            check(first == "ready\n", f"no ready line: {first!r}")
+            for s in (signal.SIGRTMIN + 7, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP):
+                os.kill(p.pid, s)
+            rest = so.rest(timeout=60)
+            p.wait(timeout=60)
+            err = LineReader(p.stderr).rest(timeout=5)
+            return p.returncode, first + rest, err
+        finally:
+            kill_quietly(p)
+
+    plain_rc, plain_out, _ = run(None)
+    check(plain_rc == 0 and "SIGTERM pending: yes" in plain_out,
+          f"uninstrumented: {plain_rc} {plain_out!r}")
+    out = env.outdir("blocked")
+    rc, stdout, stderr = run(out)
+    check(rc == plain_rc and stdout == plain_out, f"with the runtime: {rc} {stdout!r} {stderr!r}")
+    check(stderr == "", f"the runtime wrote to stderr: {stderr!r}")
+    seqs = numbered_snapshots(out)
+    check(len(seqs) >= 4, f"periodic snapshots with every signal blocked: {seqs}")
+    env.check_exact(final_path(out), {"BlockedWork": (270000, 2700000, 900, 9000)}, "blocked")
+
+
+def unwind_escape(env, prog):
+    plain = env.plain([prog])
+    check(plain.returncode == 0, f"uninstrumented: {plain.returncode} {plain.stderr!r}")
+    out = env.outdir("unwind")
+    r = env.preload_input([prog], out, RATE1)
+    same_output("rate 1", plain, r)
+    check(r.stderr == "", f"rate 1: stderr {r.stderr!r}")
+    env.check_exact(final_path(out), {
+        "LevelAlloc": (0, 1200000, 0, 12000),
+        "UnwindAlloc": (0, 384000, 0, 12000),
+        "JumpAlloc": (0, 2400000, 0, 12000),
+        "JumpKept": (3200, 3200, 200, 200),
+    }, "rate 1")
+    # The allocating frames are named in full: 60 levels of Throwing and
+    # Jumping stay under the 128-frame limit.
+    fns = env.functions(final_path(out))
+    check({"Throwing", "Jumping", "ThrowRounds", "JumpRounds", "main"} <= fns,
+          f"rate 1: frames missing from the stacks: {sorted(fns)}")
+    # Sampled: stacks are taken while the C++ unwinder is running.
+    out = env.outdir("unwind-sampled")
+    r = env.preload_input([prog], out, {"HEAPSCOPE_RATE": "4K"})
+    same_output("4K", plain, r)
+    env.go_pprof_top(final_path(out))
+
+
+def tiny_stacks(env, prog):
+    plain = env.plain([prog])
+    check(plain.returncode == 0, f"uninstrumented: {plain.returncode} {plain.stdout!r}")
+    sizes = [24 + 8 * (i % 8) for i in range(1000)]
+    kept = [sizes[i] for i in range(0, 1000, 100)]
+    expected = (8 * sum(kept), 8 * sum(sizes), 80, 8000)
+    for rate in ("1", "4K"):
+        out = env.outdir(f"tiny-{rate}")
+        r = env.preload_input([prog], out, {"HEAPSCOPE_RATE": rate})
+        same_output(f"rate {rate}", plain, r)
+        check(r.stderr == "", f"rate {rate}: stderr {r.stderr!r}")
+        if rate == "1":
+            env.check_exact(final_path(out), {"TinyAlloc": expected}, "rate 1")
+        else:
+            env.go_pprof_top(final_path(out))
+
+
+def detached_exit(env, prog):
+    plain = {m: env.plain([prog, m]) for m in ("return", "exit")}
+    check(plain["return"].returncode == 0 and plain["exit"].returncode == 2,
+          f"uninstrumented: {plain['return'].returncode} {plain['exit'].returncode}")
+    slowest = 0.0
+    for i in range(50):
+        mode = "return" if i % 2 == 0 else "exit"
+        out = env.outdir(f"detached-{i}")
+        rate = "1" if i % 4 < 2 else "64K"
+        start = time.monotonic()
+        try:
+            r = env.preload_input([prog, mode], out, {"HEAPSCOPE_RATE": rate}, timeout=30)
+        except subprocess.TimeoutExpired:
+            check(False, f"run {i} ({mode}, rate {rate}): no exit within 30 s")
+            continue
+        slowest = max(slowest, time.monotonic() - start)
+        same_output(f"run {i} ({mode}, rate {rate})", plain[mode], r)
+        check(r.stderr == "", f"run {i}: stderr {r.stderr!r}")
+        final = final_path(out)
+        if check(os.path.exists(final), f"run {i}: no final profile"):
+            if i % 5 == 0:
+                env.top(final, "alloc_space")  # readable
+    print(f"50 exits with detached threads allocating; slowest {slowest:.2f} s")
+
+
+def static_init(env, prog):
+    plain = env.plain([prog])
+    check(plain.returncode == 0, f"uninstrumented: {plain.returncode} {plain.stderr!r}")
+    out = env.outdir("static")
+    r = env.preload_input([prog], out, RATE1)
+    same_output("rate 1", plain, r)
+    check(r.stderr == "", f"stderr {r.stderr!r}")
+    env.check_exact(final_path(out), {
+        "CtorAlloc": (5000, 10000, 5, 10),
+        "CtorFreed": (0, 500, 0, 1),
+        "PrioAlloc": (111, 111, 1, 1),
+        "AtexitAlloc": (333, 333, 1, 1),
+        "DtorAlloc": (222, 222, 1, 1),
+        "TlsAlloc": (0, 444, 0, 1),
+        "MainAlloc": (100, 100, 1, 1),
+    }, "static")
+
+
+FOREIGN_TRUTH = {
+    "ForeignAlloc": (0, 1000000, 0, 1000),
+    "ForeignRealloc": (100000, 1000000, 100, 1000),
+    "ForeignNew": (0, 200000, 0, 1000),
+}
+
+
+def foreign(env, cmd, out, extra_env, label, exact=False):
+    plain = env.plain(cmd)
+    check(plain.returncode == 0, f"{label}: uninstrumented: {plain.returncode} {plain.stderr!r}")
+    e = env.preload_env(out, RATE1)
+    e.update(extra_env)
+    try:
+        r = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        check(False, f"{label}: no exit within 60 s (hang)")
+        return
+    same_output(label, plain, r)
+    final = final_path(out)
+    if not check(os.path.exists(final), f"{label}: no final profile; stderr {r.stderr!r}"):
+        return
+    if exact:
+        env.check_exact(final, FOREIGN_TRUTH, label)
+        return
+    got = env.values(final, FOREIGN_TRUTH.keys())
+    for fn, truth in FOREIGN_TRUTH.items():
+        check(got[fn] in (truth, (0, 0, 0, 0)),
+              f"{label}: {fn} shows {got[fn]}: neither nothing nor the truth {truth}")
+    seen = "seen" if any(got[fn] != (0, 0, 0, 0) for fn in FOREIGN_TRUTH) else "not seen"
+    print(f"{label}: the program's allocations are {seen} by heapscope: {got}; "
+          f"runtime stderr {r.stderr!r}")
+    env.go_pprof_top(final)
+
+
+def jemalloc_static(env, prog):
+    foreign(env, [prog], env.outdir("jemalloc"), {}, "jemalloc linked statically")
+
+
+def find_tcmalloc():
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"):
+        for n in ("libtcmalloc.so.4", "libtcmalloc_minimal.so.4"):
+            p = os.path.join(d, n)
+            if os.path.exists(p):
+                return p
+    return None
+
+
+def tcmalloc_first(env, prog):
+    tc = find_tcmalloc()
+    if tc is None:
+        fail("libtcmalloc.so.4 not found: scripts/install-deps.sh test installs libgoogle-perftools4")
+    foreign(env, [prog], env.outdir("tcmalloc"), {"LD_PRELOAD": f"{tc} {env.lib}"},
+            "tcmalloc preloaded first")
+
+
+def tcmalloc_after(env, prog):
+    tc = find_tcmalloc()
+    if tc is None:
+        fail("libtcmalloc.so.4 not found: scripts/install-deps.sh test installs libgoogle-perftools4")
+    # The runtime first: its hooks see everything and hand each call to tcmalloc.
+    foreign(env, [prog], env.outdir("tcmalloc-after"), {"LD_PRELOAD": f"{env.lib} {tc}"},
+            "tcmalloc preloaded after the runtime", exact=True)
+
+
+SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, unwind_escape, tiny_stacks,
+                                      detached_exit, static_init, jemalloc_static, tcmalloc_first,
+                                      tcmalloc_after)}
+
+
+def main():
+    env = CornerEnv(sys.argv)
+    scenario = env.args[0]
+    if scenario not in SCENARIOS:
+        fail(f"unknown scenario {scenario!r}: one of {', '.join(SCENARIOS)}")
+    SCENARIOS[scenario](env, env.args[1])
+    finish(env, f"test_corners {scenario}")
+
+
+if __name__ == "__main__":
+    main()
