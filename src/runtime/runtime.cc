@@ -239,11 +239,37 @@ void WarnDropOnce(const char* what) {
 
 namespace {
 
+// An allocator linked into the program, or preloaded ahead of us, takes the
+// program's malloc calls before our hooks can: say so once, plainly,
+// rather than write profiles that look empty for no visible reason.
+void WarnIfShadowed(const State& g) {
+  // Only malloc: a program's own operator new usually calls malloc, which
+  // we still see.
+  for (const char* name : {"malloc"}) {
+    void* fn = dlsym(RTLD_DEFAULT, name);
+    uintptr_t a = reinterpret_cast<uintptr_t>(fn);
+    if (fn == nullptr || (a >= g.self_begin && a < g.self_end)) continue;
+    Dl_info info;
+    const char* from = dladdr(fn, &info) != 0 && info.dli_fname != nullptr && info.dli_fname[0]
+                           ? info.dli_fname
+                           : "the program itself";
+    char msg[1024];
+    base::RawBuffer b(msg, sizeof msg);
+    b.Str(name).Str(" comes from ").Str(from).Str(
+        " ahead of libheapscope.so: the program's allocations through it are not seen "
+        "(put libheapscope.so first in LD_PRELOAD; a statically linked allocator cannot be "
+        "profiled this way)");
+    base::RawLog(b.CStr());
+    return;
+  }
+}
+
 __attribute__((constructor(101))) void LibraryInit() {
   if (!EnsureInitialized()) return;
   State& g = g_state;
   if (!g.active.load()) return;
   RecursionGuard guard;
+  WarnIfShadowed(g);
   // Children know they are children: they write files with their pid.
   if (getenv("HEAPSCOPE_MAIN_PID") == nullptr) {
     char pid[24];

@@ -216,6 +216,10 @@ def foreign(env, cmd, out, extra_env, label, exact=False):
         check(got[fn] in (truth, (0, 0, 0, 0)),
               f"{label}: {fn} shows {got[fn]}: neither nothing nor the truth {truth}")
     seen = "seen" if any(got[fn] != (0, 0, 0, 0) for fn in FOREIGN_TRUTH) else "not seen"
+    if seen == "not seen":
+        # Shadowed hooks must be reported, once, not left for the user to guess.
+        check(r.stderr.count("are not seen") == 1,
+              f"{label}: allocations not seen, but the runtime did not say so once: {r.stderr!r}")
     print(f"{label}: the program's allocations are {seen} by heapscope: {got}; "
           f"runtime stderr {r.stderr!r}")
     env.go_pprof_top(final)
