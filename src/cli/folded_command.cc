@@ -33,7 +33,9 @@ int FailView(const std::string& message) {
 std::string SourceName(const std::string& file) { return file == "-" ? "standard input" : file; }
 
 std::optional<format::Profile> LoadViewProfile(const std::string& file, const ViewOptions& o) {
-  format::Result<format::Profile> profile = format::ReadProfileFile(file);
+  // Any input a report takes: profile.proto, legacy heap text, a live URL;
+  // names from DWARF where the profile lacks them.
+  format::Result<format::Profile> profile = LoadProfileForReport(file, {}, false);
   if (!profile.ok()) {
     FailView(profile.error());
     return std::nullopt;
