@@ -47,7 +47,6 @@ void Account(StackId id, uint64_t size, bool alloc) {
   if (alloc) {
     c.alloc_objects.fetch_add(w, std::memory_order_relaxed);
     c.alloc_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    c.samples.fetch_add(1, std::memory_order_relaxed);
     UpdateInuse(static_cast<int64_t>(bytes));
   } else {
     c.free_objects.fetch_add(w, std::memory_order_relaxed);

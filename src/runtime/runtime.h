@@ -57,7 +57,6 @@ struct State {
   std::atomic<uint64_t> samples{0};
   std::atomic<uint64_t> dropped_stacks{0};   // stack depot full
   std::atomic<uint64_t> dropped_live{0};     // live table full
-  std::atomic<uint64_t> dropped_reentrant{0};  // allocations seen inside our own code
   std::atomic<bool> warned_drop{false};
   // Unbiased estimates in 1/256 units, for peak tracking.
   std::atomic<int64_t> inuse_bytes_fx{0};

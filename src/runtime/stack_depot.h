@@ -26,7 +26,6 @@ struct alignas(64) StackCounters {
   std::atomic<uint64_t> alloc_bytes;    // fixed point
   std::atomic<uint64_t> free_objects;
   std::atomic<uint64_t> free_bytes;
-  std::atomic<uint64_t> samples;  // raw sampled allocations
 };
 
 struct StackNode {
