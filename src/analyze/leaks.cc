@@ -13,6 +13,7 @@
 
 #include "analyze/function_names.h"
 #include "analyze/node_table.h"
+#include "analyze/runtime_comments.h"
 #include "analyze/units.h"
 #include "format/profile_reader.h"
 
@@ -26,18 +27,12 @@ int TypeIndex(const format::Profile& p, std::string_view name) {
   return -1;
 }
 
-// "rate" and "mode" from the runtime's "heapscope: key=value ..." comments.
+// The sampling rate from the runtime's comments (1 in exact mode), else the
+// profile's period.
 double RuntimeRate(const format::Profile& p) {
-  double rate = 0;
-  bool exact = false;
-  for (auto idx : p.comments) {
-    std::string_view c = p.String(idx);
-    if (c.rfind("heapscope:", 0) != 0) continue;
-    size_t at = c.find("rate=");
-    if (at != std::string_view::npos) rate = std::strtod(std::string(c.substr(at + 5)).c_str(), nullptr);
-    if (c.find("mode=exact") != std::string_view::npos) exact = true;
-  }
-  if (exact) return 1;
+  auto kv = RuntimeComments(p);
+  if (kv["mode"] == "exact") return 1;
+  double rate = kv.count("rate") ? std::strtod(kv["rate"].c_str(), nullptr) : 0;
   if (rate <= 0 && p.period > 0) rate = static_cast<double>(p.period);
   return rate;
 }

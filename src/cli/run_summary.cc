@@ -12,33 +12,13 @@
 #include <vector>
 
 #include "analyze/function_names.h"
+#include "analyze/runtime_comments.h"
 #include "analyze/units.h"
 #include "cli/commands.h"
 #include "format/profile_reader.h"
 
 namespace heapscope::cli {
 namespace {
-
-// "key=value" pairs from the runtime's "heapscope: ..." comments.
-std::map<std::string, std::string> RuntimeComments(const format::Profile& p) {
-  std::map<std::string, std::string> kv;
-  for (auto idx : p.comments) {
-    std::string_view c = p.String(idx);
-    if (c.rfind("heapscope: ", 0) != 0) continue;
-    c.remove_prefix(11);
-    while (!c.empty()) {
-      size_t sp = c.find(' ');
-      std::string_view tok = c.substr(0, sp);
-      size_t eq = tok.find('=');
-      if (eq != std::string_view::npos) {
-        kv[std::string(tok.substr(0, eq))] = std::string(tok.substr(eq + 1));
-      }
-      if (sp == std::string_view::npos) break;
-      c.remove_prefix(sp + 1);
-    }
-  }
-  return kv;
-}
 
 int64_t Num(const std::map<std::string, std::string>& kv, const char* key) {
   auto it = kv.find(key);
@@ -124,7 +104,7 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, int
     return;
   }
   const format::Profile& p = *prof;
-  auto kv = RuntimeComments(p);
+  auto kv = analyze::RuntimeComments(p);
   int ao = TypeIndex(p, "alloc_objects"), as = TypeIndex(p, "alloc_space");
   int io = TypeIndex(p, "inuse_objects"), is = TypeIndex(p, "inuse_space");
   if (ao < 0 || as < 0 || io < 0 || is < 0) {
