@@ -130,7 +130,8 @@ bool DumpSnapshotLocked() {
 void* DumpThreadMain(void*) {
   RecursionGuard guard;  // for its whole life: nothing it allocates is recorded
   pthread_setname_np(pthread_self(), "heapscope");
-  const State& g = GlobalState();
+  State& g = GlobalState();
+  g.dump_tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
   uint64_t interval = g.config.interval_ns;
   uint64_t next = interval != 0 ? MonoNs() + interval : 0;
   for (;;) {

@@ -506,10 +506,11 @@ bool ProfileBuilder::BuildStacks(const StackProfile& p) {
   m.Int64(pb::value_type::kType, strings_.Intern(p.period_type[0]));
   m.Int64(pb::value_type::kUnit, strings_.Intern(p.period_type[1]));
   enc_.Message(pb::profile::kPeriodType, m);
-  enc_.Int64(pb::profile::kPeriod, 1);
+  enc_.Int64(pb::profile::kPeriod, p.period);
   enc_.Int64(pb::profile::kTimeNanos, static_cast<int64_t>(NowNs(CLOCK_REALTIME)));
   enc_.Int64(pb::profile::kDurationNanos,
-             static_cast<int64_t>(NowNs(CLOCK_MONOTONIC) - g.start_ns));
+             static_cast<int64_t>(p.duration_ns != 0 ? p.duration_ns
+                                                     : NowNs(CLOCK_MONOTONIC) - g.start_ns));
   for (int c = 0; c < p.ncomments; c++) {
     enc_.Int64(pb::profile::kComment, strings_.Intern(p.comments[c]));
   }
@@ -741,6 +742,25 @@ bool SymbolizePc(SymbolCache* cache, uintptr_t pc, char* buf, size_t cap) {
   base::RawBuffer b(buf, cap);
   b.Str(Demangled(cache, s));
   b.CStr();
+  return true;
+}
+
+bool DescribePc(SymbolCache* cache, uintptr_t pc, bool refresh, char* name, size_t cap,
+                uint64_t* offset, const char** module) {
+  *offset = 0;
+  *module = "?";
+  base::RawBuffer b(name, cap);
+  if (refresh) Modules().Refresh();
+  const platform::Module* mod = nullptr;
+  platform::ElfSymbols::Symbol* s = cache != nullptr ? FindSymbol(cache, pc, &mod) : nullptr;
+  if (mod == nullptr && cache != nullptr) mod = Modules().Find(pc);
+  if (mod != nullptr) *module = mod->path;
+  if (s == nullptr) {
+    b.Str("?").CStr();
+    return false;
+  }
+  b.Str(Demangled(cache, s)).CStr();
+  *offset = pc - mod->load_bias - s->addr;
   return true;
 }
 

@@ -62,6 +62,13 @@ bool WriteHeapProfileText(format::ByteSink* out, const HeapProfileOptions& optio
 // into buf. Returns false if pc is in no known function.
 bool SymbolizePc(SymbolCache* cache, uintptr_t pc, char* buf, size_t cap);
 
+// Names pc (an exact instruction address) for text output: the function
+// (demangled) into name, the offset into it, and the path of its module
+// (or "?"). Returns false, with name "?", if pc is in no known function.
+// Reads the current module list first when refresh is set.
+bool DescribePc(SymbolCache* cache, uintptr_t pc, bool refresh, char* name, size_t cap,
+                uint64_t* offset, const char** module);
+
 // Profiles of other resources (descriptors, threads, mappings): one sample
 // per entry, with exact values and labels, written by the same builder as
 // the heap profile so that locations, functions and mappings read alike.
@@ -92,6 +99,8 @@ struct StackProfile {
   const char* comments[4];
   int ncomments;
   SymbolCache* symbols;  // nullptr: the dump thread's
+  int64_t period = 1;
+  uint64_t duration_ns = 0;  // 0: since the runtime started
 };
 
 // Strings referred to by the profile must live until it is written.

@@ -54,6 +54,11 @@ struct State {
   bool is_main_process = true;  // plain file names; children use pid names
   uint64_t start_ns = 0;
 
+  // The runtime's own threads (dump thread, HTTP server): left out of the
+  // thread and CPU profiles.
+  std::atomic<int32_t> dump_tid{0};
+  std::atomic<int32_t> http_tid{0};
+
   std::atomic<uint64_t> samples{0};
   std::atomic<uint64_t> dropped_stacks{0};   // stack depot full
   std::atomic<uint64_t> dropped_live{0};     // live table full

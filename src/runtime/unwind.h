@@ -13,6 +13,11 @@ namespace heapscope::runtime {
 // than `max` frames (the outermost frames are then missing).
 int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* truncated);
 
+// The same from a signal handler (async-signal-safe): ucontext is the
+// handler's third argument; the stack starts at the interrupted
+// instruction, without the handler's frames or the signal trampoline.
+int CaptureSignalStack(const void* ucontext, uintptr_t* frames, int max, bool* truncated);
+
 void InitUnwinder();
 
 }  // namespace heapscope::runtime

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include "base/raw_log.h"
+#include "runtime/cpu_profile.h"
 #include "runtime/resource_profiles.h"
 #include "runtime/runtime.h"
+#include "runtime/thread_stacks.h"
 
 namespace heapscope::runtime::http {
 
@@ -74,6 +76,8 @@ Route Lookup(Slice path) {
   if (path.Equals("/debug/pprof/fds")) return Route::kFds;
   if (path.Equals("/debug/pprof/threadcreate")) return Route::kThreadcreate;
   if (path.Equals("/debug/pprof/mmap")) return Route::kMmap;
+  if (path.Equals("/debug/pprof/threads")) return Route::kThreads;
+  if (path.Equals("/debug/pprof/profile")) return Route::kProfile;
   return Route::kNotFound;
 }
 
@@ -93,6 +97,8 @@ const char* StatusText(int status) {
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
     case 411:
       return "Length Required";
     case 413:
@@ -168,6 +174,61 @@ bool ParseHeapQuery(const Request& req, Route route, HeapQuery* q, Reply* reply)
   return true;
 }
 
+bool ParseCpuSeconds(const Request& req, uint64_t* seconds, Reply* reply) {
+  *seconds = kDefaultCpuSeconds;
+  char v[32];
+  uint64_t n;
+  QueryStatus s = QueryValue(req.query, "seconds", v, sizeof v);
+  if (s == QueryStatus::kFound) {
+    if (!ParseDecimal(v, &n) || n < 1 || n > kMaxCpuSeconds) {
+      ServeError(400, "seconds: expected a whole number of seconds from 1 to 300", reply);
+      return false;
+    }
+    *seconds = n;
+  } else if (s == QueryStatus::kInvalid) {
+    ServeError(400, "seconds: bad value", reply);
+    return false;
+  }
+  return true;
+}
+
+void ServeThreads(const Request& req, SymbolCache* symbols, Reply* reply) {
+  char v[32];
+  uint64_t debug = 0;
+  QueryStatus s = QueryValue(req.query, "debug", v, sizeof v);
+  if ((s == QueryStatus::kFound && !ParseDecimal(v, &debug)) || s == QueryStatus::kInvalid) {
+    ServeError(400, "debug: expected a number (0, 1 or 2)", reply);
+    return;
+  }
+  base::MmapBuffer stacks;
+  size_t n = 0;
+  if (const char* why = CaptureThreadStacks(&stacks, &n)) {
+    ServeError(503, why, reply);
+    return;
+  }
+  const auto* t = reinterpret_cast<const ThreadStack*>(stacks.data());
+  BodySink sink(reply->body);
+  bool ok;
+  if (debug != 0) {
+    ok = WriteThreadsText(&sink, t, n, debug >= 2 ? 2 : 1, symbols);
+    reply->content_type = "text/plain; charset=utf-8";
+  } else {
+    ok = WriteThreadsProfileGz(&sink, t, n, symbols);
+    reply->content_type = "application/octet-stream";
+    reply->attachment = "threads";
+  }
+  if (!ok || reply->body->failed())
+    ServeError(500, "could not write the profile (out of memory)", reply);
+}
+
+void ServeCpuProfile(SymbolCache* symbols, Reply* reply) {
+  BodySink sink(reply->body);
+  reply->content_type = "application/octet-stream";
+  reply->attachment = "profile";
+  if (!FinishCpuProfile(&sink, symbols) || reply->body->failed())
+    ServeError(500, "could not write the profile (out of memory)", reply);
+}
+
 void ServeHeap(const HeapQuery& q, SymbolCache* symbols, const AllocBase* base, size_t nbase,
                uint64_t duration_ns, Reply* reply) {
   HeapProfileOptions o;
@@ -208,6 +269,8 @@ void ServeIndex(Reply* reply) {
   t.Str("<tr><td>").Uint(rc.fds).Str("</td><td><a href='fds'>fds</a></td></tr>\n");
   t.Str("<tr><td>").Uint(rc.mappings).Str("</td><td><a href='mmap'>mmap</a></td></tr>\n");
   t.Str("<tr><td>").Uint(rc.threads).Str("</td><td><a href='threadcreate'>threadcreate</a></td></tr>\n");
+  t.Str("<tr><td></td><td><a href='threads?debug=1'>threads</a></td></tr>\n");
+  t.Str("<tr><td></td><td><a href='profile'>profile</a></td></tr>\n");
   t.Str("</table>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n");
   t.Str(
       "<li><div class=profile-name>allocs: </div> A sampling of all past memory allocations"
@@ -225,6 +288,15 @@ void ServeIndex(Reply* reply) {
   t.Str(
       "<li><div class=profile-name>threadcreate: </div> Live threads by the stack that"
       " created them, labelled with name, tid and state.</li>\n");
+  t.Str(
+      "<li><div class=profile-name>threads: </div> The current stack of every thread,"
+      " labelled with its name and tid. Use debug=2 for each thread's symbolized stack as"
+      " text.</li>\n");
+  t.Str(
+      "<li><div class=profile-name>profile: </div> CPU profile of every thread (100 Hz)."
+      " You can specify the duration in the seconds GET parameter (default 30, at most"
+      " 300). After you get the profile file, use the go tool pprof command to investigate"
+      " the profile.</li>\n");
   t.Str(
       "<li><div class=profile-name><a href='cmdline'>cmdline</a>: </div> The command line"
       " of the program, NUL-separated.</li>\n");

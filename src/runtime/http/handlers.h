@@ -56,6 +56,8 @@ class BodySink : public format::ByteSink {
 enum class Route {
   kIndex, kHeap, kAllocs, kCmdline, kSymbol, kVars, kMetrics, kNotFound,
   kFds, kThreadcreate, kMmap,  // resources besides the heap (runtime/resource_profiles.h)
+  kThreads,                    // every thread's current stack (runtime/thread_stacks.h)
+  kProfile,                    // CPU profile (runtime/cpu_profile.h)
 };
 Route Lookup(Slice path);
 
@@ -65,6 +67,18 @@ struct HeapQuery {
   uint64_t seconds = 0;  // delta profile over this many seconds
 };
 inline constexpr uint64_t kMaxDeltaSeconds = 600;
+
+// /debug/pprof/profile?seconds=N: default 30, 1..300.
+inline constexpr uint64_t kDefaultCpuSeconds = 30;
+inline constexpr uint64_t kMaxCpuSeconds = 300;
+bool ParseCpuSeconds(const Request& req, uint64_t* seconds, Reply* reply);
+
+// /debug/pprof/threads[?debug=1|2]: asks every thread for its stack (waits
+// at most a second for the answers).
+void ServeThreads(const Request& req, SymbolCache* symbols, Reply* reply);
+
+// The CPU profile taken since StartCpuProfile, written into the reply.
+void ServeCpuProfile(SymbolCache* symbols, Reply* reply);
 
 // Reads debug= and seconds=. Returns false (with an error reply) on bad values.
 bool ParseHeapQuery(const Request& req, Route route, HeapQuery* q, Reply* reply);

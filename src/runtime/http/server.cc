@@ -16,6 +16,7 @@
 
 #include "base/mmap_arena.h"
 #include "base/raw_log.h"
+#include "runtime/cpu_profile.h"
 #include "runtime/http/handlers.h"
 #include "runtime/http/request.h"
 #include "runtime/profile_writer.h"
@@ -57,6 +58,7 @@ struct Conn {
   size_t nbase = 0;
   uint64_t base_ns = 0;
   HeapQuery heap;
+  bool cpu = false;  // waiting for the CPU profile it started
 };
 
 struct Server {
@@ -180,6 +182,14 @@ void FinishHeap(Server& s, Conn& c, uint64_t now) {
   c.nbase = 0;
 }
 
+void FinishCpu(Server& s, Conn& c, uint64_t now) {
+  Reply r;
+  r.body = &c.body;
+  c.cpu = false;
+  ServeCpuProfile(s.symbols, &r);
+  StartReply(s, c, r, now);
+}
+
 void HandleRequest(Server& s, Conn& c, const Request& req, uint64_t now) {
   bool get = req.method.Equals("GET");
   bool head = req.method.Equals("HEAD");
@@ -223,6 +233,24 @@ void HandleRequest(Server& s, Conn& c, const Request& req, uint64_t now) {
       }
       FinishHeap(s, c, now);
       return;
+    case Route::kProfile: {
+      uint64_t seconds;
+      if (!ParseCpuSeconds(req, &seconds, &r)) break;
+      if (c.head_only) break;  // HEAD: no profile is taken
+      const char* why = "";
+      CpuStart started = StartCpuProfile(&why);
+      if (started != CpuStart::kStarted) {
+        ServeError(started == CpuStart::kBusy ? 409 : 503, why, &r);
+        break;
+      }
+      c.cpu = true;
+      c.state = ConnState::kWaiting;
+      c.deadline = now + seconds * kSecond;
+      return;
+    }
+    case Route::kThreads:
+      ServeThreads(req, s.symbols, &r);
+      break;
     case Route::kIndex:
       ServeIndex(&r);
       break;
@@ -252,6 +280,8 @@ void HandleRequest(Server& s, Conn& c, const Request& req, uint64_t now) {
 // --- Connections -------------------------------------------------------------
 
 void CloseConn(Conn& c) {
+  if (c.cpu) AbortCpuProfile();  // its client went away
+  c.cpu = false;
   if (c.fd >= 0) close(c.fd);
   c.fd = -1;
   c.state = ConnState::kFree;
@@ -397,13 +427,18 @@ void Serve(Server& s) {
           events = POLLIN;
           break;
         default:
-          events = 0;
-          break;  // waiting: only errors
+          // Waiting: only the client going away (as Go's server cancels
+          // the request when the connection reads EOF).
+          events = POLLRDHUP;
+          break;
       }
       fds[nfds] = {c.fd, events, 0};
       owners[nfds++] = &c;
       if (c.deadline < next) next = c.deadline;
     }
+    // A CPU profile: the ring is drained and new threads armed often.
+    bool cpu = CpuProfileRunning();
+    if (cpu && next > now + 50000000ULL) next = now + 50000000ULL;
     int timeout_ms = next > now ? static_cast<int>((next - now + 999999) / 1000000) : 0;
     int ready = poll(fds, static_cast<nfds_t>(nfds), timeout_ms);
     if (ready < 0 && errno != EINTR) {
@@ -412,6 +447,7 @@ void Serve(Server& s) {
       continue;
     }
     now = MonoNs();
+    if (cpu) TickCpuProfile();
     for (int i = 1; i < nfds; i++) {
       Conn& c = *owners[i];
       short re = ready > 0 ? fds[i].revents : 0;
@@ -421,10 +457,14 @@ void Serve(Server& s) {
           ReplyError(s, c, 408, "request timeout", now);
         }
       } else if (c.state == ConnState::kWaiting) {
-        if (re & (POLLHUP | POLLERR | POLLNVAL)) {
+        if (re & (POLLHUP | POLLERR | POLLNVAL | POLLRDHUP)) {
           CloseConn(c);
         } else if (now >= c.deadline) {
-          FinishHeap(s, c, now);
+          if (c.cpu) {
+            FinishCpu(s, c, now);
+          } else {
+            FinishHeap(s, c, now);
+          }
         }
       } else if (c.state == ConnState::kWriting) {
         if (re & (POLLOUT | POLLHUP | POLLERR)) OnWritable(c, now);
@@ -488,6 +528,7 @@ void AnnounceAddress(const Server& s) {
 void* ServerMain(void* arg) {
   RecursionGuard guard;  // for its whole life: nothing it allocates is recorded
   pthread_setname_np(pthread_self(), "heapscope-http");
+  GlobalState().http_tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
   Server& s = *static_cast<Server*>(arg);
   if (s.listen_fd < 0) {
     // Started by signal: wait for it, then listen.
@@ -510,6 +551,8 @@ void OnStartSignal(int) {
 // Forked children have no server thread; they drop the sockets so the
 // port is the parent's alone.
 void ForkChild() {
+  CpuProfileForkChild();
+  GlobalState().http_tid.store(0, std::memory_order_relaxed);
   Server* s = g_server;
   if (s == nullptr) return;
   if (s->listen_fd >= 0) close(s->listen_fd);
@@ -518,6 +561,7 @@ void ForkChild() {
     if (c.fd >= 0) close(c.fd);
     c.fd = -1;
     c.state = ConnState::kFree;
+    c.cpu = false;
   }
 }
 

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/cpu_profile.h"
 #include "runtime/resource_table.h"
 
 namespace heapscope::runtime {
@@ -49,6 +50,8 @@ void* Trampoline(void* p) {
     r->state.store(kThreadRunning, std::memory_order_release);
     SetCurrentThreadRecord(r);
     if (pthread_setspecific(g_key, r) != 0) ReleaseThreadRecord(r);
+    // A CPU profile running now covers the thread from its first line.
+    CpuProfileThreadStarted();
   }
   return start(arg);
 }

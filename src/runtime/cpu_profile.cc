@@ -1,0 +1,456 @@
+#include "runtime/cpu_profile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <new>
+
+#include "base/mmap_arena.h"
+#include "base/raw_log.h"
+#include "runtime/runtime.h"
+#include "runtime/unwind.h"
+
+namespace heapscope::runtime {
+namespace {
+
+// --- The ring the handler writes (Vyukov's bounded queue, one consumer) ---
+
+constexpr size_t kRingSize = 2048;  // power of two
+constexpr uint64_t kRingMask = kRingSize - 1;
+
+struct RingSlot {
+  std::atomic<uint64_t> seq;
+  int32_t depth;
+  int32_t flags;  // 1: truncated, 2: taken inside the runtime
+  uintptr_t frames[kMaxFrames];
+};
+
+RingSlot* g_ring = nullptr;  // mapped once, for the life of the process
+std::atomic<uint64_t> g_enqueue{0};
+uint64_t g_dequeue = 0;  // the server thread's alone
+
+std::atomic<bool> g_active{false};
+std::atomic<int> g_in_handler{0};
+std::atomic<int> g_registering{0};
+std::atomic<uint64_t> g_samples{0};
+std::atomic<uint64_t> g_dropped{0};  // ring full
+
+// --- Timers, one per thread ---------------------------------------------------
+
+constexpr size_t kMaxTimers = 8192;
+enum : int { kTimerFree = 0, kTimerArming = 1, kTimerArmed = 2, kTimerFailed = 3 };
+
+struct TimerEntry {
+  std::atomic<int> state;
+  int32_t tid;
+  int timer;  // the kernel's timer id
+};
+
+TimerEntry* g_timers = nullptr;  // mapped once
+std::atomic<size_t> g_ntimers{0};
+std::atomic<uint64_t> g_unprofiled{0};  // threads past kMaxTimers or whose timer failed
+
+// --- The table of stacks (server thread) ----------------------------------------
+
+struct StackRecord {
+  uint64_t hash;
+  uint64_t count;
+  int32_t depth;
+  int32_t flags;
+  uintptr_t frames[];  // depth of them
+};
+
+base::MmapBuffer* g_records = nullptr;  // StackRecords back to back
+uint64_t* g_index = nullptr;            // offset + 1 into g_records, 0: empty
+size_t g_index_cap = 0;
+size_t g_nstacks = 0;
+
+struct sigaction g_old_action;
+uint64_t g_start_ns = 0;
+uint64_t g_last_scan_ns = 0;
+
+constexpr const char* kInRuntime = "[in heapscope]";
+
+uint64_t MonoNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void OnSigprof(int, siginfo_t* info, void* uc) {
+  int saved = errno;
+  g_in_handler.fetch_add(1, std::memory_order_seq_cst);
+  if (info->si_code == SI_TIMER && g_active.load(std::memory_order_seq_cst)) {
+    uintptr_t frames[kMaxFrames];
+    bool truncated = false;
+    int depth = 0;
+    int flags = 0;
+    if (tls_state.guard == 0) {
+      RecursionGuard guard;
+      depth = CaptureSignalStack(uc, frames, kMaxFrames, &truncated);
+      if (truncated) flags |= 1;
+    } else {
+      flags |= 2;  // not unwound again from inside the runtime
+    }
+    uint64_t pos = g_enqueue.load(std::memory_order_relaxed);
+    RingSlot* slot = nullptr;
+    for (;;) {
+      RingSlot& s = g_ring[pos & kRingMask];
+      uint64_t seq = s.seq.load(std::memory_order_acquire);
+      auto dif = static_cast<int64_t>(seq - pos);
+      if (dif == 0) {
+        if (g_enqueue.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          slot = &s;
+          break;
+        }
+      } else if (dif < 0) {
+        break;  // full
+      } else {
+        pos = g_enqueue.load(std::memory_order_relaxed);
+      }
+    }
+    if (slot != nullptr) {
+      memcpy(slot->frames, frames, static_cast<size_t>(depth) * sizeof frames[0]);
+      slot->depth = depth;
+      slot->flags = flags;
+      slot->seq.store(pos + 1, std::memory_order_release);
+      g_samples.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      g_dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  g_in_handler.fetch_sub(1, std::memory_order_seq_cst);
+  errno = saved;
+}
+
+// The CPU-time clock of thread tid (the kernel's MAKE_THREAD_CPUCLOCK(tid,
+// CPUCLOCK_SCHED)): what CLOCK_THREAD_CPUTIME_ID is for the thread itself.
+clockid_t ThreadCpuClock(int32_t tid) {
+  return static_cast<clockid_t>((~static_cast<uint32_t>(tid) << 3) | 6);
+}
+
+void ArmTimer(int32_t tid) {
+  size_t i = g_ntimers.fetch_add(1, std::memory_order_acq_rel);
+  if (i >= kMaxTimers) {
+    g_unprofiled.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  TimerEntry& e = g_timers[i];
+  e.tid = tid;
+  struct sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = SIGPROF;
+  sev._sigev_un._tid = tid;
+  int id = -1;
+  bool ok = syscall(SYS_timer_create, ThreadCpuClock(tid), &sev, &id) == 0;
+  if (ok) {
+    e.timer = id;
+    struct itimerspec its;
+    its.it_interval.tv_sec = 0;
+    its.it_interval.tv_nsec = static_cast<long>(kCpuPeriodNs);
+    its.it_value = its.it_interval;
+    if (syscall(SYS_timer_settime, id, 0, &its, nullptr) != 0) {
+      syscall(SYS_timer_delete, id);
+      ok = false;
+    }
+  }
+  if (!ok) g_unprofiled.fetch_add(1, std::memory_order_relaxed);
+  e.state.store(ok ? kTimerArmed : kTimerFailed, std::memory_order_release);
+}
+
+// Timers for threads not covered yet (those existing at the start, and any
+// created without passing through our pthread_create).
+void ScanThreads() {
+  const State& g = GlobalState();
+  int32_t self = static_cast<int32_t>(syscall(SYS_gettid));
+  int dir = static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir < 0) return;
+  char dents[8192];
+  for (;;) {
+    long got = syscall(SYS_getdents64, dir, dents, sizeof dents);
+    if (got <= 0) break;
+    for (long off = 0; off < got;) {
+      struct Dirent {
+        uint64_t ino;
+        int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      const auto* d = reinterpret_cast<const Dirent*>(dents + off);
+      off += d->reclen;
+      const char* p = d->name;
+      if (*p < '0' || *p > '9') continue;
+      int32_t tid = 0;
+      for (; *p >= '0' && *p <= '9'; p++) tid = tid * 10 + (*p - '0');
+      if (tid == self || tid == g.dump_tid.load(std::memory_order_relaxed) ||
+          tid == g.http_tid.load(std::memory_order_relaxed)) {
+        continue;
+      }
+      size_t n = g_ntimers.load(std::memory_order_acquire);
+      if (n > kMaxTimers) n = kMaxTimers;
+      bool known = false;
+      for (size_t i = 0; i < n && !known; i++) {
+        // An entry being filled by a starting thread: wait for its tid.
+        while (g_timers[i].state.load(std::memory_order_acquire) == kTimerFree) sched_yield();
+        known = g_timers[i].tid == tid;
+      }
+      if (!known) ArmTimer(tid);
+    }
+  }
+  syscall(SYS_close, dir);
+}
+
+// --- The table ---------------------------------------------------------------------
+
+uint64_t HashStack(const uintptr_t* frames, int depth, int flags) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ static_cast<uint64_t>(flags);
+  for (int i = 0; i < depth; i++) {
+    h ^= frames[i];
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
+  }
+  return h | 1;
+}
+
+StackRecord* RecordAt(uint64_t offset) {
+  return reinterpret_cast<StackRecord*>(g_records->data() + offset);
+}
+
+bool GrowIndex() {
+  size_t cap = g_index_cap == 0 ? 1024 : g_index_cap * 2;
+  auto* index = static_cast<uint64_t*>(base::MapPages(cap * sizeof(uint64_t)));
+  if (index == nullptr) return false;
+  for (size_t i = 0; i < g_index_cap; i++) {
+    if (g_index[i] == 0) continue;
+    size_t j = RecordAt(g_index[i] - 1)->hash & (cap - 1);
+    while (index[j] != 0) j = (j + 1) & (cap - 1);
+    index[j] = g_index[i];
+  }
+  if (g_index != nullptr) base::UnmapPages(g_index, g_index_cap * sizeof(uint64_t));
+  g_index = index;
+  g_index_cap = cap;
+  return true;
+}
+
+void AddSample(const uintptr_t* frames, int depth, int flags) {
+  if ((g_nstacks + 1) * 2 > g_index_cap && !GrowIndex()) {
+    g_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  uint64_t h = HashStack(frames, depth, flags);
+  size_t j = h & (g_index_cap - 1);
+  while (g_index[j] != 0) {
+    StackRecord* r = RecordAt(g_index[j] - 1);
+    if (r->hash == h && r->depth == depth && r->flags == flags &&
+        memcmp(r->frames, frames, static_cast<size_t>(depth) * sizeof frames[0]) == 0) {
+      r->count++;
+      return;
+    }
+    j = (j + 1) & (g_index_cap - 1);
+  }
+  StackRecord head{h, 1, depth, flags};
+  uint64_t offset = g_records->size();
+  if (!g_records->Reserve(sizeof head + static_cast<size_t>(depth) * sizeof frames[0]) ||
+      !g_records->Append(&head, sizeof head) ||
+      !g_records->Append(frames, static_cast<size_t>(depth) * sizeof frames[0])) {
+    g_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  g_index[j] = offset + 1;
+  g_nstacks++;
+}
+
+void Drain() {
+  if (g_ring == nullptr) return;
+  for (;;) {
+    RingSlot& s = g_ring[g_dequeue & kRingMask];
+    if (s.seq.load(std::memory_order_acquire) != g_dequeue + 1) break;
+    AddSample(s.frames, s.depth, s.flags);
+    s.seq.store(g_dequeue + kRingSize, std::memory_order_release);
+    g_dequeue++;
+  }
+}
+
+void ResetTable() {
+  if (g_records != nullptr) g_records->Clear();
+  if (g_index != nullptr) memset(g_index, 0, g_index_cap * sizeof(uint64_t));
+  g_nstacks = 0;
+}
+
+void Stop() {
+  g_active.store(false, std::memory_order_seq_cst);
+  // Threads arming their own timer finish first: none is armed after this.
+  while (g_registering.load(std::memory_order_seq_cst) != 0) sched_yield();
+  size_t n = g_ntimers.load(std::memory_order_acquire);
+  if (n > kMaxTimers) n = kMaxTimers;
+  for (size_t i = 0; i < n; i++) {
+    TimerEntry& e = g_timers[i];
+    while (e.state.load(std::memory_order_acquire) == kTimerFree) sched_yield();
+    if (e.state.load(std::memory_order_acquire) == kTimerArmed) syscall(SYS_timer_delete, e.timer);
+    e.state.store(kTimerFree, std::memory_order_relaxed);
+    e.tid = 0;
+  }
+  g_ntimers.store(0, std::memory_order_release);
+  // Ignoring the signal discards any still pending (on a thread that
+  // blocks it); then the program's disposition comes back.
+  struct sigaction ign;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  sigaction(SIGPROF, &ign, nullptr);
+  while (g_in_handler.load(std::memory_order_seq_cst) != 0) sched_yield();
+  sigaction(SIGPROF, &g_old_action, nullptr);
+  Drain();
+}
+
+}  // namespace
+
+bool CpuProfileRunning() { return g_active.load(std::memory_order_acquire); }
+
+CpuStart StartCpuProfile(const char** why) {
+  if (g_active.load()) {
+    *why = "a CPU profile is already being taken; try again when it is done";
+    return CpuStart::kBusy;
+  }
+  struct sigaction old;
+  if (sigaction(SIGPROF, nullptr, &old) != 0) {
+    *why = "cannot read the SIGPROF handler";
+    return CpuStart::kRefused;
+  }
+  if ((old.sa_flags & SA_SIGINFO) != 0 ||
+      (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
+    *why = "the program has its own SIGPROF handler (another profiler?); CPU profiling is off";
+    return CpuStart::kRefused;
+  }
+  struct itimerval it;
+  if (getitimer(ITIMER_PROF, &it) == 0 &&
+      (it.it_value.tv_sec != 0 || it.it_value.tv_usec != 0)) {
+    *why = "the program runs an ITIMER_PROF timer; CPU profiling is off";
+    return CpuStart::kRefused;
+  }
+  if (g_ring == nullptr) {
+    g_ring = static_cast<RingSlot*>(base::MapPages(kRingSize * sizeof(RingSlot)));
+    g_timers = static_cast<TimerEntry*>(base::MapPages(kMaxTimers * sizeof(TimerEntry)));
+    void* rec = base::MapPages(sizeof(base::MmapBuffer));
+    if (g_ring == nullptr || g_timers == nullptr || rec == nullptr) {
+      *why = "out of memory for the CPU profile";
+      return CpuStart::kRefused;
+    }
+    g_records = new (rec) base::MmapBuffer();
+  }
+  for (size_t i = 0; i < kRingSize; i++) g_ring[i].seq.store(i, std::memory_order_relaxed);
+  g_enqueue.store(0);
+  g_dequeue = 0;
+  g_samples.store(0);
+  g_dropped.store(0);
+  g_unprofiled.store(0);
+  ResetTable();
+  g_old_action = old;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = OnSigprof;
+  sigfillset(&sa.sa_mask);
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  if (sigaction(SIGPROF, &sa, nullptr) != 0) {
+    *why = "cannot install the SIGPROF handler";
+    return CpuStart::kRefused;
+  }
+  g_start_ns = MonoNs();
+  g_active.store(true, std::memory_order_seq_cst);
+  ScanThreads();
+  g_last_scan_ns = MonoNs();
+  return CpuStart::kStarted;
+}
+
+void TickCpuProfile() {
+  if (!g_active.load()) return;
+  Drain();
+  uint64_t now = MonoNs();
+  if (now - g_last_scan_ns >= 200000000ULL) {
+    ScanThreads();
+    g_last_scan_ns = now;
+  }
+}
+
+void AbortCpuProfile() {
+  if (!g_active.load()) return;
+  Stop();
+  ResetTable();
+}
+
+bool FinishCpuProfile(format::ByteSink* out, SymbolCache* symbols) {
+  uint64_t duration = MonoNs() - g_start_ns;
+  if (g_active.load()) Stop();
+  base::MmapBuffer buf;
+  if (!buf.Reserve((g_nstacks + 1) * sizeof(StackSample))) {
+    ResetTable();
+    return false;
+  }
+  auto* samples = reinterpret_cast<StackSample*>(buf.data());
+  size_t n = 0;
+  for (uint64_t off = 0; off < g_records->size() && n < g_nstacks;) {
+    StackRecord* r = RecordAt(off);
+    StackSample& s = samples[n++];
+    memset(&s, 0, sizeof s);
+    s.frames = r->frames;
+    s.depth = r->depth;
+    s.truncated = (r->flags & 1) != 0;
+    s.pseudo = (r->flags & 2) != 0 || r->depth == 0 ? kInRuntime : nullptr;
+    s.values[0] = static_cast<int64_t>(r->count);
+    s.values[1] = static_cast<int64_t>(r->count * kCpuPeriodNs);
+    off += sizeof(StackRecord) + static_cast<size_t>(r->depth) * sizeof(uintptr_t);
+  }
+  char c0[160];
+  base::RawBuffer b(c0, sizeof c0);
+  b.Str("heapscope: cpu samples=").Uint(g_samples.load()).Str(" dropped_samples=");
+  b.Uint(g_dropped.load()).Str(" unprofiled_threads=").Uint(g_unprofiled.load()).CStr();
+  StackProfile p{};
+  p.sample_types[0][0] = "samples";
+  p.sample_types[0][1] = "count";
+  p.sample_types[1][0] = "cpu";
+  p.sample_types[1][1] = "nanoseconds";
+  p.ntypes = 2;
+  p.period_type[0] = "cpu";
+  p.period_type[1] = "nanoseconds";
+  p.default_type = "cpu";
+  p.samples = samples;
+  p.nsamples = n;
+  p.comments[0] = c0;
+  p.ncomments = 1;
+  p.symbols = symbols;
+  p.period = static_cast<int64_t>(kCpuPeriodNs);
+  p.duration_ns = duration;
+  bool ok = WriteStackProfileGz(out, p);
+  ResetTable();
+  return ok;
+}
+
+void CpuProfileForkChild() {
+  // The child has no timers (they are not inherited) and no server thread:
+  // it gets the program's disposition back.
+  if (!g_active.load()) return;
+  g_active.store(false);
+  g_ntimers.store(0);
+  g_registering.store(0);
+  g_in_handler.store(0);
+  sigaction(SIGPROF, &g_old_action, nullptr);
+}
+
+void CpuProfileThreadStarted() {
+  g_registering.fetch_add(1, std::memory_order_seq_cst);
+  if (g_active.load(std::memory_order_seq_cst)) ArmTimer(static_cast<int32_t>(syscall(SYS_gettid)));
+  g_registering.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+}  // namespace heapscope::runtime

@@ -1,0 +1,478 @@
+#include "runtime/thread_stacks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "base/raw_log.h"
+#include "runtime/unwind.h"
+
+namespace heapscope::runtime {
+namespace {
+
+// One answer slot per thread asked. The slots live for the life of the
+// process: a late answer to an earlier request still finds mapped memory,
+// and its generation tells it that nobody waits for it any more.
+constexpr size_t kMaxThreadSlots = 4096;
+constexpr uint64_t kAnswerTimeoutNs = 1000000000ULL;  // all threads together
+constexpr uint64_t kWritingGraceNs = 50000000ULL;     // an answer being copied
+
+enum : uint64_t { kIdle = 0, kPending = 1, kWriting = 2, kDone = 3 };
+
+struct Slot {
+  std::atomic<uint64_t> state;  // generation << 2 | kIdle..kDone
+  int depth;
+  bool truncated;
+  uintptr_t frames[kMaxFrames];
+};
+
+std::atomic<Slot*> g_slots{nullptr};
+uint64_t g_generation = 0;  // the asking thread's alone
+int g_signal = 0;
+
+constexpr const char* kSignalBlocked = "[signal blocked]";
+constexpr const char* kNoAnswer = "[no answer]";
+constexpr const char* kTooMany = "[too many threads]";
+constexpr const char* kInRuntime = "[in heapscope]";
+
+uint64_t MonoNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void OnThreadStackSignal(int, siginfo_t* info, void* uc) {
+  int saved = errno;
+  // Only our own requests: queued by this process, naming a slot.
+  if (info->si_code != SI_QUEUE || info->si_pid != getpid()) {
+    errno = saved;
+    return;
+  }
+  auto v = reinterpret_cast<uintptr_t>(info->si_value.sival_ptr);
+  size_t index = v & 0xffff;
+  uint64_t gen = v >> 16;
+  Slot* slots = g_slots.load(std::memory_order_acquire);
+  if (slots == nullptr || index >= kMaxThreadSlots) {
+    errno = saved;
+    return;
+  }
+  Slot& s = slots[index];
+  uint64_t expected = gen << 2 | kPending;
+  if (s.state.load(std::memory_order_acquire) == expected) {
+    uintptr_t frames[kMaxFrames];
+    bool truncated = false;
+    int depth = 0;
+    // Inside the runtime (a hook, perhaps mid-unwind) the unwinder is not
+    // entered again: the answer is then an empty stack, marked.
+    if (tls_state.guard == 0) {
+      RecursionGuard guard;
+      depth = CaptureSignalStack(uc, frames, kMaxFrames, &truncated);
+    }
+    if (s.state.compare_exchange_strong(expected, gen << 2 | kWriting,
+                                        std::memory_order_acq_rel)) {
+      memcpy(s.frames, frames, static_cast<size_t>(depth) * sizeof frames[0]);
+      s.depth = depth;
+      s.truncated = truncated;
+      s.state.store(gen << 2 | kDone, std::memory_order_release);
+    }
+  }
+  errno = saved;
+}
+
+// Reads a small /proc file with system calls.
+size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return 0;
+  size_t len = 0;
+  while (len + 1 < cap) {
+    long n = syscall(SYS_read, fd, buf + len, cap - 1 - len);
+    if (n <= 0) break;
+    len += static_cast<size_t>(n);
+  }
+  syscall(SYS_close, fd);
+  buf[len] = '\0';
+  return len;
+}
+
+void TaskPath(char* buf, size_t cap, int32_t tid, const char* what) {
+  base::RawBuffer b(buf, cap);
+  b.Str("/proc/self/task/").Int(tid).Char('/').Str(what).CStr();
+}
+
+// Name, state and whether sig is blocked, from /proc. False if the thread
+// is gone.
+bool ReadTask(int32_t tid, int sig, ThreadStack* t, bool* blocked) {
+  char path[80], buf[4096];
+  TaskPath(path, sizeof path, tid, "stat");
+  size_t len = ReadSmallFile(path, buf, sizeof buf);
+  const char* paren = nullptr;
+  for (size_t k = 0; k < len; k++) {
+    if (buf[k] == ')') paren = buf + k;
+  }
+  if (paren == nullptr || paren + 2 >= buf + len) return false;
+  t->state = paren[2];
+  if (t->state == 'Z' || t->state == 'X') return false;
+  TaskPath(path, sizeof path, tid, "comm");
+  len = ReadSmallFile(path, buf, sizeof buf);
+  while (len > 0 && buf[len - 1] == '\n') len--;
+  if (len >= sizeof t->name) len = sizeof t->name - 1;
+  memcpy(t->name, buf, len);
+  t->name[len] = '\0';
+  *blocked = false;
+  TaskPath(path, sizeof path, tid, "status");
+  len = ReadSmallFile(path, buf, sizeof buf);
+  const char* p = strstr(buf, "\nSigBlk:");
+  if (p != nullptr) {
+    p += 8;
+    while (*p == ' ' || *p == '\t') p++;
+    uint64_t mask = 0;
+    for (; *p != '\0' && *p != '\n'; p++) {
+      char c = *p;
+      int d = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+      if (d < 0) break;
+      mask = mask << 4 | static_cast<uint64_t>(d);
+    }
+    *blocked = (mask >> (sig - 1) & 1) != 0;
+  }
+  return true;
+}
+
+bool IsOwnThread(int32_t tid, int32_t self) {
+  const State& g = GlobalState();
+  return tid == self || tid == g.dump_tid.load(std::memory_order_relaxed) ||
+         tid == g.http_tid.load(std::memory_order_relaxed);
+}
+
+// Installs the handler on first use; afterwards checks it is still ours.
+const char* EnsureHandler(int sig) {
+  struct sigaction old;
+  if (sigaction(sig, nullptr, &old) != 0) return "cannot read the signal's handler";
+  if ((old.sa_flags & SA_SIGINFO) != 0 && old.sa_sigaction == OnThreadStackSignal) return nullptr;
+  if ((old.sa_flags & SA_SIGINFO) != 0 || old.sa_handler != SIG_DFL) {
+    return "the program has its own handler for the signal used to ask threads for their "
+           "stacks (SIGRTMIN+6 or below); thread stacks are unavailable";
+  }
+  if (g_slots.load(std::memory_order_acquire) == nullptr) {
+    void* mem = base::MapPages(kMaxThreadSlots * sizeof(Slot));
+    if (mem == nullptr) return "out of memory for thread stacks";
+    g_slots.store(static_cast<Slot*>(mem), std::memory_order_release);
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = OnThreadStackSignal;
+  sigfillset(&sa.sa_mask);
+  // SA_RESTART: calls that can be restarted are, as for any handler.
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  if (sigaction(sig, &sa, nullptr) != 0) return "cannot install the signal handler";
+  return nullptr;
+}
+
+}  // namespace
+
+int ThreadStackSignal() {
+  if (g_signal != 0) return g_signal;
+  const Config& c = GlobalState().config;
+  int sig = SIGRTMIN + 6;
+  while (sig > SIGRTMIN && (sig == c.dump_signal || sig == c.http_signal)) sig--;
+  g_signal = sig;
+  return sig;
+}
+
+const char* CaptureThreadStacks(base::MmapBuffer* out, size_t* count) {
+  *count = 0;
+  int sig = ThreadStackSignal();
+  if (const char* why = EnsureHandler(sig)) return why;
+  Slot* slots = g_slots.load(std::memory_order_acquire);
+  uint64_t gen = ++g_generation & ((uint64_t{1} << 44) - 1);
+  const int32_t self = static_cast<int32_t>(syscall(SYS_gettid));
+  const pid_t pid = getpid();
+
+  int dir = static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir < 0) return "cannot read /proc/self/task";
+  // Ask every thread first, then wait for all the answers together.
+  size_t n = 0;
+  char dents[8192];
+  for (;;) {
+    long got = syscall(SYS_getdents64, dir, dents, sizeof dents);
+    if (got <= 0) break;
+    for (long off = 0; off < got;) {
+      struct Dirent {
+        uint64_t ino;
+        int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      const auto* d = reinterpret_cast<const Dirent*>(dents + off);
+      off += d->reclen;
+      int32_t tid = 0;
+      const char* p = d->name;
+      if (*p < '0' || *p > '9') continue;
+      for (; *p >= '0' && *p <= '9'; p++) tid = tid * 10 + (*p - '0');
+      if (IsOwnThread(tid, self)) continue;
+      ThreadStack t;
+      memset(&t, 0, sizeof t);
+      t.tid = tid;
+      bool blocked = false;
+      if (!ReadTask(tid, sig, &t, &blocked)) continue;
+      if (n >= kMaxThreadSlots) {
+        t.pseudo = kTooMany;
+      } else if (blocked) {
+        t.pseudo = kSignalBlocked;
+      } else {
+        Slot& s = slots[n];
+        uint64_t cur = s.state.load(std::memory_order_acquire);
+        // A slot still being written by a late answer is skipped for now.
+        if ((cur & 3) == kWriting ||
+            !s.state.compare_exchange_strong(cur, gen << 2 | kPending,
+                                             std::memory_order_acq_rel)) {
+          t.pseudo = kNoAnswer;
+        } else {
+          siginfo_t si;
+          memset(&si, 0, sizeof si);
+          si.si_signo = sig;
+          si.si_code = SI_QUEUE;
+          si.si_pid = pid;
+          si.si_uid = getuid();
+          si.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(gen << 16 | n));
+          if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si) != 0) {
+            uint64_t expect = gen << 2 | kPending;
+            s.state.compare_exchange_strong(expect, gen << 2 | kIdle);
+            if (errno == ESRCH) continue;  // ended meanwhile
+            t.pseudo = kNoAnswer;
+          }
+        }
+      }
+      // Slot n answers for entry n while n < kMaxThreadSlots.
+      if (!out->Append(&t, sizeof t)) {
+        syscall(SYS_close, dir);
+        return "out of memory for thread stacks";
+      }
+      n++;
+    }
+  }
+  syscall(SYS_close, dir);
+  auto* threads = reinterpret_cast<ThreadStack*>(out->data());
+
+  uint64_t deadline = MonoNs() + kAnswerTimeoutNs;
+  for (;;) {
+    bool waiting = false;
+    for (size_t i = 0; i < n && i < kMaxThreadSlots; i++) {
+      if (threads[i].pseudo != nullptr) continue;
+      if (slots[i].state.load(std::memory_order_acquire) != (gen << 2 | kDone)) {
+        waiting = true;
+        break;
+      }
+    }
+    if (!waiting || MonoNs() >= deadline) break;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, nullptr);
+  }
+  for (size_t i = 0; i < n && i < kMaxThreadSlots; i++) {
+    ThreadStack& t = threads[i];
+    if (t.pseudo != nullptr) continue;
+    Slot& s = slots[i];
+    uint64_t expect = gen << 2 | kPending;
+    if (s.state.compare_exchange_strong(expect, gen << 2 | kIdle)) {
+      t.pseudo = kNoAnswer;  // the signal is still pending, or lost
+      continue;
+    }
+    uint64_t grace = MonoNs() + kWritingGraceNs;
+    while (s.state.load(std::memory_order_acquire) == (gen << 2 | kWriting) && MonoNs() < grace) {
+      sched_yield();
+    }
+    if (s.state.load(std::memory_order_acquire) != (gen << 2 | kDone)) {
+      t.pseudo = kNoAnswer;
+      continue;
+    }
+    t.depth = s.depth;
+    t.truncated = s.truncated;
+    memcpy(t.frames, s.frames, static_cast<size_t>(s.depth) * sizeof t.frames[0]);
+    s.state.store(gen << 2 | kIdle, std::memory_order_release);
+    if (t.depth == 0 && !t.truncated) t.pseudo = kInRuntime;
+  }
+  *count = n;
+  return nullptr;
+}
+
+namespace {
+
+const char* StateName(char c) {
+  switch (c) {
+    case 'R':
+      return "running";
+    case 'S':
+      return "sleeping";
+    case 'D':
+      return "disk sleep";
+    case 'T':
+      return "stopped";
+    case 't':
+      return "tracing stop";
+    case 'I':
+      return "idle";
+    default:
+      return "unknown";
+  }
+}
+
+class Out {
+ public:
+  explicit Out(format::ByteSink* sink) : sink_(sink) {}
+  Out& Str(const char* s) { return Put(s, strlen(s)); }
+  Out& Char(char c) { return Put(&c, 1); }
+  Out& Uint(uint64_t v) {
+    char tmp[32];
+    base::RawBuffer b(tmp, sizeof tmp);
+    b.Uint(v);
+    return Put(b.data(), b.size());
+  }
+  Out& Hex(uint64_t v) {
+    char tmp[32];
+    base::RawBuffer b(tmp, sizeof tmp);
+    b.Hex(v);
+    return Put(b.data(), b.size());
+  }
+  Out& Put(const char* s, size_t n) {
+    if (ok_ && !sink_->Append(s, n)) ok_ = false;
+    return *this;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  format::ByteSink* sink_;
+  bool ok_ = true;
+};
+
+bool SameStack(const ThreadStack& a, const ThreadStack& b) {
+  return a.pseudo == b.pseudo && a.depth == b.depth && a.truncated == b.truncated &&
+         memcmp(a.frames, b.frames, static_cast<size_t>(a.depth) * sizeof a.frames[0]) == 0;
+}
+
+// One "#\tPC\tfunction+off\tmodule" line per frame (debug=1).
+void FrameLines(Out& o, const ThreadStack& t, SymbolCache* symbols, bool* refresh) {
+  for (int i = 0; i < t.depth; i++) {
+    uintptr_t pc = t.frames[i] - 1;
+    char name[1024];
+    uint64_t off;
+    const char* module;
+    bool found = DescribePc(symbols, pc, *refresh, name, sizeof name, &off, &module);
+    *refresh = false;
+    o.Str("#\t").Hex(pc).Char('\t').Str(name);
+    if (found) o.Char('+').Hex(off);
+    o.Char('\t').Str(module).Char('\n');
+  }
+  if (t.truncated) o.Str("#\t0x0\t[truncated]\t?\n");
+  if (t.pseudo != nullptr) o.Str("#\t0x0\t").Str(t.pseudo).Str("\t?\n");
+}
+
+}  // namespace
+
+bool WriteThreadsText(format::ByteSink* sink, const ThreadStack* t, size_t n, int debug,
+                      SymbolCache* symbols) {
+  Out o(sink);
+  bool refresh = true;
+  if (debug >= 2) {
+    // Go's debug=2: every thread, its header line, then its stack.
+    for (size_t i = 0; i < n; i++) {
+      o.Str("thread ").Uint(static_cast<uint64_t>(t[i].tid)).Str(" \"").Str(t[i].name);
+      o.Str("\" [").Str(StateName(t[i].state)).Str("]:\n");
+      for (int f = 0; f < t[i].depth; f++) {
+        uintptr_t pc = t[i].frames[f] - 1;
+        char name[1024];
+        uint64_t off;
+        const char* module;
+        bool found = DescribePc(symbols, pc, refresh, name, sizeof name, &off, &module);
+        refresh = false;
+        o.Str(name).Str(strchr(name, '(') != nullptr ? "\n\t" : "()\n\t").Str(module);
+        if (found) o.Str(" +").Hex(off);
+        o.Str(" pc=").Hex(pc).Char('\n');
+      }
+      if (t[i].truncated) o.Str("...additional frames elided...\n");
+      if (t[i].pseudo != nullptr) o.Str(t[i].pseudo).Char('\n');
+      o.Char('\n');
+    }
+    return o.ok();
+  }
+  // debug=1: threads grouped by identical stacks, largest group first.
+  o.Str("threads profile: total ").Uint(n).Char('\n');
+  base::MmapBuffer done_buf;
+  if (!done_buf.Reserve(n + 1)) return false;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t z = 0;
+    (void)done_buf.Append(&z, 1);
+  }
+  uint8_t* done = done_buf.data();
+  for (size_t printed = 0; printed < n;) {
+    // The largest group not printed yet.
+    size_t best = n, best_count = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (done[i]) continue;
+      size_t c = 0;
+      for (size_t j = i; j < n; j++) {
+        if (!done[j] && SameStack(t[i], t[j])) c++;
+      }
+      if (c > best_count) {
+        best = i;
+        best_count = c;
+      }
+      if (best_count > n - printed - i) break;
+    }
+    if (best == n) break;
+    const ThreadStack& s = t[best];
+    o.Uint(best_count).Str(" @");
+    for (int f = 0; f < s.depth; f++) o.Char(' ').Hex(s.frames[f]);
+    o.Char('\n');
+    FrameLines(o, s, symbols, &refresh);
+    o.Str("# threads:");
+    for (size_t j = best; j < n; j++) {
+      if (done[j] || !SameStack(s, t[j])) continue;
+      done[j] = 1;
+      printed++;
+      o.Char(' ').Uint(static_cast<uint64_t>(t[j].tid)).Str(" \"").Str(t[j].name).Char('"');
+    }
+    o.Str("\n\n");
+  }
+  return o.ok();
+}
+
+bool WriteThreadsProfileGz(format::ByteSink* out, const ThreadStack* t, size_t n,
+                           SymbolCache* symbols) {
+  base::MmapBuffer buf;
+  if (!buf.Reserve((n + 1) * sizeof(StackSample))) return false;
+  auto* samples = reinterpret_cast<StackSample*>(buf.data());
+  for (size_t i = 0; i < n; i++) {
+    StackSample& s = samples[i];
+    memset(&s, 0, sizeof s);
+    s.frames = t[i].frames;
+    s.depth = t[i].depth;
+    s.truncated = t[i].truncated;
+    s.pseudo = t[i].pseudo;
+    s.values[0] = 1;
+    s.labels[0] = ProfileLabel{"thread_name", t[i].name, 0};
+    s.labels[1] = ProfileLabel{"tid", nullptr, t[i].tid};
+    s.labels[2] = ProfileLabel{"state", StateName(t[i].state), 0};
+    s.nlabels = 3;
+  }
+  StackProfile p{};
+  p.sample_types[0][0] = "threads";
+  p.sample_types[0][1] = "count";
+  p.ntypes = 1;
+  p.period_type[0] = "threads";
+  p.period_type[1] = "count";
+  p.samples = samples;
+  p.nsamples = n;
+  p.ncomments = 0;
+  p.symbols = symbols;
+  p.period = 1;
+  return WriteStackProfileGz(out, p);
+}
+
+}  // namespace heapscope::runtime
