@@ -46,7 +46,7 @@ std::atomic<uint64_t> g_dropped{0};  // ring full
 // --- Timers, one per thread ---------------------------------------------------
 
 constexpr size_t kMaxTimers = 8192;
-enum : int { kTimerFree = 0, kTimerArming = 1, kTimerArmed = 2, kTimerFailed = 3 };
+enum : int { kTimerFree = 0, kTimerArmed = 2, kTimerFailed = 3 };
 
 struct TimerEntry {
   std::atomic<int> state;
@@ -55,6 +55,10 @@ struct TimerEntry {
 };
 
 TimerEntry* g_timers = nullptr;  // mapped once
+// The tids that have a timer (or are getting one), claimed lock-free by
+// whichever arms it first: the thread itself as it starts, or the scan.
+constexpr size_t kClaimSlots = 4 * kMaxTimers;  // power of two
+std::atomic<int32_t>* g_claimed = nullptr;       // mapped once
 std::atomic<size_t> g_ntimers{0};
 std::atomic<uint64_t> g_unprofiled{0};  // threads past kMaxTimers or whose timer failed
 
@@ -137,7 +141,22 @@ clockid_t ThreadCpuClock(int32_t tid) {
   return static_cast<clockid_t>((~static_cast<uint32_t>(tid) << 3) | 6);
 }
 
+bool Claim(int32_t tid) {
+  size_t j = (static_cast<uint32_t>(tid) * 2654435761u) & (kClaimSlots - 1);
+  for (size_t probes = 0; probes < kClaimSlots; probes++) {
+    int32_t cur = g_claimed[j].load(std::memory_order_acquire);
+    if (cur == tid) return false;
+    if (cur == 0) {
+      if (g_claimed[j].compare_exchange_strong(cur, tid, std::memory_order_acq_rel)) return true;
+      if (cur == tid) return false;
+    }
+    j = (j + 1) & (kClaimSlots - 1);
+  }
+  return false;
+}
+
 void ArmTimer(int32_t tid) {
+  if (!Claim(tid)) return;
   size_t i = g_ntimers.fetch_add(1, std::memory_order_acq_rel);
   if (i >= kMaxTimers) {
     g_unprofiled.fetch_add(1, std::memory_order_relaxed);
@@ -197,15 +216,7 @@ void ScanThreads() {
           tid == g.http_tid.load(std::memory_order_relaxed)) {
         continue;
       }
-      size_t n = g_ntimers.load(std::memory_order_acquire);
-      if (n > kMaxTimers) n = kMaxTimers;
-      bool known = false;
-      for (size_t i = 0; i < n && !known; i++) {
-        // An entry being filled by a starting thread: wait for its tid.
-        while (g_timers[i].state.load(std::memory_order_acquire) == kTimerFree) sched_yield();
-        known = g_timers[i].tid == tid;
-      }
-      if (!known) ArmTimer(tid);
+      ArmTimer(tid);  // unless it has one
     }
   }
   syscall(SYS_close, dir);
@@ -302,6 +313,7 @@ void Stop() {
     e.tid = 0;
   }
   g_ntimers.store(0, std::memory_order_release);
+  memset(static_cast<void*>(g_claimed), 0, kClaimSlots * sizeof g_claimed[0]);
   // Ignoring the signal discards any still pending (on a thread that
   // blocks it); then the program's disposition comes back.
   struct sigaction ign;
@@ -339,15 +351,21 @@ CpuStart StartCpuProfile(const char** why) {
     *why = "the program runs an ITIMER_PROF timer; CPU profiling is off";
     return CpuStart::kRefused;
   }
-  if (g_ring == nullptr) {
+  // Mapped once and kept: a late signal always finds its memory.
+  if (g_ring == nullptr)
     g_ring = static_cast<RingSlot*>(base::MapPages(kRingSize * sizeof(RingSlot)));
+  if (g_timers == nullptr)
     g_timers = static_cast<TimerEntry*>(base::MapPages(kMaxTimers * sizeof(TimerEntry)));
-    void* rec = base::MapPages(sizeof(base::MmapBuffer));
-    if (g_ring == nullptr || g_timers == nullptr || rec == nullptr) {
-      *why = "out of memory for the CPU profile";
-      return CpuStart::kRefused;
-    }
-    g_records = new (rec) base::MmapBuffer();
+  if (g_claimed == nullptr) {
+    g_claimed = static_cast<std::atomic<int32_t>*>(
+        base::MapPages(kClaimSlots * sizeof(std::atomic<int32_t>)));
+  }
+  if (g_records == nullptr) {
+    if (void* rec = base::MapPages(sizeof(base::MmapBuffer))) g_records = new (rec) base::MmapBuffer();
+  }
+  if (g_ring == nullptr || g_timers == nullptr || g_claimed == nullptr || g_records == nullptr) {
+    *why = "out of memory for the CPU profile";
+    return CpuStart::kRefused;
   }
   for (size_t i = 0; i < kRingSize; i++) g_ring[i].seq.store(i, std::memory_order_relaxed);
   g_enqueue.store(0);
