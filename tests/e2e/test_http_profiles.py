@@ -134,6 +134,8 @@ try:
               f"debug=2 lacks {name} in {fn}:\n{text}")
     check("park-blocked" in tb and "[signal blocked]" in tb["park-blocked"],
           f"debug=2 blocked thread:\n{text}")
+    st, _, body = http_request(hp, "/debug/pprof/goroutine?debug=2")
+    check(st == 200 and "ParkInPipeRead" in body.decode(), f"/goroutine: {st}")
     # ?debug=1: grouped by stack, Go's legacy form.
     st, _, body = http_request(hp, "/debug/pprof/threads?debug=1")
     text = body.decode()

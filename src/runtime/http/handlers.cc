@@ -76,7 +76,9 @@ Route Lookup(Slice path) {
   if (path.Equals("/debug/pprof/fds")) return Route::kFds;
   if (path.Equals("/debug/pprof/threadcreate")) return Route::kThreadcreate;
   if (path.Equals("/debug/pprof/mmap")) return Route::kMmap;
-  if (path.Equals("/debug/pprof/threads")) return Route::kThreads;
+  // goroutine: the name scrapers of Go services ask for.
+  if (path.Equals("/debug/pprof/threads") || path.Equals("/debug/pprof/goroutine"))
+    return Route::kThreads;
   if (path.Equals("/debug/pprof/profile")) return Route::kProfile;
   return Route::kNotFound;
 }
