@@ -58,7 +58,7 @@ TimerEntry* g_timers = nullptr;  // mapped once
 // The tids that have a timer (or are getting one), claimed lock-free by
 // whichever arms it first: the thread itself as it starts, or the scan.
 constexpr size_t kClaimSlots = 4 * kMaxTimers;  // power of two
-std::atomic<int32_t>* g_claimed = nullptr;       // mapped once
+std::atomic<int32_t>* g_claimed = nullptr;      // mapped once
 std::atomic<size_t> g_ntimers{0};
 std::atomic<uint64_t> g_unprofiled{0};  // threads past kMaxTimers or whose timer failed
 
@@ -346,8 +346,7 @@ CpuStart StartCpuProfile(const char** why) {
     return CpuStart::kRefused;
   }
   struct itimerval it;
-  if (getitimer(ITIMER_PROF, &it) == 0 &&
-      (it.it_value.tv_sec != 0 || it.it_value.tv_usec != 0)) {
+  if (getitimer(ITIMER_PROF, &it) == 0 && (it.it_value.tv_sec != 0 || it.it_value.tv_usec != 0)) {
     *why = "the program runs an ITIMER_PROF timer; CPU profiling is off";
     return CpuStart::kRefused;
   }
@@ -361,7 +360,8 @@ CpuStart StartCpuProfile(const char** why) {
         base::MapPages(kClaimSlots * sizeof(std::atomic<int32_t>)));
   }
   if (g_records == nullptr) {
-    if (void* rec = base::MapPages(sizeof(base::MmapBuffer))) g_records = new (rec) base::MmapBuffer();
+    if (void* rec = base::MapPages(sizeof(base::MmapBuffer)))
+      g_records = new (rec) base::MmapBuffer();
   }
   if (g_ring == nullptr || g_timers == nullptr || g_claimed == nullptr || g_records == nullptr) {
     *why = "out of memory for the CPU profile";

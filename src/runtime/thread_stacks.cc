@@ -74,8 +74,7 @@ void OnThreadStackSignal(int, siginfo_t* info, void* uc) {
       RecursionGuard guard;
       depth = CaptureSignalStack(uc, frames, kMaxFrames, &truncated);
     }
-    if (s.state.compare_exchange_strong(expected, gen << 2 | kWriting,
-                                        std::memory_order_acq_rel)) {
+    if (s.state.compare_exchange_strong(expected, gen << 2 | kWriting, std::memory_order_acq_rel)) {
       memcpy(s.frames, frames, static_cast<size_t>(depth) * sizeof frames[0]);
       s.depth = depth;
       s.truncated = truncated;
@@ -134,7 +133,9 @@ bool ReadTask(int32_t tid, int sig, ThreadStack* t, bool* blocked) {
     uint64_t mask = 0;
     for (; *p != '\0' && *p != '\n'; p++) {
       char c = *p;
-      int d = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+      int d = c >= '0' && c <= '9'                     ? c - '0'
+              : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+                                                       : -1;
       if (d < 0) break;
       mask = mask << 4 | static_cast<uint64_t>(d);
     }
@@ -231,8 +232,7 @@ const char* CaptureThreadStacks(base::MmapBuffer* out, size_t* count) {
         uint64_t cur = s.state.load(std::memory_order_acquire);
         // A slot still being written by a late answer is skipped for now.
         if ((cur & 3) == kWriting ||
-            !s.state.compare_exchange_strong(cur, gen << 2 | kPending,
-                                             std::memory_order_acq_rel)) {
+            !s.state.compare_exchange_strong(cur, gen << 2 | kPending, std::memory_order_acq_rel)) {
           t.pseudo = kNoAnswer;
         } else {
           siginfo_t si;

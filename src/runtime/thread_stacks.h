@@ -18,9 +18,9 @@ namespace heapscope::runtime {
 
 struct ThreadStack {
   int32_t tid;
-  char name[20];      // /proc/self/task/TID/comm
-  char state;         // from /proc/self/task/TID/stat: R, S, D, T, ...
-  const char* pseudo; // "[signal blocked]", "[no answer]", ...; nullptr: a real stack
+  char name[20];       // /proc/self/task/TID/comm
+  char state;          // from /proc/self/task/TID/stat: R, S, D, T, ...
+  const char* pseudo;  // "[signal blocked]", "[no answer]", ...; nullptr: a real stack
   int depth;
   bool truncated;
   uintptr_t frames[kMaxFrames];  // return addresses, leaf first (leaf exact + 1)
