@@ -219,6 +219,39 @@ try:
 finally:
     kill_quietly(p)
 
+# --- Without the thread hooks (HEAPSCOPE_RESOURCES=0): a thread started during
+# the profile is found by the periodic scan; thread stacks asked meanwhile. ----------
+p, so, se = start([prog], {"HEAPSCOPE_RESOURCES": "0"})
+try:
+    check(so.readline() == "ready\n", "the program did not start (no resources)")
+    hp = wait_serving(se)
+    if not check(hp is not None, f"no serving line: {se.seen!r}"):
+        fail("endpoint did not start")
+    result = {}
+    th = threading.Thread(target=lambda: result.update(
+        top=go_pprof_top_url(env, f"http://{hp}/debug/pprof/profile?seconds=3")))
+    th.start()
+    time.sleep(0.8)
+    send(p, "late\n")
+    check(so.readline() == "late started\n", "late thread did not start (no resources)")
+    for _ in range(10):
+        st, _, body = http_request(hp, "/debug/pprof/threads?debug=2")
+        check(st == 200 and b"SpinHotLoop" in body, f"/threads during a CPU profile: {st}")
+    th.join(timeout=150)
+    rc, text = result.get("top", (1, "no result"))
+    rows = [l.split() for l in text.splitlines() if re.match(r"^\s*[\d.]+m?s\s", l)]
+    check(rc == 0 and rows and rows[0][-1].startswith("SpinHotLoop"),
+          f"no resources: SpinHotLoop is not at the top:\n{text}")
+    check("SpinLateThread" in text, f"no resources: the late thread is missing:\n{text}")
+    check(not caught(p.pid, SIGPROF), "no resources: SIGPROF still handled")
+    send(p, "quit\n")
+    p.stdin.close()
+    rest = so.rest(timeout=20)
+    p.wait(timeout=20)
+    check("ready\nlate started\n" + rest == EXPECTED, f"output changed (no resources): {rest!r}")
+finally:
+    kill_quietly(p)
+
 # --- A program with its own SIGPROF and SIGRTMIN+6 handlers: refused ------------------
 args = [prog, "--own-sigprof", "--own-rt6"]
 plain = env.plain(args, input="quit\n")
