@@ -15,6 +15,7 @@
 #include "base/raw_log.h"
 #include "base/spinlock.h"
 #include "platform/modules.h"
+#include "runtime/memory_breakdown.h"
 #include "runtime/profile_writer.h"
 #include "runtime/recorder.h"
 #include "runtime/resource_profiles.h"
@@ -183,6 +184,7 @@ void OnDumpSignal(int) {
 
 void OnTerminate(int sig) {
   int saved = errno;
+  AvoidAllocatorLocks();  // this thread may have been stopped inside malloc
   if (g_thread_running.load() && !pthread_equal(pthread_self(), g_thread)) {
     g_final_requested.store(true);
     sem_post(&g_wake);
