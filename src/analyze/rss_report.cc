@@ -57,12 +57,22 @@ std::string RssGrowthLine(const RssParts& first, const RssParts& last) {
   if (total > 0) {
     s = "resident memory grew " + Bytes(total) + " (" + Bytes(first.total) + " to " +
         Bytes(last.total) + ")";
+    // Parts under 1% of the growth are summed, not named one by one.
     bool lead = true;
+    int64_t small = 0;
+    int nsmall = 0;
     for (const Delta& d : grew) {
+      if (!lead && d.bytes * 100 < total) {
+        small += d.bytes;
+        nsmall++;
+        continue;
+      }
       s += lead ? ", of which " : ", ";
       lead = false;
       s += RssPartLabel(d.name) + " " + Bytes(d.bytes) + Share(d.bytes, total);
     }
+    if (nsmall == 1) s += ", one more part " + Bytes(small);
+    if (nsmall > 1) s += ", " + std::to_string(nsmall) + " more parts " + Bytes(small);
   } else if (total < 0) {
     s = "resident memory shrank " + Bytes(-total) + " (" + Bytes(first.total) + " to " +
         Bytes(last.total) + ")";

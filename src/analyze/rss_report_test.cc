@@ -88,6 +88,15 @@ TEST(RssReportTest, SaysWhichPartGrewMost) {
             "thread stacks 24MB (14.3%); shrank: anonymous mappings 6MB");
 }
 
+TEST(RssReportTest, SmallGrowthIsSummed) {
+  RssParts first = Parts({{"heap", 0}, {"code", 0}, {"files", 0}, {"other", 0}});
+  RssParts last = Parts({{"heap", 100 * kMiB}, {"code", 512 * 1024}, {"files", 256 * 1024},
+                         {"other", 2 * kMiB}});
+  EXPECT_EQ(RssGrowthLine(first, last),
+            "resident memory grew 102.75MB (0 to 102.75MB), of which live heap 100MB (97.3%), "
+            "other 2MB (1.9%), 2 more parts 768kB");
+}
+
 TEST(RssReportTest, ShrankAndUnchanged) {
   RssParts a = Parts({{"heap", 50 * kMiB}, {"files", 2 * kMiB}});
   RssParts b = Parts({{"heap", 10 * kMiB}, {"files", 3 * kMiB}});
