@@ -234,6 +234,7 @@ void ForkChild() {
   Depot().ResetLockAfterFork();
   Modules().ResetLockAfterFork();
   g_dump_lock.ResetAfterFork();
+  ResetMemorySnapshotAfterFork();
   State& g = GlobalState();
   g.pid = static_cast<int>(getpid());
   g.is_main_process = false;
@@ -279,6 +280,7 @@ void FinalDump() {
   base::SpinLockHolder h(g_dump_lock);
   g_final_written.store(true);
   if (!g.config.final_dump) return;
+  ForceFreshMemorySnapshot();  // the run summary reads the end from it
   if (!EnsureDir(g.config.out_dir)) {
     WarnWriteFailed(g.config.out_dir);
     return;

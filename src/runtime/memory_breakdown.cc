@@ -315,4 +315,8 @@ void FormatRssComment(const MemorySnapshot& m, base::RawBuffer* out) {
   out->Str(m.rss.allocator_known ? " allocator=glibc" : " allocator=unknown");
 }
 
+void FormatRssAge(uint64_t age_ns, base::RawBuffer* out) {
+  if (age_ns > 0) out->Str(" rss_age_ms=").Uint(age_ns / 1000000);
+}
+
 }  // namespace heapscope::runtime

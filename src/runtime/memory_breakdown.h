@@ -160,6 +160,18 @@ struct MemorySnapshot {
 // live_heap: the runtime's in-use estimate (bytes).
 MemorySnapshot ReadMemorySnapshot(uint64_t live_heap);
 
+// For the heap profile's comment, written with every snapshot. Reading
+// smaps walks the page tables (about as long as smaps_rollup: tens of ms
+// for a few hundred MiB resident, and it holds off the program's mmap and
+// munmap meanwhile), so reads are spaced to keep them under 5% of the
+// time: until then the last reading is reused and *age_ns says how old it
+// is (0 when fresh). The final profile always reads afresh.
+MemorySnapshot ReadMemorySnapshotBudgeted(uint64_t live_heap, uint64_t* age_ns);
+void ForceFreshMemorySnapshot();
+// In a forked child: forgets the parent's reading (and a lock another
+// thread may have held at fork).
+void ResetMemorySnapshotAfterFork();
+
 // From now on, leave the allocator's statistics out: the process is ending
 // on a signal that may have interrupted a thread inside malloc, and
 // mallinfo2 takes every arena's lock.
@@ -168,5 +180,7 @@ void AvoidAllocatorLocks();
 // "rss=... rss_heap=... ... vm_rss=... allocator=glibc|unknown" (no
 // prefix), the form of the heap profile's comment.
 void FormatRssComment(const MemorySnapshot& m, base::RawBuffer* out);
+// ... and " rss_age_ms=N" for a reading reused from N ms ago.
+void FormatRssAge(uint64_t age_ns, base::RawBuffer* out);
 
 }  // namespace heapscope::runtime

@@ -316,6 +316,11 @@ TEST(RssCommentTest, NamesEveryPart) {
   FormatRssComment(m, &b2);
   EXPECT_EQ(std::string(b2.CStr()).find("allocator_overhead"), std::string::npos);
   EXPECT_NE(std::string(buf).find("allocator=unknown"), std::string::npos);
+  base::RawBuffer b3(buf, sizeof buf);
+  FormatRssAge(0, &b3);
+  EXPECT_STREQ(b3.CStr(), "");
+  FormatRssAge(2500000000ULL, &b3);
+  EXPECT_STREQ(b3.CStr(), " rss_age_ms=2500");
 }
 
 }  // namespace

@@ -7,12 +7,14 @@
 #include <malloc.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 
 #include "base/mmap_arena.h"
+#include "base/spinlock.h"
 #include "runtime/memory_breakdown.h"
 #include "runtime/resource_table.h"
 #include "runtime/runtime.h"
@@ -120,7 +122,53 @@ class Scratch {
   void* p_ = nullptr;
 };
 
+uint64_t MonoNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// The last reading for profiles, and what it cost.
+base::SpinLock g_cache_lock;
+MemorySnapshot g_cached;
+uint64_t g_cached_start_ns = 0;
+uint64_t g_cached_end_ns = 0;
+bool g_have_cached = false;
+std::atomic<bool> g_force_fresh{false};
+constexpr uint64_t kSpacing = 19;  // idle 19 times as long as a read took: <= 5%
+
 }  // namespace
+
+MemorySnapshot ReadMemorySnapshotBudgeted(uint64_t live_heap, uint64_t* age_ns) {
+  uint64_t now = MonoNs();
+  *age_ns = 0;
+  if (!g_force_fresh.load(std::memory_order_acquire)) {
+    base::SpinLockHolder h(g_cache_lock);
+    if (g_have_cached &&
+        now < g_cached_end_ns + kSpacing * (g_cached_end_ns - g_cached_start_ns)) {
+      *age_ns = now - g_cached_start_ns;
+      if (*age_ns == 0) *age_ns = 1;
+      return g_cached;
+    }
+  }
+  MemorySnapshot m = ReadMemorySnapshot(live_heap);
+  uint64_t end = MonoNs();
+  if (m.ok) {
+    base::SpinLockHolder h(g_cache_lock);
+    g_cached = m;
+    g_cached_start_ns = now;
+    g_cached_end_ns = end;
+    g_have_cached = true;
+  }
+  return m;
+}
+
+void ResetMemorySnapshotAfterFork() {
+  g_cache_lock.ResetAfterFork();
+  g_have_cached = false;
+}
+
+void ForceFreshMemorySnapshot() { g_force_fresh.store(true, std::memory_order_release); }
 
 void AvoidAllocatorLocks() { g_avoid_locks.store(true, std::memory_order_release); }
 

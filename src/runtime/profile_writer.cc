@@ -468,12 +468,14 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
                  " stacks=", nstacks, " profiler_memory=", base::ProfilerMappedBytes()));
   // Where resident memory goes, so a series of snapshots carries it.
   {
-    MemorySnapshot mem = ReadMemorySnapshot(Round(inuse_total_fx));
+    uint64_t age_ns;
+    MemorySnapshot mem = ReadMemorySnapshotBudgeted(Round(inuse_total_fx), &age_ns);
     if (mem.ok) {
       char tmp[512];
       base::RawBuffer buf(tmp, sizeof tmp);
       buf.Str("heapscope: ");
       FormatRssComment(mem, &buf);
+      FormatRssAge(age_ns, &buf);
       Comment(Copy(buf.data(), buf.size()));
     }
   }
