@@ -12,7 +12,8 @@ namespace {
 std::string Share(int64_t part, int64_t whole) {
   if (whole == 0) return "";
   char buf[32];
-  snprintf(buf, sizeof buf, " (%.1f%%)", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+  snprintf(buf, sizeof buf, " (%.1f%%)",
+           100.0 * static_cast<double>(part) / static_cast<double>(whole));
   return buf;
 }
 

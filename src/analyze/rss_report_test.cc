@@ -41,8 +41,9 @@ TEST(RssFromCommentsTest, ReadsEveryPartInOrder) {
 }
 
 TEST(RssFromCommentsTest, AllocatorUnknownLeavesItsPartsOut) {
-  auto r = RssFromComments(Kv("rss=10 rss_heap=1 rss_thread_stacks=2 rss_anon_mappings=3 "
-                              "rss_files=1 rss_code=1 rss_other=2 allocator=unknown"));
+  auto r =
+      RssFromComments(Kv("rss=10 rss_heap=1 rss_thread_stacks=2 rss_anon_mappings=3 "
+                         "rss_files=1 rss_code=1 rss_other=2 allocator=unknown"));
   ASSERT_TRUE(r.has_value());
   EXPECT_FALSE(r->allocator_known);
   EXPECT_EQ(r->parts.size(), 6u);
@@ -90,8 +91,8 @@ TEST(RssReportTest, SaysWhichPartGrewMost) {
 
 TEST(RssReportTest, SmallGrowthIsSummed) {
   RssParts first = Parts({{"heap", 0}, {"code", 0}, {"files", 0}, {"other", 0}});
-  RssParts last = Parts({{"heap", 100 * kMiB}, {"code", 512 * 1024}, {"files", 256 * 1024},
-                         {"other", 2 * kMiB}});
+  RssParts last = Parts(
+      {{"heap", 100 * kMiB}, {"code", 512 * 1024}, {"files", 256 * 1024}, {"other", 2 * kMiB}});
   EXPECT_EQ(RssGrowthLine(first, last),
             "resident memory grew 102.75MB (0 to 102.75MB), of which live heap 100MB (97.3%), "
             "other 2MB (1.9%), 2 more parts 768kB");

@@ -29,9 +29,10 @@ std::map<std::string, std::string> RuntimeComments(const format::Profile& p) {
 namespace heapscope::analyze {
 namespace {
 
-constexpr const char* kRssParts[] = {"heap",          "allocator_overhead", "allocator_free",
-                                     "thread_stacks", "anon_mappings",      "files",
-                                     "code",          "other"};
+constexpr const char* kRssParts[] = {"heap",           "allocator_overhead",
+                                     "allocator_free", "thread_stacks",
+                                     "anon_mappings",  "files",
+                                     "code",           "other"};
 
 bool ParseInt(const std::string& s, int64_t* out) {
   if (s.empty() || s.size() > 19) return false;

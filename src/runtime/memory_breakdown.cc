@@ -84,7 +84,7 @@ void SmapsParser::Line(const char* s, size_t n) {
     cur_.end = end;
     SkipSpaces(s, n, &i);
     for (int k = 0; k < 4 && i < n && s[i] != ' '; k++) cur_.perms[k] = s[i++];
-    SkipToken(s, n, &i);  // the rest of perms, if any
+    SkipToken(s, n, &i);                       // the rest of perms, if any
     for (int field = 0; field < 3; field++) {  // offset, dev, inode
       SkipSpaces(s, n, &i);
       SkipToken(s, n, &i);

@@ -128,7 +128,10 @@ class RssClassifier {
   using ResidentFn = uint64_t (*)(uintptr_t start, uintptr_t end);
   RssClassifier(const uintptr_t* stack_hints, size_t nhints, const AddressRange* ranges,
                 size_t nranges, ResidentFn resident)
-      : hints_(stack_hints), nhints_(nhints), ranges_(ranges), nranges_(nranges),
+      : hints_(stack_hints),
+        nhints_(nhints),
+        ranges_(ranges),
+        nranges_(nranges),
         resident_(resident) {}
   void Add(const SmapsEntry& e);
   static void AddTo(const SmapsEntry& e, void* self) { static_cast<RssClassifier*>(self)->Add(e); }
@@ -148,11 +151,11 @@ class RssClassifier {
 // ---- Reading it all now (dump thread, HTTP thread).
 
 struct MemorySnapshot {
-  bool ok = false;          // smaps could be read
+  bool ok = false;  // smaps could be read
   RssBreakdown rss;
-  uint64_t vm_rss = 0;      // /proc/self/status VmRSS
-  uint64_t vm_hwm = 0;      // VmHWM
-  uint64_t live_heap = 0;   // the estimate the heap part started from
+  uint64_t vm_rss = 0;               // /proc/self/status VmRSS
+  uint64_t vm_hwm = 0;               // VmHWM
+  uint64_t live_heap = 0;            // the estimate the heap part started from
   uint64_t thread_stacks_found = 0;  // mappings counted as thread stacks
   AllocatorStats allocator;
 };

@@ -164,9 +164,9 @@ TEST(RssClassifierTest, EachKindOfMapping) {
   std::string text = Map(0x400000, 0x500000, "r-xp", "/usr/bin/prog", 100) +
                      Map(0x500000, 0x510000, "rw-p", "/usr/bin/prog", 8) +
                      Map(0x600000, 0x700000, "rw-p", "[heap]", 300) +
-                     Map(0x1000000, 0x2000000, "rw-p", "", 1000) +        // program's mmap
-                     Map(0x3000000, 0x3800000, "rw-p", "", 16) +          // a thread's stack
-                     Map(0x4000000, 0x5000000, "rw-p", "", 500) +         // glibc's, say
+                     Map(0x1000000, 0x2000000, "rw-p", "", 1000) +  // program's mmap
+                     Map(0x3000000, 0x3800000, "rw-p", "", 16) +    // a thread's stack
+                     Map(0x4000000, 0x5000000, "rw-p", "", 500) +   // glibc's, say
                      Map(0x6000000, 0x6010000, "rw-s", "/dev/shm/x", 64) +
                      Map(0x7000000, 0x7002000, "r-xp", "[vdso]", 8) +
                      Map(0x7002000, 0x7006000, "r--p", "[vvar]", 0) +

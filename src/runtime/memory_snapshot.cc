@@ -107,7 +107,7 @@ void ReadStatus(MemorySnapshot* m) {
 // Scratch memory straight from mmap, released on scope exit.
 class Scratch {
  public:
-  explicit Scratch(size_t bytes) : bytes_(bytes == 0 ? 0 : bytes) {
+  explicit Scratch(size_t bytes) : bytes_(bytes) {
     if (bytes_ > 0) p_ = base::MapPages(bytes_);
   }
   ~Scratch() {
@@ -144,8 +144,7 @@ MemorySnapshot ReadMemorySnapshotBudgeted(uint64_t live_heap, uint64_t* age_ns) 
   *age_ns = 0;
   if (!g_force_fresh.load(std::memory_order_acquire)) {
     base::SpinLockHolder h(g_cache_lock);
-    if (g_have_cached &&
-        now < g_cached_end_ns + kSpacing * (g_cached_end_ns - g_cached_start_ns)) {
+    if (g_have_cached && now < g_cached_end_ns + kSpacing * (g_cached_end_ns - g_cached_start_ns)) {
       *age_ns = now - g_cached_start_ns;
       if (*age_ns == 0) *age_ns = 1;
       return g_cached;

@@ -196,8 +196,11 @@ void ServeVars(Reply* reply) {
     for (int i = 0; i < kRssPartCount; i++) {
       auto part = static_cast<RssPart>(i);
       if (!ShowPart(f.mem, part)) continue;
-      t.Str(first ? "\n" : ",\n").Str("\"").Str(RssPartName(part)).Str("\": ").Uint(
-          f.mem.rss.parts[i]);
+      t.Str(first ? "\n" : ",\n")
+          .Str("\"")
+          .Str(RssPartName(part))
+          .Str("\": ")
+          .Uint(f.mem.rss.parts[i]);
       first = false;
     }
     t.Str("\n},\n");
@@ -274,14 +277,18 @@ void ServeMetrics(Reply* reply) {
   Metric(t, "heapscope_profiler_memory_bytes", "gauge",
          "Memory the profiler has mapped for itself.", f.profiler_bytes);
   if (f.mem.ok) {
-    t.Str("# HELP heapscope_rss_bytes Resident memory by part; the parts add up to the sum of "
-          "Rss over /proc/self/smaps.\n");
+    t.Str(
+        "# HELP heapscope_rss_bytes Resident memory by part; the parts add up to the sum of "
+        "Rss over /proc/self/smaps.\n");
     t.Str("# TYPE heapscope_rss_bytes gauge\n");
     for (int i = 0; i < kRssPartCount; i++) {
       auto part = static_cast<RssPart>(i);
       if (!ShowPart(f.mem, part)) continue;
-      t.Str("heapscope_rss_bytes{part=\"").Str(RssPartName(part)).Str("\"} ").Uint(
-          f.mem.rss.parts[i]).Char('\n');
+      t.Str("heapscope_rss_bytes{part=\"")
+          .Str(RssPartName(part))
+          .Str("\"} ")
+          .Uint(f.mem.rss.parts[i])
+          .Char('\n');
     }
   }
   t.Str("# HELP heapscope_uptime_seconds Seconds since the profiler started.\n");
