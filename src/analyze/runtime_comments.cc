@@ -25,3 +25,59 @@ std::map<std::string, std::string> RuntimeComments(const format::Profile& p) {
 }
 
 }  // namespace heapscope::analyze
+
+namespace heapscope::analyze {
+namespace {
+
+constexpr const char* kRssParts[] = {"heap",           "allocator_overhead",
+                                     "allocator_free", "thread_stacks",
+                                     "anon_mappings",  "files",
+                                     "code",           "other"};
+
+bool ParseInt(const std::string& s, int64_t* out) {
+  if (s.empty() || s.size() > 19) return false;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+std::optional<RssParts> RssFromComments(const std::map<std::string, std::string>& kv) {
+  RssParts r;
+  auto total = kv.find("rss");
+  if (total == kv.end() || !ParseInt(total->second, &r.total)) return std::nullopt;
+  auto alloc = kv.find("allocator");
+  r.allocator_known = alloc != kv.end() && alloc->second != "unknown";
+  for (const char* name : kRssParts) {
+    auto it = kv.find(std::string("rss_") + name);
+    if (it == kv.end()) {
+      if (!r.allocator_known && std::string_view(name).rfind("allocator_", 0) == 0) continue;
+      return std::nullopt;
+    }
+    int64_t v;
+    if (!ParseInt(it->second, &v)) return std::nullopt;
+    r.parts.emplace_back(name, v);
+  }
+  auto vm = kv.find("vm_rss");
+  if (vm != kv.end()) ParseInt(vm->second, &r.vm_rss);
+  return r;
+}
+
+std::string RssPartLabel(const std::string& part) {
+  if (part == "heap") return "live heap";
+  if (part == "allocator_overhead") return "allocator overhead";
+  if (part == "allocator_free") return "free in the allocator";
+  if (part == "thread_stacks") return "thread stacks";
+  if (part == "anon_mappings") return "anonymous mappings";
+  if (part == "files") return "file-backed";
+  if (part == "code") return "code";
+  if (part == "other") return "other";
+  return part;
+}
+
+}  // namespace heapscope::analyze

@@ -2,8 +2,12 @@
 // comments (rate, mode, samples, dropped_samples, peak_inuse_space, ...).
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "format/profile.h"
 
@@ -11,5 +15,27 @@ namespace heapscope::analyze {
 
 // All pairs from every "heapscope: " comment; later comments win.
 std::map<std::string, std::string> RuntimeComments(const format::Profile& p);
+
+}  // namespace heapscope::analyze
+
+namespace heapscope::analyze {
+
+// Where resident memory went at the moment a profile was written, from the
+// "heapscope: rss=... rss_heap=... ..." comment: parts in the runtime's
+// order (heap, allocator_overhead, allocator_free, thread_stacks,
+// anon_mappings, files, code, other), bytes; the allocator's two parts are
+// absent when the allocator could not say.
+struct RssParts {
+  int64_t total = 0;
+  int64_t vm_rss = 0;
+  std::vector<std::pair<std::string, int64_t>> parts;
+  bool allocator_known = false;
+};
+
+// Empty when the profile carries no breakdown (older runtimes, other tools).
+std::optional<RssParts> RssFromComments(const std::map<std::string, std::string>& kv);
+
+// The name a person reads for a part ("live heap", "thread stacks", ...).
+std::string RssPartLabel(const std::string& part);
 
 }  // namespace heapscope::analyze

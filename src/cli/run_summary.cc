@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "analyze/function_names.h"
+#include "analyze/rss_report.h"
 #include "analyze/runtime_comments.h"
 #include "analyze/units.h"
 #include "cli/commands.h"
@@ -79,6 +80,32 @@ std::string Describe(int status) {
     return std::string("was killed by signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
   }
   return "ended";
+}
+
+// Where resident memory went at exit, and which part grew from the oldest
+// snapshot kept to the final profile.
+void PrintRss(const std::string& out_dir, const std::map<std::string, std::string>& final_kv,
+              FILE* out) {
+  auto last = analyze::RssFromComments(final_kv);
+  if (!last) return;
+  fprintf(out, "heapscope: at exit, %s\n", analyze::RssPartsLine(*last).c_str());
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string oldest;
+  for (const auto& e : fs::directory_iterator(out_dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("heap.", 0) == 0 && name.find("final") == std::string::npos &&
+        name.size() == strlen("heap.0000.pb.gz") && (oldest.empty() || name < oldest)) {
+      oldest = name;
+    }
+  }
+  if (oldest.empty()) return;
+  auto prof = format::ReadProfileFile(out_dir + "/" + oldest);
+  if (!prof.ok()) return;
+  auto first = analyze::RssFromComments(analyze::RuntimeComments(*prof));
+  if (!first) return;
+  fprintf(out, "heapscope: from %s to exit, %s\n", oldest.c_str(),
+          analyze::RssGrowthLine(*first, *last).c_str());
 }
 
 }  // namespace
@@ -163,6 +190,7 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, int
     fprintf(out, "heapscope: WARNING %" PRId64 " samples dropped (tables full): figures are low\n",
             dropped);
   }
+  PrintRss(out_dir, kv, out);
   if (rows.empty()) {
     fprintf(out, "heapscope: nothing still in use at exit\n");
     return;

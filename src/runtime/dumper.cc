@@ -15,6 +15,7 @@
 #include "base/raw_log.h"
 #include "base/spinlock.h"
 #include "platform/modules.h"
+#include "runtime/memory_breakdown.h"
 #include "runtime/profile_writer.h"
 #include "runtime/recorder.h"
 #include "runtime/resource_profiles.h"
@@ -184,6 +185,7 @@ void OnDumpSignal(int) {
 
 void OnTerminate(int sig) {
   int saved = errno;
+  AvoidAllocatorLocks();  // this thread may have been stopped inside malloc
   if (g_thread_running.load() && !pthread_equal(pthread_self(), g_thread)) {
     g_final_requested.store(true);
     sem_post(&g_wake);
@@ -233,6 +235,7 @@ void ForkChild() {
   Depot().ResetLockAfterFork();
   Modules().ResetLockAfterFork();
   g_dump_lock.ResetAfterFork();
+  ResetMemorySnapshotAfterFork();
   State& g = GlobalState();
   g.pid = static_cast<int>(getpid());
   g.is_main_process = false;
@@ -278,6 +281,7 @@ void FinalDump() {
   base::SpinLockHolder h(g_dump_lock);
   g_final_written.store(true);
   if (!g.config.final_dump) return;
+  ForceFreshMemorySnapshot();  // the run summary reads the end from it
   if (!EnsureDir(g.config.out_dir)) {
     WarnWriteFailed(g.config.out_dir);
     return;

@@ -13,6 +13,7 @@
 #include "format/profile_fields.h"
 #include "platform/elf_symbols.h"
 #include "platform/modules.h"
+#include "runtime/memory_breakdown.h"
 #include "runtime/real_functions.h"
 #include "runtime/recorder.h"
 #include "runtime/runtime.h"
@@ -234,6 +235,8 @@ class ProfileBuilder {
                const char* c = nullptr, uint64_t v3 = 0, const char* d = nullptr,
                uint64_t v4 = 0);
   void Comment(const char* s) { comments_[ncomments_++] = strings_.Intern(s); }
+  // A NUL-terminated copy in the builder's arena.
+  char* Copy(const char* s, size_t n);
 
   format::StreamEncoder enc_;
   SymbolCache* symbols_;
@@ -261,6 +264,14 @@ char* ProfileBuilder::Format(const char* a, uint64_t v1, const char* b, uint64_t
   if (out == nullptr) return const_cast<char*>("");
   memcpy(out, buf.data(), buf.size());
   out[buf.size()] = '\0';
+  return out;
+}
+
+char* ProfileBuilder::Copy(const char* s, size_t n) {
+  char* out = static_cast<char*>(arena_.Alloc(n + 1, 1));
+  if (out == nullptr) return const_cast<char*>("");
+  memcpy(out, s, n);
+  out[n] = '\0';
   return out;
 }
 
@@ -455,6 +466,19 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   Comment(Format("heapscope: inuse_space=", Round(inuse_total_fx), " peak_inuse_space=",
                  Round(peak_fx),
                  " stacks=", nstacks, " profiler_memory=", base::ProfilerMappedBytes()));
+  // Where resident memory goes, so a series of snapshots carries it.
+  {
+    uint64_t age_ns;
+    MemorySnapshot mem = ReadMemorySnapshotBudgeted(Round(inuse_total_fx), &age_ns);
+    if (mem.ok) {
+      char tmp[512];
+      base::RawBuffer buf(tmp, sizeof tmp);
+      buf.Str("heapscope: ");
+      FormatRssComment(mem, &buf);
+      FormatRssAge(age_ns, &buf);
+      Comment(Copy(buf.data(), buf.size()));
+    }
+  }
   for (int i = 0; i < ncomments_; i++) enc_.Int64(pb::profile::kComment, comments_[i]);
   enc_.Int64(pb::profile::kDefaultSampleType,
              strings_.Intern(options.alloc_default ? "alloc_space" : "inuse_space"));

@@ -332,6 +332,7 @@ ThreadRecord* AcquireThreadRecord() {
       while (i >= limit && !g_thread_limit.compare_exchange_weak(limit, i + 1)) {
       }
       g_threads[i].tid.store(0, std::memory_order_relaxed);
+      g_threads[i].stack_hint.store(0, std::memory_order_relaxed);
       g_seen.threads.store(true, std::memory_order_relaxed);
       return &g_threads[i];
     }

@@ -117,6 +117,9 @@ struct ThreadRecord {
   StackId stack;
   void* (*start)(void*);
   void* arg;
+  // An address in the thread's stack (set when it starts), so the RSS
+  // breakdown can tell which mapping is its stack.
+  std::atomic<uintptr_t> stack_hint;
 };
 inline constexpr uint32_t kThreadFree = 0;
 inline constexpr uint32_t kThreadStarting = 1;

@@ -10,6 +10,7 @@
 
 #include "base/mmap_arena.h"
 #include "runtime/http/handlers.h"
+#include "runtime/memory_breakdown.h"
 #include "runtime/profile_writer.h"
 #include "runtime/runtime.h"
 
@@ -31,6 +32,7 @@ struct Figures {
   uint64_t uptime_ms = 0;
   uint64_t start_time_s = 0;  // Unix time the runtime started
   uint64_t pid = 0;
+  MemorySnapshot mem;  // where resident memory goes
 };
 
 uint64_t NowNs(clockid_t clock) {
@@ -108,6 +110,12 @@ void Collect(Figures* f) {
   f->uptime_ms = up_ns / 1000000;
   f->start_time_s = (NowNs(CLOCK_REALTIME) - up_ns) / 1000000000ULL;
   f->pid = static_cast<uint64_t>(g.pid);
+  f->mem = ReadMemorySnapshot(f->heap.inuse_bytes);
+}
+
+bool ShowPart(const MemorySnapshot& m, RssPart part) {
+  return m.rss.allocator_known ||
+         (part != RssPart::kAllocatorOverhead && part != RssPart::kAllocatorFree);
 }
 
 void JsonField(Text& t, const char* name, uint64_t v, bool last = false) {
@@ -177,7 +185,43 @@ void ServeVars(Reply* reply) {
   JsonField(t, "stacks", f.heap.stacks);
   JsonField(t, "profiler_memory_bytes", f.profiler_bytes);
   JsonField(t, "pid", f.pid);
-  t.Str("\"uptime_seconds\": ").Fixed3(f.uptime_ms).Str("\n}\n}\n");
+  t.Str("\"uptime_seconds\": ").Fixed3(f.uptime_ms).Str("\n},\n");
+  // Where resident memory goes: parts that add up to resident_bytes (the
+  // sum of every mapping's Rss in /proc/self/smaps).
+  t.Str("\"rss_breakdown\": {\n");
+  if (f.mem.ok) {
+    JsonField(t, "resident_bytes", f.mem.rss.total);
+    t.Str("\"parts\": {");
+    bool first = true;
+    for (int i = 0; i < kRssPartCount; i++) {
+      auto part = static_cast<RssPart>(i);
+      if (!ShowPart(f.mem, part)) continue;
+      t.Str(first ? "\n" : ",\n")
+          .Str("\"")
+          .Str(RssPartName(part))
+          .Str("\": ")
+          .Uint(f.mem.rss.parts[i]);
+      first = false;
+    }
+    t.Str("\n},\n");
+    JsonField(t, "vm_rss_bytes", f.mem.vm_rss);
+    JsonField(t, "vm_hwm_bytes", f.mem.vm_hwm);
+    JsonField(t, "live_heap_estimate_bytes", f.mem.live_heap);
+    JsonField(t, "thread_stack_mappings", f.mem.thread_stacks_found);
+    if (f.mem.allocator.known) {
+      t.Str("\"allocator\": \"glibc\",\n\"mallinfo2\": {\n");
+      JsonField(t, "arena", f.mem.allocator.arena);
+      JsonField(t, "hblkhd", f.mem.allocator.hblkhd);
+      JsonField(t, "uordblks", f.mem.allocator.uordblks);
+      JsonField(t, "fordblks", f.mem.allocator.fordblks, true);
+      t.Str("}\n");
+    } else {
+      t.Str("\"allocator\": \"unknown\"\n");
+    }
+  } else {
+    t.Str("\"error\": \"cannot read /proc/self/smaps\"\n");
+  }
+  t.Str("}\n}\n");
 }
 
 namespace {
@@ -232,6 +276,21 @@ void ServeMetrics(Reply* reply) {
   Metric(t, "heapscope_stacks", "gauge", "Distinct allocation stacks recorded.", f.heap.stacks);
   Metric(t, "heapscope_profiler_memory_bytes", "gauge",
          "Memory the profiler has mapped for itself.", f.profiler_bytes);
+  if (f.mem.ok) {
+    t.Str(
+        "# HELP heapscope_rss_bytes Resident memory by part; the parts add up to the sum of "
+        "Rss over /proc/self/smaps.\n");
+    t.Str("# TYPE heapscope_rss_bytes gauge\n");
+    for (int i = 0; i < kRssPartCount; i++) {
+      auto part = static_cast<RssPart>(i);
+      if (!ShowPart(f.mem, part)) continue;
+      t.Str("heapscope_rss_bytes{part=\"")
+          .Str(RssPartName(part))
+          .Str("\"} ")
+          .Uint(f.mem.rss.parts[i])
+          .Char('\n');
+    }
+  }
   t.Str("# HELP heapscope_uptime_seconds Seconds since the profiler started.\n");
   t.Str("# TYPE heapscope_uptime_seconds gauge\n");
   t.Str("heapscope_uptime_seconds ").Fixed3(f.uptime_ms).Char('\n');

@@ -47,6 +47,8 @@ void* Trampoline(void* p) {
     // Keys past the first block make glibc allocate: not the program's.
     RecursionGuard guard;
     r->tid.store(static_cast<int32_t>(syscall(SYS_gettid)), std::memory_order_relaxed);
+    r->stack_hint.store(reinterpret_cast<uintptr_t>(__builtin_frame_address(0)),
+                        std::memory_order_relaxed);
     r->state.store(kThreadRunning, std::memory_order_release);
     SetCurrentThreadRecord(r);
     if (pthread_setspecific(g_key, r) != 0) ReleaseThreadRecord(r);

@@ -1,0 +1,104 @@
+#include "analyze/rss_report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "analyze/units.h"
+
+namespace heapscope::analyze {
+namespace {
+
+std::string Share(int64_t part, int64_t whole) {
+  if (whole == 0) return "";
+  char buf[32];
+  snprintf(buf, sizeof buf, " (%.1f%%)",
+           100.0 * static_cast<double>(part) / static_cast<double>(whole));
+  return buf;
+}
+
+std::string Bytes(int64_t v) { return Label(v, "bytes"); }
+
+}  // namespace
+
+std::string RssPartsLine(const RssParts& r) {
+  std::string s = "resident memory " + Bytes(r.total) + ":";
+  bool first = true;
+  for (const auto& [name, v] : r.parts) {
+    s += first ? " " : ", ";
+    first = false;
+    s += RssPartLabel(name) + " " + Bytes(v) + Share(v, r.total);
+  }
+  if (!r.allocator_known) s += "; the allocator's overhead and free memory are unknown";
+  return s;
+}
+
+std::string RssGrowthLine(const RssParts& first, const RssParts& last) {
+  std::map<std::string, int64_t> before;
+  for (const auto& [name, v] : first.parts) before[name] = v;
+  struct Delta {
+    std::string name;
+    int64_t bytes;
+  };
+  std::vector<Delta> grew, shrank;
+  for (const auto& [name, v] : last.parts) {
+    auto it = before.find(name);
+    if (it == before.end()) continue;  // not comparable (allocator unknown in one)
+    int64_t d = v - it->second;
+    if (d > 0) grew.push_back({name, d});
+    if (d < 0) shrank.push_back({name, -d});
+  }
+  auto larger = [](const Delta& a, const Delta& b) {
+    return a.bytes != b.bytes ? a.bytes > b.bytes : a.name < b.name;
+  };
+  std::sort(grew.begin(), grew.end(), larger);
+  std::sort(shrank.begin(), shrank.end(), larger);
+  int64_t total = last.total - first.total;
+  std::string s;
+  if (total > 0) {
+    s = "resident memory grew " + Bytes(total) + " (" + Bytes(first.total) + " to " +
+        Bytes(last.total) + ")";
+    // Parts under 1% of the growth are summed, not named one by one.
+    bool lead = true;
+    int64_t small = 0;
+    int nsmall = 0;
+    for (const Delta& d : grew) {
+      if (!lead && d.bytes * 100 < total) {
+        small += d.bytes;
+        nsmall++;
+        continue;
+      }
+      s += lead ? ", of which " : ", ";
+      lead = false;
+      s += RssPartLabel(d.name) + " " + Bytes(d.bytes) + Share(d.bytes, total);
+    }
+    if (nsmall == 1) s += ", one more part " + Bytes(small);
+    if (nsmall > 1) s += ", " + std::to_string(nsmall) + " more parts " + Bytes(small);
+  } else if (total < 0) {
+    s = "resident memory shrank " + Bytes(-total) + " (" + Bytes(first.total) + " to " +
+        Bytes(last.total) + ")";
+    if (!grew.empty()) {
+      s += "; grew:";
+      bool lead = true;
+      for (const Delta& d : grew) {
+        s += lead ? " " : ", ";
+        lead = false;
+        s += RssPartLabel(d.name) + " " + Bytes(d.bytes);
+      }
+    }
+  } else {
+    s = "resident memory did not change (" + Bytes(last.total) + ")";
+  }
+  if (!shrank.empty()) {
+    s += "; shrank:";
+    bool lead = true;
+    for (const Delta& d : shrank) {
+      s += lead ? " " : ", ";
+      lead = false;
+      s += RssPartLabel(d.name) + " " + Bytes(d.bytes);
+    }
+  }
+  return s;
+}
+
+}  // namespace heapscope::analyze

@@ -1,0 +1,111 @@
+#include "analyze/rss_report.h"
+
+#include <gtest/gtest.h>
+
+#include "analyze/runtime_comments.h"
+
+namespace heapscope::analyze {
+namespace {
+
+constexpr int64_t kMiB = 1024 * 1024;
+
+std::map<std::string, std::string> Kv(const std::string& comment) {
+  std::map<std::string, std::string> kv;
+  size_t i = 0;
+  while (i < comment.size()) {
+    size_t sp = comment.find(' ', i);
+    std::string tok = comment.substr(i, sp == std::string::npos ? std::string::npos : sp - i);
+    size_t eq = tok.find('=');
+    if (eq != std::string::npos) kv[tok.substr(0, eq)] = tok.substr(eq + 1);
+    if (sp == std::string::npos) break;
+    i = sp + 1;
+  }
+  return kv;
+}
+
+// The runtime's comment, as FormatRssComment writes it.
+const char kGlibc[] =
+    "rss=36 rss_heap=1 rss_allocator_overhead=2 rss_allocator_free=3 rss_thread_stacks=4 "
+    "rss_anon_mappings=5 rss_files=6 rss_code=7 rss_other=8 vm_rss=40 vm_hwm=50 allocator=glibc";
+
+TEST(RssFromCommentsTest, ReadsEveryPartInOrder) {
+  auto r = RssFromComments(Kv(kGlibc));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->total, 36);
+  EXPECT_EQ(r->vm_rss, 40);
+  EXPECT_TRUE(r->allocator_known);
+  ASSERT_EQ(r->parts.size(), 8u);
+  EXPECT_EQ(r->parts[0], (std::pair<std::string, int64_t>{"heap", 1}));
+  EXPECT_EQ(r->parts[3], (std::pair<std::string, int64_t>{"thread_stacks", 4}));
+  EXPECT_EQ(r->parts[7], (std::pair<std::string, int64_t>{"other", 8}));
+}
+
+TEST(RssFromCommentsTest, AllocatorUnknownLeavesItsPartsOut) {
+  auto r =
+      RssFromComments(Kv("rss=10 rss_heap=1 rss_thread_stacks=2 rss_anon_mappings=3 "
+                         "rss_files=1 rss_code=1 rss_other=2 allocator=unknown"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->allocator_known);
+  EXPECT_EQ(r->parts.size(), 6u);
+}
+
+TEST(RssFromCommentsTest, MissingOrBadIsEmpty) {
+  EXPECT_FALSE(RssFromComments(Kv("rate=524288 mode=sampled")).has_value());
+  EXPECT_FALSE(RssFromComments(Kv("rss=12 rss_heap=1")).has_value());
+  std::string bad = kGlibc;
+  bad.replace(bad.find("rss_code=7"), 10, "rss_code=x");
+  EXPECT_FALSE(RssFromComments(Kv(bad)).has_value());
+  EXPECT_FALSE(RssFromComments(Kv("rss=-5")).has_value());
+}
+
+RssParts Parts(std::vector<std::pair<std::string, int64_t>> parts) {
+  RssParts r;
+  r.allocator_known = true;
+  r.parts = std::move(parts);
+  for (const auto& p : r.parts) r.total += p.second;
+  return r;
+}
+
+TEST(RssReportTest, PartsLineWithShares) {
+  RssParts r = Parts({{"heap", 75 * kMiB}, {"thread_stacks", 25 * kMiB}});
+  EXPECT_EQ(RssPartsLine(r),
+            "resident memory 100MB: live heap 75MB (75.0%), thread stacks 25MB (25.0%)");
+  r.allocator_known = false;
+  EXPECT_NE(RssPartsLine(r).find("unknown"), std::string::npos);
+}
+
+TEST(RssReportTest, SaysWhichPartGrewMost) {
+  RssParts first = Parts({{"heap", 20 * kMiB},
+                          {"thread_stacks", 1 * kMiB},
+                          {"anon_mappings", 10 * kMiB},
+                          {"code", 4 * kMiB}});
+  RssParts last = Parts({{"heap", 170 * kMiB},
+                         {"thread_stacks", 25 * kMiB},
+                         {"anon_mappings", 4 * kMiB},
+                         {"code", 4 * kMiB}});
+  // +150 heap, +24 stacks, -6 mappings: +168 in all.
+  EXPECT_EQ(RssGrowthLine(first, last),
+            "resident memory grew 168MB (35MB to 203MB), of which live heap 150MB (89.3%), "
+            "thread stacks 24MB (14.3%); shrank: anonymous mappings 6MB");
+}
+
+TEST(RssReportTest, SmallGrowthIsSummed) {
+  RssParts first = Parts({{"heap", 0}, {"code", 0}, {"files", 0}, {"other", 0}});
+  RssParts last = Parts(
+      {{"heap", 100 * kMiB}, {"code", 512 * 1024}, {"files", 256 * 1024}, {"other", 2 * kMiB}});
+  EXPECT_EQ(RssGrowthLine(first, last),
+            "resident memory grew 102.75MB (0 to 102.75MB), of which live heap 100MB (97.3%), "
+            "other 2MB (1.9%), 2 more parts 768kB");
+}
+
+TEST(RssReportTest, ShrankAndUnchanged) {
+  RssParts a = Parts({{"heap", 50 * kMiB}, {"files", 2 * kMiB}});
+  RssParts b = Parts({{"heap", 10 * kMiB}, {"files", 3 * kMiB}});
+  EXPECT_EQ(RssGrowthLine(a, b),
+            "resident memory shrank 39MB (52MB to 13MB); grew: file-backed 1MB; shrank: live heap "
+            "40MB");
+  EXPECT_EQ(RssGrowthLine(a, a), "resident memory did not change (52MB)");
+}
+
+}  // namespace
+}  // namespace heapscope::analyze
