@@ -28,19 +28,56 @@ runs passed, each ~25 s).
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
 from hstest import Env, check, finish
 
 SLOW_RATE = 600000
-LEAKS = ["LeakIntoUnboundedCache", "LeakListener", "LeakSlowly"]
+# Leak -> the kind it must be reported as growing in.
+LEAKS = {"LeakIntoUnboundedCache": "heap", "LeakListener": "heap", "LeakSlowly": "heap",
+         "LeakFileDescriptor": "fd", "ParkThreadForever": "thread"}
 DECOYS = ["FillBoundedLru", "BoundedLru::Put", "BuildReportBurst", "BuildStartupTable",
-          "ChurnRequests"]
+          "ChurnRequests", "ReadConfigFile", "StartWorkerPool", "RunShortTask"]
 
 
-def leaf(frames):
-    return frames[0] if frames else ""
+def owner(frames):
+    """The scenario function a stack belongs to: the first frame (leaf
+    first) naming one, or None."""
+    for f in frames:
+        for name in list(LEAKS) + DECOYS:
+            if name in f:
+                return name
+    return None
+
+
+def judge(suspects):
+    """(leaks found as {name: kinds}, decoys or unknown stacks flagged)."""
+    found, flagged = {}, []
+    for s in suspects:
+        o = owner(s["frames"])
+        if o in LEAKS:
+            found.setdefault(o, set()).add(s["kind"])
+        else:
+            flagged.append((s["kind"], o or " < ".join(s["frames"][:4])))
+    return found, flagged
+
+
+def check_suspects(data, where, require=LEAKS):
+    for s in data["suspects"]:
+        for key in ("kind", "rank", "unit", "verdict", "frames", "inuse", "inuse_objects",
+                    "growth_per_sec", "growth_per_hour", "confidence", "share_of_growth"):
+            check(key in s, f"{where}: suspect has no {key}: {s}")
+        check(s["kind"] in ("heap", "fd", "thread", "mmap") and s["verdict"] == "growing",
+              f"{where}: suspect {s}")
+    found, flagged = judge(data["suspects"])
+    print(f"{where}: found", {k: sorted(v) for k, v in found.items()}, "flagged", flagged)
+    for name in require:
+        check(LEAKS[name] in found.get(name, ()),
+              f"{where}: {name} not reported growing as {LEAKS[name]}: {found}")
+    check(not flagged, f"{where}: decoys or unknown stacks reported growing: {flagged}")
+    return found, flagged
 
 
 def main():
@@ -52,29 +89,34 @@ def main():
     check(r.returncode == 0, f"heapscope run: exit {r.returncode}: {r.stderr}")
     check("leak suspects (growing)" in r.stderr,
           f"heapscope run did not print the leak report:\n{r.stderr}")
+    # The run summary names resource leaks too.
+    check(re.search(r"heapscope: +\d+\. fd ", r.stderr) and "LeakFileDescriptor" in r.stderr,
+          f"run summary has no fd suspect:\n{r.stderr}")
+    check(re.search(r"heapscope: +\d+\. thread ", r.stderr) and "ParkThreadForever" in r.stderr,
+          f"run summary has no thread suspect:\n{r.stderr}")
+    for kind in ("fd", "thread"):
+        check(os.path.exists(os.path.join(out, f"{'fds' if kind == 'fd' else 'threadcreate'}"
+                                                ".0003.pb.gz")), f"no {kind} snapshots in {out}")
 
     j = env.run(["leaks", "--format", "json", "-n", "0", "--limit", "4G", out])
     check(j.returncode == 0, f"leaks --format json failed: {j.stderr}")
     data = json.loads(j.stdout)
     for key in ("suspects", "functions", "snapshots", "duration_sec", "ruled_out", "total_inuse",
-                "total_growth_per_sec", "time_to_limit_sec"):
+                "total_growth_per_sec", "time_to_limit_sec", "resources", "suspects_total"):
         check(key in data, f"json has no {key}: {sorted(data)}")
     check(data["snapshots"] >= 18, f"only {data['snapshots']} snapshots")
     check(isinstance(data["time_to_limit_sec"], (int, float)),
           f"time_to_limit_sec with --limit 4G: {data['time_to_limit_sec']}")
-    for s in data["suspects"]:
-        for key in ("kind", "verdict", "frames", "inuse", "inuse_objects", "growth_per_sec",
-                    "growth_per_hour", "confidence", "share_of_growth"):
-            check(key in s, f"suspect has no {key}: {s}")
-        check(s["kind"] == "heap" and s["verdict"] == "growing", f"suspect {s}")
-    growing = [leaf(s["frames"]) for s in data["suspects"]]
-    print("growing stacks:", growing)
+    kinds = {k["kind"]: k for k in data["resources"]}
+    check("fd" in kinds and "thread" in kinds, f"resource kinds: {data['resources']}")
     print("ruled out:", data["ruled_out"])
-    for name in LEAKS:
-        check(any(name in g for g in growing), f"{name} not reported growing: {growing}")
-    for g in growing:
-        check(any(name in g for name in LEAKS), f"decoy reported growing: {g}")
-        check(not any(d in g for d in DECOYS), f"decoy reported growing: {g}")
+    check_suspects(data, "json")
+    # Suspects are listed by rank within their kind: rank never decreases.
+    ranks = [s["rank"] for s in data["suspects"]]
+    check(ranks == sorted(ranks), f"suspects not ordered by rank: {ranks}")
+    fd = [s for s in data["suspects"] if s["kind"] == "fd"]
+    check(fd and fd[0]["unit"] == "count" and 80 <= fd[0]["inuse"] <= 110,
+          f"fd suspect: {fd}")  # 5 per second for 20 s.
     text = env.run(["leaks", out])
     check(text.returncode == 0 and "ruled out:" in text.stdout, f"text report: {text.stdout}")
 
