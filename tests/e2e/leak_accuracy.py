@@ -3,10 +3,11 @@
 
   python3 tests/e2e/leak_accuracy.py build/bin/heapscope \\
       build/lib/libheapscope.so build/tests/bin/leak_scenarios [--runs 10] \\
-      [--parallel 2] [--seconds 20]
+      [--parallel 2] [--seconds 25] [--rate 4K --slow 5000]
 
 Each run is `heapscope run --interval 1s` of leak_scenarios for --seconds
-at the default sampling rate, as in test_leaks.py. Per run it prints the
+at the default sampling rate (or --rate) with its slow leak at --slow
+bytes/s (default 600 kB/s), as in test_leaks.py. Per run it prints the
 leaks found growing (with the right kind) and the decoys flagged in the
 final report, and the time to each leak's verdict: the shortest prefix of
 the snapshot series (6, 7, ... snapshots) from which on the leak is called
@@ -37,8 +38,9 @@ def one_run(args, i):
     out = tempfile.mkdtemp(prefix=f"hs-acc-{i}-")
     try:
         start = time.monotonic()
-        r = subprocess.run([args.heapscope, "run", "--interval", "1s", "--out", out, "--",
-                            args.program, str(args.seconds), str(SLOW_RATE)],
+        rate = ["--rate", args.rate] if args.rate else []
+        r = subprocess.run([args.heapscope, "run", "--interval", "1s", "--out", out] + rate +
+                           ["--", args.program, str(args.seconds), str(args.slow)],
                            capture_output=True, text=True, timeout=args.seconds + 60,
                            env=dict(os.environ, HEAPSCOPE_LIB=args.lib))
         wall = time.monotonic() - start
@@ -78,7 +80,9 @@ def main():
     p.add_argument("program")
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--parallel", type=int, default=2)
-    p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--seconds", type=float, default=25)
+    p.add_argument("--rate", default="")
+    p.add_argument("--slow", type=int, default=SLOW_RATE)
     args = p.parse_args()
     results = []
     with ThreadPoolExecutor(args.parallel) as ex:

@@ -65,7 +65,7 @@ def main():
         check(13 <= took_a <= 30, f"timed: took {took_a:.1f}s for --duration 15s")
         progress = [l for l in err_a.splitlines() if l.startswith("heapscope: leaks: ")
                     and "snapshots," in l]
-        check(len(progress) >= 20, f"timed: {len(progress)} progress lines:\n{err_a}")
+        check(len(progress) >= 15, f"timed: {len(progress)} progress lines:\n{err_a}")
         check("stopped (--duration reached)" in err_a, f"timed: {err_a}")
         early = [l for l in out_a.splitlines() if l.startswith("suspect after ")]
         print("early suspects:\n  " + "\n  ".join(early))
@@ -91,7 +91,7 @@ def main():
         except ValueError:
             data = None
         if check(data is not None, f"interrupted: stdout is not JSON:\n{out_b}"):
-            check(12 <= data["snapshots"] <= 22, f"interrupted: {data['snapshots']} snapshots")
+            check(8 <= data["snapshots"] <= 22, f"interrupted: {data['snapshots']} snapshots")
             found, flagged = judge(data["suspects"])
             print("interrupted: found", {k: sorted(v) for k, v in found.items()}, "flagged",
                   flagged)

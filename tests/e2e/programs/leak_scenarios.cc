@@ -11,6 +11,8 @@
 //   LeakFileDescriptor       opens /dev/null 5 times a second, never closes
 //   ParkThreadForever        a thread a second, blocked forever on a
 //                            condition variable nobody signals
+//   LeakMapping              a 64 KiB anonymous mapping twice a second,
+//                            never unmapped
 // Decoys (must not be "growing"):
 //   FillBoundedLru           an LRU of 8 MB that fills in ~3 s, then churns
 //   BuildReportBurst         40 MB built every 5 s, freed 1.5 s later
@@ -19,7 +21,9 @@
 //   ReadConfigFile           opens and closes a file 20 times a second
 //   StartWorkerPool          4 threads started at start, alive to the end
 //   RunShortTask             a thread a second that ends at once
+//   MapScratchBuffer         a 1 MiB mapping 10 times a second, unmapped at once
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -64,6 +68,20 @@ NOINLINE void LeakSlowly() {
 }
 
 std::vector<int>* leaked_fds;
+std::vector<void*>* leaked_maps;
+
+NOINLINE void LeakMapping() {
+  void* p = mmap(nullptr, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p != MAP_FAILED) leaked_maps->push_back(p);
+}
+
+NOINLINE void MapScratchBuffer() {
+  const size_t size = 1 << 20;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  static_cast<char*>(p)[0] = 1;
+  munmap(p, size);
+}
 
 NOINLINE void LeakFileDescriptor() {
   int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -163,6 +181,7 @@ int main(int argc, char** argv) {
   listeners = new std::vector<std::function<size_t()>>();
   slow_records = new std::vector<char*>();
   leaked_fds = new std::vector<int>();
+  leaked_maps = new std::vector<void*>();
   auto* lru = new BoundedLru(4000);  // 4000 * ~2 KB = 8 MB
   BuildStartupTable();
   std::vector<std::thread> pool = StartWorkerPool();
@@ -198,6 +217,8 @@ int main(int argc, char** argv) {
     if (tick % 5 == 0) ReadConfigFile();
     if (tick % 100 == 50) ParkThreadForever();
     if (tick % 100 == 0) RunShortTask();
+    if (tick % 50 == 25) LeakMapping();
+    if (tick % 10 == 3) MapScratchBuffer();
     std::this_thread::sleep_until(start + tick_len * (tick + 1));
   }
   burst.clear();
