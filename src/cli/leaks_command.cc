@@ -139,9 +139,9 @@ std::string SuspectLine(const analyze::LeakSuspect& s) {
 // min_snapshots-th on re-runs the analysis. A stack is announced as a
 // suspect once every analysis since the first that called it growing (at
 // watch time t1) still does, over at least two analyses and until at least
-// 2 * t1: a cache that fills for a while looks like a leak until its flat
-// part is about as long as its rise, so the verdict must hold for as long
-// as it took to appear. Ends after --duration, on SIGINT/SIGTERM, or when
+// 3 * t1: a cache that fills for F seconds looks like a leak until its flat
+// part is most of the window (about 2 F), so the verdict must hold well
+// past that. Ends after --duration, on SIGINT/SIGTERM, or when
 // the endpoint stops answering, with the full report.
 int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
   if (o.sources.size() != 1) return Fail("give one endpoint URL, not a list, to watch it live");
@@ -181,20 +181,26 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
       break;
     }
     auto body = format::FetchHttp(base + "/debug/pprof/heap", fetch_timeout);
-    if (!body.ok()) {
-      if (snaps.empty()) return Fail(body.error());
+    format::Result<analyze::LeakSnapshot> snap = format::Error{""};
+    if (body.ok()) {
+      auto prof = format::ParseAnyProfile(std::move(*body), base + "/debug/pprof/heap");
+      snap = prof.ok() ? analyze::SummarizeSnapshot(*prof, base + "/debug/pprof/heap")
+                       : format::Result<analyze::LeakSnapshot>(format::Error{prof.error()});
+    } else {
+      snap = format::Error{body.error()};
+    }
+    if (!snap.ok()) {
+      // The first poll must work; later, a bad answer is skipped (three in
+      // a row end the watch).
+      if (snaps.empty()) return Fail(snap.error());
       if (g_interrupted) continue;
       if (++failures_in_a_row >= 3) {
-        ended_why = "the endpoint stopped answering: " + body.error();
+        ended_why = "the endpoint stopped answering: " + snap.error();
         break;
       }
-      std::fprintf(stderr, "%sheapscope: warning: %s\n", tty ? "\n" : "", body.error().c_str());
+      std::fprintf(stderr, "%sheapscope: warning: %s\n", tty ? "\n" : "", snap.error().c_str());
     } else {
       failures_in_a_row = 0;
-      auto prof = format::ParseAnyProfile(std::move(*body), base + "/debug/pprof/heap");
-      auto snap = prof.ok() ? analyze::SummarizeSnapshot(*prof, base + "/debug/pprof/heap")
-                            : format::Result<analyze::LeakSnapshot>(format::Error{prof.error()});
-      if (!snap.ok()) return Fail(snap.error());
       if (snap->time_sec <= 0) snap->time_sec = RealtimeSec();
       for (analyze::LeakKind kind : analyze::kResourceKinds) {
         const size_t ri = analyze::ResourceIndex(kind);
@@ -229,7 +235,7 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
         since = before == growing_since.end() ? std::make_pair(elapsed, size_t{1})
                                               : std::make_pair(before->second.first,
                                                                before->second.second + 1);
-        if (since.second >= 2 && elapsed >= 2 * since.first && !announced.count(key)) {
+        if (since.second >= 2 && elapsed >= 3 * since.first && !announced.count(key)) {
           announced.insert(key);
           if (tty && !json) std::fprintf(stderr, "\r\033[K");
           std::fprintf(early, "suspect after %.1fs (%zu snapshots): %s\n", elapsed, snaps.size(),

@@ -4,17 +4,23 @@ leak_scenarios runs under the runtime with HEAPSCOPE_HTTP on loopback (its
 leaks next to its decoys, see test_leaks.py). Two watchers run side by side,
 each on its own program:
   - `heapscope leaks URL --every 500ms --duration 15s`: progress lines on
-    stderr, "suspect after ..." lines on stdout before the end (a stack is
-    announced once two analyses in a row call it growing), then the report;
-    the fast leaks (unbounded cache, listeners, fds, parked threads) are
-    reported growing with their kind, no decoy is, exit 0;
+    stderr, "suspect after ..." lines on stdout before the report (a stack
+    is announced once its verdict held from watch time t1 to 3 x t1; the
+    exact fd and thread series are called growing from ~2.5 s and announced
+    at ~7.5 s; heap leaks need about 9 samples, i.e. 5-8 s, before they are
+    called growing at all, so they may be announced only after the end and
+    are required in the final report); no decoy (the 8 MB LRU fills for
+    ~3 s, a leak by every measure until then) is announced; the four fast
+    leaks (unbounded cache, listeners, fds, parked threads) are in the
+    final report; exit 0;
   - `heapscope leaks URL --every 500ms --format json`, sent SIGINT after
     about 9 s: exit 0 with the report of the snapshots so far (valid JSON on
-    stdout, the fd leak in it).
+    stdout; the listener, fd and thread leaks in it, no decoy).
 The slow heap leak (600 kB/s, ~17 samples in 15 s at 512 KiB) is not
-required here: test_leaks.py measures it over 20 s. How often this may be
-wrong: the required leaks grow at 1 MB/s or more (heap) or by exact counts
-(fd 5/s, threads 1/s); 10 of 10 local runs passed.
+required here: test_leaks.py measures it. How often this may be wrong: the
+required leaks grow at 1 MB/s or more (heap) or by exact counts (fd 5/s,
+threads 1/s); with the announcement rule at 2 x t1 the LRU was announced
+in 1 of 7 runs, at 3 x t1 in none of the runs made (see the README).
 Also: a URL nobody serves fails at once with one line."""
 import json
 import os
