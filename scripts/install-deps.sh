@@ -8,6 +8,8 @@ pkgs=(cmake ninja-build g++ pkg-config python3 libunwind-dev zlib1g-dev libcli11
       nlohmann-json3-dev libgtest-dev libbenchmark-dev)
 # DWARF symbolization in the analyzer (elfutils).
 pkgs+=(libdw-dev libelf-dev)
+# http(s):// inputs and live endpoints in the analyzer.
+pkgs+=(libcurl4-openssl-dev)
 if [ "$what" = test ]; then
   # Real clients the tests use: Go's pprof reads every profile we write.
   pkgs+=(golang-go prometheus)
@@ -20,6 +22,8 @@ if [ "$what" = test ]; then
   pkgs+=(libjemalloc2 libgoogle-perftools4 clang)
   # Headless Chromium opens the flame graph pages the analyzer writes.
   pkgs+=(chromium)
+  # A TLS server for the https input test (tests/e2e/test_https.py).
+  pkgs+=(openssl)
 fi
 
 missing=()

@@ -77,25 +77,57 @@ std::string Duration(double sec) {
   return buf;
 }
 
+// "+1.2MB/s" for bytes, "+3.0 fds/s" for counts.
+std::string Rate(LeakKind kind, double per_sec) {
+  std::string sign = per_sec >= 0 ? "+" : "";
+  if (kind == LeakKind::kHeap || kind == LeakKind::kMmap) return sign + Bytes(per_sec) + "/s";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s%.2f %s/s", sign.c_str(), per_sec,
+                kind == LeakKind::kFd ? "fds" : "threads");
+  return buf;
+}
+
+std::string PerHour(LeakKind kind, double per_sec) {
+  std::string sign = per_sec >= 0 ? "+" : "";
+  if (kind == LeakKind::kHeap || kind == LeakKind::kMmap) return sign + Bytes(per_sec * 3600);
+  return sign + Count(std::llround(per_sec * 3600));
+}
+
+// "12MB in 3,000 objects", "61 fds open", "7 threads live", "56MB in 7 mappings".
+std::string Amount(LeakKind kind, int64_t value, int64_t objects) {
+  switch (kind) {
+    case LeakKind::kHeap:
+      return Bytes(static_cast<double>(value)) + " in use in " + Count(objects) + " objects";
+    case LeakKind::kFd:
+      return Count(value) + " fds open";
+    case LeakKind::kThread:
+      return Count(value) + " threads live";
+    case LeakKind::kMmap:
+      return Bytes(static_cast<double>(value)) + " mapped in " + Count(objects) + " mappings";
+  }
+  return "";
+}
+
 struct Series {
   std::vector<double> bytes;
   InUse last;
 };
 
-// The series of every key present in any snapshot (absent: 0).
-std::unordered_map<std::string, Series> CollectSeries(
-    const std::vector<LeakSnapshot>& snaps,
-    std::unordered_map<std::string, InUse> LeakSnapshot::*field) {
+using StackMap = std::unordered_map<std::string, InUse>;
+
+// The series of every key present in any of `maps` (one per snapshot, in
+// time order; absent keys: 0).
+std::unordered_map<std::string, Series> CollectSeries(const std::vector<const StackMap*>& maps) {
   std::unordered_map<std::string, Series> all;
-  for (size_t i = 0; i < snaps.size(); i++) {
-    for (const auto& [key, v] : snaps[i].*field) {
+  for (size_t i = 0; i < maps.size(); i++) {
+    for (const auto& [key, v] : *maps[i]) {
       Series& s = all[key];
-      s.bytes.resize(snaps.size(), 0.0);
+      s.bytes.resize(maps.size(), 0.0);
       s.bytes[i] = static_cast<double>(v.bytes);
-      if (i + 1 == snaps.size()) s.last = v;
+      if (i + 1 == maps.size()) s.last = v;
     }
   }
-  for (auto& [key, s] : all) s.bytes.resize(snaps.size(), 0.0);
+  for (auto& [key, s] : all) s.bytes.resize(maps.size(), 0.0);
   return all;
 }
 
@@ -109,23 +141,36 @@ std::string ShortName(std::string_view name) {
 
 }  // namespace
 
-format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::string source) {
-  int is = TypeIndex(p, "inuse_space"), io = TypeIndex(p, "inuse_objects");
-  if (is < 0) {
-    return format::Error{source + ": not a heap profile (no inuse_space sample type)"};
+std::string_view LeakKindName(LeakKind kind) {
+  switch (kind) {
+    case LeakKind::kHeap: return "heap";
+    case LeakKind::kFd: return "fd";
+    case LeakKind::kThread: return "thread";
+    case LeakKind::kMmap: return "mmap";
   }
-  LeakSnapshot snap;
-  snap.source = std::move(source);
-  snap.time_sec = static_cast<double>(p.time_nanos) / 1e9;
-  snap.rate = RuntimeRate(p);
+  return "?";
+}
+
+std::string_view LeakKindProfileName(LeakKind kind) {
+  switch (kind) {
+    case LeakKind::kHeap: return "heap";
+    case LeakKind::kFd: return "fds";
+    case LeakKind::kThread: return "threadcreate";
+    case LeakKind::kMmap: return "mmap";
+  }
+  return "?";
+}
+
+namespace {
+
+// Calls fn(stack key, leaf name, values) for every sample: the key is the
+// frame names, leaf first, each followed by '\n'.
+template <typename Fn>
+void ForEachStack(const format::Profile& p, Fn fn) {
   NodeTable nodes = NodeTable::Build(p);
   std::string key;
   for (size_t i = 0; i < p.samples.size(); i++) {
     auto v = p.samples.Values(i);
-    InUse in{v[is], io >= 0 ? v[io] : 0};
-    snap.total.bytes += in.bytes;
-    snap.total.objects += in.objects;
-    if (in.bytes == 0 && in.objects == 0) continue;
     auto locs = p.samples.Locations(i);
     size_t skip = nodes.PrunedPrefix(locs);
     key.clear();
@@ -138,14 +183,71 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
         key += '\n';
       }
     }
+    fn(key, leaf, v);
+  }
+}
+
+}  // namespace
+
+format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::string source) {
+  int is = TypeIndex(p, "inuse_space"), io = TypeIndex(p, "inuse_objects");
+  if (is < 0) {
+    return format::Error{source + ": not a heap profile (no inuse_space sample type)"};
+  }
+  LeakSnapshot snap;
+  snap.source = std::move(source);
+  snap.time_sec = static_cast<double>(p.time_nanos) / 1e9;
+  snap.rate = RuntimeRate(p);
+  ForEachStack(p, [&](const std::string& key, const std::string& leaf, auto v) {
+    InUse in{v[is], io >= 0 ? v[io] : 0};
+    snap.total.bytes += in.bytes;
+    snap.total.objects += in.objects;
+    if (in.bytes == 0 && in.objects == 0) return;
     InUse& s = snap.stacks[key];
     s.bytes += in.bytes;
     s.objects += in.objects;
     InUse& f = snap.functions[leaf.empty() ? std::string("<unknown>") : leaf];
     f.bytes += in.bytes;
     f.objects += in.objects;
-  }
+  });
   return snap;
+}
+
+format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, LeakKind kind,
+                                                   const std::string& source) {
+  // The value followed and the count, by sample type name.
+  int value = -1, count = -1;
+  switch (kind) {
+    case LeakKind::kFd:
+      value = count = TypeIndex(p, "fds");
+      break;
+    case LeakKind::kThread:
+      value = count = TypeIndex(p, "threads");
+      if (value < 0) value = count = TypeIndex(p, "threadcreate");  // Go's endpoint.
+      break;
+    case LeakKind::kMmap:
+      value = TypeIndex(p, "space");
+      count = TypeIndex(p, "mappings");
+      break;
+    case LeakKind::kHeap:
+      break;
+  }
+  if (value < 0) {
+    return format::Error{source + ": not a " + std::string(LeakKindProfileName(kind)) +
+                         " profile (no such sample type)"};
+  }
+  ResourceSnapshot r;
+  r.present = true;
+  ForEachStack(p, [&](const std::string& key, const std::string&, auto v) {
+    InUse in{v[value], count >= 0 ? v[count] : 0};
+    r.total.bytes += in.bytes;
+    r.total.objects += in.objects;
+    if (in.bytes == 0 && in.objects == 0) return;
+    InUse& s = r.stacks[key];
+    s.bytes += in.bytes;
+    s.objects += in.objects;
+  });
+  return r;
 }
 
 format::Result<std::vector<std::string>> ListSnapshotFiles(const std::string& dir, long pid) {
@@ -213,6 +315,25 @@ format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(const std::vector<st
       bad.push_back(snap.error());
       continue;
     }
+    // Resource profiles written with this snapshot: heap.X -> fds.X, ...
+    fs::path path(f);
+    std::string name = path.filename().string();
+    if (name.starts_with("heap.")) {
+      for (LeakKind kind : kResourceKinds) {
+        fs::path sibling =
+            path.parent_path() / (std::string(LeakKindProfileName(kind)) + name.substr(4));
+        std::error_code ec;
+        if (!fs::exists(sibling, ec)) continue;
+        auto rprof = format::ReadProfileFile(sibling.string());
+        auto res = rprof.ok() ? SummarizeResource(*rprof, kind, sibling.string())
+                              : format::Result<ResourceSnapshot>(format::Error{rprof.error()});
+        if (!res.ok()) {
+          warnings->push_back("skipped " + res.error());
+          continue;
+        }
+        snap->resources[ResourceIndex(kind)] = std::move(*res);
+      }
+    }
     snaps.push_back(std::move(*snap));
   }
   // One bad file among many (a disk filled up, a copy cut short) should not
@@ -276,41 +397,105 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
           static_cast<double>(*r.limit - r.total_inuse) / r.total_growth_per_sec;
     }
   }
+  // Resource kinds present in any snapshot: their process-wide series over
+  // the snapshots that carry them (the runtime writes a kind's profile only
+  // once the program used it; a live endpoint may fail to answer once).
+  TrendOptions exact = options.trend;
+  exact.exact = true;
+  exact.rate = 1;
+  struct KindSeries {
+    std::vector<double> t;
+    std::vector<const StackMap*> maps;
+  };
+  KindSeries kind_series[3];
+  for (LeakKind kind : kResourceKinds) {
+    const size_t ri = ResourceIndex(kind);
+    KindSummary ks;
+    ks.kind = kind;
+    std::vector<double> totals;
+    for (size_t i = 0; i < snaps.size(); i++) {
+      const ResourceSnapshot& res = snaps[i].resources[ri];
+      if (!res.present) continue;
+      kind_series[ri].t.push_back(t[i]);
+      kind_series[ri].maps.push_back(&res.stacks);
+      totals.push_back(static_cast<double>(res.total.bytes));
+      ks.total = res.total.bytes;
+      ks.total_objects = res.total.objects;
+    }
+    ks.snapshots = totals.size();
+    // Served but never used (a live endpoint answers for every kind).
+    if (ks.snapshots == 0 || *std::max_element(totals.begin(), totals.end()) <= 0) continue;
+    Trend tr = ClassifyTrend(kind_series[ri].t, totals, exact);
+    ks.growth_per_sec = tr.slope;
+    ks.verdict = tr.verdict;
+    r.resources.push_back(ks);
+  }
   if (!r.enough_snapshots) return r;
 
-  auto classify = [&](std::unordered_map<std::string, InUse> LeakSnapshot::*field,
-                      std::vector<LeakSuspect>* out, std::map<std::string, size_t>* ruled_out) {
-    auto series = CollectSeries(snaps, field);
+  auto classify = [&](LeakKind kind, const TrendOptions& opts, double total_growth,
+                      const std::vector<double>& times, const std::vector<const StackMap*>& maps,
+                      bool by_function, std::vector<LeakSuspect>* out,
+                      std::map<std::string, size_t>* ruled_out) {
+    auto series = CollectSeries(maps);
     for (auto& [key, s] : series) {
       if (*std::max_element(s.bytes.begin(), s.bytes.end()) <= 0) continue;
-      Trend tr = ClassifyTrend(t, s.bytes, trend);
+      Trend tr = ClassifyTrend(times, s.bytes, opts);
+      if (tr.verdict == Verdict::kNotEnoughSnapshots) continue;
       if (tr.verdict != Verdict::kGrowing) {
         if (ruled_out) (*ruled_out)[std::string(VerdictName(tr.verdict))]++;
         continue;
       }
       LeakSuspect sus;
+      sus.kind = kind;
       sus.verdict = tr.verdict;
-      sus.frames = field == &LeakSnapshot::stacks ? SplitKey(key) : std::vector<std::string>{key};
+      sus.frames = by_function ? std::vector<std::string>{key} : SplitKey(key);
       sus.inuse = s.last.bytes;
       sus.inuse_objects = s.last.objects;
       sus.growth_per_sec = tr.slope;
       sus.confidence = tr.confidence;
-      sus.share_of_growth =
-          r.total_growth_per_sec > 0 ? std::min(1.0, tr.slope / r.total_growth_per_sec) : 0;
+      sus.share_of_growth = total_growth > 0 ? std::min(1.0, tr.slope / total_growth) : 0;
       out->push_back(std::move(sus));
     }
     std::sort(out->begin(), out->end(), [](const LeakSuspect& a, const LeakSuspect& b) {
       if (a.growth_per_sec != b.growth_per_sec) return a.growth_per_sec > b.growth_per_sec;
       return a.frames < b.frames;
     });
+    for (size_t i = 0; i < out->size(); i++) (*out)[i].rank = i + 1;
   };
-  classify(&LeakSnapshot::stacks, &r.suspects, &r.ruled_out);
-  classify(&LeakSnapshot::functions, &r.functions, nullptr);
-  r.suspects_total = r.suspects.size();
-  if (options.max_suspects > 0) {
-    if (r.suspects.size() > options.max_suspects) r.suspects.resize(options.max_suspects);
-    if (r.functions.size() > options.max_suspects) r.functions.resize(options.max_suspects);
+  auto cut = [&](std::vector<LeakSuspect>* v) {
+    if (options.max_suspects > 0 && v->size() > options.max_suspects) {
+      v->resize(options.max_suspects);
+    }
+  };
+  std::vector<const StackMap*> heap_stacks, heap_functions;
+  for (const auto& s : snaps) {
+    heap_stacks.push_back(&s.stacks);
+    heap_functions.push_back(&s.functions);
   }
+  std::vector<LeakSuspect> heap;
+  classify(LeakKind::kHeap, trend, r.total_growth_per_sec, t, heap_stacks, false, &heap,
+           &r.ruled_out);
+  classify(LeakKind::kHeap, trend, r.total_growth_per_sec, t, heap_functions, true, &r.functions,
+           nullptr);
+  r.suspects_total = heap.size();
+  cut(&heap);
+  cut(&r.functions);
+  r.suspects = std::move(heap);
+  for (KindSummary& ks : r.resources) {
+    const KindSeries& k = kind_series[ResourceIndex(ks.kind)];
+    std::vector<LeakSuspect> found;
+    classify(ks.kind, exact, ks.growth_per_sec, k.t, k.maps, false, &found, &r.ruled_out);
+    ks.suspects_total = found.size();
+    r.suspects_total += found.size();
+    cut(&found);
+    r.suspects.insert(r.suspects.end(), found.begin(), found.end());
+  }
+  // Leading suspects of every kind first: by rank within the kind, then kind.
+  std::stable_sort(r.suspects.begin(), r.suspects.end(),
+                   [](const LeakSuspect& a, const LeakSuspect& b) {
+                     if (a.rank != b.rank) return a.rank < b.rank;
+                     return a.kind < b.kind;
+                   });
   return r;
 }
 
@@ -320,8 +505,8 @@ std::string FormatLeaksText(const LeakReport& r) {
   for (const auto& w : r.warnings) out += "warning: " + w + "\n";
   std::string how = r.rate <= 1 ? "every allocation recorded"
                                 : "sampled every " + Bytes(r.rate) + " on average";
-  std::snprintf(buf, sizeof buf, "heap leak trends: %zu snapshots over %.1fs (%s)\n", r.snapshots,
-                r.duration_sec, how.c_str());
+  std::snprintf(buf, sizeof buf, "leak trends: %zu snapshots over %.1fs (heap %s)\n",
+                r.snapshots, r.duration_sec, how.c_str());
   out += buf;
   std::snprintf(buf, sizeof buf, "process in use: %s in %s objects, %s%s/s (%s/h) over the window\n",
                 Bytes(static_cast<double>(r.total_inuse)).c_str(),
@@ -329,6 +514,11 @@ std::string FormatLeaksText(const LeakReport& r) {
                 Bytes(r.total_growth_per_sec).c_str(),
                 Bytes(r.total_growth_per_sec * 3600).c_str());
   out += buf;
+  for (const KindSummary& k : r.resources) {
+    out += std::string(LeakKindName(k.kind)) + ": " + Amount(k.kind, k.total, k.total_objects) +
+           " now, " + Rate(k.kind, k.growth_per_sec) + " over the window (" +
+           std::to_string(k.snapshots) + " of " + std::to_string(r.snapshots) + " snapshots)\n";
+  }
   if (r.limit) {
     out += "limit " + Bytes(static_cast<double>(*r.limit)) + " (" + r.limit_source + "): ";
     if (!r.time_to_limit_sec) {
@@ -350,17 +540,18 @@ std::string FormatLeaksText(const LeakReport& r) {
   if (r.suspects.empty()) {
     out += "no leak suspects: nothing keeps growing beyond the sampling noise\n";
   } else {
-    std::snprintf(buf, sizeof buf, "\nleak suspects (growing), leading first (%zu of %zu):\n",
+    std::snprintf(buf, sizeof buf,
+                  "\nleak suspects (growing), leading of each kind first (%zu of %zu):\n",
                   r.suspects.size(), r.suspects_total);
     out += buf;
     for (size_t i = 0; i < r.suspects.size(); i++) {
       const LeakSuspect& s = r.suspects[i];
       std::snprintf(buf, sizeof buf,
-                    "%2zu. heap +%s/s (+%s/h), in use %s in %s objects, confidence %.2f%%, "
-                    "%.0f%% of growth\n",
-                    i + 1, Bytes(s.growth_per_sec).c_str(), Bytes(s.growth_per_sec * 3600).c_str(),
-                    Bytes(static_cast<double>(s.inuse)).c_str(), Count(s.inuse_objects).c_str(),
-                    100 * s.confidence, 100 * s.share_of_growth);
+                    "%2zu. %s %s (%s/h), %s now, confidence %.2f%%, %.0f%% of %s growth\n", i + 1,
+                    std::string(LeakKindName(s.kind)).c_str(), Rate(s.kind, s.growth_per_sec).c_str(),
+                    PerHour(s.kind, s.growth_per_sec).c_str(),
+                    Amount(s.kind, s.inuse, s.inuse_objects).c_str(), 100 * s.confidence,
+                    100 * s.share_of_growth, std::string(LeakKindName(s.kind)).c_str());
       out += buf;
       const size_t kFrames = 6;
       for (size_t f = 0; f < s.frames.size() && f < kFrames; f++) {
@@ -371,7 +562,7 @@ std::string FormatLeaksText(const LeakReport& r) {
       }
     }
     if (!r.functions.empty()) {
-      out += "\ngrowing functions (flat, leaf):\n";
+      out += "\ngrowing heap functions (flat, leaf):\n";
       for (const LeakSuspect& s : r.functions) {
         std::snprintf(buf, sizeof buf, "  +%s/s  in use %s  %s\n", Bytes(s.growth_per_sec).c_str(),
                       Bytes(static_cast<double>(s.inuse)).c_str(), s.frames[0].c_str());
@@ -399,7 +590,9 @@ std::string FormatLeaksJson(const LeakReport& r) {
   using J = nlohmann::ordered_json;
   auto suspect = [](const LeakSuspect& s) {
     J j;
-    j["kind"] = "heap";
+    j["kind"] = std::string(LeakKindName(s.kind));
+    j["rank"] = s.rank;
+    j["unit"] = s.kind == LeakKind::kHeap || s.kind == LeakKind::kMmap ? "bytes" : "count";
     j["verdict"] = std::string(VerdictName(s.verdict));
     j["frames"] = s.frames;
     j["inuse"] = s.inuse;
@@ -431,6 +624,20 @@ std::string FormatLeaksJson(const LeakReport& r) {
   j["total_inuse"] = r.total_inuse;
   j["total_inuse_objects"] = r.total_inuse_objects;
   j["total_growth_per_sec"] = r.total_growth_per_sec;
+  J kinds = J::array();
+  for (const KindSummary& k : r.resources) {
+    J kj;
+    kj["kind"] = std::string(LeakKindName(k.kind));
+    kj["snapshots"] = k.snapshots;
+    kj["total"] = k.total;
+    kj["total_objects"] = k.total_objects;
+    kj["growth_per_sec"] = k.growth_per_sec;
+    kj["verdict"] = std::string(VerdictName(k.verdict));
+    kj["suspects_total"] = k.suspects_total;
+    kinds.push_back(kj);
+  }
+  j["resources"] = kinds;
+  j["suspects_total"] = r.suspects_total;
   j["limit"] = r.limit ? J(*r.limit) : J(nullptr);
   j["time_to_limit_sec"] = r.time_to_limit_sec ? J(*r.time_to_limit_sec) : J(nullptr);
   j["warnings"] = r.warnings;

@@ -1,5 +1,6 @@
 // Leak trends: which stacks and functions keep growing across a series of
-// heap snapshots (the runtime's heap.NNNN.pb.gz files), told apart from
+// heap snapshots (the runtime's heap.NNNN.pb.gz files) and of the resource
+// profiles written beside them (fds, threadcreate, mmap), told apart from
 // bounded caches (plateau), temporary peaks (transient), tables built at
 // start (constant) and shrinking memory. The statistics live in trend.h;
 // this file turns profiles into per-stack series and the series into a
@@ -12,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -25,6 +27,28 @@ struct InUse {
   int64_t objects = 0;
 };
 
+// What a series counts. Heap series are sampled bytes; the others are exact
+// counts (fd, thread) or exact mapped bytes (mmap) read from the runtime's
+// tables.
+enum class LeakKind { kHeap, kFd, kThread, kMmap };
+inline constexpr LeakKind kResourceKinds[] = {LeakKind::kFd, LeakKind::kThread, LeakKind::kMmap};
+
+// "heap", "fd", "thread", "mmap".
+std::string_view LeakKindName(LeakKind kind);
+// The runtime's file and endpoint name: "heap", "fds", "threadcreate", "mmap".
+std::string_view LeakKindProfileName(LeakKind kind);
+// Index of a resource kind in LeakSnapshot::resources (fd 0, thread 1, mmap 2).
+inline size_t ResourceIndex(LeakKind kind) { return static_cast<size_t>(kind) - 1; }
+
+// A resource profile taken with a heap snapshot: per stack, InUse.bytes is
+// the value followed (descriptors, threads, or mapped bytes) and
+// InUse.objects the count (descriptors, threads, mappings).
+struct ResourceSnapshot {
+  bool present = false;
+  std::unordered_map<std::string, InUse> stacks;
+  InUse total;
+};
+
 // What one snapshot contributes to the series.
 struct LeakSnapshot {
   std::string source;
@@ -35,7 +59,13 @@ struct LeakSnapshot {
   std::unordered_map<std::string, InUse> stacks;
   std::unordered_map<std::string, InUse> functions;
   InUse total;
+  ResourceSnapshot resources[3];  // By ResourceIndex: fd, thread, mmap.
 };
+
+// Reduces a resource profile (the runtime's fds, threadcreate or mmap; Go's
+// threadcreate reads too) to its value per stack, merged as heap stacks are.
+format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& profile, LeakKind kind,
+                                                   const std::string& source);
 
 // Reduces a heap profile (with inuse_space and inuse_objects) to in-use
 // bytes and objects per stack and per leaf function. Stacks merge by
@@ -49,7 +79,9 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& profile,
 format::Result<std::vector<std::string>> ListSnapshotFiles(const std::string& dir, long pid);
 
 // Reads the files (or directories, expanded with ListSnapshotFiles) in
-// order. A file that does not read is skipped with a warning when others
+// order. Beside each heap.X.pb.gz, fds.X.pb.gz, threadcreate.X.pb.gz and
+// mmap.X.pb.gz are read when they exist (the runtime writes them with the
+// same numbering once the program used that resource). A file that does not read is skipped with a warning when others
 // do; it is an error when it is the only one or when most do not read.
 format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(
     const std::vector<std::string>& sources, long pid, std::vector<std::string>* warnings);
@@ -62,13 +94,26 @@ struct LeakOptions {
 };
 
 struct LeakSuspect {
+  LeakKind kind = LeakKind::kHeap;
+  size_t rank = 0;                  // 1 = fastest growing of its kind.
   Verdict verdict = Verdict::kGrowing;
   std::vector<std::string> frames;  // Leaf first.
-  int64_t inuse = 0;                // In the last snapshot.
-  int64_t inuse_objects = 0;
-  double growth_per_sec = 0;        // Theil-Sen slope of in-use bytes.
+  int64_t inuse = 0;                // In the last snapshot: bytes (heap, mmap), count (fd, thread).
+  int64_t inuse_objects = 0;        // Objects, descriptors, threads, mappings.
+  double growth_per_sec = 0;        // Theil-Sen slope of `inuse`.
   double confidence = 0;            // 1 - Mann-Kendall p-value.
-  double share_of_growth = 0;       // growth_per_sec / total growth per sec.
+  double share_of_growth = 0;       // growth_per_sec / its kind's total growth per sec.
+};
+
+// The process-wide series of one resource kind.
+struct KindSummary {
+  LeakKind kind = LeakKind::kFd;
+  size_t snapshots = 0;             // Snapshots that carried this profile.
+  int64_t total = 0;                // In the last snapshot (unit as LeakSuspect::inuse).
+  int64_t total_objects = 0;
+  double growth_per_sec = 0;
+  Verdict verdict = Verdict::kConstant;
+  size_t suspects_total = 0;        // Growing stacks of this kind.
 };
 
 struct LeakReport {
@@ -77,10 +122,14 @@ struct LeakReport {
   bool enough_snapshots = false;
   double duration_sec = 0;
   double rate = 0;
-  std::vector<LeakSuspect> suspects;   // Growing stacks, fastest first (at most max).
+  // Growing stacks of every kind: the leading max_suspects of each kind,
+  // ranked within their kind by growth rate (bytes are never compared with
+  // counts), listed by rank, then kind (heap, fd, thread, mmap).
+  std::vector<LeakSuspect> suspects;
   size_t suspects_total = 0;           // Growing stacks before the cut.
+  std::vector<KindSummary> resources;  // Resource kinds present, in kind order.
   std::vector<LeakSuspect> functions;  // Growing leaf functions, fastest first.
-  std::map<std::string, size_t> ruled_out;  // Stacks by verdict name, not growing.
+  std::map<std::string, size_t> ruled_out;  // Stacks (all kinds) by verdict name, not growing.
   int64_t total_inuse = 0;
   int64_t total_inuse_objects = 0;
   double total_growth_per_sec = 0;

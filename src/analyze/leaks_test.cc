@@ -136,5 +136,75 @@ TEST(LeaksTest, ListSnapshotFilesOrder) {
   fs::remove_all(dir);
 }
 
+// An fds profile as the runtime writes it: per stack, a count.
+format::Profile FdProfile(int64_t opened_by_leak, int64_t config_files) {
+  ProfileBuilder b({{"fds", "count"}});
+  uint32_t main_loc = b.Loc({"main"});
+  uint32_t leak = b.Loc({"AuditLog::OpenForPath(std::string const&)"});
+  uint32_t config = b.Loc({"ReadConfig"});
+  b.Sample({leak, main_loc}, {opened_by_leak});
+  b.Sample({config, main_loc}, {config_files});
+  return b.Build();
+}
+
+format::Profile ThreadProfile(int64_t pool) {
+  ProfileBuilder b({{"threads", "count"}});
+  uint32_t main_loc = b.Loc({"main"});
+  uint32_t start = b.Loc({"StartPool"});
+  for (int64_t i = 0; i < pool; i++) b.Sample({start, main_loc}, {1});
+  return b.Build();
+}
+
+TEST(LeaksTest, ResourceKindsAreExactCountsRankedWithinTheirKind) {
+  std::vector<LeakSnapshot> snaps = Series(12);
+  for (size_t i = 0; i < snaps.size(); i++) {
+    int64_t n = static_cast<int64_t>(i);
+    // Two descriptors a snapshot, never closed; a config file open now and then.
+    auto fds = SummarizeResource(FdProfile(3 + 2 * n, n % 3 == 0 ? 1 : 0), LeakKind::kFd, "fds");
+    ASSERT_TRUE(fds.ok()) << fds.error();
+    snaps[i].resources[ResourceIndex(LeakKind::kFd)] = std::move(*fds);
+    // A pool of 4 started at once: constant. Thread profiles start late.
+    if (i >= 2) {
+      auto th = SummarizeResource(ThreadProfile(4), LeakKind::kThread, "threads");
+      ASSERT_TRUE(th.ok());
+      snaps[i].resources[ResourceIndex(LeakKind::kThread)] = std::move(*th);
+    }
+  }
+  LeakReport r = AnalyzeLeaks(snaps, LeakOptions{});
+  ASSERT_EQ(r.resources.size(), 2u);
+  EXPECT_EQ(r.resources[0].kind, LeakKind::kFd);
+  EXPECT_EQ(r.resources[0].total, 3 + 2 * 11);
+  EXPECT_EQ(r.resources[0].snapshots, 12u);
+  EXPECT_EQ(r.resources[1].kind, LeakKind::kThread);
+  EXPECT_EQ(r.resources[1].snapshots, 10u);
+  EXPECT_EQ(r.resources[1].suspects_total, 0u);
+  // The heap leak (10 KB/s) and the fd leak (2/s): each the first of its
+  // kind; bytes and counts are never compared.
+  ASSERT_EQ(r.suspects.size(), 2u);
+  EXPECT_EQ(r.suspects[0].kind, LeakKind::kHeap);
+  EXPECT_EQ(r.suspects[0].rank, 1u);
+  EXPECT_EQ(r.suspects[1].kind, LeakKind::kFd);
+  EXPECT_EQ(r.suspects[1].rank, 1u);
+  EXPECT_EQ(r.suspects[1].frames[0], "AuditLog::OpenForPath");
+  EXPECT_NEAR(r.suspects[1].growth_per_sec, 2, 1e-9);
+  EXPECT_EQ(r.suspects[1].inuse, 25);
+  EXPECT_DOUBLE_EQ(r.suspects[1].share_of_growth, 1);
+  EXPECT_EQ(r.suspects_total, 2u);
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("2. fd +2.00 fds/s"), std::string::npos) << text;
+  EXPECT_NE(text.find("fd: 25 fds open now"), std::string::npos) << text;
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_EQ(j["suspects"][1]["kind"], "fd");
+  EXPECT_EQ(j["suspects"][1]["unit"], "count");
+  EXPECT_EQ(j["resources"][0]["kind"], "fd");
+  EXPECT_EQ(j["resources"][1]["verdict"], "constant");
+}
+
+TEST(LeaksTest, SummarizeResourceWantsItsSampleType) {
+  EXPECT_FALSE(SummarizeResource(ThreadProfile(1), LeakKind::kFd, "x").ok());
+  auto heap = SummarizeResource(Snapshot(0, 1000, 0, 0, 0), LeakKind::kMmap, "heap");
+  EXPECT_FALSE(heap.ok());
+}
+
 }  // namespace
 }  // namespace heapscope::analyze

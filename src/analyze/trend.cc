@@ -92,11 +92,14 @@ Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
     return r;
   }
   const double peak = *std::max_element(y.begin(), y.end());
+  auto sampling_noise = [&](double v) {
+    return o.exact ? o.exact_noise : SamplingNoise(v, o.rate);
+  };
   const double span_t = t.back() - t.front();
   r.mk = MannKendallTest(y);
   r.slope = TheilSenSlope(t, y);
   r.rise = r.slope * span_t;
-  r.noise = SamplingNoise(peak, o.rate);
+  r.noise = sampling_noise(peak);
   r.confidence = 1 - r.mk.p_value;
 
   size_t m = static_cast<size_t>(std::ceil(static_cast<double>(n) * o.recent_fraction));
@@ -114,7 +117,7 @@ Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
   // sampling noise, and (when the noise is tiny, in exact mode) beyond a
   // fixed part of the value.
   auto threshold = [&](double v) {
-    return std::max(o.noise_k * SamplingNoise(std::fabs(v), o.rate), o.shape_fraction * std::fabs(v));
+    return std::max(o.noise_k * sampling_noise(std::fabs(v)), o.shape_fraction * std::fabs(v));
   };
 
   // Growing: a significant upward Mann-Kendall trend, a rise over the
@@ -139,13 +142,18 @@ Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
     const double expected = r.slope * recent_span;
     const bool not_falling = !(r.recent_mk.s < 0 && r.recent_mk.p_value < 0.1);
     const bool keeps_up =
-        recent_rise >= o.recent_keep * expected - 2 * SamplingNoise(expected, o.rate);
+        recent_rise >= o.recent_keep * expected - 2 * sampling_noise(expected);
     // The last third still stands above the middle one.
     const double late_rise = last_level - middle_level;
     const double expected_third = r.slope * span_t / 3;
     const bool late_up = late_rise > 0 && late_rise >= o.recent_keep * expected_third -
-                                                          2 * SamplingNoise(expected_third, o.rate);
-    if (not_falling && recent_rise > 0 && keeps_up && late_up) {
+                                                          2 * sampling_noise(expected_third);
+    // The last 60% rises by itself: a bounded cache that filled in the
+    // first part (common in short or young series) is flat there.
+    const size_t half = std::min(n, std::max(o.recent_min + 1, n * 3 / 5));
+    r.half_mk = MannKendallTest(y.last(half));
+    const bool half_rises = r.half_mk.s > 0 && r.half_mk.p_value < o.half_alpha;
+    if (not_falling && recent_rise > 0 && keeps_up && late_up && half_rises) {
       r.verdict = Verdict::kGrowing;
       return r;
     }
@@ -156,7 +164,7 @@ Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
   // chance, so a fall must pass twice the threshold a rise must, and half
   // the peak.
   auto fall_threshold = [&](double v) {
-    return std::max(2 * o.noise_k * SamplingNoise(std::fabs(v), o.rate), 0.5 * std::fabs(v));
+    return std::max(2 * o.noise_k * sampling_noise(std::fabs(v)), 0.5 * std::fabs(v));
   };
   {
     std::vector<double> min_after(n);

@@ -46,10 +46,17 @@ struct TrendOptions {
   double noise_k = 3;          // A trend must move more than noise_k sampling sds.
   double recent_fraction = 1.0 / 3;  // The "recent part": the last third.
   size_t recent_min = 4;             // ... but at least this many points.
+  double half_alpha = 0.1;     // The last 60% (at least recent_min + 1 points) must
+                               // rise by its own Mann-Kendall test at this level.
   double recent_keep = 0.25;   // Recent rise must reach this part of what the
                                // overall slope predicts (less noise), else plateau.
   double shape_fraction = 0.2; // Rises and falls smaller than this part of the
                                // level are not shapes (exact mode wiggles).
+  // Exact series (counts of descriptors, threads, mappings and their bytes,
+  // read from tables rather than sampled): no sampling noise, only a floor
+  // of half a unit so one step is never a trend by itself.
+  bool exact = false;
+  double exact_noise = 0.5;
 };
 
 struct Trend {
@@ -59,6 +66,7 @@ struct Trend {
   double recent_slope = 0;  // Theil-Sen over the recent part.
   MannKendall mk;
   MannKendall recent_mk;
+  MannKendall half_mk;      // Over the last 60%.
   double noise = 0;         // SamplingNoise of the series' level.
   double confidence = 0;    // 1 - mk.p_value.
 };

@@ -123,6 +123,24 @@ TEST(ClassifyTrendTest, LinearGrowthWithSamplingNoiseIsGrowing) {
   EXPECT_GE(growing, 48);
 }
 
+TEST(ClassifyTrendTest, YoungBoundedCacheIsNotGrowing) {
+  // A live watch started with the program: an 8 MB LRU fills in 3 s, then
+  // churns (its estimate scatters by 2 MB); 18 snapshots 0.5 s apart. The
+  // first third rises steeply, the rest is flat: at most 2 of 50 draws may
+  // pass for growing.
+  int growing = 0;
+  for (uint32_t seed = 1; seed <= 50; seed++) {
+    Sampler s(seed);
+    std::vector<double> t, y;
+    for (int i = 0; i < 18; i++) {
+      t.push_back(0.5 * i);
+      y.push_back(s.Fresh(std::min(0.5 * i / 3.0, 1.0) * 8 * kMB + 1024));
+    }
+    if (ClassifyTrend(t, y, Options()).verdict == Verdict::kGrowing) growing++;
+  }
+  EXPECT_LE(growing, 2);
+}
+
 TEST(ClassifyTrendTest, ExactLinearGrowth) {
   auto t = Times(10);
   std::vector<double> y;

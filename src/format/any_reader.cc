@@ -1,14 +1,10 @@
 #include "format/any_reader.h"
 
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+#include <curl/curl.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -20,186 +16,158 @@ namespace heapscope::format {
 namespace {
 
 // Responses larger than this are refused (profiles are far smaller).
-constexpr size_t kMaxResponse = size_t{1} << 30;
-
-int64_t NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
-}
-
-struct Url {
-  std::string host;
-  std::string port = "80";
-  std::string target = "/debug/pprof/heap";
-};
-
-Result<Url> ParseUrl(const std::string& url) {
-  std::string_view rest(url);
-  rest.remove_prefix(7);  // "http://"
-  Url u;
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos && slash + 1 < rest.size()) {
-    u.target = std::string(rest.substr(slash));
-  }
-  if (authority.empty()) return Error{url + ": no host in the URL"};
-  if (authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Error{url + ": unclosed '[' in the host"};
-    u.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (!authority.empty()) {
-      if (authority[0] != ':') return Error{url + ": expected ':PORT' after the host"};
-      u.port = std::string(authority.substr(1));
-    }
-  } else {
-    size_t colon = authority.rfind(':');
-    u.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) u.port = std::string(authority.substr(colon + 1));
-  }
-  if (u.host.empty() || u.port.empty() ||
-      u.port.find_first_not_of("0123456789") != std::string::npos) {
-    return Error{url + ": expected http://HOST:PORT/PATH"};
-  }
-  for (char c : u.target) {
-    if (static_cast<unsigned char>(c) <= ' ') return Error{url + ": spaces in the URL path"};
-  }
-  return u;
-}
+constexpr curl_off_t kMaxResponse = curl_off_t{1} << 30;
+constexpr long kMaxRedirects = 3;
+constexpr long kConnectTimeoutSec = 10;
 
 // Extra seconds for a ?seconds=N delta request.
-int SecondsParam(const std::string& target) {
-  size_t q = target.find("seconds=");
-  if (q == std::string::npos || (q > 0 && target[q - 1] != '?' && target[q - 1] != '&')) return 0;
-  long n = std::strtol(target.c_str() + q + 8, nullptr, 10);
+int SecondsParam(const std::string& url) {
+  size_t q = url.find("seconds=");
+  if (q == std::string::npos || (q > 0 && url[q - 1] != '?' && url[q - 1] != '&')) return 0;
+  long n = std::strtol(url.c_str() + q + 8, nullptr, 10);
   return n > 0 && n < 3600 ? static_cast<int>(n) : 0;
+}
+
+// A URL without a path asks for the heap endpoint, as `go tool pprof` does.
+std::string WithDefaultPath(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t slash = url.find('/', scheme + 3);
+  if (slash == std::string::npos) return url + "/debug/pprof/heap";
+  if (slash + 1 == url.size()) return url.substr(0, slash) + "/debug/pprof/heap";
+  return url;
+}
+
+struct Body {
+  ByteBuffer data;
+  bool too_large = false;
+};
+
+size_t OnData(char* ptr, size_t size, size_t n, void* user) {
+  auto* body = static_cast<Body*>(user);
+  size_t len = size * n;
+  if (static_cast<curl_off_t>(body->data.size() + len) > kMaxResponse) {
+    body->too_large = true;
+    return 0;  // Aborts the transfer.
+  }
+  size_t old = body->data.size();
+  body->data.resize(old + len);
+  std::memcpy(body->data.data() + old, ptr, len);
+  return len;
+}
+
+const char* CaBundle() {
+  for (const char* name : {"HEAPSCOPE_CA_BUNDLE", "CURL_CA_BUNDLE"}) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && v[0] != '\0') return v;
+  }
+  return nullptr;
+}
+
+// One line from curl's error: its detailed buffer when filled, else the code's text.
+std::string CurlError(CURLcode rc, const char* detail) {
+  std::string out = detail != nullptr && detail[0] != '\0' ? detail : curl_easy_strerror(rc);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return out;
 }
 
 }  // namespace
 
-bool IsHttpUrl(std::string_view path) { return path.starts_with("http://"); }
+bool IsHttpUrl(std::string_view path) {
+  return path.starts_with("http://") || path.starts_with("https://");
+}
 
-Result<ByteBuffer> FetchHttp(const std::string& url, int timeout_sec) {
-  if (!IsHttpUrl(url)) {
-    return Error{url + ": only http:// URLs are supported (https: use a local proxy)"};
+Result<ByteBuffer> FetchHttp(const std::string& url_in, int timeout_sec) {
+  if (!IsHttpUrl(url_in)) return Error{url_in + ": only http:// and https:// URLs are supported"};
+  for (char c : url_in) {
+    if (static_cast<unsigned char>(c) <= ' ') return Error{url_in + ": spaces in the URL"};
   }
-  Result<Url> parsed = ParseUrl(url);
-  if (!parsed.ok()) return Error{parsed.error()};
-  const Url& u = *parsed;
-  const int64_t deadline = NowMs() + (int64_t{timeout_sec} + SecondsParam(u.target)) * 1000;
-
-  struct addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  struct addrinfo* res = nullptr;
-  if (int rc = getaddrinfo(u.host.c_str(), u.port.c_str(), &hints, &res); rc != 0) {
-    return Error{url + ": cannot resolve " + u.host + ": " + gai_strerror(rc)};
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  const std::string url = WithDefaultPath(url_in);
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return Error{url_in + ": cannot start an HTTP client"};
+  // Rejects URLs curl cannot use before anything is sent.
+  CURLU* parsed = curl_url();
+  CURLUcode uc = curl_url_set(parsed, CURLUPART_URL, url.c_str(), 0);
+  char* host = nullptr;
+  if (uc == CURLUE_OK) uc = curl_url_get(parsed, CURLUPART_HOST, &host, 0);
+  bool host_ok = host != nullptr && host[0] != '\0';
+  curl_free(host);
+  curl_url_cleanup(parsed);
+  if (uc != CURLUE_OK || !host_ok) {
+    curl_easy_cleanup(curl);
+    return Error{url_in + ": not a valid URL (expected http[s]://HOST:PORT/PATH)" +
+                 (uc != CURLUE_OK ? std::string(": ") + curl_url_strerror(uc) : std::string())};
   }
-  int fd = -1;
-  int last_errno = 0;
-  for (struct addrinfo* ai = res; ai != nullptr && fd < 0; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      last_errno = errno;
-      continue;
-    }
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-      last_errno = errno;
-      close(fd);
-      fd = -1;
-    }
+  Body body;
+  char errbuf[CURL_ERROR_SIZE] = "";
+  struct curl_slist* headers = nullptr;
+  std::string auth;
+  if (const char* token = std::getenv("HEAPSCOPE_TOKEN"); token != nullptr && token[0] != '\0') {
+    auth = std::string("Authorization: Bearer ") + token;
+    headers = curl_slist_append(headers, auth.c_str());
   }
-  freeaddrinfo(res);
-  if (fd < 0) {
-    return Error{url + ": cannot connect: " + std::strerror(last_errno) +
-                 " (is the program running with HEAPSCOPE_HTTP set?)"};
-  }
-  std::string request = "GET " + u.target + " HTTP/1.0\r\nHost: " + u.host + ":" + u.port +
-                        "\r\nUser-Agent: heapscope\r\nAccept-Encoding: identity\r\n";
-  if (const char* token = getenv("HEAPSCOPE_TOKEN"); token != nullptr && token[0] != '\0') {
-    request += std::string("Authorization: Bearer ") + token + "\r\n";
-  }
-  request += "Connection: close\r\n\r\n";
-
-  auto wait = [&](short events) {
-    int64_t left = deadline - NowMs();
-    if (left <= 0) return false;
-    struct pollfd p = {fd, events, 0};
-    return poll(&p, 1, static_cast<int>(left)) == 1;
-  };
-  size_t sent = 0;
-  while (sent < request.size()) {
-    if (!wait(POLLOUT)) {
-      close(fd);
-      return Error{url + ": timed out sending the request"};
-    }
-    ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      close(fd);
-      return Error{url + ": cannot send the request: " + std::strerror(err)};
-    }
-    sent += static_cast<size_t>(n);
-  }
-  std::string response;
-  char buf[65536];
-  for (;;) {
-    if (!wait(POLLIN)) {
-      close(fd);
-      return Error{url + ": timed out waiting for the response"};
-    }
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return Error{url + ": cannot read the response: " + std::strerror(err)};
-    }
-    if (n == 0) break;
-    response.append(buf, static_cast<size_t>(n));
-    if (response.size() > kMaxResponse) {
-      close(fd);
-      return Error{url + ": response larger than 1 GiB"};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, kMaxRedirects);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, kConnectTimeoutSec);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(timeout_sec + SecondsParam(url)));
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, kMaxResponse);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "heapscope");
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnData);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  if (headers != nullptr) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  const char* ca = CaBundle();
+  if (ca != nullptr) curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) {
+    std::string why = CurlError(rc, errbuf);
+    switch (rc) {
+      case CURLE_COULDNT_CONNECT:
+        return Error{url_in + ": cannot connect: " + why +
+                     " (is the program running with HEAPSCOPE_HTTP set?)"};
+      case CURLE_OPERATION_TIMEDOUT:
+        return Error{url_in + ": timed out: " + why};
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CACERT_BADFILE:
+        return Error{url_in + ": TLS certificate not trusted: " + why +
+                     " (HEAPSCOPE_CA_BUNDLE=FILE trusts a CA or self-signed certificate)"};
+      case CURLE_FILESIZE_EXCEEDED:
+        return Error{url_in + ": response larger than 1 GiB"};
+      case CURLE_WRITE_ERROR:
+        if (body.too_large) return Error{url_in + ": response larger than 1 GiB"};
+        return Error{url_in + ": " + why};
+      case CURLE_PARTIAL_FILE:
+        return Error{url_in + ": response cut short: " + why};
+      case CURLE_TOO_MANY_REDIRECTS:
+        return Error{url_in + ": more than " + std::to_string(kMaxRedirects) + " redirects"};
+      default:
+        return Error{url_in + ": " + why};
     }
   }
-  close(fd);
-  size_t head_end = response.find("\r\n\r\n");
-  if (!response.starts_with("HTTP/1.") || head_end == std::string::npos) {
-    return Error{url + ": not an HTTP response"};
-  }
-  size_t sp = response.find(' ');
-  int status = std::atoi(response.c_str() + sp + 1);
-  std::string_view head(response.data(), head_end);
-  std::string_view body(response.data() + head_end + 4, response.size() - head_end - 4);
   if (status != 200) {
-    std::string_view first = body.substr(0, body.find('\n'));
+    std::string_view text = AsStringView(body.data);
+    std::string_view first = text.substr(0, text.find('\n'));
     if (first.size() > 200) first = first.substr(0, 200);
-    return Error{url + ": HTTP " + std::to_string(status) +
-                 (first.empty() ? "" : ": " + std::string(first))};
-  }
-  // Content-Length, when given, must have arrived in full.
-  for (size_t pos = 0; pos < head.size();) {
-    size_t eol = head.find("\r\n", pos);
-    if (eol == std::string_view::npos) eol = head.size();
-    std::string_view field = head.substr(pos, eol - pos);
-    pos = eol + 2;
-    if (field.size() > 15 && strncasecmp(field.data(), "content-length:", 15) == 0) {
-      unsigned long long want = std::strtoull(std::string(field.substr(15)).c_str(), nullptr, 10);
-      if (want != body.size()) {
-        return Error{url + ": response cut short (" + std::to_string(body.size()) + " of " +
-                     std::to_string(want) + " bytes)"};
-      }
+    bool printable = true;
+    for (char c : first) {
+      if (static_cast<unsigned char>(c) < ' ' && c != '\t') printable = false;
     }
-    if (field.size() > 18 && strncasecmp(field.data(), "transfer-encoding:", 18) == 0) {
-      return Error{url + ": chunked responses are not supported"};
-    }
+    return Error{url_in + ": HTTP " + std::to_string(status) +
+                 (first.empty() || !printable ? "" : ": " + std::string(first))};
   }
-  ByteBuffer out;
-  out.resize(body.size());
-  std::memcpy(out.data(), body.data(), body.size());
-  return out;
+  return std::move(body.data);
 }
 
 Result<Profile> ParseAnyProfile(ByteBuffer bytes, std::string_view source) {
@@ -215,7 +183,7 @@ Result<Profile> ParseAnyProfile(ByteBuffer bytes, std::string_view source) {
 }
 
 Result<Profile> ReadAnyProfile(const std::string& path) {
-  if (IsHttpUrl(path) || path.starts_with("https://")) {
+  if (IsHttpUrl(path)) {
     Result<ByteBuffer> body = FetchHttp(path);
     if (!body.ok()) return Error{body.error()};
     return ParseAnyProfile(std::move(body).value(), path);

@@ -3,11 +3,12 @@
 //   - profile.proto, gzipped or not (ReadProfile);
 //   - gperftools heap profiles and jemalloc heap_v2 dumps, gzipped or not
 //     (legacy_heap.h);
-//   - http://HOST:PORT[/PATH] URLs of a live endpoint (heapscope's, or Go's
-//     net/http/pprof): fetched with one plain HTTP/1.0 GET; a URL without a
-//     path means /debug/pprof/heap, as for `go tool pprof`. HEAPSCOPE_TOKEN,
-//     when set, is sent as "Authorization: Bearer TOKEN". https is not
-//     supported (put a local proxy in front).
+//   - http(s)://HOST:PORT[/PATH] URLs of a live endpoint (heapscope's, or
+//     Go's net/http/pprof): fetched with libcurl (at most 3 redirects, 1 GiB,
+//     10 s to connect); a URL without a path means /debug/pprof/heap, as for
+//     `go tool pprof`. HEAPSCOPE_TOKEN, when set, is sent as
+//     "Authorization: Bearer TOKEN". HEAPSCOPE_CA_BUNDLE (or curl's own
+//     CURL_CA_BUNDLE) names a PEM file of certificates to trust for https.
 #pragma once
 
 #include <string>
@@ -17,7 +18,7 @@
 
 namespace heapscope::format {
 
-// Reads `path` ("-" for standard input, or an http:// URL) as any supported
+// Reads `path` ("-" for standard input, or an http(s):// URL) as any supported
 // format. Errors are one line naming the input.
 Result<Profile> ReadAnyProfile(const std::string& path);
 

@@ -8,12 +8,27 @@
 //                            buffers, registered and never unregistered, ~1.3 MB/s
 //   LeakSlowly               256-byte records kept forever at
 //                            SLOW_LEAK_BYTES_PER_SEC (default 250000)
+//   LeakFileDescriptor       opens /dev/null 5 times a second, never closes
+//   ParkThreadForever        a thread a second, blocked forever on a
+//                            condition variable nobody signals
+//   LeakMapping              a 64 KiB anonymous mapping twice a second,
+//                            never unmapped
 // Decoys (must not be "growing"):
 //   FillBoundedLru           an LRU of 8 MB that fills in ~3 s, then churns
 //   BuildReportBurst         40 MB built every 5 s, freed 1.5 s later
 //   BuildStartupTable        30 MB built once at start, kept
 //   ChurnRequests            ~40 MB/s of short-lived buffers
+//   ReadConfigFile           opens and closes a file 20 times a second
+//   StartWorkerPool          4 threads started at start, alive to the end
+//   RunShortTask             a thread a second that ends at once
+//   MapScratchBuffer         a 1 MiB mapping 10 times a second, unmapped at once
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -21,6 +36,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -49,6 +65,62 @@ NOINLINE void LeakSlowly() {
   char* record = static_cast<char*>(std::malloc(256));
   std::memset(record, 1, 256);
   slow_records->push_back(record);
+}
+
+std::vector<int>* leaked_fds;
+std::vector<void*>* leaked_maps;
+
+NOINLINE void LeakMapping() {
+  void* p = mmap(nullptr, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p != MAP_FAILED) leaked_maps->push_back(p);
+}
+
+NOINLINE void MapScratchBuffer() {
+  const size_t size = 1 << 20;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  static_cast<char*>(p)[0] = 1;
+  munmap(p, size);
+}
+
+NOINLINE void LeakFileDescriptor() {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) leaked_fds->push_back(fd);
+}
+
+std::mutex park_mutex;
+// Never signalled, never destroyed (destroying a condition variable with
+// waiters blocks in glibc).
+std::condition_variable* park_cv = new std::condition_variable();
+std::atomic<bool> pool_stop{false};
+
+NOINLINE void ParkThreadForever() {
+  std::thread([] {
+    std::unique_lock<std::mutex> lock(park_mutex);
+    park_cv->wait(lock, [] { return false; });
+  }).detach();
+}
+
+NOINLINE void ReadConfigFile() {
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[64];
+  sink = sink + static_cast<size_t>(read(fd, buf, sizeof buf) > 0);
+  close(fd);
+}
+
+NOINLINE std::vector<std::thread> StartWorkerPool() {
+  std::vector<std::thread> pool;
+  for (int i = 0; i < 4; i++) {
+    pool.emplace_back([] {
+      while (!pool_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    });
+  }
+  return pool;
+}
+
+NOINLINE void RunShortTask() {
+  std::thread([] { sink = sink + 1; }).join();
 }
 
 class BoundedLru {
@@ -108,8 +180,11 @@ int main(int argc, char** argv) {
   unbounded_cache = new std::unordered_map<uint64_t, std::string>();
   listeners = new std::vector<std::function<size_t()>>();
   slow_records = new std::vector<char*>();
+  leaked_fds = new std::vector<int>();
+  leaked_maps = new std::vector<void*>();
   auto* lru = new BoundedLru(4000);  // 4000 * ~2 KB = 8 MB
   BuildStartupTable();
+  std::vector<std::thread> pool = StartWorkerPool();
 
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
@@ -138,8 +213,16 @@ int main(int argc, char** argv) {
       burst.clear();
     }
     ChurnRequests(tick);
+    if (tick % 20 == 0) LeakFileDescriptor();
+    if (tick % 5 == 0) ReadConfigFile();
+    if (tick % 100 == 50) ParkThreadForever();
+    if (tick % 100 == 0) RunShortTask();
+    if (tick % 50 == 25) LeakMapping();
+    if (tick % 10 == 3) MapScratchBuffer();
     std::this_thread::sleep_until(start + tick_len * (tick + 1));
   }
   burst.clear();
-  return static_cast<int>(sink & 0);
+  pool_stop.store(true);
+  for (auto& t : pool) t.join();
+  return static_cast<int>(sink & 0);  // Parked threads stay blocked.
 }
