@@ -17,8 +17,10 @@
 namespace heapscope::runtime {
 
 // Pointers with any of these bits set cannot be sampled objects: sampled
-// objects start at offset 0 or 16 in a page (kRecognisableMask), or in
-// every-allocation mode all pointers must be checked (0).
+// small objects start at offset 0 in a page (kPageSize - 1 over glibc,
+// whose large blocks are recognised by their header), or at offset 0 or 16
+// over other allocators (kRecognisableMask); in every-allocation mode all
+// pointers must be checked (0).
 extern uintptr_t g_free_probe_mask;
 // Over glibc, large blocks are also told apart by their chunk header.
 extern bool g_large_by_header;
@@ -34,8 +36,8 @@ HS_ALWAYS_INLINE size_t GlibcChunkSize(const void* p) {
 }
 
 // False when p is certainly not a sampled object: the free fast path.
-// Sampled small objects start at offset 0 or 16 in a page; over glibc,
-// sampled large ones are left where glibc put them and recognised by size.
+// Sampled small objects start at offset 0 in a page; over glibc, sampled
+// large ones are left where glibc put them and recognised by size.
 HS_ALWAYS_INLINE bool MaybeSampled(const void* p) {
   if ((reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) == 0) return true;
   return g_large_by_header && GlibcChunkSize(p) >= kLargeChunk;
@@ -55,9 +57,9 @@ bool NeedsZeroing(void* p) {
   return (static_cast<size_t*>(p)[-1] & kIsMmapped) == 0;
 }
 
-// Whether free() will look p up: its offset in the page is 0 or 16.
+// Whether free() will look p up (the same test as MaybeSampled).
 bool IsRecognisable(const void* p) {
-  return (reinterpret_cast<uintptr_t>(p) & kRecognisableMask) == 0 ||
+  return (reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) == 0 ||
          (g_large_by_header && GlibcChunkSize(p) >= kLargeChunk);
 }
 
