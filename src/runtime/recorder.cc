@@ -13,6 +13,10 @@ platform::ModuleTable& Modules();
 namespace {
 
 base::NoDestructor<StackDepot> g_depot;
+
+// In every-allocation mode a freed pointer is almost always in the live
+// table, so looking for its absence first is wasted work.
+bool EveryAllocation() { return !GlobalState().align_sampled; }
 base::NoDestructor<LiveTable> g_live;
 
 // The process-wide in-use estimate and its peak. Threads batch their
@@ -116,11 +120,13 @@ void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
 
 void RecordFree(const RecursionGuard& g, void* p) {
   LiveEntry e;
-  if (g_live->Remove(reinterpret_cast<uintptr_t>(p), &e)) Account(e.stack, e.size, false);
+  if (g_live->Remove(reinterpret_cast<uintptr_t>(p), &e, EveryAllocation())) {
+    Account(e.stack, e.size, false);
+  }
 }
 
 bool TakeLive(const RecursionGuard&, void* p, LiveEntry* e) {
-  return g_live->Remove(reinterpret_cast<uintptr_t>(p), e);
+  return g_live->Remove(reinterpret_cast<uintptr_t>(p), e, EveryAllocation());
 }
 
 void AccountFree(const LiveEntry& e) { Account(e.stack, e.size, false); }

@@ -30,9 +30,10 @@ __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 uintptr_t g_free_probe_mask = kRecognisableMask;
 bool g_large_by_header = false;
 
+State g_state;
+
 namespace {
 
-State g_state;
 base::NoDestructor<platform::ModuleTable> g_modules;
 // 0: not started, 1: in progress, 2: done, 3: failed.
 std::atomic<int> g_init{0};
@@ -213,7 +214,6 @@ bool InitOnce() {
 
 }  // namespace
 
-State& GlobalState() { return g_state; }
 platform::ModuleTable& Modules() { return *g_modules; }
 
 bool EnsureInitialized() {

@@ -63,7 +63,9 @@ struct State {
   std::atomic<int64_t> peak_inuse_bytes_fx{0};
 };
 
-State& GlobalState();
+extern State g_state;
+// Inline: the hooks' slow paths read it on every sample.
+inline State& GlobalState() { return g_state; }
 
 // Per-thread state in initial-exec TLS: no __tls_get_addr on the hot path.
 struct ThreadState {
