@@ -490,6 +490,13 @@ HS_NOINLINE uint64_t RuleSlow(uintptr_t addr) {
   return l.rule;
 }
 
+// The cached rule at addr, or 0.
+HS_ALWAYS_INLINE uint64_t RuleCached(uintptr_t addr) {
+  uint64_t v = g_cache[CacheIndex(addr)].load(std::memory_order_relaxed);
+  if ((v & kAddrMask) != addr) return 0;
+  return g_rules[v >> kAddrBits].load(std::memory_order_relaxed);
+}
+
 HS_ALWAYS_INLINE uint64_t RuleFor(uintptr_t addr) {
   uint64_t v = g_cache[CacheIndex(addr)].load(std::memory_order_relaxed);
   if (HS_LIKELY((v & kAddrMask) == addr)) {
@@ -518,7 +525,7 @@ void FlushCfiCache() {
 }
 
 HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
-                             uintptr_t skip_end) {
+                             uintptr_t skip_end, bool cached_only) {
   *complete = false;
   if (HS_UNLIKELY(g_cache == nullptr)) return -1;
   // Our own frames lie within this much above the walk's start, and no
@@ -545,7 +552,17 @@ HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t 
   uintptr_t rbp = fp[0];
   int n = 0;
   while (ra != 0) {
-    uint64_t rule = RuleFor(ra - 1);
+    uint64_t rule;
+    if (HS_UNLIKELY(cached_only)) {
+      rule = RuleCached(ra - 1);
+      if (rule == 0 || (rule & kUnhandled) != 0) {
+        // Unknown here: report the frame, end the walk short.
+        if (n < max) out[n++] = ra;
+        return n;
+      }
+    } else {
+      rule = RuleFor(ra - 1);
+    }
     if (HS_UNLIKELY((rule & (kUnhandled | kNoObject)) != 0)) {
       if ((rule & kUnhandled) != 0) return -1;
       break;  // a return address into no object: the stack ends above it

@@ -24,9 +24,13 @@ bool InitCfiUnwinder();
 // the stack has a frame this walker does not handle. Sets *complete when
 // the walk reached the outermost frame (false when `max` cut it short).
 // Async-signal-safe apart from the first sight of an address, which reads
-// the loader's list of objects (dl_iterate_phdr).
+// the loader's list of objects (dl_iterate_phdr). With `cached_only` it
+// never does that, and is safe to run while another walk on the same
+// thread was interrupted halfway: at the first address it has no cached
+// rule for (or one it does not handle), it reports that frame and stops
+// (*complete false).
 int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
-                 uintptr_t skip_end);
+                 uintptr_t skip_end, bool cached_only = false);
 
 // Forgets every cached rule (after dlclose, when code addresses may be
 // reused by another object).

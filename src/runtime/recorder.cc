@@ -79,17 +79,16 @@ uint64_t SampleWeight(uint64_t size) {
   return static_cast<uint64_t>(static_cast<double>(kWeightOne) / p + 0.5);
 }
 
-void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
-  State& st = GlobalState();
-  uintptr_t frames[kMaxFrames];
-  bool truncated = false;
-  int depth = CaptureStack(g, frames, kMaxFrames, &truncated);
+namespace {
+
+// The stack's id, inserting it if new; 0 (counted) when the depot is full.
+StackId StackIdOf(const uintptr_t* frames, int depth, bool truncated) {
   bool is_new = false;
   StackId id = g_depot->FindOrInsert(frames, depth, truncated, &is_new);
   if (id == 0) {
-    st.dropped_stacks.fetch_add(1, std::memory_order_relaxed);
+    GlobalState().dropped_stacks.fetch_add(1, std::memory_order_relaxed);
     WarnDropOnce("stack table full (raise HEAPSCOPE_MAX_STACKS)");
-    return;
+    return 0;
   }
   if (is_new) {
     // A new stack may run through a library loaded since we last looked;
@@ -101,6 +100,32 @@ void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
       }
     }
   }
+  return id;
+}
+
+}  // namespace
+
+void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
+  uintptr_t frames[kMaxFrames];
+  bool truncated = false;
+  int depth = CaptureStack(g, frames, kMaxFrames, &truncated);
+  RecordAllocAt(g, p, size, frames, depth, truncated);
+}
+
+void RecordAllocFreed(const RecursionGuard&, size_t size, const uintptr_t* frames, int depth,
+                      bool truncated) {
+  StackId id = StackIdOf(frames, depth, truncated);
+  if (id == 0) return;
+  GlobalState().samples.fetch_add(1, std::memory_order_relaxed);
+  Account(id, size, true);
+  Account(id, size, false);
+}
+
+void RecordAllocAt(const RecursionGuard&, void* p, size_t size, const uintptr_t* frames, int depth,
+                   bool truncated) {
+  State& st = GlobalState();
+  StackId id = StackIdOf(frames, depth, truncated);
+  if (id == 0) return;
   LiveEntry replaced;
   switch (g_live->Insert(reinterpret_cast<uintptr_t>(p), LiveEntry{size, id}, &replaced)) {
     case LiveTable::InsertResult::kFull:

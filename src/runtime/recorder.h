@@ -25,6 +25,15 @@ uint64_t SampleWeight(uint64_t size);
 // Records a sampled allocation at p (already allocated).
 void RecordAlloc(const RecursionGuard& g, void* p, size_t size);
 
+// Records a sampled allocation at p with a stack already captured.
+void RecordAllocAt(const RecursionGuard& g, void* p, size_t size, const uintptr_t* frames,
+                   int depth, bool truncated);
+
+// Records an allocation that was freed before it could be recorded: it
+// counts as allocated and freed at its stack, and is not in the live table.
+void RecordAllocFreed(const RecursionGuard& g, size_t size, const uintptr_t* frames, int depth,
+                      bool truncated);
+
 // Records the free of p if p is a live sampled object. Call before the
 // real free, so the address cannot be reused in between.
 void RecordFree(const RecursionGuard& g, void* p);

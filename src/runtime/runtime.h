@@ -57,6 +57,7 @@ struct State {
   std::atomic<uint64_t> samples{0};
   std::atomic<uint64_t> dropped_stacks{0};   // stack depot full
   std::atomic<uint64_t> dropped_live{0};     // live table full
+  std::atomic<uint64_t> dropped_deferred{0};  // signal handler's queue full
   std::atomic<bool> warned_drop{false};
   // Unbiased estimates in 1/256 units, for peak tracking.
   std::atomic<int64_t> inuse_bytes_fx{0};
@@ -73,6 +74,7 @@ struct ThreadState {
   uint64_t rng;
   uint32_t guard;  // >0 while inside the profiler's own code
   uint32_t initialized;
+  uint32_t in_hook;  // >0 inside a hook's recording section (deferred.h)
 };
 extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 
