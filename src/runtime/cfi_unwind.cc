@@ -524,21 +524,21 @@ void FlushCfiCache() {
   for (size_t i = 0; i < kCacheSlots; i++) g_cache[i].store(0, std::memory_order_relaxed);
 }
 
-HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
-                             uintptr_t skip_end, bool cached_only) {
-  *complete = false;
-  if (HS_UNLIKELY(g_cache == nullptr)) return -1;
+namespace {
+
+template <bool kCachedOnly>
+HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
+                          uintptr_t skip_end, const uintptr_t* fp) {
   // Our own frames lie within this much above the walk's start, and no
   // frame spans more than kMaxFrameSpan: past either, the stack is not what
   // the rules say, and libunwind decides.
   constexpr uintptr_t kMaxStackSpan = uintptr_t{1} << 30;
   constexpr uintptr_t kMaxFrameSpan = uintptr_t{1} << 28;
-  const uintptr_t sp0 = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  const uintptr_t sp0 = reinterpret_cast<uintptr_t>(fp);
   const uintptr_t skip_len = skip_end - skip_begin;
   // Our own frames are built with frame pointers: follow the %rbp chain to
   // the first return address outside [skip_begin, skip_end), then take the
   // caller's registers from the frame that returns there.
-  auto* fp = static_cast<const uintptr_t*>(__builtin_frame_address(0));
   uintptr_t ra = fp[1];
   while (ra - skip_begin < skip_len) {
     auto* next = reinterpret_cast<const uintptr_t*>(fp[0]);
@@ -553,7 +553,7 @@ HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t 
   int n = 0;
   while (ra != 0) {
     uint64_t rule;
-    if (HS_UNLIKELY(cached_only)) {
+    if constexpr (kCachedOnly) {
       rule = RuleCached(ra - 1);
       if (rule == 0 || (rule & kUnhandled) != 0) {
         // Unknown here: report the frame, end the walk short.
@@ -588,6 +588,18 @@ HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t 
   }
   *complete = true;
   return n;
+}
+
+}  // namespace
+
+HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
+                             uintptr_t skip_end, bool cached_only) {
+  *complete = false;
+  if (HS_UNLIKELY(g_cache == nullptr)) return -1;
+  // This function's own frame (it has one: it reads its frame address).
+  auto* fp = static_cast<const uintptr_t*>(__builtin_frame_address(0));
+  if (cached_only) return Walk<true>(out, max, complete, skip_begin, skip_end, fp);
+  return Walk<false>(out, max, complete, skip_begin, skip_end, fp);
 }
 
 }  // namespace heapscope::runtime

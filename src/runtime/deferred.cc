@@ -33,8 +33,7 @@ struct Entry {
 // queue: atomic builtins order them against each other (plain fields, so
 // the TLS block needs no constructor).
 struct Queue {
-  uint32_t count;  // slots handed out, in order
-  Entry entries[kEntries];
+  Entry entries[kEntries];  // handed out in order; the count is tls_state.deferred
 };
 
 __thread Queue tls_queue __attribute__((tls_model("initial-exec")));
@@ -48,9 +47,9 @@ bool CasState(Entry& e, uint32_t* expected, uint32_t desired) {
 // the queue is full (counted).
 Entry* Reserve() {
   Queue& q = tls_queue;
-  uint32_t i = __atomic_fetch_add(&q.count, 1, __ATOMIC_RELAXED);
+  uint32_t i = __atomic_fetch_add(&tls_state.deferred, 1, __ATOMIC_RELAXED);
   if (i >= kEntries) {
-    __atomic_fetch_sub(&q.count, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&tls_state.deferred, 1, __ATOMIC_RELAXED);
     GlobalState().dropped_deferred.fetch_add(1, std::memory_order_relaxed);
     WarnDropOnce("signal handler allocating inside a hook too often (queue full)");
     return nullptr;
@@ -74,10 +73,6 @@ void Process(const RecursionGuard& g, Entry& e) {
 
 }  // namespace
 
-bool DeferredPending() {
-  return __atomic_load_n(&tls_queue.count, __ATOMIC_RELAXED) != 0;
-}
-
 void DrainDeferred() {
   RecursionGuard guard;  // a handler arriving now queues again
   Queue& q = tls_queue;
@@ -85,9 +80,9 @@ void DrainDeferred() {
   for (;;) {
     // A handler that interrupts the drain has finished (and published its
     // entries) before the drain goes on.
-    uint32_t n = __atomic_load_n(&q.count, __ATOMIC_ACQUIRE);
+    uint32_t n = __atomic_load_n(&tls_state.deferred, __ATOMIC_ACQUIRE);
     for (; i < n && i < kEntries; i++) Process(guard, q.entries[i]);
-    if (__atomic_compare_exchange_n(&q.count, &n, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    if (__atomic_compare_exchange_n(&tls_state.deferred, &n, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
       return;
     }
   }
@@ -109,7 +104,7 @@ void DeferAlloc(void* p, size_t size) {
 void DeferFree(void* p) {
   Queue& q = tls_queue;
   auto addr = reinterpret_cast<uintptr_t>(p);
-  uint32_t n = __atomic_load_n(&q.count, __ATOMIC_ACQUIRE);
+  uint32_t n = __atomic_load_n(&tls_state.deferred, __ATOMIC_ACQUIRE);
   for (uint32_t i = 0; i < n && i < kEntries; i++) {
     Entry& e = q.entries[i];
     if (e.p != addr) continue;

@@ -23,7 +23,7 @@
 
 namespace heapscope::runtime {
 
-bool DeferredPending();
+inline bool DeferredPending() { return __atomic_load_n(&tls_state.deferred, __ATOMIC_RELAXED) != 0; }
 void DrainDeferred();
 
 // Marks a hook's recording section; declare it before the section's

@@ -82,7 +82,7 @@ uint64_t SampleWeight(uint64_t size) {
 namespace {
 
 // The stack's id, inserting it if new; 0 (counted) when the depot is full.
-StackId StackIdOf(const uintptr_t* frames, int depth, bool truncated) {
+HS_ALWAYS_INLINE StackId StackIdOf(const uintptr_t* frames, int depth, bool truncated) {
   bool is_new = false;
   StackId id = g_depot->FindOrInsert(frames, depth, truncated, &is_new);
   if (id == 0) {
@@ -105,24 +105,10 @@ StackId StackIdOf(const uintptr_t* frames, int depth, bool truncated) {
 
 }  // namespace
 
-void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
-  uintptr_t frames[kMaxFrames];
-  bool truncated = false;
-  int depth = CaptureStack(g, frames, kMaxFrames, &truncated);
-  RecordAllocAt(g, p, size, frames, depth, truncated);
-}
+namespace {
 
-void RecordAllocFreed(const RecursionGuard&, size_t size, const uintptr_t* frames, int depth,
-                      bool truncated) {
-  StackId id = StackIdOf(frames, depth, truncated);
-  if (id == 0) return;
-  GlobalState().samples.fetch_add(1, std::memory_order_relaxed);
-  Account(id, size, true);
-  Account(id, size, false);
-}
-
-void RecordAllocAt(const RecursionGuard&, void* p, size_t size, const uintptr_t* frames, int depth,
-                   bool truncated) {
+HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, const uintptr_t* frames, int depth,
+                                      bool truncated) {
   State& st = GlobalState();
   StackId id = StackIdOf(frames, depth, truncated);
   if (id == 0) return;
@@ -141,6 +127,29 @@ void RecordAllocAt(const RecursionGuard&, void* p, size_t size, const uintptr_t*
   }
   st.samples.fetch_add(1, std::memory_order_relaxed);
   Account(id, size, true);
+}
+
+}  // namespace
+
+void RecordAllocAt(const RecursionGuard&, void* p, size_t size, const uintptr_t* frames, int depth,
+                   bool truncated) {
+  RecordAllocImpl(p, size, frames, depth, truncated);
+}
+
+void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
+  uintptr_t frames[kMaxFrames];
+  bool truncated = false;
+  int depth = CaptureStack(g, frames, kMaxFrames, &truncated);
+  RecordAllocImpl(p, size, frames, depth, truncated);
+}
+
+void RecordAllocFreed(const RecursionGuard&, size_t size, const uintptr_t* frames, int depth,
+                      bool truncated) {
+  StackId id = StackIdOf(frames, depth, truncated);
+  if (id == 0) return;
+  GlobalState().samples.fetch_add(1, std::memory_order_relaxed);
+  Account(id, size, true);
+  Account(id, size, false);
 }
 
 void RecordFree(const RecursionGuard& g, void* p) {

@@ -75,6 +75,7 @@ struct ThreadState {
   uint32_t guard;  // >0 while inside the profiler's own code
   uint32_t initialized;
   uint32_t in_hook;  // >0 inside a hook's recording section (deferred.h)
+  uint32_t deferred;  // entries in this thread's deferred queue (deferred.cc)
 };
 extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 
