@@ -27,18 +27,16 @@ constexpr unsigned kRa = 16;
 //   bit  49      %rbp saved in this frame (else the caller's %rbp is ours)
 //   bit  50      outermost frame (return address undefined)
 //   bit  51      not handled here: the whole walk goes to libunwind
-//   bit  52      in no loaded object: the walk ends before this frame
 //   bit  63      set, so no rule is 0 (an empty slot)
 constexpr uint64_t kCfaRbp = uint64_t{1} << 48;
 constexpr uint64_t kRbpSaved = uint64_t{1} << 49;
 constexpr uint64_t kOutermost = uint64_t{1} << 50;
 constexpr uint64_t kUnhandled = uint64_t{1} << 51;
-constexpr uint64_t kNoObject = uint64_t{1} << 52;
 constexpr uint64_t kRuleValid = uint64_t{1} << 63;
 constexpr uint64_t kUnhandledRule = kRuleValid | kUnhandled;
-// Code without CFI (the loader's entry point, hand-written assembly): as
-// libunwind does, the frame is reported and the walk ends there.
-constexpr uint64_t kNoFdeRule = kRuleValid | kOutermost;
+// Code without CFI (the loader's entry point, JIT code) or an address in no
+// loaded object: libunwind, which can go on by frame pointers, decides.
+constexpr uint64_t kNoFdeRule = kUnhandledRule;
 
 // Distinct rules are few (a few hundred in a large program): they are
 // interned in a lock-free open-addressing table and named by their slot, so
@@ -471,10 +469,10 @@ int FindObject(struct dl_phdr_info* info, size_t, void* data) {
 }
 
 HS_NOINLINE uint64_t RuleSlow(uintptr_t addr) {
-  Lookup l{addr, kRuleValid | kNoObject};
+  Lookup l{addr, kNoFdeRule};
   dl_iterate_phdr(FindObject, &l);
 #ifdef HS_UNWIND_VERIFY
-  if ((l.rule & (kUnhandled | kNoObject)) != 0 || l.rule == kNoFdeRule) {
+  if ((l.rule & kUnhandled) != 0) {
     char msg[128];
     base::RawBuffer b(msg, sizeof msg);
     base::RawLog(b.Str("cfi: unhandled at ").Hex(addr).CStr());
@@ -563,10 +561,7 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, uintptr_t ski
     } else {
       rule = RuleFor(ra - 1);
     }
-    if (HS_UNLIKELY((rule & (kUnhandled | kNoObject)) != 0)) {
-      if ((rule & kUnhandled) != 0) return -1;
-      break;  // a return address into no object: the stack ends above it
-    }
+    if (HS_UNLIKELY((rule & kUnhandled) != 0)) return -1;
     if (HS_UNLIKELY(ra - skip_begin < skip_len)) {
       // Our own frame at the root (the thread-start trampoline): walked,
       // not reported.
