@@ -133,6 +133,7 @@ HS_ALWAYS_INLINE void* HookMalloc(size_t size) {
 HS_NOINLINE void FreeSlow(void* p) {
   if (p == nullptr || IsBootstrap(p)) return;
   if (HS_UNLIKELY(real.free == nullptr)) return;
+  if (HS_LIKELY(!MayBeLiveSample(p))) return real.free(p);
   if (tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed)) {
     InHook in_hook;
     RecursionGuard guard;
