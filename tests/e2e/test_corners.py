@@ -78,8 +78,7 @@ def signal_hook(env, prog):
         }, f"run {run}")
         kv = runtime_comments(text or "")
         check(kv.get("dropped_samples") == "0", f"run {run}: drops {kv}")
-        print(f"run {run}: {signals} signals, {handler_frees} blocks freed by the handler, "
-              f"every allocation recorded")
+        print(f"run {run}: {signals} signals, {handler_frees} blocks freed by the handler")
 
 
 def blocked_signals(env, prog):
