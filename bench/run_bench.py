@@ -388,6 +388,9 @@ def main() -> int:
                         help="--scale passed to every workload (default 1, or 0.1 with --quick)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS),
                         help="comma-separated subset of: %(default)s")
+    parser.add_argument("--threads", default="",
+                        help="comma-separated thread counts: also run the threads workload with "
+                             "each (rows threads-N), to show scaling, e.g. 8,32")
     parser.add_argument("--configs", default=None,
                         help="comma-separated subset of configurations (baseline and the "
                              "references needed are always added)")
@@ -411,6 +414,12 @@ def main() -> int:
     unknown = set(workloads) - set(WORKLOADS)
     if unknown:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
+    try:
+        thread_counts = [int(t) for t in args.threads.split(",") if t]
+    except ValueError:
+        parser.error("--threads wants a comma-separated list of thread counts")
+    if any(t < 1 or t > 1024 for t in thread_counts):
+        parser.error("--threads: each count must be 1..1024")
     missing = [w for w in workloads if not os.access(os.path.join(build, "bin", f"bench-{w}"), os.X_OK)]
     if "churn" not in workloads and not os.access(os.path.join(build, "bin", "bench-churn"), os.X_OK):
         missing.append("churn")  # The tool probes use it.
@@ -419,6 +428,10 @@ def main() -> int:
         names = [f"bench-{w}" for w in missing] + (["bench-hooks"] if args.micro else [])
         sys.exit(f"error: {', '.join(names)} not found in {build}/bin.\n"
                  f"Build them first:  cmake --build {build} --target bench-all")
+
+    if thread_counts and not os.access(os.path.join(build, "bin", "bench-threads"), os.X_OK):
+        sys.exit(f"error: bench-threads not found in {build}/bin")
+    workloads += [f"threads-{t}" for t in thread_counts]
 
     heapscope_lib = os.path.abspath(args.heapscope_lib or os.path.join(build, "lib", "libheapscope.so"))
     all_configs = make_configs(heapscope_lib)
@@ -473,7 +486,7 @@ def run_all(args, runner: Runner, build: str, workloads: list[str], all_configs:
     done = 0
     for round_index in range(runs):
         for workload in workloads:
-            command = [os.path.join(build, "bin", f"bench-{workload}"), "--scale", f"{scale:g}"]
+            command = workload_command(build, workload, scale)
             # Rotate the order each round; baseline always runs first in the
             # first round to establish the reference checksum.
             order = active[round_index % len(active):] + active[:round_index % len(active)]
@@ -509,6 +522,13 @@ def run_all(args, runner: Runner, build: str, workloads: list[str], all_configs:
         f.write(report)
     log(f"wrote {output}")
     return 0
+
+
+def workload_command(build: str, workload: str, scale: float) -> list[str]:
+    """The command of a workload; threads-N is bench-threads with N threads."""
+    name, _, threads = workload.partition("-")
+    command = [os.path.join(build, "bin", f"bench-{name}"), "--scale", f"{scale:g}"]
+    return command + (["--threads", threads] if threads else [])
 
 
 def run_micro(runner: Runner, active: list[Config], hooks: str, runs: int,
@@ -558,8 +578,10 @@ def render_report(args, build, workloads, all_configs, configs, available, resul
         f"- heaptrack: {heaptrack_version}; jemalloc: {package_version('libjemalloc2')}; "
         f"gperftools: {package_version('libgoogle-perftools4')}",
         f"- {runs} run(s) per configuration, configurations interleaved and rotated each round; "
-        f"workload --scale {scale:g}, default threads; load average at start "
-        f"{load_before[0]:.2f}",
+        f"workload --scale {scale:g}, default threads (threads-N rows: N threads); "
+        f"load average at start "
+        f"{load_before[0]:.2f}, at end {os.getloadavg()[0]:.2f} (other work on the machine "
+        f"inflates wall times; CPU-time ratios are steadier)",
         "- Ratio = median of a configuration / median of its reference (baseline glibc malloc, "
         "jemalloc alone, or tcmalloc alone). Wall time covers the whole command (fork to exit, "
         "profile writing included). CPU s is user+sys of the whole process tree. Peak RSS is "

@@ -108,10 +108,10 @@ LiveTable::InsertResult LiveTable::Insert(uintptr_t p, const LiveEntry& e, LiveE
   return InsertResult::kInserted;
 }
 
-bool LiveTable::Remove(uintptr_t p, LiveEntry* out) {
+bool LiveTable::Remove(uintptr_t p, LiveEntry* out, bool likely_present) {
   uint64_t h = Mix(p);
   Shard& s = shards_[h & (kShards - 1)];
-  if (AbsentLockFree(s, p, h)) return false;
+  if (!likely_present && AbsentLockFree(s, p, h)) return false;
   base::SpinLockHolder hold(s.lock);
   SlotArray* a = s.array.load(std::memory_order_relaxed);
   if (a == nullptr) return false;

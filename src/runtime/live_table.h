@@ -31,8 +31,9 @@ class LiveTable {
   // inside a signal handler that interrupted the profiler), the old entry is
   // returned in *replaced and overwritten.
   InsertResult Insert(uintptr_t p, const LiveEntry& e, LiveEntry* replaced);
-  // Removes p; returns false if absent.
-  bool Remove(uintptr_t p, LiveEntry* out);
+  // Removes p; returns false if absent. Unless `likely_present` (every
+  // allocation is tracked), absence is first checked without the lock.
+  bool Remove(uintptr_t p, LiveEntry* out, bool likely_present = false);
 
   size_t size() const { return count_.load(std::memory_order_relaxed); }
   size_t mapped_bytes() const { return mapped_.load(std::memory_order_relaxed); }

@@ -453,13 +453,17 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   enc_.Int64(pb::profile::kDurationNanos,
              static_cast<int64_t>(options.duration_ns != 0 ? options.duration_ns
                                                            : NowNs(CLOCK_MONOTONIC) - g.start_ns));
-  uint64_t dropped = g.dropped_stacks.load() + g.dropped_live.load();
+  uint64_t dropped = g.dropped_stacks.load() + g.dropped_live.load() + g.dropped_deferred.load();
   Comment(Format("heapscope: rate=", g.config.rate <= 1 ? 1 : g.config.rate,
                  g.config.rate <= 1 ? " mode=exact pid=" : " mode=sampled pid=",
                  static_cast<uint64_t>(g.pid)));
   Comment(Format("heapscope: samples=", g.samples.load(), " dropped_samples=", dropped,
                  " dropped_stacks=", g.dropped_stacks.load(), " dropped_live=",
                  g.dropped_live.load()));
+  if (g.dropped_deferred.load() != 0) {
+    // Signal handlers' allocations that found the deferred queue full.
+    Comment(Format("heapscope: dropped_in_signal_handler=", g.dropped_deferred.load()));
+  }
   int64_t peak = g.peak_inuse_bytes_fx.load();
   uint64_t peak_fx = peak > 0 ? static_cast<uint64_t>(peak) : 0;
   if (peak_fx < inuse_total_fx) peak_fx = inuse_total_fx;
@@ -736,7 +740,7 @@ bool WriteHeapProfileText(format::ByteSink* sink, const HeapProfileOptions& opti
     out.Str("\n");
   }
   HeapTotals t = ComputeHeapTotals();
-  uint64_t dropped = g.dropped_stacks.load() + g.dropped_live.load();
+  uint64_t dropped = g.dropped_stacks.load() + g.dropped_live.load() + g.dropped_deferred.load();
   out.Str("\n# heapscope\n");
   out.Str("# Rate = ").Uint(g.config.rate <= 1 ? 1 : g.config.rate).Str("\n");
   out.Str("# Pid = ").Uint(static_cast<uint64_t>(g.pid)).Str("\n");

@@ -10,10 +10,52 @@ namespace heapscope::runtime {
 
 platform::ModuleTable& Modules();
 
+uint8_t* g_page_filter = nullptr;
+
 namespace {
 
 base::NoDestructor<StackDepot> g_depot;
 base::NoDestructor<LiveTable> g_live;
+
+// In every-allocation mode a freed pointer is almost always in the live
+// table, so looking for its absence first is wasted work.
+bool EveryAllocation() { return !GlobalState().align_sampled; }
+
+// Pages that may hold a live sampled object: a counting filter, one byte
+// per hash of the page (saturated counters stay put). free() of a
+// page-aligned pointer asks it before the live table. Glibc hands out
+// unsampled blocks at a page's start far more often than chance: the chunk
+// a freed sampled block leaves on a page boundary is reused again and again
+// (through its thread cache), so a probe of the table for each would cost
+// more than the sampling itself. Only when sampled objects are page-aligned
+// (in every-allocation mode every pointer is in the table anyway).
+HS_ALWAYS_INLINE uint8_t* FilterSlot(uintptr_t p) { return PageFilterSlot(p); }
+
+void FilterAdd(uintptr_t p) {
+  if (g_page_filter == nullptr) return;
+  uint8_t* c = FilterSlot(p);
+  uint8_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
+  while (v != 255 && !__atomic_compare_exchange_n(c, &v, static_cast<uint8_t>(v + 1), true,
+                                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+}
+
+void FilterRemove(uintptr_t p) {
+  if (g_page_filter == nullptr) return;
+  uint8_t* c = FilterSlot(p);
+  uint8_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
+  while (v != 255 && v != 0 &&
+         !__atomic_compare_exchange_n(c, &v, static_cast<uint8_t>(v - 1), true,
+                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+}
+
+bool RemoveLive(uintptr_t p, LiveEntry* e) {
+  if (!MayBeLiveSample(reinterpret_cast<const void*>(p))) return false;
+  if (!g_live->Remove(p, e, EveryAllocation())) return false;
+  FilterRemove(p);
+  return true;
+}
 
 // The process-wide in-use estimate and its peak. Threads batch their
 // changes (up to kInuseBatch bytes either way) so that every-allocation
@@ -64,6 +106,9 @@ bool InitRecorder(const Config& c) {
   g_depot.Construct();
   g_live.Construct();
   g_live->Init(c.max_live);
+  if (GlobalState().align_sampled) {
+    g_page_filter = static_cast<uint8_t*>(base::MapPages(size_t{1} << kFilterBits));
+  }
   return g_depot->Init(c.max_stacks);
 }
 
@@ -75,17 +120,16 @@ uint64_t SampleWeight(uint64_t size) {
   return static_cast<uint64_t>(static_cast<double>(kWeightOne) / p + 0.5);
 }
 
-void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
-  State& st = GlobalState();
-  uintptr_t frames[kMaxFrames];
-  bool truncated = false;
-  int depth = CaptureStack(g, frames, kMaxFrames, &truncated);
+namespace {
+
+// The stack's id, inserting it if new; 0 (counted) when the depot is full.
+HS_ALWAYS_INLINE StackId StackIdOf(const uintptr_t* frames, int depth, bool truncated) {
   bool is_new = false;
   StackId id = g_depot->FindOrInsert(frames, depth, truncated, &is_new);
   if (id == 0) {
-    st.dropped_stacks.fetch_add(1, std::memory_order_relaxed);
+    GlobalState().dropped_stacks.fetch_add(1, std::memory_order_relaxed);
     WarnDropOnce("stack table full (raise HEAPSCOPE_MAX_STACKS)");
-    return;
+    return 0;
   }
   if (is_new) {
     // A new stack may run through a library loaded since we last looked;
@@ -97,6 +141,18 @@ void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
       }
     }
   }
+  return id;
+}
+
+}  // namespace
+
+namespace {
+
+HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, const uintptr_t* frames, int depth,
+                                      bool truncated) {
+  State& st = GlobalState();
+  StackId id = StackIdOf(frames, depth, truncated);
+  if (id == 0) return;
   LiveEntry replaced;
   switch (g_live->Insert(reinterpret_cast<uintptr_t>(p), LiveEntry{size, id}, &replaced)) {
     case LiveTable::InsertResult::kFull:
@@ -108,26 +164,53 @@ void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
       Account(replaced.stack, replaced.size, false);
       break;
     case LiveTable::InsertResult::kInserted:
+      FilterAdd(reinterpret_cast<uintptr_t>(p));
       break;
   }
   st.samples.fetch_add(1, std::memory_order_relaxed);
   Account(id, size, true);
 }
 
+}  // namespace
+
+void RecordAllocAt(const RecursionGuard&, void* p, size_t size, const uintptr_t* frames, int depth,
+                   bool truncated) {
+  RecordAllocImpl(p, size, frames, depth, truncated);
+}
+
+void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
+  uintptr_t frames[kMaxFrames];
+  bool truncated = false;
+  int depth = CaptureStack(g, frames, kMaxFrames, &truncated);
+  RecordAllocImpl(p, size, frames, depth, truncated);
+}
+
+void RecordAllocFreed(const RecursionGuard&, size_t size, const uintptr_t* frames, int depth,
+                      bool truncated) {
+  StackId id = StackIdOf(frames, depth, truncated);
+  if (id == 0) return;
+  GlobalState().samples.fetch_add(1, std::memory_order_relaxed);
+  Account(id, size, true);
+  Account(id, size, false);
+}
+
 void RecordFree(const RecursionGuard& g, void* p) {
   LiveEntry e;
-  if (g_live->Remove(reinterpret_cast<uintptr_t>(p), &e)) Account(e.stack, e.size, false);
+  if (RemoveLive(reinterpret_cast<uintptr_t>(p), &e)) Account(e.stack, e.size, false);
 }
 
 bool TakeLive(const RecursionGuard&, void* p, LiveEntry* e) {
-  return g_live->Remove(reinterpret_cast<uintptr_t>(p), e);
+  return RemoveLive(reinterpret_cast<uintptr_t>(p), e);
 }
 
 void AccountFree(const LiveEntry& e) { Account(e.stack, e.size, false); }
 
 void RestoreLive(void* p, const LiveEntry& e) {
   LiveEntry replaced;
-  g_live->Insert(reinterpret_cast<uintptr_t>(p), e, &replaced);
+  if (g_live->Insert(reinterpret_cast<uintptr_t>(p), e, &replaced) ==
+      LiveTable::InsertResult::kInserted) {
+    FilterAdd(reinterpret_cast<uintptr_t>(p));
+  }
 }
 
 }  // namespace heapscope::runtime

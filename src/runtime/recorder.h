@@ -11,6 +11,21 @@
 
 namespace heapscope::runtime {
 
+// Pages that may hold a live sampled object: a counting filter, one byte
+// per hash of the page (recorder.cc says why); null in every-allocation
+// mode.
+inline constexpr int kFilterBits = 20;
+extern uint8_t* g_page_filter;
+HS_ALWAYS_INLINE uint8_t* PageFilterSlot(uintptr_t p) {
+  return &g_page_filter[((p >> 12) * 0x9E3779B97F4A7C15ULL) >> (64 - kFilterBits)];
+}
+// False when p is certainly not a live sampled object. Lock-free, a few
+// instructions: free() asks it before the live table.
+HS_ALWAYS_INLINE bool MayBeLiveSample(const void* p) {
+  return g_page_filter == nullptr ||
+         __atomic_load_n(PageFilterSlot(reinterpret_cast<uintptr_t>(p)), __ATOMIC_RELAXED) != 0;
+}
+
 StackDepot& Depot();
 LiveTable& Live();
 
@@ -24,6 +39,15 @@ uint64_t SampleWeight(uint64_t size);
 
 // Records a sampled allocation at p (already allocated).
 void RecordAlloc(const RecursionGuard& g, void* p, size_t size);
+
+// Records a sampled allocation at p with a stack already captured.
+void RecordAllocAt(const RecursionGuard& g, void* p, size_t size, const uintptr_t* frames,
+                   int depth, bool truncated);
+
+// Records an allocation that was freed before it could be recorded: it
+// counts as allocated and freed at its stack, and is not in the live table.
+void RecordAllocFreed(const RecursionGuard& g, size_t size, const uintptr_t* frames, int depth,
+                      bool truncated);
 
 // Records the free of p if p is a live sampled object. Call before the
 // real free, so the address cannot be reused in between.

@@ -30,9 +30,10 @@ __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 uintptr_t g_free_probe_mask = kRecognisableMask;
 bool g_large_by_header = false;
 
+State g_state;
+
 namespace {
 
-State g_state;
 base::NoDestructor<platform::ModuleTable> g_modules;
 // 0: not started, 1: in progress, 2: done, 3: failed.
 std::atomic<int> g_init{0};
@@ -186,7 +187,15 @@ bool InitOnce() {
   g.real_is_glibc = dladdr(reinterpret_cast<void*>(real.malloc), &info) != 0 &&
                     info.dli_fname != nullptr && strstr(info.dli_fname, "/libc.so") != nullptr;
   g_large_by_header = g.align_sampled && g.real_is_glibc;
-  g_free_probe_mask = g.align_sampled ? kRecognisableMask : 0;
+  // Over glibc, large blocks are recognised by their chunk header, so the
+  // address test can ask for offset 0 alone: glibc puts an unsampled block
+  // at offset 16 of a page far more often than 1 in 256 (a chunk header on
+  // a page boundary is common), and each one costs a live-table probe.
+  if (!g.align_sampled) {
+    g_free_probe_mask = 0;
+  } else {
+    g_free_probe_mask = g_large_by_header ? kPageSize - 1 : kRecognisableMask;
+  }
   SelfRange self{reinterpret_cast<uintptr_t>(&InitOnce), 0, 0};
   dl_iterate_phdr(FindSelf, &self);
   g.self_begin = self.begin;
@@ -205,7 +214,6 @@ bool InitOnce() {
 
 }  // namespace
 
-State& GlobalState() { return g_state; }
 platform::ModuleTable& Modules() { return *g_modules; }
 
 bool EnsureInitialized() {

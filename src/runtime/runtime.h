@@ -62,13 +62,16 @@ struct State {
   std::atomic<uint64_t> samples{0};
   std::atomic<uint64_t> dropped_stacks{0};   // stack depot full
   std::atomic<uint64_t> dropped_live{0};     // live table full
+  std::atomic<uint64_t> dropped_deferred{0};  // signal handler's queue full
   std::atomic<bool> warned_drop{false};
   // Unbiased estimates in 1/256 units, for peak tracking.
   std::atomic<int64_t> inuse_bytes_fx{0};
   std::atomic<int64_t> peak_inuse_bytes_fx{0};
 };
 
-State& GlobalState();
+extern State g_state;
+// Inline: the hooks' slow paths read it on every sample.
+inline State& GlobalState() { return g_state; }
 
 // Per-thread state in initial-exec TLS: no __tls_get_addr on the hot path.
 struct ThreadState {
@@ -76,6 +79,8 @@ struct ThreadState {
   uint64_t rng;
   uint32_t guard;  // >0 while inside the profiler's own code
   uint32_t initialized;
+  uint32_t in_hook;  // >0 inside a hook's recording section (deferred.h)
+  uint32_t deferred;  // entries in this thread's deferred queue (deferred.cc)
 };
 extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 

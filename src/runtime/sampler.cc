@@ -45,7 +45,14 @@ void InitThread(ThreadState& t) {
 
 bool ShouldSampleSlow(size_t size) {
   ThreadState& t = tls_state;
-  if (t.guard != 0) return false;  // our own allocation; leave the counter
+  if (t.guard != 0) {
+    // Our own allocation: never recorded; leave the counter. Or a signal
+    // handler's, inside a hook: in every-allocation mode, recorded through
+    // the deferred queue (deferred.h).
+    if (t.in_hook == 0) return false;
+    const State& g = GlobalState();
+    return g.config.rate <= 1 && g.active.load(std::memory_order_relaxed);
+  }
   if (!EnsureInitialized()) return false;
   State& g = GlobalState();
   if (!g.active.load(std::memory_order_relaxed)) {

@@ -5,15 +5,19 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "runtime/cfi_unwind.h"
+
+#ifdef HS_UNWIND_VERIFY
+#include "base/raw_log.h"
+#endif
+
 namespace heapscope::runtime {
 
-void InitUnwinder() {
-  // Cache the CFI of each address per thread: after warm-up a stack walk
-  // is a few nanoseconds per frame.
-  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-}
+namespace {
 
-int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* truncated) {
+// The general walk, for stacks the CFI walk hands over (signal frames,
+// CFA expressions, code it does not model).
+HS_NOINLINE int CaptureStackLibunwind(uintptr_t* frames, int max, bool* truncated) {
   // Room for our own frames (hook, slow path, recorder) on top of `max`.
   constexpr int kOwnFramesRoom = 8;
   void* buf[kMaxFrames + kOwnFramesRoom + 1];
@@ -34,6 +38,43 @@ int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* trunca
   }
   *truncated = kept_from_program > max || n == cap;
   return depth;
+}
+
+}  // namespace
+
+void InitUnwinder() {
+  InitCfiUnwinder();
+  // For stacks the CFI walk hands over: cache the CFI of each address per
+  // thread.
+  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* truncated) {
+  const State& g = GlobalState();
+  bool complete = false;
+  int n = CfiBacktrace(frames, max, &complete, g.self_begin, g.self_end);
+#ifdef HS_UNWIND_VERIFY
+  if (n >= 0) {
+    bool t2;
+    uintptr_t ref[kMaxFrames];
+    int m = CaptureStackLibunwind(ref, max, &t2);
+    if (m != n || memcmp(ref, frames, sizeof(uintptr_t) * static_cast<size_t>(n)) != 0 ||
+        t2 == complete) {
+      char msg[4096];
+      base::RawBuffer b(msg, sizeof msg);
+      b.Str("unwind mismatch cfi=").Uint(static_cast<uint64_t>(n)).Str(" unw=").Uint(static_cast<uint64_t>(m));
+      for (int i = 0; i < (n > m ? n : m) && i < 40; i++) {
+        b.Str("\n  ").Hex(i < n ? frames[i] : 0).Str(" ").Hex(i < m ? ref[i] : 0);
+      }
+      base::RawLog(b.CStr());
+    }
+  }
+#endif
+  if (HS_LIKELY(n >= 0)) {
+    *truncated = !complete;
+    return n;
+  }
+  return CaptureStackLibunwind(frames, max, truncated);
 }
 
 int CaptureSignalStack(const void* ucontext, uintptr_t* frames, int max, bool* truncated) {

@@ -9,6 +9,7 @@
 
 #include <new>
 
+#include "runtime/deferred.h"
 #include "runtime/real_functions.h"
 #include "runtime/recorder.h"
 #include "runtime/runtime.h"
@@ -17,8 +18,10 @@
 namespace heapscope::runtime {
 
 // Pointers with any of these bits set cannot be sampled objects: sampled
-// objects start at offset 0 or 16 in a page (kRecognisableMask), or in
-// every-allocation mode all pointers must be checked (0).
+// small objects start at offset 0 in a page (kPageSize - 1 over glibc,
+// whose large blocks are recognised by their header), or at offset 0 or 16
+// over other allocators (kRecognisableMask); in every-allocation mode all
+// pointers must be checked (0).
 extern uintptr_t g_free_probe_mask;
 // Over glibc, large blocks are also told apart by their chunk header.
 extern bool g_large_by_header;
@@ -34,8 +37,8 @@ HS_ALWAYS_INLINE size_t GlibcChunkSize(const void* p) {
 }
 
 // False when p is certainly not a sampled object: the free fast path.
-// Sampled small objects start at offset 0 or 16 in a page; over glibc,
-// sampled large ones are left where glibc put them and recognised by size.
+// Sampled small objects start at offset 0 in a page; over glibc, sampled
+// large ones are left where glibc put them and recognised by size.
 HS_ALWAYS_INLINE bool MaybeSampled(const void* p) {
   if ((reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) == 0) return true;
   return g_large_by_header && GlibcChunkSize(p) >= kLargeChunk;
@@ -55,9 +58,9 @@ bool NeedsZeroing(void* p) {
   return (static_cast<size_t*>(p)[-1] & kIsMmapped) == 0;
 }
 
-// Whether free() will look p up: its offset in the page is 0 or 16.
+// Whether free() will look p up (the same test as MaybeSampled).
 bool IsRecognisable(const void* p) {
-  return (reinterpret_cast<uintptr_t>(p) & kRecognisableMask) == 0 ||
+  return (reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) == 0 ||
          (g_large_by_header && GlibcChunkSize(p) >= kLargeChunk);
 }
 
@@ -71,7 +74,25 @@ constexpr size_t kNativeLargeMin = 64 * 1024;
 // Allocates a sampled object and records it. `align` 0 means malloc's
 // alignment. Sampled objects are recognisable when the rate allows, so
 // free() can tell them apart with one AND.
+// A signal handler's allocation inside a hook (every-allocation mode, so
+// no page alignment): from the real allocator, recorded by the drain.
+HS_NOINLINE void* AllocDeferred(size_t size, size_t align, bool zero) {
+  void* p;
+  if (align != 0) {
+    p = real.memalign(align, size);
+    if (p != nullptr && zero) memset(p, 0, size);
+  } else if (zero) {
+    p = real.calloc(1, size);
+  } else {
+    p = real.malloc(size);
+  }
+  if (p != nullptr) DeferAlloc(p, size);
+  return p;
+}
+
 void* AllocSampled(size_t size, size_t align, bool zero) {
+  if (HS_UNLIKELY(InterruptedSection())) return AllocDeferred(size, align, zero);
+  InHook in_hook;
   RecursionGuard guard;
   void* p = nullptr;
   if (GlobalState().align_sampled) {
@@ -112,9 +133,13 @@ HS_ALWAYS_INLINE void* HookMalloc(size_t size) {
 HS_NOINLINE void FreeSlow(void* p) {
   if (p == nullptr || IsBootstrap(p)) return;
   if (HS_UNLIKELY(real.free == nullptr)) return;
+  if (HS_LIKELY(!MayBeLiveSample(p))) return real.free(p);
   if (tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed)) {
+    InHook in_hook;
     RecursionGuard guard;
     RecordFree(guard, p);
+  } else if (HS_UNLIKELY(InterruptedSection())) {
+    return DeferFree(p);  // frees p now or at the drain
   }
   real.free(p);
 }
@@ -153,6 +178,24 @@ HS_NOINLINE void* CallocSlow(size_t total) {
   return real.calloc(1, total);
 }
 
+// realloc by a signal handler inside a hook: a new block, copied, and the
+// old one freed through the queue, so neither address is recorded while
+// the interrupted section holds the tables.
+HS_NOINLINE void* ReallocDeferred(void* p, size_t size) {
+  if (size == 0) {
+    if (!GlobalState().real_is_glibc) return real.realloc(p, 0);
+    DeferFree(p);  // glibc's realloc(p, 0) frees p and returns null
+    return nullptr;
+  }
+  size_t old = real.malloc_usable_size != nullptr ? real.malloc_usable_size(p) : 0;
+  void* q = real.malloc(size);
+  if (q == nullptr) return nullptr;  // p stays the program's, as realloc says
+  memcpy(q, p, old < size ? old : size);
+  if (GlobalState().config.rate <= 1) DeferAlloc(q, size);
+  DeferFree(p);
+  return q;
+}
+
 HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
   if (IsBootstrap(p)) {
     size_t old = BootstrapSize(p);
@@ -160,19 +203,28 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
     if (q != nullptr) memcpy(q, p, old < size ? old : size);
     return q;
   }
+  if (tls_state.guard != 0) {
+    if (InterruptedSection() && GlobalState().active.load(std::memory_order_relaxed)) {
+      return ReallocDeferred(p, size);
+    }
+    return real.realloc(p, size);  // our own: never recorded
+  }
+  bool recording = GlobalState().active.load(std::memory_order_relaxed);
+  // Decided before the section (the sampler says no inside it).
+  bool sample = size != 0 && !TrySkipFast(size) && ShouldSampleSlow(size);
+  // One section for all of it: the live entry taken out, the real realloc,
+  // and the entry accounted or put back, with no gap where a signal
+  // handler's allocation could take a table lock this thread holds.
+  InHook in_hook;
+  RecursionGuard guard;
   bool tracked = false;
   LiveEntry old_entry{};
-  bool recording = tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed);
-  if (recording && MaybeSampled(p)) {
-    RecursionGuard guard;
-    tracked = TakeLive(guard, p, &old_entry);
-  }
+  if (recording && MaybeSampled(p)) tracked = TakeLive(guard, p, &old_entry);
   if (size == 0) {
     // Keep the allocator's own realloc(p, 0) semantics.
     if (tracked) AccountFree(old_entry);
     return real.realloc(p, 0);
   }
-  bool sample = !TrySkipFast(size) && ShouldSampleSlow(size);
   if (!sample) {
     void* q = real.realloc(p, size);
     if (tracked) {
@@ -184,7 +236,6 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
     }
     return q;
   }
-  RecursionGuard guard;
   void* q;
   if (GlobalState().align_sampled && size >= kNativeLargeMin) {
     // Let the allocator grow it in place if it can; move it only if the

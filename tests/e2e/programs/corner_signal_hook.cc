@@ -1,12 +1,15 @@
 // Signals arriving while inside a hook: a 100 us SIGALRM timer whose
-// handler mallocs and frees, while main allocates heavily. The handler only
-// uses a size that glibc serves from its thread cache (kept warm, so
-// glibc's own lock is never needed there and the uninstrumented program
-// cannot deadlock); main uses larger sizes.
-// Exact totals (every allocation recorded):
-//   MainAlloc   kRounds x malloc(2048 + 16 * (i % 4)), every 100th kept
-//   HandlerAlloc  freed right away: in use 0; recorded at most once per signal
-// stdout is deterministic; stderr gets the number of signals handled.
+// handler mallocs and frees, and frees blocks main hands it, while main
+// allocates heavily. The handler only uses sizes that glibc serves from its
+// thread cache (kept warm, so glibc's own lock is never needed there and
+// the uninstrumented program cannot deadlock); main's big blocks are larger.
+// Exact totals (every allocation recorded, the handler's included):
+//   MainAlloc     kRounds x malloc(2048 + 16 * (i % 4)), every 100th kept
+//   MainHandoff   every 50th round malloc(64), handed to the handler through
+//                 one slot; whichever of main and the handler takes it
+//                 frees it: in use 0
+//   HandlerAlloc  malloc(48) once per signal, freed right away: in use 0
+// stdout is deterministic; stderr gets the counts the test checks against.
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,10 +17,15 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <atomic>
+
 constexpr int kRounds = 400000;
 constexpr size_t kHandlerSize = 48;
+constexpr size_t kHandoffSize = 64;
 
 volatile sig_atomic_t g_signals = 0;
+volatile sig_atomic_t g_handler_frees = 0;
+std::atomic<void*> g_handoff{nullptr};
 void* g_kept[kRounds / 100];
 
 __attribute__((noinline)) void HandlerAlloc() {
@@ -31,6 +39,10 @@ __attribute__((noinline)) void HandlerAlloc() {
 void OnAlarm(int) {
   int saved = errno;
   HandlerAlloc();
+  if (void* h = g_handoff.exchange(nullptr)) {
+    free(h);
+    g_handler_frees = g_handler_frees + 1;
+  }
   g_signals = g_signals + 1;
   errno = saved;
 }
@@ -43,10 +55,19 @@ __attribute__((noinline)) void* MainAlloc(size_t size) {
   return p;
 }
 
+__attribute__((noinline)) void* MainHandoff() {
+  void* p = malloc(kHandoffSize);
+  if (p == nullptr) abort();
+  memset(p, 0x44, kHandoffSize);
+  return p;
+}
+
 int main() {
-  // Warm the thread cache's bin for the handler's size (volatile: the
+  // Warm the thread cache's bins for the handler's sizes (volatile: the
   // compiler would drop a malloc/free pair).
   void* volatile warm = malloc(kHandlerSize);
+  free(warm);
+  warm = malloc(kHandoffSize);
   free(warm);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -58,6 +79,7 @@ int main() {
   setitimer(ITIMER_REAL, &it, nullptr);
 
   unsigned long sum = 0;
+  int handoffs = 0;
   for (int i = 0; i < kRounds; i++) {
     size_t size = 2048 + 16 * static_cast<size_t>(i % 4);
     void* p = MainAlloc(size);
@@ -67,11 +89,18 @@ int main() {
     } else {
       free(p);
     }
+    if (i % 50 == 25) {
+      handoffs++;
+      // The handler did not take the last one: main frees it.
+      if (void* old = g_handoff.exchange(MainHandoff())) free(old);
+    }
   }
   struct itimerval off = {{0, 0}, {0, 0}};
   setitimer(ITIMER_REAL, &off, nullptr);
-  printf("allocated %d blocks, %lu bytes, kept %d; signals handled: %s\n", kRounds, sum,
-         kRounds / 100, g_signals > 0 ? "yes" : "no");
-  fprintf(stderr, "signals=%d\n", static_cast<int>(g_signals));
+  if (void* last = g_handoff.exchange(nullptr)) free(last);
+  printf("allocated %d blocks, %lu bytes, kept %d, handed off %d; signals handled: %s\n",
+         kRounds, sum, kRounds / 100, handoffs, g_signals > 0 ? "yes" : "no");
+  fprintf(stderr, "signals=%d handler_frees=%d\n", static_cast<int>(g_signals),
+          static_cast<int>(g_handler_frees));
   return 0;
 }

@@ -1,0 +1,39 @@
+// A fast stack walk for x86-64 through code without frame pointers, from
+// the .eh_frame CFI every object carries. Each return address's rule (how
+// to find the caller's CFA, return address and %rbp) is worked out once from
+// the FDE and kept in a lock-free cache keyed by address, so a warm walk is
+// a cache load and two stack reads per frame. Anything it does not model
+// (signal frames, CFA expressions, stack realignment through another
+// register, code without CFI) makes it give up on the whole stack, and the
+// caller walks it with libunwind instead.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace heapscope::runtime {
+
+// Maps the rule cache. Returns false if memory cannot be had (the walk then
+// always gives up).
+bool InitCfiUnwinder();
+
+// Return addresses of the calling thread, leaf first, at most `max`,
+// leaving out those in [skip_begin, skip_end) (the profiler's own code,
+// which must be built with frame pointers: the walk follows %rbp through
+// it up to the first frame outside). Returns the number written, or -1 if
+// the stack has a frame this walker does not handle. Sets *complete when
+// the walk reached the outermost frame (false when `max` cut it short).
+// Async-signal-safe apart from the first sight of an address, which reads
+// the loader's list of objects (dl_iterate_phdr). With `cached_only` it
+// never does that, and is safe to run while another walk on the same
+// thread was interrupted halfway: at the first address it has no cached
+// rule for (or one it does not handle), it reports that frame and stops
+// (*complete false).
+int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
+                 uintptr_t skip_end, bool cached_only = false);
+
+// Forgets every cached rule (after dlclose, when code addresses may be
+// reused by another object).
+void FlushCfiCache();
+
+}  // namespace heapscope::runtime
