@@ -8,6 +8,9 @@ pkgs=(cmake ninja-build g++ pkg-config python3 libunwind-dev zlib1g-dev libcli11
       nlohmann-json3-dev libgtest-dev libbenchmark-dev)
 # DWARF symbolization in the analyzer (elfutils).
 pkgs+=(libdw-dev libelf-dev)
+# `heapscope web`: its HTTP server, and the page built from web/ with npm.
+pkgs+=(libcpp-httplib-dev)
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 if [ "$what" = test ]; then
   # Real clients the tests use: Go's pprof reads every profile we write.
   pkgs+=(golang-go prometheus)

@@ -1,5 +1,5 @@
 // `heapscope leaks [--format text|json] [-n N] [--limit SIZE] [--pid PID]
-// SOURCE...`: which stacks keep growing across a series of heap snapshots
+// [--html OUT.html] SOURCE...`: which stacks keep growing across a series of heap snapshots
 // (leak suspects), told apart from bounded caches, temporary peaks and
 // tables built at start. The method is in analyze/trend.h and README.md.
 #include <cstdio>
@@ -11,6 +11,7 @@
 #include "analyze/leaks.h"
 #include "base/parse.h"
 #include "cli/commands.h"
+#include "web/web_data.h"
 
 namespace heapscope::cli {
 namespace {
@@ -21,6 +22,7 @@ struct LeaksCommandOptions {
   std::string format = "text";
   std::string limit;
   long pid = 0;
+  std::string html;
 };
 
 int Fail(const std::string& message) {
@@ -74,6 +76,15 @@ int RunLeaks(const LeaksCommandOptions& o) {
   std::string out =
       o.format == "json" ? analyze::FormatLeaksJson(report) : analyze::FormatLeaksText(report);
   if (!WriteOut(out, stdout)) return Fail("cannot write the report to standard output");
+  if (!o.html.empty()) {
+    web::WebOptions page;
+    page.sources = o.sources;
+    page.pid = o.pid;
+    page.series = true;
+    page.limit = options.limit;
+    page.limit_source = options.limit_source;
+    return WriteOfflinePage(page, "leaks", o.html);
+  }
   return 0;
 }
 
@@ -124,6 +135,8 @@ CommandFn RegisterLeaksCommand(CLI::App& app) {
                   "memory.max when set");
   cmd->add_option("--pid", o->pid,
                   "In a directory, read the child process PID's heap.PID.* snapshots");
+  cmd->add_option("--html", o->html,
+                  "Also write the leak-trend page (charts, flame graph, top, diff) as one HTML file");
   cmd->add_option("source", o->sources, "Snapshot directory, or profile files in time order")
       ->required();
   return [o] { return RunLeaks(*o); };
