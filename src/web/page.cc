@@ -44,7 +44,8 @@ std::string Escape(const std::string& s) {
 
 std::string ServedPage() {
   std::string out(kHead);
-  out += "<title>heapscope</title>\n<link rel=\"stylesheet\" href=\"/app.css\">\n</head>\n";
+  out += "<title>heapscope</title>\n<link rel=\"icon\" href=\"data:,\">\n";
+  out += "<link rel=\"stylesheet\" href=\"/app.css\">\n</head>\n";
   out += "<body>\n<div id=\"app\"></div>\n<script src=\"/app.js\"></script>\n</body>\n</html>\n";
   return out;
 }

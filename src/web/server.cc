@@ -104,6 +104,9 @@ int Serve(WebData& data, const ServeOptions& options, std::string* error) {
       }
     });
   }
+  // The first page load finds its flame graph computed (or being computed:
+  // requests wait for it rather than repeat it).
+  std::thread warm([&] { data.Warm(); });
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
   if (options.on_listening) options.on_listening(url);
   server.listen_after_bind();
@@ -113,6 +116,7 @@ int Serve(WebData& data, const ServeOptions& options, std::string* error) {
   }
   cv.notify_all();
   signals.join();
+  warm.join();
   if (poller.joinable()) poller.join();
   return 0;
 }

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cmath>
 #include <filesystem>
+#include <optional>
+#include <queue>
 #include <unordered_map>
 #include <utility>
 
@@ -64,151 +66,157 @@ void AppendInt(std::string* out, int64_t v) {
   out->append(buf, r.ptr);
 }
 
-// A prefix tree of collapsed stacks with up to three values per node:
-// [0] the chosen sample type, [1] its companion, [2] the diff base.
+// The flame tree of merged stacks (folded.h), built in one pass over them:
+// they are sorted by frame names root first, so the stacks under any prefix
+// are contiguous and a frame's value is final once the walk leaves it. Each
+// node carries [0] next's value, [1] base's; `diff` says whether base is a
+// diff base (else a companion sample type, e.g. objects beside bytes).
 class FlameTree {
  public:
-  FlameTree() { nodes_.push_back(Node{UINT32_MAX, 0, {0, 0, 0}, {}}); }
+  FlameTree(const analyze::MergedStacks& merged, bool diff) : m_(merged), diff_(diff) {}
 
-  void Add(const analyze::CollapsedStacks& stacks, int slot) {
-    std::vector<uint32_t> ids(stacks.names.size());
-    for (size_t i = 0; i < ids.size(); i++) ids[i] = NameId(stacks.names[i]);
-    for (const analyze::CollapsedStack& s : stacks.stacks) {
-      uint32_t node = 0;
-      nodes_[0].v[slot] += s.value;
-      for (uint32_t f : s.frames) {
-        node = Child(node, ids[f]);
-        nodes_[node].v[slot] += s.value;
+  // The tree as JSON members (no braces): "names", then "nodes" in
+  // preorder, children by name, five numbers per node (name index, value,
+  // companion, base, child count), then "node_count" and "pruned". Only the
+  // `budget` largest frames (by |value|, or also |base| in a diff), and
+  // none below `min_value`, are sent: a frame's value never exceeds its
+  // parent's, so what is kept is a tree.
+  std::string ToJsonMembers(int64_t min_value, size_t budget) {
+    // Pass 1: the threshold that keeps at most `budget` frames.
+    std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> largest;
+    size_t frames = Walk(0, [&](int64_t key) {
+      if (largest.size() < budget) {
+        largest.push(key);
+      } else if (key > largest.top()) {
+        largest.pop();
+        largest.push(key);
       }
-    }
-  }
-
-  // Preorder, children by name; nodes whose values are all below
-  // `min_value` (in magnitude) are left out with their subtrees. Each node
-  // is five numbers: name index, value, companion, base, child count.
-  Json ToJson(int64_t min_value, size_t* emitted, size_t* pruned) {
-    for (Node& n : nodes_) {
-      std::sort(n.kids.begin(), n.kids.end(), [&](uint32_t a, uint32_t b) {
-        return names_[nodes_[a].name] < names_[nodes_[b].name];
-      });
-    }
-    std::string flat = "[";
-    std::vector<bool> used(names_.size(), false);
-    *emitted = 0;
-    *pruned = 0;
-    Emit(0, min_value, &flat, &used, emitted, pruned);
-    flat += "]";
-    // Only names that are used, renumbered.
-    std::vector<uint32_t> renumber(names_.size(), 0);
+      return true;
+    });
+    int64_t threshold = std::max<int64_t>(1, min_value);
+    if (frames > budget && !largest.empty()) threshold = std::max(threshold, largest.top() + 1);
+    // Pass 2: the frames at or above it.
+    out_.clear();
+    Walk(threshold, [&](int64_t key) { return key >= threshold; });
+    std::vector<uint32_t> renumber(m_.names.size(), UINT32_MAX);
     Json names = Json::array();
     names.push_back("all");
-    for (size_t i = 0; i < names_.size(); i++) {
-      if (!used[i]) continue;
-      renumber[i] = static_cast<uint32_t>(names.size());
-      names.push_back(names_[i]);
-    }
-    // Rewrite name indices: the first number of every five.
-    std::string nodes = "[";
-    size_t field = 0;
-    size_t pos = 1;
-    bool first = true;
-    while (pos < flat.size() - 1) {
-      size_t end = flat.find(',', pos);
-      if (end == std::string::npos) end = flat.size() - 1;
-      std::string_view tok(flat.data() + pos, end - pos);
-      if (!first) nodes += ',';
-      first = false;
-      if (field % 5 == 0) {
-        int64_t id = 0;
-        std::from_chars(tok.data(), tok.data() + tok.size(), id);
-        AppendInt(&nodes, id < 0 ? 0 : renumber[static_cast<size_t>(id)]);
-      } else {
-        nodes += tok;
+    std::string nodes;
+    nodes.reserve(out_.size() * 8);
+    for (size_t i = 0; i < out_.size(); i++) {
+      if (i > 0) nodes += ',';
+      int64_t v = out_[i];
+      if (i % 5 == 0) {
+        if (v < 0) {
+          v = 0;
+        } else {
+          uint32_t& r = renumber[static_cast<size_t>(v)];
+          if (r == UINT32_MAX) {
+            r = static_cast<uint32_t>(names.size());
+            names.push_back(m_.names[static_cast<size_t>(v)]);
+          }
+          v = r;
+        }
       }
-      field++;
-      pos = end + 1;
+      AppendInt(&nodes, v);
     }
-    nodes += "]";
-    Json j;
-    j["names"] = std::move(names);
-    j["nodes"] = Json::parse(nodes);
-    return j;
+    size_t emitted = out_.size() / 5;
+    std::string json = "\"names\":" + Dump(names) + ",\"nodes\":[" + nodes + "]";
+    json += ",\"node_count\":" + std::to_string(emitted);
+    json += ",\"pruned\":" + std::to_string(frames + 1 - emitted);
+    return json;
   }
-
-  int64_t total(int slot) const { return nodes_[0].v[slot]; }
 
  private:
-  struct Node {
-    uint32_t name;
-    uint32_t parent;
-    int64_t v[3];
-    std::vector<uint32_t> kids;
+  struct Open {
+    int32_t name;
+    int64_t v[2];
+    size_t at;  // Where its record starts in out_.
+    int64_t kids = 0;
   };
 
-  uint32_t NameId(const std::string& name) {
-    auto [it, inserted] = name_ids_.emplace(name, static_cast<uint32_t>(names_.size()));
-    if (inserted) names_.push_back(name);
-    return it->second;
+  int64_t Key(const Open& o) const {
+    return diff_ ? std::max(std::llabs(o.v[0]), std::llabs(o.v[1])) : std::llabs(o.v[0]);
   }
 
-  uint32_t Child(uint32_t parent, uint32_t name) {
-    uint64_t key = (static_cast<uint64_t>(parent) << 32) | name;
-    auto [it, inserted] = children_.emplace(key, static_cast<uint32_t>(nodes_.size()));
-    if (inserted) {
-      nodes_.push_back(Node{name, parent, {0, 0, 0}, {}});
-      nodes_[parent].kids.push_back(it->second);
+  // Visits every frame in preorder; `keep(key)` decides, once a frame is
+  // complete, whether its record (written to out_ when threshold > 0)
+  // stays. Returns the number of frames below the root.
+  template <typename Keep>
+  size_t Walk(int64_t threshold, Keep keep) {
+    const bool write = threshold > 0;
+    std::vector<Open> path;
+    size_t frames = 0;
+    auto open = [&](int32_t name) {
+      path.push_back(Open{name, {0, 0}, out_.size()});
+      if (write) out_.insert(out_.end(), {name, 0, 0, 0, 0});
+    };
+    auto close = [&] {
+      Open o = path.back();
+      path.pop_back();
+      bool kept = keep(Key(o));
+      if (!write) return;
+      if (!kept) {
+        out_.resize(o.at);
+        return;
+      }
+      out_[o.at + 1] = o.v[0];
+      out_[o.at + 2 + (diff_ ? 1 : 0)] = o.v[1];
+      out_[o.at + 4] = o.kids;
+      if (!path.empty()) path.back().kids++;
+    };
+    open(-1);
+    const std::vector<uint32_t>* prev = nullptr;
+    for (const analyze::MergedStack& s : m_.stacks) {
+      size_t common = 0;
+      if (prev != nullptr) {
+        while (common < prev->size() && common < s.frames.size() &&
+               (*prev)[common] == s.frames[common]) {
+          common++;
+        }
+      }
+      while (path.size() > common + 1) close();
+      for (size_t k = common; k < s.frames.size(); k++) {
+        open(static_cast<int32_t>(s.frames[k]));
+        frames++;
+      }
+      for (Open& o : path) {
+        o.v[0] += s.next;
+        o.v[1] += s.base;
+      }
+      prev = &s.frames;
     }
-    return it->second;
+    while (path.size() > 1) close();
+    // The root is always kept.
+    Open root = path.back();
+    if (write) {
+      out_[root.at + 1] = root.v[0];
+      out_[root.at + 2 + (diff_ ? 1 : 0)] = root.v[1];
+      out_[root.at + 4] = root.kids;
+    }
+    return frames;
   }
 
-  bool Keep(const Node& n, int64_t min_value) const {
-    return std::llabs(n.v[0]) >= min_value || std::llabs(n.v[2]) >= min_value;
-  }
-
-  void Emit(uint32_t id, int64_t min_value, std::string* out, std::vector<bool>* used,
-            size_t* emitted, size_t* pruned) {
-    const Node& n = nodes_[id];
-    if (*emitted > 0) *out += ',';
-    (*emitted)++;
-    if (n.name == UINT32_MAX) {
-      *out += "-1";
-    } else {
-      (*used)[n.name] = true;
-      AppendInt(out, n.name);
-    }
-    for (int64_t v : n.v) {
-      *out += ',';
-      AppendInt(out, v);
-    }
-    size_t kept = 0;
-    for (uint32_t k : n.kids) kept += Keep(nodes_[k], min_value) ? 1 : 0;
-    *pruned += n.kids.size() - kept;
-    *out += ',';
-    AppendInt(out, static_cast<int64_t>(kept));
-    for (uint32_t k : n.kids) {
-      if (Keep(nodes_[k], min_value)) Emit(k, min_value, out, used, emitted, pruned);
-    }
-  }
-
-  std::vector<Node> nodes_;
-  std::vector<std::string> names_;
-  std::unordered_map<std::string, uint32_t> name_ids_;
-  std::unordered_map<uint64_t, uint32_t> children_;
+  const analyze::MergedStacks& m_;
+  bool diff_;
+  std::vector<int64_t> out_;
 };
 
-// Frames narrower than this part of the total are not sent: at 1/50000 a
-// frame is a fiftieth of a pixel wide on a 1000-pixel graph, and still
-// 2% of the width after zooming into a 1% frame.
+// Frames narrower than 1/50000 of the total are never sent (a fiftieth of
+// a pixel on a 1000-pixel graph), and at most kFrameBudget frames are: the
+// largest ones. That keeps the answer near 1 MB and the page quick however
+// many stacks a profile has; the page says how many frames were left out.
 constexpr int64_t kPruneDivisor = 50000;
+constexpr size_t kFrameBudget = 40000;
 
-Json TreeJson(FlameTree& tree, int64_t total) {
-  int64_t min_value = std::max<int64_t>(1, total / kPruneDivisor);
-  size_t emitted = 0;
-  size_t pruned = 0;
-  Json j = tree.ToJson(min_value, &emitted, &pruned);
-  j["node_count"] = emitted;
-  j["pruned"] = pruned;
-  return j;
+// `j` with the tree's members added.
+std::string WithTree(const Json& j, FlameTree&& tree, int64_t total) {
+  std::string out = Dump(j);
+  out.pop_back();  // '}'
+  if (out.size() > 1) out += ',';
+  out += tree.ToJsonMembers(total / kPruneDivisor, kFrameBudget);
+  out += '}';
+  return out;
 }
 
 double NowSec() {
@@ -532,19 +540,20 @@ format::Result<std::string> WebData::Flame(const std::string& type_param) {
   const format::Profile& p = current_->profile;
   format::Result<analyze::CollapsedStacks> stacks = analyze::CollapseStacks(p, *type);
   if (!stacks.ok()) return BadRequest(stacks.error());
-  FlameTree tree;
-  tree.Add(*stacks, 0);
   std::string companion = CompanionType(p, *type);
   std::string companion_unit;
+  std::optional<analyze::CollapsedStacks> companion_stacks;
   if (!companion.empty()) {
     format::Result<analyze::CollapsedStacks> c = analyze::CollapseStacks(p, companion);
     if (c.ok()) {
-      tree.Add(*c, 1);
       companion_unit = c->unit;
+      companion_stacks = std::move(*c);
     } else {
       companion.clear();
     }
   }
+  analyze::MergedStacks merged =
+      analyze::MergeStacks(companion_stacks ? &*companion_stacks : nullptr, *stacks);
   Json j;
   j["sample_type"] = stacks->sample_type;
   j["unit"] = stacks->unit;
@@ -553,8 +562,7 @@ format::Result<std::string> WebData::Flame(const std::string& type_param) {
   j["total"] = stacks->total;
   j["source"] = current_->source;
   j["warnings"] = stacks->warnings;
-  j.update(TreeJson(tree, stacks->total));
-  return Dump(j);
+  return WithTree(j, FlameTree(merged, false), stacks->total);
 }
 
 const format::Profile* WebData::LineProfile(Side& side, std::string* error) {
@@ -656,9 +664,7 @@ format::Result<std::string> WebData::Diff(const std::string& type_param) {
   format::Result<analyze::CollapsedStacks> base = analyze::CollapseStacks(base_->profile, *type);
   if (!base.ok()) return BadRequest(base.error());
   analyze::DiffReport report = analyze::ComputeDiff(*base, *next, 300);
-  FlameTree tree;
-  tree.Add(*next, 0);
-  tree.Add(*base, 2);
+  analyze::MergedStacks merged = analyze::MergeStacks(&*base, *next);
   Json j;
   j["sample_type"] = *type;
   j["unit"] = next->unit;
@@ -667,8 +673,10 @@ format::Result<std::string> WebData::Diff(const std::string& type_param) {
   j["total"] = next->total;
   j["base_total"] = base->total;
   j["table"] = Json::parse(analyze::FormatDiffJson(report));
-  j["flame"] = TreeJson(tree, std::max(next->total, base->total));
-  return Dump(j);
+  std::string out = Dump(j);
+  out.pop_back();
+  out += ",\"flame\":" + WithTree(Json::object(), FlameTree(merged, true), std::max(next->total, base->total)) + "}";
+  return out;
 }
 
 format::Result<std::string> WebData::Leaks() {
@@ -737,6 +745,16 @@ format::Result<std::string> WebData::Leaks() {
   add_series(j["suspects"], report.suspects, false);
   add_series(j["functions"], report.functions, true);
   return Dump(j);
+}
+
+void WebData::Warm() {
+  std::string type;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    type = current_->default_type;
+  }
+  Handle("/api/flame", {{"type", type}});
+  Handle("/api/top", {{"by", "function"}, {"type", type}});
 }
 
 std::string WebData::OfflineData() {

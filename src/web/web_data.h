@@ -63,6 +63,9 @@ class WebData {
   Mode mode() const { return mode_; }
   // Answers one API request; thread-safe.
   Response Handle(std::string_view path, const Params& params);
+  // Computes the answers a page asks for first (flame graph and top table
+  // of the default sample type) so they are cached when it does.
+  void Warm();
   // Live mode: fetches one more snapshot from the endpoint; returns an
   // error message or "".
   std::string Poll();

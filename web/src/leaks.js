@@ -21,7 +21,7 @@ function chart(el, times, series, opts = {}) {
     {
       width,
       height: opts.height || 180,
-      legend: { show: opts.legend !== false },
+      legend: { show: opts.legend !== false, live: false },
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: false } },
       axes: [

@@ -90,6 +90,7 @@ async function render() {
   }
   document.getElementById('sample-type').disabled = view === 'leaks';
   const main = document.getElementById('view');
+  if (main.dataset.view !== view || view !== 'flame') window.scrollTo(0, 0);
   main.replaceChildren(h('div.loading', { text: 'Loading…' }));
   main.dataset.view = view;
   main.dataset.ready = '0';
@@ -113,7 +114,7 @@ function flameControls(graph, onSearch) {
     'aria-label': 'search functions',
     oninput: () => {
       const r = graph.search(input.value);
-      matched.textContent = r ? `${r.count} frames matched, ${fmtValue(r.value, graph.meta.unit)} (${pct(r.value, r.total)} of total)` : '';
+      matched.textContent = r ? `${r.count} frame${r.count === 1 ? '' : 's'} matched, ${fmtValue(r.value, graph.meta.unit)} (${pct(r.value, r.total)} of total)` : '';
       if (onSearch) onSearch(input.value);
     },
   });

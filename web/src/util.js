@@ -77,8 +77,9 @@ export function pct(v, total) {
 
 export function fmtDuration(sec) {
   if (sec === null || sec === undefined || !Number.isFinite(sec)) return '–';
-  if (sec < 1) return (sec * 1000).toFixed(0) + ' ms';
-  if (sec < 120) return sec.toFixed(sec < 10 ? 1 : 0) + ' s';
+  if (sec === 0) return '0 s';
+  if (Math.abs(sec) < 1) return (sec * 1000).toFixed(0) + ' ms';
+  if (Math.abs(sec) < 120) return (Number.isInteger(sec) || sec >= 60 ? sec.toFixed(0) : sec.toFixed(1)) + ' s';
   if (sec < 7200) return (sec / 60).toFixed(1) + ' min';
   if (sec < 172800) return (sec / 3600).toFixed(1) + ' h';
   return (sec / 86400).toFixed(1) + ' days';
