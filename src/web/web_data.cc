@@ -410,11 +410,18 @@ std::string WebData::Poll() {
   const std::string& url = options_.sources[0];
   format::Result<format::ByteBuffer> bytes = format::FetchHttp(url, 30);
   if (!bytes.ok()) return bytes.error();
+  // The series is summarized from the profile as written, unsymbolized and
+  // unfiltered, as `heapscope leaks` reads snapshot files; the views get
+  // the symbolized one.
+  format::Result<format::Profile> raw =
+      format::ParseAnyProfile(format::ByteBuffer(bytes->begin(), bytes->end()), url);
+  if (!raw.ok()) return raw.error();
+  format::Result<analyze::LeakSnapshot> snap = analyze::SummarizeSnapshot(*raw, url);
+  if (!snap.ok()) return url + ": " + snap.error();
+  std::map<std::string, std::string> comments = analyze::RuntimeComments(*raw);
   std::vector<std::string> warnings;
   format::Result<format::Profile> p = LoadWebProfile(*bytes, url, false, options_.filter, &warnings);
   if (!p.ok()) return p.error();
-  format::Result<analyze::LeakSnapshot> snap = analyze::SummarizeSnapshot(*p, url);
-  if (!snap.ok()) return url + ": " + snap.error();
   if (snap->time_sec == 0) snap->time_sec = NowSec();
   auto side = std::make_shared<Side>();
   side->source = url;
@@ -427,7 +434,6 @@ std::string WebData::Poll() {
   format::Result<size_t> def = analyze::SelectSampleType(side->profile, options_.sample_type);
   if (!def.ok()) return url + ": " + def.error();
   side->default_type = side->types[*def];
-  std::map<std::string, std::string> comments = analyze::RuntimeComments(side->profile);
 
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& w : warnings) {

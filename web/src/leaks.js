@@ -13,6 +13,12 @@ const EXTRA_LABELS = {
   profiler_memory: "profiler's own memory",
 };
 
+// Tick steps in powers of two times 1, 2 or 5 of B, KiB, MiB, GiB, TiB.
+const BYTE_INCRS = [];
+for (let k = 0; k <= 4; k++) {
+  for (const m of [1, 2, 5, 10, 20, 50, 100, 200, 500]) BYTE_INCRS.push(m * 1024 ** k);
+}
+
 function chart(el, times, series, opts = {}) {
   const width = Math.max(280, el.clientWidth || 600);
   const axis = { stroke: cssVar('--muted'), grid: { stroke: cssVar('--grid'), width: 1 }, ticks: { stroke: cssVar('--grid') } };
@@ -26,7 +32,7 @@ function chart(el, times, series, opts = {}) {
       scales: { x: { time: false } },
       axes: [
         { ...axis, values: (_, ticks) => ticks.map((t) => fmtDuration(t)) },
-        { ...axis, size: 70, values: (_, ticks) => ticks.map((t) => fmtValue(t, 'bytes')) },
+        { ...axis, size: 70, incrs: BYTE_INCRS, values: (_, ticks) => ticks.map((t) => fmtValue(t, 'bytes')) },
       ],
       series: [
         { label: 'time', value: (_, v) => (v === null ? '–' : fmtDuration(v)) },

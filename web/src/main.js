@@ -139,10 +139,11 @@ function flameControls(graph, onSearch) {
 
 async function flameView(main, params) {
   const data = await api('/api/flame', { type: state.type });
+  main.dataset.fetched = String(performance.now());
   const summary = h('div.summary', {},
     h('b', { text: data.sample_type }), ` total ${fmtValue(data.total, data.unit)}`,
     data.companion_type ? '' : '',
-    h('span.muted', { text: ` · ${data.node_count.toLocaleString('en-US')} frames` + (data.pruned ? `, ${data.pruned.toLocaleString('en-US')} below 1/50000 of the total not drawn` : '') }));
+    h('span.muted', { text: ` · ${data.node_count.toLocaleString('en-US')} frames` + (data.pruned ? `; ${data.pruned.toLocaleString('en-US')} smaller ones not shown` : '') }));
   const holder = h('div.flame-holder');
   main.replaceChildren(summary, holder);
   const graph = new FlameGraph(holder, { inverted: state.inverted });
