@@ -1,5 +1,5 @@
 // `heapscope leaks [--format text|json] [-n N] [--limit SIZE] [--pid PID]
-// [--html OUT.html] SOURCE...`: which stacks keep growing across a series of heap snapshots
+// SOURCE...`: which stacks keep growing across a series of heap snapshots
 // (leak suspects), told apart from bounded caches, temporary peaks and
 // tables built at start. The method is in analyze/trend.h and README.md.
 #include <cstdio>

@@ -42,7 +42,7 @@ int Serve(WebData& data, const ServeOptions& options, std::string* error) {
     for (const auto& [k, v] : req.params) {
       if (!params.emplace(k, v).second) {
         res.status = 400;
-        res.set_content("{\"error\":\"parameter given twice\"}", "application/json");
+        res.set_content("{\"error\":\"parameter given twice\"}", kJsonType);
         return;
       }
     }
@@ -52,7 +52,7 @@ int Serve(WebData& data, const ServeOptions& options, std::string* error) {
   });
   server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
-      res.set_content("{\"error\":\"" + std::to_string(res.status) + "\"}", "application/json");
+      res.set_content("{\"error\":\"" + std::to_string(res.status) + "\"}", kJsonType);
     }
   });
   // Other methods are refused (httplib answers 400/405 itself for the rest).

@@ -456,15 +456,15 @@ Response WebData::Handle(std::string_view path, const Params& params) {
   for (const auto& [k, v] : params) key += "\n" + k + "=" + v;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = cache_.find(key);
-  if (it != cache_.end() && it->second.first == generation_) return {200, "application/json", it->second.second};
+  if (it != cache_.end() && it->second.first == generation_) return {200, kJsonType, it->second.second};
   format::Result<std::string> r = DoHandle(path, params);
   if (!r.ok()) {
     const std::string& e = r.error();
     int status = e.starts_with("404 ") ? 404 : 400;
-    return {status, "application/json", ErrorBody(e.substr(4))};
+    return {status, kJsonType, ErrorBody(e.substr(4))};
   }
   cache_[key] = {generation_, *r};
-  return {200, "application/json", std::move(*r)};
+  return {200, kJsonType, std::move(*r)};
 }
 
 namespace {

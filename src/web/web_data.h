@@ -31,9 +31,14 @@
 
 namespace heapscope::web {
 
+// With a charset, which also keeps cpp-httplib from compressing answers
+// (brotli at its default quality takes seconds for a large flame tree;
+// over the loopback interface compression only costs time).
+inline constexpr const char* kJsonType = "application/json; charset=utf-8";
+
 struct Response {
   int status = 200;
-  std::string content_type = "application/json";
+  std::string content_type = kJsonType;
   std::string body;
 };
 
