@@ -10,6 +10,9 @@ pkgs=(cmake ninja-build g++ pkg-config python3 libunwind-dev zlib1g-dev libcli11
 pkgs+=(libdw-dev libelf-dev)
 # http(s):// inputs and live endpoints in the analyzer.
 pkgs+=(libcurl4-openssl-dev)
+# `heapscope web`: its HTTP server, and the page built from web/ with npm.
+pkgs+=(libcpp-httplib-dev)
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 if [ "$what" = test ]; then
   # Real clients the tests use: Go's pprof reads every profile we write.
   pkgs+=(golang-go prometheus)

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
+# The browser tests (e2e.web) must run, never skip, under this command.
+export HEAPSCOPE_REQUIRE_CHROMIUM=1
 scripts/build.sh
 build=${BUILD_DIR:-build}
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600

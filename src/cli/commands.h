@@ -13,6 +13,10 @@
 
 #include "format/profile.h"
 
+namespace heapscope::web {
+struct WebOptions;
+}
+
 namespace heapscope::cli {
 
 // Each Register* adds a subcommand to `app` and returns the function that
@@ -33,6 +37,7 @@ CommandFn RegisterTreeCommand(CLI::App& app);
 CommandFn RegisterDiffCommand(CLI::App& app);
 CommandFn RegisterFoldedCommand(CLI::App& app);
 CommandFn RegisterFlameCommand(CLI::App& app);
+CommandFn RegisterWebCommand(CLI::App& app);
 
 // What the analyzer views (tree, diff, folded, flame, and top's filters)
 // share; defined in folded_command.cc.
@@ -52,6 +57,11 @@ int FailView(const std::string& message);
 int WriteViewOutput(const std::string& text, const std::string& path);
 // "standard input" for "-", else the path: how messages name a source.
 std::string SourceName(const std::string& file);
+
+// The page of `heapscope web` as one self-contained file for `options`
+// (web_command.cc); 0, or 1 after printing one "heapscope: ..." line.
+int WriteOfflinePage(const web::WebOptions& options, const std::string& title,
+                     const std::string& path);
 
 // The leak report `heapscope run` appends to its summary (leaks_command.cc);
 // prints nothing when the directory has too few snapshots.

@@ -1,6 +1,8 @@
 // `heapscope flame [--sample TYPE] [--focus RE] [--ignore RE] [--base BASE]
 // [--title T] -o OUT.svg|OUT.html FILE`: a self-contained flame graph;
 // with --base, a differential one (widths by FILE, red growth, blue shrink).
+// An .html output is the page of `heapscope web` (flame graph, top, source,
+// diff) with its data inlined.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -9,6 +11,7 @@
 #include "analyze/flame.h"
 #include "analyze/folded.h"
 #include "cli/commands.h"
+#include "web/web_data.h"
 
 namespace heapscope::cli {
 namespace {
@@ -34,6 +37,15 @@ int RunFlame(const FlameCommandOptions& o) {
   }
   if (o.base == "-" && o.file == "-") {
     return FailView("flame: only one of --base and FILE can be standard input");
+  }
+  if (html) {
+    // The page of `heapscope web`, with its data, as one file.
+    web::WebOptions options;
+    options.sources = o.base.empty() ? std::vector<std::string>{o.file}
+                                     : std::vector<std::string>{o.base, o.file};
+    options.sample_type = o.view.sample_type;
+    options.filter = {o.view.focus, o.view.ignore};
+    return WriteOfflinePage(options, o.title, o.output);
   }
   std::optional<format::Profile> next = LoadViewProfile(o.file, o.view);
   if (!next) return 1;
@@ -67,7 +79,7 @@ int RunFlame(const FlameCommandOptions& o) {
 CommandFn RegisterFlameCommand(CLI::App& app) {
   auto o = std::make_shared<FlameCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "flame", "Write a flame graph (SVG, or an HTML page with search and zoom)");
+      "flame", "Write a flame graph (SVG, or the web page with its data as one HTML file)");
   AddViewOptions(*cmd, o->view);
   cmd->add_option("--base", o->base,
                   "An earlier profile: draw a differential flame graph (red grew, blue shrank)");

@@ -1,4 +1,4 @@
-// `heapscope leaks [--format text|json] [-n N] [--limit SIZE] [--pid PID]
+// `heapscope leaks [--format text|json] [-n N] [--limit SIZE] [--pid PID] [--html OUT]
 // SOURCE...`: which stacks keep growing across a series of heap snapshots
 // and of the fd, thread and mmap profiles beside them (leak suspects), told
 // apart from bounded caches, temporary peaks and tables built at start. With
@@ -22,6 +22,7 @@
 #include "base/parse.h"
 #include "cli/commands.h"
 #include "format/any_reader.h"
+#include "web/web_data.h"
 
 namespace heapscope::cli {
 namespace {
@@ -34,6 +35,7 @@ struct LeaksCommandOptions {
   long pid = 0;
   std::string every = "5s";
   std::string duration;
+  std::string html;
 };
 
 int Fail(const std::string& message) {
@@ -280,6 +282,15 @@ int RunLeaks(const LeaksCommandOptions& o) {
   std::string out =
       o.format == "json" ? analyze::FormatLeaksJson(report) : analyze::FormatLeaksText(report);
   if (!WriteOut(out, stdout)) return Fail("cannot write the report to standard output");
+  if (!o.html.empty()) {
+    web::WebOptions page;
+    page.sources = o.sources;
+    page.pid = o.pid;
+    page.series = true;
+    page.limit = options.limit;
+    page.limit_source = options.limit_source;
+    return WriteOfflinePage(page, "leaks", o.html);
+  }
   return 0;
 }
 
@@ -337,6 +348,8 @@ CommandFn RegisterLeaksCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--duration", o->duration,
                   "Live endpoint: stop after this long (default: until Ctrl-C)");
+  cmd->add_option("--html", o->html,
+                  "Also write the leak-trend page (charts, flame graph, top, diff) as one HTML file");
   cmd->add_option("source", o->sources,
                   "Snapshot directory, profile files in time order, or a live endpoint URL")
       ->required();

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   add(heapscope::cli::RegisterDiffCommand);
   add(heapscope::cli::RegisterFoldedCommand);
   add(heapscope::cli::RegisterFlameCommand);
+  add(heapscope::cli::RegisterWebCommand);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
