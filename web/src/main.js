@@ -356,6 +356,7 @@ async function diffView(main) {
     table.el,
   );
   graph.setData(data.flame, { unit, sampleType: data.sample_type, diff: true });
+  main.dataset.drawn = String(performance.now());
 }
 
 async function start() {
