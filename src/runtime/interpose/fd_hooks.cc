@@ -29,6 +29,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "runtime/deferred.h"
 #include "runtime/resource_table.h"
 
 namespace heapscope::runtime {
@@ -38,6 +39,7 @@ namespace {
 HS_NOINLINE void NoteFd(int fd, FdKind kind) {
   if (fd < 0 || !ShouldRecordResources()) return;
   ErrnoKeeper keep;
+  InHook in_hook;  // a signal handler's allocations meanwhile are queued
   RecursionGuard guard;
   SetFd(fd, kind, CaptureResourceStack(guard));
 }
@@ -45,6 +47,7 @@ HS_NOINLINE void NoteFd(int fd, FdKind kind) {
 HS_NOINLINE void NoteFdPair(const int* fds, FdKind kind) {
   if (!ShouldRecordResources()) return;
   ErrnoKeeper keep;
+  InHook in_hook;  // a signal handler's allocations meanwhile are queued
   RecursionGuard guard;
   StackId stack = CaptureResourceStack(guard);
   SetFd(fds[0], kind, stack);
@@ -55,6 +58,7 @@ HS_NOINLINE void NoteFdPair(const int* fds, FdKind kind) {
 HS_NOINLINE void NoteDup(int oldfd, int newfd) {
   if (newfd < 0 || !ShouldRecordResources()) return;
   ErrnoKeeper keep;
+  InHook in_hook;  // a signal handler's allocations meanwhile are queued
   RecursionGuard guard;
   FdEntry e;
   FdKind kind = GetFd(oldfd, &e) ? e.kind : ClassifyFd(oldfd);

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/deferred.h"
 #include "runtime/resource_table.h"
 
 namespace heapscope::runtime {
@@ -19,6 +20,7 @@ namespace {
 HS_NOINLINE void NoteMapping(void* p, size_t len) {
   if (!ShouldRecordResources()) return;
   ErrnoKeeper keep;
+  InHook in_hook;  // a signal handler's allocations meanwhile are queued
   RecursionGuard guard;
   AddMapping(reinterpret_cast<uintptr_t>(p), len, CaptureResourceStack(guard));
 }

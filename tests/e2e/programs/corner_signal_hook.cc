@@ -9,13 +9,19 @@
 //                 one slot; whichever of main and the handler takes it
 //                 frees it: in use 0
 //   HandlerAlloc  malloc(48) once per signal, freed right away: in use 0
+// Main also opens and closes a descriptor every 8th round and maps and
+// unmaps a page every 16th, so that signals land in the fd and mmap hooks'
+// recording sections too.
 // stdout is deterministic; stderr gets the counts the test checks against.
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -88,6 +94,16 @@ int main() {
       g_kept[i / 100] = p;
     } else {
       free(p);
+    }
+    if (i % 8 == 3) {
+      int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) abort();
+      close(fd);
+    }
+    if (i % 16 == 5) {
+      void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (m == MAP_FAILED) abort();
+      munmap(m, 4096);
     }
     if (i % 50 == 25) {
       handoffs++;
