@@ -441,7 +441,8 @@ std::string WebData::Poll() {
       }
       format::Result<format::Profile> rprof = format::ParseAnyProfile(std::move(*rbody), rurl);
       if (!rprof.ok()) continue;
-      format::Result<analyze::ResourceSnapshot> res = analyze::SummarizeResource(*rprof, kind, rurl);
+      format::Result<analyze::ResourceSnapshot> res =
+          analyze::SummarizeResource(*rprof, kind, rurl);
       if (res.ok()) snap->resources[ri] = std::move(*res);
     }
   }

@@ -207,9 +207,8 @@ TEST_F(WebDataTest, SeriesLeaksWithRssPartsAndResourceKinds) {
                     "rss_allocator_free=2000 rss_thread_stacks=%lld rss_anon_mappings=0 "
                     "rss_files=0 rss_code=0 rss_other=%lld vm_rss=%lld vm_hwm=%lld "
                     "allocator=glibc",
-                    (long long)(heap + stacks + other + 3000), (long long)heap,
-                    (long long)stacks, (long long)other,
-                    (long long)(heap + stacks + other + 3000),
+                    (long long)(heap + stacks + other + 3000), (long long)heap, (long long)stacks,
+                    (long long)other, (long long)(heap + stacks + other + 3000),
                     (long long)(heap + stacks + other + 3000));
     }
     Write(name, heap, 1000 + i, comment);
@@ -236,9 +235,9 @@ TEST_F(WebDataTest, SeriesLeaksWithRssPartsAndResourceKinds) {
   std::vector<std::string> names;
   auto ordered = nlohmann::ordered_json::parse((*d)->Handle("/api/leaks", {}).body);
   for (const auto& [k, v] : ordered["rss_parts"].items()) names.push_back(k);
-  EXPECT_EQ(names, (std::vector<std::string>{"heap", "allocator_overhead", "allocator_free",
-                                             "thread_stacks", "anon_mappings", "files", "code",
-                                             "other"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"heap", "allocator_overhead", "allocator_free",
+                                      "thread_stacks", "anon_mappings", "files", "code", "other"}));
   EXPECT_EQ(parts["heap"].size(), 10u);
   EXPECT_EQ(parts["heap"][0], 1000000);
   EXPECT_EQ(parts["heap"][9], 10000000);

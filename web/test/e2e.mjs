@@ -350,6 +350,8 @@ async function viewsTest() {
   await waitReady(off, 'leaks');
   text = await off.innerText('main');
   check(/LeakIntoUnboundedCache/.test(text) && /growing/.test(text), 'offline leaks page: suspects with verdicts');
+  check(await off.$('section.card.rss ul.rss-legend li[data-part=heap]') && await off.$('section.suspect[data-kind=fd] .uplot') && await off.$('section.suspect[data-kind=thread] .uplot'),
+    'offline leaks page: RSS parts, fd and thread suspects drawn');
   await shot(off, 'offline-leaks');
   await off.goto('file://' + flameHtml + '#/flame');
   await waitReady(off, 'flame');
@@ -397,6 +399,9 @@ async function viewsTest() {
   await lp.waitForSelector('main#view[data-ready="1"]');
   const liveText = await lp.innerText('main');
   check(/growing/.test(liveText) && /LeakIntoUnboundedCache|LeakListener/.test(liveText), 'live: a leaking function is a growing suspect');
+  const liveFd = await lp.$eval('section.suspect[data-list=stack][data-kind=fd]', (e) => e.innerText).catch(() => '');
+  check(/LeakFileDescriptor/.test(liveFd) && /descriptors/.test(liveFd), 'live: the fd profile is polled beside the heap (a fd suspect card)');
+  check(await lp.$('section.card.rss .uplot'), 'live: the RSS parts chart');
   await shot(lp, 'live-leaks');
   await stopWeb(lw);
   live.kill('SIGTERM');
