@@ -283,6 +283,28 @@ format::Result<std::vector<std::string>> ListSnapshotFiles(const std::string& di
   return files;
 }
 
+void ReadResourceSiblings(const std::string& heap_file, LeakSnapshot* snap,
+                          std::vector<std::string>* warnings) {
+  namespace fs = std::filesystem;
+  fs::path path(heap_file);
+  std::string name = path.filename().string();
+  if (!name.starts_with("heap.")) return;
+  for (LeakKind kind : kResourceKinds) {
+    fs::path sibling =
+        path.parent_path() / (std::string(LeakKindProfileName(kind)) + name.substr(4));
+    std::error_code ec;
+    if (!fs::exists(sibling, ec)) continue;
+    auto rprof = format::ReadProfileFile(sibling.string());
+    auto res = rprof.ok() ? SummarizeResource(*rprof, kind, sibling.string())
+                          : format::Result<ResourceSnapshot>(format::Error{rprof.error()});
+    if (!res.ok()) {
+      warnings->push_back("skipped " + res.error());
+      continue;
+    }
+    snap->resources[ResourceIndex(kind)] = std::move(*res);
+  }
+}
+
 format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(const std::vector<std::string>& sources,
                                                             long pid,
                                                             std::vector<std::string>* warnings) {
@@ -315,25 +337,7 @@ format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(const std::vector<st
       bad.push_back(snap.error());
       continue;
     }
-    // Resource profiles written with this snapshot: heap.X -> fds.X, ...
-    fs::path path(f);
-    std::string name = path.filename().string();
-    if (name.starts_with("heap.")) {
-      for (LeakKind kind : kResourceKinds) {
-        fs::path sibling =
-            path.parent_path() / (std::string(LeakKindProfileName(kind)) + name.substr(4));
-        std::error_code ec;
-        if (!fs::exists(sibling, ec)) continue;
-        auto rprof = format::ReadProfileFile(sibling.string());
-        auto res = rprof.ok() ? SummarizeResource(*rprof, kind, sibling.string())
-                              : format::Result<ResourceSnapshot>(format::Error{rprof.error()});
-        if (!res.ok()) {
-          warnings->push_back("skipped " + res.error());
-          continue;
-        }
-        snap->resources[ResourceIndex(kind)] = std::move(*res);
-      }
-    }
+    ReadResourceSiblings(f, &*snap, warnings);
     snaps.push_back(std::move(*snap));
   }
   // One bad file among many (a disk filled up, a copy cut short) should not

@@ -78,6 +78,12 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& profile,
 // child's heap.PID.NNNN.pb.gz and heap.PID.final.pb.gz instead.
 format::Result<std::vector<std::string>> ListSnapshotFiles(const std::string& dir, long pid);
 
+// Reads the resource profiles the runtime wrote beside the heap snapshot
+// `heap_file` (heap.X -> fds.X, threadcreate.X, mmap.X) into
+// snap->resources; a sibling that does not read is skipped with a warning.
+void ReadResourceSiblings(const std::string& heap_file, LeakSnapshot* snap,
+                          std::vector<std::string>* warnings);
+
 // Reads the files (or directories, expanded with ListSnapshotFiles) in
 // order. Beside each heap.X.pb.gz, fds.X.pb.gz, threadcreate.X.pb.gz and
 // mmap.X.pb.gz are read when they exist (the runtime writes them with the

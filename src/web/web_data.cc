@@ -15,6 +15,7 @@
 
 #include "analyze/diff.h"
 #include "analyze/folded.h"
+#include "analyze/rss_report.h"
 #include "analyze/runtime_comments.h"
 #include "analyze/sample_type.h"
 #include "analyze/source_list.h"
@@ -381,6 +382,7 @@ format::Result<std::unique_ptr<WebData>> WebData::Open(const WebOptions& options
         d->warnings_.push_back(f + ": " + snap.error());
         continue;
       }
+      analyze::ReadResourceSiblings(f, &*snap, &d->warnings_);
       d->series_.push_back(std::move(*snap));
       d->series_comments_.push_back(analyze::RuntimeComments(*p));
     }
@@ -423,6 +425,27 @@ std::string WebData::Poll() {
   format::Result<format::Profile> p = LoadWebProfile(*bytes, url, false, options_.filter, &warnings);
   if (!p.ok()) return p.error();
   if (snap->time_sec == 0) snap->time_sec = NowSec();
+  // The resource profiles the endpoint serves beside the heap; one it does
+  // not serve (another runtime, resources off) is not asked for again.
+  {
+    size_t slash = url.find('/', url.find("://") + 3);
+    std::string base = slash == std::string::npos ? url : url.substr(0, slash);
+    for (analyze::LeakKind kind : analyze::kResourceKinds) {
+      const size_t ri = analyze::ResourceIndex(kind);
+      if (resource_gone_[ri]) continue;
+      std::string rurl = base + "/debug/pprof/" + std::string(analyze::LeakKindProfileName(kind));
+      format::Result<format::ByteBuffer> rbody = format::FetchHttp(rurl, 30);
+      if (!rbody.ok()) {
+        if (rbody.error().find("HTTP 404") != std::string::npos) resource_gone_[ri] = true;
+        continue;
+      }
+      format::Result<format::Profile> rprof = format::ParseAnyProfile(std::move(*rbody), rurl);
+      if (!rprof.ok()) continue;
+      format::Result<analyze::ResourceSnapshot> res =
+          analyze::SummarizeResource(*rprof, kind, rurl);
+      if (res.ok()) snap->resources[ri] = std::move(*res);
+    }
+  }
   auto side = std::make_shared<Side>();
   side->source = url;
   side->bytes = std::move(*bytes);
@@ -723,6 +746,56 @@ format::Result<std::string> WebData::Leaks() {
     if (any) extra[key] = values;
   }
   j["extra_series"] = extra;
+  // Where resident memory went, part by part (null where a snapshot does
+  // not say, e.g. the allocator's parts under an unknown allocator), and
+  // the sentence saying which part grew, first snapshot to last.
+  std::vector<std::optional<analyze::RssParts>> rss;
+  for (const auto& kv : series_comments_) rss.push_back(analyze::RssFromComments(kv));
+  // In the runtime's order: that of the fullest breakdown, then any others.
+  std::vector<std::string> part_names;
+  const analyze::RssParts* fullest = nullptr;
+  for (const auto& r : rss) {
+    if (r && (fullest == nullptr || r->parts.size() > fullest->parts.size())) fullest = &*r;
+  }
+  if (fullest != nullptr) {
+    for (const auto& [name, v] : fullest->parts) part_names.push_back(name);
+  }
+  for (const auto& r : rss) {
+    if (!r) continue;
+    for (const auto& [name, v] : r->parts) {
+      if (std::find(part_names.begin(), part_names.end(), name) == part_names.end()) {
+        part_names.push_back(name);
+      }
+    }
+  }
+  Json rss_parts = Json::object();
+  Json rss_labels = Json::object();
+  for (const std::string& name : part_names) {
+    Json values = Json::array();
+    for (const auto& r : rss) {
+      std::optional<int64_t> v;
+      if (r) {
+        for (const auto& [n, bytes] : r->parts) {
+          if (n == name) v = bytes;
+        }
+      }
+      values.push_back(v ? Json(*v) : Json(nullptr));
+    }
+    rss_parts[name] = values;
+    rss_labels[name] = analyze::RssPartLabel(name);
+  }
+  j["rss_parts"] = rss_parts;
+  j["rss_part_labels"] = rss_labels;
+  const analyze::RssParts* rss_first = nullptr;
+  const analyze::RssParts* rss_last = nullptr;
+  for (const auto& r : rss) {
+    if (!r) continue;
+    if (rss_first == nullptr) rss_first = &*r;
+    rss_last = &*r;
+  }
+  j["rss_growth"] = rss_first != nullptr && rss_first != rss_last
+                        ? Json(analyze::RssGrowthLine(*rss_first, *rss_last))
+                        : Json(nullptr);
   auto add_series = [&](Json& list, const std::vector<analyze::LeakSuspect>& suspects, bool by_fn) {
     for (size_t i = 0; i < suspects.size() && i < list.size(); i++) {
       const analyze::LeakSuspect& s = suspects[i];
@@ -733,14 +806,29 @@ format::Result<std::string> WebData::Leaks() {
         // As SummarizeSnapshot keys stacks: every frame followed by '\n'.
         for (const std::string& f : s.frames) key += f + "\n";
       }
+      // Heap suspects from the heap snapshots; the others from their kind's
+      // profiles, null where a snapshot has none (the runtime writes a
+      // kind's profile once the program used it).
       Json values = Json::array();
       for (const analyze::LeakSnapshot& snap : series_) {
+        if (s.kind != analyze::LeakKind::kHeap) {
+          const analyze::ResourceSnapshot& res = snap.resources[analyze::ResourceIndex(s.kind)];
+          if (!res.present) {
+            values.push_back(nullptr);
+            continue;
+          }
+          auto it = res.stacks.find(key);
+          values.push_back(it == res.stacks.end() ? 0 : it->second.bytes);
+          continue;
+        }
         const auto& m = by_fn ? snap.functions : snap.stacks;
         auto it = m.find(key);
         values.push_back(it == m.end() ? 0 : it->second.bytes);
       }
       list[i]["series"] = values;
-      if (report.limit && s.growth_per_sec > 0) {
+      // The limit is on memory: the heap's share of it is what a heap
+      // suspect's growth eats; counts never reach it.
+      if (report.limit && s.growth_per_sec > 0 && s.kind == analyze::LeakKind::kHeap) {
         double left = static_cast<double>(*report.limit - report.total_inuse);
         list[i]["time_to_limit_sec"] = std::max(0.0, left / s.growth_per_sec);
       } else {

@@ -11,6 +11,8 @@
 //   GET /api/source?fn=NAME&type=T         bytes per source line of one function
 //   GET /api/diff?type=T                   differential tree + what grew
 //   GET /api/leaks                         leak report with the series behind it
+//                                          (each suspect's from its kind's profiles;
+//                                          RSS and its parts from the runtime's comments)
 //
 // Unknown paths answer 404, bad parameters 400, each with {"error": "..."}.
 // May call: format/ (reader half), analyze/. May not call: runtime/, cli/.
@@ -104,6 +106,7 @@ class WebData {
   std::vector<std::map<std::string, std::string>> series_comments_;
   std::vector<std::string> warnings_;
   uint64_t generation_ = 0;  // Bumped by every live snapshot.
+  bool resource_gone_[3] = {false, false, false};  // Live: kinds the endpoint does not serve.
   std::map<std::string, std::pair<uint64_t, std::string>> cache_;
 };
 

@@ -31,7 +31,8 @@ class WebDataTest : public ::testing::Test {
 
   // main -> leak holds `leak` bytes, main -> cache 300, main -> tiny 1 byte
   // (below 1/50000 of the total once leak is large).
-  std::string Write(const std::string& name, int64_t leak, int64_t time_sec = 0) {
+  std::string Write(const std::string& name, int64_t leak, int64_t time_sec = 0,
+                    const std::string& comment = "") {
     ProfileBuilder b({{"alloc_objects", "count"},
                       {"alloc_space", "bytes"},
                       {"inuse_objects", "count"},
@@ -43,6 +44,7 @@ class WebDataTest : public ::testing::Test {
     b.Sample({leak_fn, main_fn}, {leak / 100, leak, leak / 100, leak});
     b.Sample({cache_fn, main_fn}, {3, 300, 3, 300});
     b.Sample({tiny_fn, main_fn}, {1, 1, 1, 1});
+    if (!comment.empty()) b.profile().comments.push_back(b.Str(comment));
     format::Profile p = b.Build();
     p.time_nanos = time_sec * 1000000000LL;
     std::string path = (dir_ / name).string();
@@ -177,6 +179,93 @@ TEST_F(WebDataTest, SeriesLeaksWithOneSeriesPerSuspect) {
   std::string page = OfflinePage(offline, "t");
   EXPECT_NE(page.find("id=\"heapscope-data\""), std::string::npos);
   EXPECT_EQ(page.find("src=\""), std::string::npos);
+}
+
+// The runtime's RSS comments become one series per part; fds.NNNN beside
+// the heap snapshots give the fd suspect its series, counted, with gaps
+// where the runtime had not written one yet.
+TEST_F(WebDataTest, SeriesLeaksWithRssPartsAndResourceKinds) {
+  std::filesystem::create_directories(dir_ / "snaps");
+  for (int i = 1; i <= 10; i++) {
+    char name[48];
+    std::snprintf(name, sizeof name, "snaps/heap.%04d.pb.gz", i);
+    int64_t heap = 1000000LL * i;
+    int64_t stacks = 100000LL + 50000LL * i;
+    int64_t other = 4000000;
+    char comment[512];
+    if (i == 1) {
+      std::snprintf(comment, sizeof comment,
+                    "heapscope: rss=%lld rss_heap=%lld rss_thread_stacks=%lld "
+                    "rss_anon_mappings=0 rss_files=0 rss_code=0 rss_other=%lld "
+                    "vm_rss=%lld vm_hwm=%lld allocator=unknown",
+                    (long long)(heap + stacks + other), (long long)heap, (long long)stacks,
+                    (long long)other, (long long)(heap + stacks + other),
+                    (long long)(heap + stacks + other));
+    } else {
+      std::snprintf(comment, sizeof comment,
+                    "heapscope: rss=%lld rss_heap=%lld rss_allocator_overhead=1000 "
+                    "rss_allocator_free=2000 rss_thread_stacks=%lld rss_anon_mappings=0 "
+                    "rss_files=0 rss_code=0 rss_other=%lld vm_rss=%lld vm_hwm=%lld "
+                    "allocator=glibc",
+                    (long long)(heap + stacks + other + 3000), (long long)heap, (long long)stacks,
+                    (long long)other, (long long)(heap + stacks + other + 3000),
+                    (long long)(heap + stacks + other + 3000));
+    }
+    Write(name, heap, 1000 + i, comment);
+    if (i >= 3) {
+      ProfileBuilder b({{"fds", "count"}});
+      uint32_t main_fn = b.Loc({"main"});
+      uint32_t leak_fn = b.Loc({"OpenAuditLog"});
+      b.Sample({leak_fn, main_fn}, {2LL * i});
+      std::snprintf(name, sizeof name, "snaps/fds.%04d.pb.gz", i);
+      ASSERT_TRUE(format::WriteProfileFile(b.Build(), (dir_ / name).string()).ok());
+    }
+  }
+  WebOptions o;
+  o.sources = {(dir_ / "snaps").string()};
+  o.limit = 1LL << 40;
+  o.limit_source = "--limit";
+  auto d = WebData::Open(o);
+  ASSERT_TRUE(d.ok()) << d.error();
+  json leaks = Get(**d, "/api/leaks");
+
+  const json& parts = leaks["rss_parts"];
+  ASSERT_TRUE(parts.is_object());
+  // The page stacks the parts in the order the answer lists them.
+  std::vector<std::string> names;
+  auto ordered = nlohmann::ordered_json::parse((*d)->Handle("/api/leaks", {}).body);
+  for (const auto& [k, v] : ordered["rss_parts"].items()) names.push_back(k);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"heap", "allocator_overhead", "allocator_free",
+                                      "thread_stacks", "anon_mappings", "files", "code", "other"}));
+  EXPECT_EQ(parts["heap"].size(), 10u);
+  EXPECT_EQ(parts["heap"][0], 1000000);
+  EXPECT_EQ(parts["heap"][9], 10000000);
+  EXPECT_EQ(parts["thread_stacks"][9], 600000);
+  EXPECT_TRUE(parts["allocator_overhead"][0].is_null());  // Allocator unknown then.
+  EXPECT_EQ(parts["allocator_overhead"][1], 1000);
+  EXPECT_EQ(leaks["rss_part_labels"]["heap"], "live heap");
+  ASSERT_TRUE(leaks["rss_growth"].is_string());
+  EXPECT_NE(leaks["rss_growth"].get<std::string>().find("of which live heap"), std::string::npos)
+      << leaks["rss_growth"];
+
+  const json* fd = nullptr;
+  for (const json& s : leaks["suspects"]) {
+    if (s["kind"] == "fd") fd = &s;
+  }
+  ASSERT_NE(fd, nullptr) << leaks.dump(1);
+  EXPECT_EQ((*fd)["unit"], "count");
+  EXPECT_EQ((*fd)["frames"][0], "OpenAuditLog");
+  ASSERT_EQ((*fd)["series"].size(), 10u);
+  EXPECT_TRUE((*fd)["series"][0].is_null());  // No fds profile yet.
+  EXPECT_TRUE((*fd)["series"][1].is_null());
+  EXPECT_EQ((*fd)["series"][2], 6);
+  EXPECT_EQ((*fd)["series"][9], 20);
+  EXPECT_TRUE((*fd)["time_to_limit_sec"].is_null());  // A count never reaches a memory limit.
+  const json& heap = leaks["suspects"][0];
+  EXPECT_EQ(heap["kind"], "heap");
+  EXPECT_EQ(heap["series"][9], 10000000);
+  EXPECT_TRUE(heap["time_to_limit_sec"].is_number());
 }
 
 TEST_F(WebDataTest, BadSourcesAreOneLineErrors) {

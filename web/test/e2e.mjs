@@ -182,15 +182,59 @@ async function viewsTest() {
   // The whole heap's verdict depends on where the program's 40 MB bursts
   // fall in the window; the suspects' verdicts do not.
   check(/heap in use .* is\s+(growing|plateau|transient|constant|shrinking)/s.test(text), 'leaks: the process heap has a verdict');
-  const cards = await page.$$eval('section.suspect[data-kind=stack]', (els) => els.map((e) => e.innerText));
-  check(cards.length >= 2, `leaks: ${cards.length} suspect cards`);
-  const cacheCard = cards.find((c) => c.includes('LeakIntoUnboundedCache'));
-  check(cacheCard && /growing/.test(cacheCard), 'leaks: LeakIntoUnboundedCache is a suspect, verdict growing');
-  check(cacheCard && /\/h/.test(cacheCard) && /time to limit\s+\S+/.test(cacheCard), 'leaks: growth per hour and time to limit shown');
-  check(!cards.some((c) => /FillBoundedLru|BuildStartupTable|ChurnRequests/.test(c.split('\n').slice(0, 2).join(' '))),
-    'leaks: no decoy leads a suspect card');
+  // Each stack card: its kind, its unit, the head line and the whole stack.
+  const cards = await page.$$eval('section.suspect[data-list=stack]', (els) => els.map((e) => ({
+    kind: e.dataset.kind,
+    unit: e.dataset.unit,
+    head: e.querySelector('.card-head').innerText,
+    text: e.innerText,
+    stack: e.querySelector('ol.stack').textContent,
+    badge: (e.querySelector('.badge.kind') || {}).textContent,
+  })));
+  check(cards.length >= 4, `leaks: ${cards.length} suspect cards`);
+  const cacheCard = cards.find((c) => c.kind === 'heap' && c.text.includes('LeakIntoUnboundedCache'));
+  check(cacheCard && /growing/.test(cacheCard.text), 'leaks: LeakIntoUnboundedCache is a suspect, verdict growing');
+  check(cacheCard && /\/h/.test(cacheCard.text) && /time to limit\s+\S+/.test(cacheCard.text), 'leaks: growth per hour and time to limit shown');
+  // Resource kinds: the fd and thread leaks, counted, not sized.
+  for (const [kind, fn, noun] of [['fd', 'LeakFileDescriptor', 'descriptors'], ['thread', 'ParkThreadForever', 'threads']]) {
+    const c = cards.find((x) => x.kind === kind && x.stack.includes(fn));
+    check(c && c.badge === kind && c.unit === 'count' && /growing/.test(c.head), `leaks: a ${kind} suspect card for ${fn} with its kind badge (${c && c.head})`);
+    check(c && new RegExp(`in use now\\s+[\\d,]+ ${noun}`).test(c.text) && new RegExp(`growth\\s+[\\d.,]+ ${noun}/s · [\\d,]+/h`).test(c.text) && !/\d (B|KiB|MiB|GiB)\b/.test(c.text),
+      `leaks: the ${kind} card counts ${noun}, no byte sizes (${c && c.text.replace(/\n/g, ' | ').slice(0, 200)})`);
+  }
+  // The y axes (drawn on canvas; the chart notes its unit and tick labels).
+  for (const [kind, noun] of [['fd', 'descriptors'], ['thread', 'threads']]) {
+    const axis = await page.$eval(`section.suspect[data-list=stack][data-kind=${kind}] .chart`, (e) => ({ ...e.dataset })).catch(() => ({}));
+    check(axis.unit === 'count' && axis.yLabel === noun && /^\d[\d,]*( \d[\d,]*)+$/.test(axis.yTicks || ''),
+      `leaks: the ${kind} chart's y axis counts ${noun} (ticks ${axis.yTicks})`);
+  }
+  const heapAxis = await page.$eval('section.suspect[data-list=stack][data-kind=heap] .chart', (e) => ({ ...e.dataset }));
+  check(heapAxis.unit === 'bytes' && /(KiB|MiB)/.test(heapAxis.yTicks), `leaks: a heap chart's y axis in bytes (ticks ${heapAxis.yTicks})`);
+  const decoys = /FillBoundedLru|BoundedLru::Put|BuildReportBurst|BuildStartupTable|ChurnRequests|ReadConfigFile|StartWorkerPool|RunShortTask|MapScratchBuffer/;
+  const leaks = /LeakIntoUnboundedCache|LeakListener|LeakSlowly|LeakFileDescriptor|ParkThreadForever|LeakMapping/;
+  // A card belongs to the first scenario function its stack names (leaf first).
+  const owners = cards.map((c) => { const m = c.stack.match(new RegExp(`${decoys.source}|${leaks.source}`)); return m ? m[0] : c.head; });
+  check(owners.every((o) => leaks.test(o)), `leaks: no decoy in a suspect card (${owners.join(', ')})`);
+  // RSS and where it goes.
+  const rss = await page.$('section.card.rss');
+  check(rss, 'leaks: the "Where resident memory goes" card');
+  if (rss) {
+    const parts = await rss.$$eval('ul.rss-legend li', (els) => els.map((e) => e.dataset.part));
+    check(['heap', 'thread_stacks', 'code', 'other'].every((p) => parts.includes(p)), `leaks: RSS parts in the legend (${parts.join(', ')})`);
+    const growth = await rss.$eval('p.rss-growth', (e) => e.textContent).catch(() => '');
+    check(/^resident memory (grew|shrank|did not change)/.test(growth) && /live heap/.test(growth), `leaks: which RSS part grew (${growth})`);
+    const drawn = await rss.$$eval('.uplot canvas', (els) => els.filter((e) => e.width > 300 && e.height > 100).length);
+    check(drawn === 1, 'leaks: the RSS chart is drawn');
+    // The chart's bands: the top of the stack is the sum of the parts.
+    const series = await page.evaluate(async () => (await (await fetch('/api/leaks')).json()).rss_parts);
+    const names = Object.keys(series);
+    const heapShare = series.heap.map((v, i) => v / names.reduce((a, n) => a + (series[n][i] || 0), 0));
+    check(names.length >= 6 && heapShare.every((x) => x > 0 && x < 1), `leaks: ${names.length} RSS parts, the heap a share of each snapshot's RSS`);
+  }
+  const totalLines = await page.$$eval('section.card.total .u-legend .u-series', (els) => els.map((e) => e.innerText.trim()).filter((t) => t && t !== 'time'));
+  check(totalLines.includes('RSS'), `leaks: RSS drawn beside the heap in use (${totalLines.join(', ')})`);
   const charts = await page.$$eval('.uplot canvas', (els) => els.filter((e) => e.width > 100 && e.height > 50).length);
-  check(charts >= cards.length + 1, `leaks: ${charts} charts drawn (total + one per suspect)`);
+  check(charts >= cards.length + 2, `leaks: ${charts} charts drawn (total, RSS parts, one per suspect)`);
   await shot(page, 'leaks');
 
   // Flame graph: search.
@@ -306,6 +350,8 @@ async function viewsTest() {
   await waitReady(off, 'leaks');
   text = await off.innerText('main');
   check(/LeakIntoUnboundedCache/.test(text) && /growing/.test(text), 'offline leaks page: suspects with verdicts');
+  check(await off.$('section.card.rss ul.rss-legend li[data-part=heap]') && await off.$('section.suspect[data-kind=fd] .uplot') && await off.$('section.suspect[data-kind=thread] .uplot'),
+    'offline leaks page: RSS parts, fd and thread suspects drawn');
   await shot(off, 'offline-leaks');
   await off.goto('file://' + flameHtml + '#/flame');
   await waitReady(off, 'flame');
@@ -353,6 +399,9 @@ async function viewsTest() {
   await lp.waitForSelector('main#view[data-ready="1"]');
   const liveText = await lp.innerText('main');
   check(/growing/.test(liveText) && /LeakIntoUnboundedCache|LeakListener/.test(liveText), 'live: a leaking function is a growing suspect');
+  const liveFd = await lp.$eval('section.suspect[data-list=stack][data-kind=fd]', (e) => e.innerText).catch(() => '');
+  check(/LeakFileDescriptor/.test(liveFd) && /descriptors/.test(liveFd), 'live: the fd profile is polled beside the heap (a fd suspect card)');
+  check(await lp.$('section.card.rss .uplot'), 'live: the RSS parts chart');
   await shot(lp, 'live-leaks');
   await stopWeb(lw);
   live.kill('SIGTERM');
