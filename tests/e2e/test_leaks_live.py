@@ -3,6 +3,7 @@
 leak_scenarios runs under the runtime with HEAPSCOPE_HTTP on loopback (its
 leaks next to its decoys, see test_leaks.py). Two watchers run side by side,
 each on its own program:
+The watchers start once the program's 8 MB LRU is full (see wait_lru_full).
   - `heapscope leaks URL --every 500ms --duration 15s`: progress lines on
     stderr, "suspect after ..." lines on stdout before the report (a stack
     is announced once its verdict held from watch time t1 to 3 x t1; the
@@ -44,7 +45,23 @@ def start_program(env, prog, name, seconds):
     err = LineReader(proc.stderr)
     hostport = wait_serving(err, timeout=30)
     check(hostport, f"{name}: the endpoint did not start: {err.seen!r}")
-    return proc, hostport
+    return proc, hostport, err
+
+
+def wait_lru_full(err, name):
+    """The watchers start once the bounded LRU is full: while it fills
+    (~3 s, longer on a loaded machine, where the program's ticks run late)
+    it grows like a leak to any watcher that starts with it. test_leaks.py
+    checks that verdict from the program's start."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = err.readline(timeout=max(0.1, deadline - time.monotonic()))
+        if line is None:
+            break
+        if "bounded LRU full" in line:
+            return True
+    check(False, f"{name}: the LRU never said it was full: {err.seen!r}")
+    return False
 
 
 def main():
@@ -52,9 +69,11 @@ def main():
     prog = env.args[0]
     a = b = watch_a = watch_b = None
     try:
-        a, hp_a = start_program(env, prog, "timed", 40)
-        b, hp_b = start_program(env, prog, "interrupted", 40)
+        a, hp_a, err_prog_a = start_program(env, prog, "timed", 50)
+        b, hp_b, err_prog_b = start_program(env, prog, "interrupted", 50)
         if not (hp_a and hp_b):
+            return
+        if not (wait_lru_full(err_prog_a, "timed") and wait_lru_full(err_prog_b, "interrupted")):
             return
         hs = [env.heapscope, "leaks"]
         watch_a = env.spawn(hs + [f"http://{hp_a}", "--every", "500ms", "--duration", "15s"])

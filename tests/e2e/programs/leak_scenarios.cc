@@ -31,6 +31,7 @@
 #include <condition_variable>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -201,6 +202,7 @@ int main(int argc, char** argv) {
     // LRU: 14 puts per tick (~2.8 MB/s): full after ~3 s, then every put
     // evicts one entry.
     for (int i = 0; i < 14; i++) FillBoundedLru(lru, lru_key++);
+    if (lru_key >= 4000 && lru_key < 4014) std::fprintf(stderr, "leak_scenarios: bounded LRU full\n");
     slow_debt += slow_rate * 0.01;
     while (slow_debt >= 256) {
       LeakSlowly();
