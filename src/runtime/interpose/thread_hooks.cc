@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "runtime/cpu_profile.h"
+#include "runtime/deferred.h"
 #include "runtime/resource_table.h"
 
 namespace heapscope::runtime {
@@ -83,6 +84,7 @@ extern "C" int hs_pthread_create(pthread_t* thread, const pthread_attr_t* attr,
   ThreadRecord* r;
   {
     ErrnoKeeper keep;
+    InHook in_hook;  // a signal handler's allocations meanwhile are queued
     RecursionGuard guard;
     r = KeyReady(guard) ? AcquireThreadRecord() : nullptr;
     if (r != nullptr) {

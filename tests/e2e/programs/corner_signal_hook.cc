@@ -1,6 +1,6 @@
-// Signals arriving while inside a hook: a 100 us SIGALRM timer whose
-// handler mallocs and frees, and frees blocks main hands it, while main
-// allocates heavily. The handler only uses sizes that glibc serves from its
+// Signals arriving while inside a hook: a 100 us SIGALRM timer on the main
+// thread whose handler mallocs and frees, and frees blocks main hands it,
+// while main allocates heavily. The handler only uses sizes that glibc serves from its
 // thread cache (kept warm, so glibc's own lock is never needed there and
 // the uninstrumented program cannot deadlock); main's big blocks are larger.
 // Exact totals (every allocation recorded, the handler's included):
@@ -9,9 +9,9 @@
 //                 one slot; whichever of main and the handler takes it
 //                 frees it: in use 0
 //   HandlerAlloc  malloc(48) once per signal, freed right away: in use 0
-// Main also opens and closes a descriptor every 8th round and maps and
-// unmaps a page every 16th, so that signals land in the fd and mmap hooks'
-// recording sections too.
+// Main also opens and closes a descriptor every 8th round, maps and unmaps
+// a page every 16th and starts and joins a thread every 400th, so that
+// signals land in the fd, mmap and thread hooks' recording sections too.
 // stdout is deterministic; stderr gets the counts the test checks against.
 #include <errno.h>
 #include <signal.h>
@@ -19,8 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -53,6 +56,8 @@ void OnAlarm(int) {
   errno = saved;
 }
 
+void* Noop(void*) { return nullptr; }
+
 __attribute__((noinline)) void* MainAlloc(size_t size) {
   void* p = malloc(size);
   if (p == nullptr) abort();
@@ -81,8 +86,18 @@ int main() {
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGALRM, &sa, nullptr);
-  struct itimerval it = {{0, 100}, {0, 100}};
-  setitimer(ITIMER_REAL, &it, nullptr);
+  // The timer signals the main thread only: a thread main starts has a
+  // cold thread cache, and a handler allocating there could need glibc's
+  // lock (a deadlock without any profiler).
+  struct sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = SIGALRM;
+  sev._sigev_un._tid = static_cast<pid_t>(syscall(SYS_gettid));
+  timer_t timer;
+  if (timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0) abort();
+  struct itimerspec it = {{0, 100000}, {0, 100000}};
+  timer_settime(timer, 0, &it, nullptr);
 
   unsigned long sum = 0;
   int handoffs = 0;
@@ -105,14 +120,18 @@ int main() {
       if (m == MAP_FAILED) abort();
       munmap(m, 4096);
     }
+    if (i % 400 == 7) {
+      pthread_t t;
+      if (pthread_create(&t, nullptr, Noop, nullptr) != 0) abort();
+      pthread_join(t, nullptr);
+    }
     if (i % 50 == 25) {
       handoffs++;
       // The handler did not take the last one: main frees it.
       if (void* old = g_handoff.exchange(MainHandoff())) free(old);
     }
   }
-  struct itimerval off = {{0, 0}, {0, 0}};
-  setitimer(ITIMER_REAL, &off, nullptr);
+  timer_delete(timer);
   if (void* last = g_handoff.exchange(nullptr)) free(last);
   printf("allocated %d blocks, %lu bytes, kept %d, handed off %d; signals handled: %s\n",
          kRounds, sum, kRounds / 100, handoffs, g_signals > 0 ? "yes" : "no");
