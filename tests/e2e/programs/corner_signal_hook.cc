@@ -1,8 +1,9 @@
 // Signals arriving while inside a hook: a 100 us SIGALRM timer on the main
 // thread whose handler mallocs and frees, and frees blocks main hands it,
-// while main allocates heavily. The handler only uses sizes that glibc serves from its
-// thread cache (kept warm, so glibc's own lock is never needed there and
-// the uninstrumented program cannot deadlock); main's big blocks are larger.
+// while main allocates heavily. The handler only uses sizes that glibc
+// serves from its thread cache (kept warm, so glibc's own lock is never
+// needed there and the uninstrumented program cannot deadlock); main's big
+// blocks are larger.
 // Exact totals (every allocation recorded, the handler's included):
 //   MainAlloc     kRounds x malloc(2048 + 16 * (i % 4)), every 100th kept
 //   MainHandoff   every 50th round malloc(64), handed to the handler through
