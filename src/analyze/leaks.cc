@@ -238,6 +238,12 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
   }
   ResourceSnapshot r;
   r.present = true;
+  if (kind == LeakKind::kFd) {
+    std::map<std::string, std::string> kv = RuntimeComments(p);
+    auto it = kv.find("fd_limit");
+    int64_t limit = 0;
+    if (it != kv.end() && ParseCommentInt(it->second, &limit) && limit > 0) r.limit = limit;
+  }
   ForEachStack(p, [&](const std::string& key, const std::string&, auto v) {
     InUse in{v[value], count >= 0 ? v[count] : 0};
     r.total.bytes += in.bytes;
@@ -425,6 +431,7 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
       totals.push_back(static_cast<double>(res.total.bytes));
       ks.total = res.total.bytes;
       ks.total_objects = res.total.objects;
+      if (res.limit) ks.limit = res.limit;
     }
     ks.snapshots = totals.size();
     // Served but never used (a live endpoint answers for every kind).
@@ -432,6 +439,10 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
     Trend tr = ClassifyTrend(kind_series[ri].t, totals, exact);
     ks.growth_per_sec = tr.slope;
     ks.verdict = tr.verdict;
+    if (ks.limit && ks.verdict == Verdict::kGrowing && ks.growth_per_sec > 0) {
+      double left = static_cast<double>(*ks.limit - ks.total);
+      ks.time_to_limit_sec = left <= 0 ? 0 : left / ks.growth_per_sec;
+    }
     r.resources.push_back(ks);
   }
   if (!r.enough_snapshots) return r;
@@ -521,7 +532,14 @@ std::string FormatLeaksText(const LeakReport& r) {
   for (const KindSummary& k : r.resources) {
     out += std::string(LeakKindName(k.kind)) + ": " + Amount(k.kind, k.total, k.total_objects) +
            " now, " + Rate(k.kind, k.growth_per_sec) + " over the window (" +
-           std::to_string(k.snapshots) + " of " + std::to_string(r.snapshots) + " snapshots)\n";
+           std::to_string(k.snapshots) + " of " + std::to_string(r.snapshots) + " snapshots)";
+    if (k.time_to_limit_sec) {
+      out += *k.time_to_limit_sec <= 0
+                 ? "; the open-file limit (" + Count(*k.limit) + ") is reached"
+                 : "; the open-file limit (" + Count(*k.limit) + ") is reached in about " +
+                       Duration(*k.time_to_limit_sec) + " at this rate";
+    }
+    out += "\n";
   }
   if (r.limit) {
     out += "limit " + Bytes(static_cast<double>(*r.limit)) + " (" + r.limit_source + "): ";
@@ -638,6 +656,8 @@ std::string FormatLeaksJson(const LeakReport& r) {
     kj["growth_per_sec"] = k.growth_per_sec;
     kj["verdict"] = std::string(VerdictName(k.verdict));
     kj["suspects_total"] = k.suspects_total;
+    kj["limit"] = k.limit ? J(*k.limit) : J(nullptr);
+    kj["time_to_limit_sec"] = k.time_to_limit_sec ? J(*k.time_to_limit_sec) : J(nullptr);
     kinds.push_back(kj);
   }
   j["resources"] = kinds;

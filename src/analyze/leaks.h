@@ -47,6 +47,9 @@ struct ResourceSnapshot {
   bool present = false;
   std::unordered_map<std::string, InUse> stacks;
   InUse total;
+  // The process's open-file limit (fd profiles whose comments carry
+  // `fd_limit=`), for the projection of a descriptor leak.
+  std::optional<int64_t> limit;
 };
 
 // What one snapshot contributes to the series.
@@ -120,6 +123,11 @@ struct KindSummary {
   double growth_per_sec = 0;
   Verdict verdict = Verdict::kConstant;
   size_t suspects_total = 0;        // Growing stacks of this kind.
+  // fd: the open-file limit of the last snapshot that gave one, and, when
+  // the count is growing, the time until it is reached at that rate (0:
+  // reached already).
+  std::optional<int64_t> limit;
+  std::optional<double> time_to_limit_sec;
 };
 
 struct LeakReport {

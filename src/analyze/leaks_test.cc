@@ -198,6 +198,46 @@ TEST(LeaksTest, ResourceKindsAreExactCountsRankedWithinTheirKind) {
   EXPECT_EQ(j["suspects"][1]["unit"], "count");
   EXPECT_EQ(j["resources"][0]["kind"], "fd");
   EXPECT_EQ(j["resources"][1]["verdict"], "constant");
+  // No fd_limit in these profiles: no projection.
+  EXPECT_TRUE(j["resources"][0]["limit"].is_null());
+  EXPECT_TRUE(j["resources"][0]["time_to_limit_sec"].is_null());
+}
+
+TEST(LeaksTest, FdLeakIsProjectedToTheOpenFileLimit) {
+  std::vector<LeakSnapshot> snaps = Series(12);
+  for (size_t i = 0; i < snaps.size(); i++) {
+    format::Profile p = FdProfile(3 + 2 * static_cast<int64_t>(i), 0);
+    p.comments.push_back(p.AddString("heapscope: fds=0 inherited=3 fd_limit=100"));
+    auto fds = SummarizeResource(p, LeakKind::kFd, "fds");
+    ASSERT_TRUE(fds.ok()) << fds.error();
+    ASSERT_TRUE(fds->limit.has_value());
+    EXPECT_EQ(*fds->limit, 100);
+    snaps[i].resources[ResourceIndex(LeakKind::kFd)] = std::move(*fds);
+  }
+  LeakReport r = AnalyzeLeaks(snaps, LeakOptions{});
+  ASSERT_EQ(r.resources.size(), 1u);
+  ASSERT_TRUE(r.resources[0].time_to_limit_sec.has_value());
+  // 25 open now, 2 more a second: 75 to go.
+  EXPECT_NEAR(*r.resources[0].time_to_limit_sec, 37.5, 1e-9);
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("the open-file limit (100) is reached in about"), std::string::npos) << text;
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_EQ(j["resources"][0]["limit"], 100);
+  EXPECT_NEAR(j["resources"][0]["time_to_limit_sec"].get<double>(), 37.5, 1e-9);
+
+  // Past the limit already: 0. Unlimited (fd_limit=0) or a bad value: none.
+  snaps.back().resources[0].limit = 20;
+  r = AnalyzeLeaks(snaps, LeakOptions{});
+  ASSERT_TRUE(r.resources[0].time_to_limit_sec.has_value());
+  EXPECT_EQ(*r.resources[0].time_to_limit_sec, 0);
+  for (const char* c : {"heapscope: fd_limit=0", "heapscope: fd_limit=-5",
+                        "heapscope: fd_limit=12x", "heapscope: fd_limit=99999999999999999999"}) {
+    format::Profile p = FdProfile(1, 0);
+    p.comments.push_back(p.AddString(c));
+    auto fds = SummarizeResource(p, LeakKind::kFd, "fds");
+    ASSERT_TRUE(fds.ok());
+    EXPECT_FALSE(fds->limit.has_value()) << c;
+  }
 }
 
 TEST(LeaksTest, SummarizeResourceWantsItsSampleType) {

@@ -34,8 +34,12 @@ constexpr const char* kRssParts[] = {"heap",           "allocator_overhead",
                                      "anon_mappings",  "files",
                                      "code",           "other"};
 
-bool ParseInt(const std::string& s, int64_t* out) {
-  if (s.empty() || s.size() > 19) return false;
+bool ParseInt(const std::string& s, int64_t* out) { return ParseCommentInt(s, out); }
+
+}  // namespace
+
+bool ParseCommentInt(const std::string& s, int64_t* out) {
+  if (s.empty() || s.size() > 18) return false;
   int64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
@@ -44,8 +48,6 @@ bool ParseInt(const std::string& s, int64_t* out) {
   *out = v;
   return true;
 }
-
-}  // namespace
 
 std::optional<RssParts> RssFromComments(const std::map<std::string, std::string>& kv) {
   RssParts r;

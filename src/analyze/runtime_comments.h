@@ -16,6 +16,9 @@ namespace heapscope::analyze {
 // All pairs from every "heapscope: " comment; later comments win.
 std::map<std::string, std::string> RuntimeComments(const format::Profile& p);
 
+// A comment's non-negative decimal value; false for anything else.
+bool ParseCommentInt(const std::string& s, int64_t* out);
+
 }  // namespace heapscope::analyze
 
 namespace heapscope::analyze {

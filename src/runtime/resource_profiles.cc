@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -102,7 +103,13 @@ bool BuildFds(base::MmapArena* arena, StackProfile* p) {
   p->samples = samples;
   p->nsamples = n;
   const ResourceDrops& d = ResourceDropCounts();
-  p->comments[0] = Comment(arena, "heapscope: fds=", total, " inherited=", inherited);
+  // The soft open-file limit, for the projection of a descriptor leak
+  // (0 when unlimited or unknown).
+  struct rlimit rl;
+  uint64_t fd_limit = 0;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) fd_limit = rl.rlim_cur;
+  p->comments[0] =
+      Comment(arena, "heapscope: fds=", total, " inherited=", inherited, " fd_limit=", fd_limit);
   p->comments[1] = Comment(arena, "heapscope: dropped_fds=", d.fds.load(), " dropped_stacks=",
                            d.stacks.load());
   p->ncomments = 2;

@@ -42,6 +42,7 @@ we expect a miss in a few percent of runs at most, no false decoy.
 """
 import json
 import os
+import resource
 import re
 import subprocess
 import sys
@@ -130,6 +131,16 @@ def main():
           f"time_to_limit_sec with --limit 4G: {data['time_to_limit_sec']}")
     kinds = {k["kind"]: k for k in data["resources"]}
     check({"fd", "thread", "mmap"} <= set(kinds), f"resource kinds: {data['resources']}")
+    # The descriptor leak is projected to the program's open-file limit
+    # (inherited from here): (limit - open now) / 5 per second.
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and "fd" in kinds:
+        fdk = kinds["fd"]
+        check(fdk.get("limit") == soft, f"fd limit {fdk.get('limit')}, want {soft}")
+        ttl = fdk.get("time_to_limit_sec")
+        want = (soft - fdk["total"]) / 5.0
+        check(isinstance(ttl, (int, float)) and 0.7 * want <= ttl <= 1.4 * want,
+              f"fd time to limit {ttl}, want about {want:.0f} s")
     print("ruled out:", data["ruled_out"])
     check_suspects(data, "json")
     # Suspects are listed by rank within their kind: rank never decreases.
