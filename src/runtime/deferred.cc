@@ -7,10 +7,12 @@
 namespace heapscope::runtime {
 namespace {
 
-// A handler rarely allocates more than a few blocks; frames past this many
-// are cut (the stack is marked truncated).
-constexpr uint32_t kEntries = 8;
-constexpr int kEntryFrames = 24;
+// A handler rarely allocates more than a few blocks, but a slow section
+// (a drain recording a new stack, a preempted thread) can see several
+// signals: 32 entries (about 5 KB of TLS a thread). A handler's stack past
+// 16 frames is cut (marked truncated).
+constexpr uint32_t kEntries = 32;
+constexpr int kEntryFrames = 16;
 
 enum EntryState : uint32_t {
   kEmpty = 0,      // free, or reserved and being written by a handler
