@@ -15,6 +15,7 @@
 
 #include "base/mmap_arena.h"
 #include "base/raw_log.h"
+#include "runtime/proc_dir.h"
 #include "runtime/runtime.h"
 #include "runtime/unwind.h"
 
@@ -191,35 +192,14 @@ void ArmTimer(int32_t tid) {
 void ScanThreads() {
   const State& g = GlobalState();
   int32_t self = static_cast<int32_t>(syscall(SYS_gettid));
-  int dir = static_cast<int>(
-      syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir < 0) return;
-  char dents[8192];
-  for (;;) {
-    long got = syscall(SYS_getdents64, dir, dents, sizeof dents);
-    if (got <= 0) break;
-    for (long off = 0; off < got;) {
-      struct Dirent {
-        uint64_t ino;
-        int64_t off;
-        unsigned short reclen;
-        unsigned char type;
-        char name[1];
-      };
-      const auto* d = reinterpret_cast<const Dirent*>(dents + off);
-      off += d->reclen;
-      const char* p = d->name;
-      if (*p < '0' || *p > '9') continue;
-      int32_t tid = 0;
-      for (; *p >= '0' && *p <= '9'; p++) tid = tid * 10 + (*p - '0');
-      if (tid == self || tid == g.dump_tid.load(std::memory_order_relaxed) ||
-          tid == g.http_tid.load(std::memory_order_relaxed)) {
-        continue;
-      }
+  ForEachNumberedEntry("/proc/self/task", [&](int64_t v, int) {
+    auto tid = static_cast<int32_t>(v);
+    if (tid != self && tid != g.dump_tid.load(std::memory_order_relaxed) &&
+        tid != g.http_tid.load(std::memory_order_relaxed)) {
       ArmTimer(tid);  // unless it has one
     }
-  }
-  syscall(SYS_close, dir);
+    return true;
+  });
 }
 
 // --- The table ---------------------------------------------------------------------

@@ -8,6 +8,7 @@
 
 #include "base/mmap_arena.h"
 #include "base/raw_log.h"
+#include "runtime/proc_dir.h"
 #include "runtime/resource_table.h"
 #include "runtime/runtime.h"
 
@@ -15,21 +16,6 @@ namespace heapscope::runtime {
 namespace {
 
 constexpr const char* kInherited = "[inherited]";
-
-// Reads a small /proc file with system calls (never the program's hooks).
-size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
-  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
-  if (fd < 0) return 0;
-  size_t len = 0;
-  while (len + 1 < cap) {
-    long n = syscall(SYS_read, fd, buf + len, cap - 1 - len);
-    if (n <= 0) break;
-    len += static_cast<size_t>(n);
-  }
-  syscall(SYS_close, fd);
-  buf[len] = '\0';
-  return len;
-}
 
 char* CopyString(base::MmapArena* arena, const char* s, size_t n) {
   char* out = static_cast<char*>(arena->Alloc(n + 1, 1));

@@ -14,6 +14,7 @@
 #include "base/raw_log.h"
 #include "base/spinlock.h"
 #include "platform/modules.h"
+#include "runtime/proc_dir.h"
 #include "runtime/unwind.h"
 
 namespace heapscope::runtime {
@@ -80,34 +81,14 @@ void ForkChild() {
   }
 }
 
-struct Dirent64 {
-  uint64_t ino;
-  int64_t off;
-  unsigned short reclen;
-  unsigned char type;
-  char name[];
-};
-
 // Records what the process holds at start: descriptors inherited across
 // exec (O_CLOEXEC ones are already gone) or opened before we were loaded.
 void RecordInherited() {
-  int dir = static_cast<int>(
-      syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir < 0) return;
-  alignas(8) char buf[4096];
-  for (;;) {
-    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
-    if (n <= 0) break;
-    for (long off = 0; off < n;) {
-      auto* d = reinterpret_cast<Dirent64*>(buf + off);
-      off += d->reclen;
-      if (d->name[0] < '0' || d->name[0] > '9') continue;
-      int fd = atoi(d->name);
-      if (fd == dir) continue;
-      SetFd(fd, ClassifyFd(fd), 0);
-    }
-  }
-  syscall(SYS_close, dir);
+  ForEachNumberedEntry("/proc/self/fd", [](int64_t v, int dir) {
+    int fd = static_cast<int>(v);
+    if (fd != dir) SetFd(fd, ClassifyFd(fd), 0);
+    return true;
+  });
 }
 
 bool Starts(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }

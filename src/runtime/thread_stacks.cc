@@ -11,6 +11,7 @@
 #include <atomic>
 
 #include "base/raw_log.h"
+#include "runtime/proc_dir.h"
 #include "runtime/unwind.h"
 
 namespace heapscope::runtime {
@@ -82,21 +83,6 @@ void OnThreadStackSignal(int, siginfo_t* info, void* uc) {
     }
   }
   errno = saved;
-}
-
-// Reads a small /proc file with system calls.
-size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
-  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
-  if (fd < 0) return 0;
-  size_t len = 0;
-  while (len + 1 < cap) {
-    long n = syscall(SYS_read, fd, buf + len, cap - 1 - len);
-    if (n <= 0) break;
-    len += static_cast<size_t>(n);
-  }
-  syscall(SYS_close, fd);
-  buf[len] = '\0';
-  return len;
 }
 
 void TaskPath(char* buf, size_t cap, int32_t tid, const char* what) {
@@ -194,71 +180,54 @@ const char* CaptureThreadStacks(base::MmapBuffer* out, size_t* count) {
   const int32_t self = static_cast<int32_t>(syscall(SYS_gettid));
   const pid_t pid = getpid();
 
-  int dir = static_cast<int>(
-      syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir < 0) return "cannot read /proc/self/task";
   // Ask every thread first, then wait for all the answers together.
   size_t n = 0;
-  char dents[8192];
-  for (;;) {
-    long got = syscall(SYS_getdents64, dir, dents, sizeof dents);
-    if (got <= 0) break;
-    for (long off = 0; off < got;) {
-      struct Dirent {
-        uint64_t ino;
-        int64_t off;
-        unsigned short reclen;
-        unsigned char type;
-        char name[1];
-      };
-      const auto* d = reinterpret_cast<const Dirent*>(dents + off);
-      off += d->reclen;
-      int32_t tid = 0;
-      const char* p = d->name;
-      if (*p < '0' || *p > '9') continue;
-      for (; *p >= '0' && *p <= '9'; p++) tid = tid * 10 + (*p - '0');
-      if (IsOwnThread(tid, self)) continue;
-      ThreadStack t;
-      memset(&t, 0, sizeof t);
-      t.tid = tid;
-      bool blocked = false;
-      if (!ReadTask(tid, sig, &t, &blocked)) continue;
-      if (n >= kMaxThreadSlots) {
-        t.pseudo = kTooMany;
-      } else if (blocked) {
-        t.pseudo = kSignalBlocked;
+  bool out_of_memory = false;
+  bool listed = ForEachNumberedEntry("/proc/self/task", [&](int64_t v, int) {
+    auto tid = static_cast<int32_t>(v);
+    if (IsOwnThread(tid, self)) return true;
+    ThreadStack t;
+    memset(&t, 0, sizeof t);
+    t.tid = tid;
+    bool blocked = false;
+    if (!ReadTask(tid, sig, &t, &blocked)) return true;
+    if (n >= kMaxThreadSlots) {
+      t.pseudo = kTooMany;
+    } else if (blocked) {
+      t.pseudo = kSignalBlocked;
+    } else {
+      Slot& s = slots[n];
+      uint64_t cur = s.state.load(std::memory_order_acquire);
+      // A slot still being written by a late answer is skipped for now.
+      if ((cur & 3) == kWriting ||
+          !s.state.compare_exchange_strong(cur, gen << 2 | kPending, std::memory_order_acq_rel)) {
+        t.pseudo = kNoAnswer;
       } else {
-        Slot& s = slots[n];
-        uint64_t cur = s.state.load(std::memory_order_acquire);
-        // A slot still being written by a late answer is skipped for now.
-        if ((cur & 3) == kWriting ||
-            !s.state.compare_exchange_strong(cur, gen << 2 | kPending, std::memory_order_acq_rel)) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        si.si_signo = sig;
+        si.si_code = SI_QUEUE;
+        si.si_pid = pid;
+        si.si_uid = getuid();
+        si.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(gen << 16 | n));
+        if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si) != 0) {
+          uint64_t expect = gen << 2 | kPending;
+          s.state.compare_exchange_strong(expect, gen << 2 | kIdle);
+          if (errno == ESRCH) return true;  // ended meanwhile
           t.pseudo = kNoAnswer;
-        } else {
-          siginfo_t si;
-          memset(&si, 0, sizeof si);
-          si.si_signo = sig;
-          si.si_code = SI_QUEUE;
-          si.si_pid = pid;
-          si.si_uid = getuid();
-          si.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(gen << 16 | n));
-          if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si) != 0) {
-            uint64_t expect = gen << 2 | kPending;
-            s.state.compare_exchange_strong(expect, gen << 2 | kIdle);
-            if (errno == ESRCH) continue;  // ended meanwhile
-            t.pseudo = kNoAnswer;
-          }
         }
       }
-      // Slot n answers for entry n while n < kMaxThreadSlots.
-      if (!out->Append(&t, sizeof t)) {
-        syscall(SYS_close, dir);
-        return "out of memory for thread stacks";
-      }
-      n++;
     }
-  }
-  syscall(SYS_close, dir);
+    // Slot n answers for entry n while n < kMaxThreadSlots.
+    if (!out->Append(&t, sizeof t)) {
+      out_of_memory = true;
+      return false;
+    }
+    n++;
+    return true;
+  });
+  if (!listed) return "cannot read /proc/self/task";
+  if (out_of_memory) return "out of memory for thread stacks";
   auto* threads = reinterpret_cast<ThreadStack*>(out->data());
 
   uint64_t deadline = MonoNs() + kAnswerTimeoutNs;

@@ -11,6 +11,7 @@
 #include "base/mmap_arena.h"
 #include "runtime/http/handlers.h"
 #include "runtime/memory_breakdown.h"
+#include "runtime/proc_dir.h"
 #include "runtime/profile_writer.h"
 #include "runtime/runtime.h"
 
@@ -55,28 +56,12 @@ uint64_t StatusField(const char* status, const char* key) {
 // Counts /proc/self/fd entries with getdents64 (no opendir, no malloc),
 // leaving out the descriptor used to read the directory.
 uint64_t CountOpenFds() {
-  int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  alignas(8) char buf[4096];
   uint64_t count = 0;
-  for (;;) {
-    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
-    if (n <= 0) break;
-    for (long off = 0; off < n;) {
-      struct Dirent64 {
-        uint64_t ino;
-        int64_t off;
-        unsigned short reclen;
-        unsigned char type;
-        char name[];
-      };
-      auto* d = reinterpret_cast<Dirent64*>(buf + off);
-      if (d->name[0] != '.') count++;
-      off += d->reclen;
-    }
-  }
-  close(fd);
-  return count > 0 ? count - 1 : 0;
+  ForEachNumberedEntry("/proc/self/fd", [&](int64_t fd, int dir) {
+    if (fd != dir) count++;
+    return true;
+  });
+  return count;
 }
 
 void Collect(Figures* f) {

@@ -1,0 +1,52 @@
+// Reading /proc from inside the profiled process: system calls only (never
+// the program's hooks), no opendir, no malloc.
+#pragma once
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace heapscope::runtime {
+
+// Reads a small file into buf (NUL-terminated); its length, 0 when it
+// cannot be read.
+size_t ReadSmallFile(const char* path, char* buf, size_t cap);
+
+// Calls fn(number, dir_fd) for each entry of a directory whose name is a
+// number (/proc/self/task, /proc/self/fd); fn returns false to stop. dir_fd
+// is the descriptor reading the directory (it shows in /proc/self/fd).
+// False when the directory does not open.
+template <typename Fn>
+bool ForEachNumberedEntry(const char* path, Fn&& fn) {
+  int dir = static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir < 0) return false;
+  struct Dirent64 {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[1];
+  };
+  alignas(8) char buf[4096];
+  bool go = true;
+  while (go) {
+    long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (got <= 0) break;
+    for (long off = 0; go && off < got;) {
+      const auto* d = reinterpret_cast<const Dirent64*>(buf + off);
+      off += d->reclen;
+      const char* p = d->name;
+      if (*p < '0' || *p > '9') continue;
+      int64_t v = 0;
+      for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
+      go = fn(v, dir);
+    }
+  }
+  syscall(SYS_close, dir);
+  return true;
+}
+
+}  // namespace heapscope::runtime
