@@ -14,6 +14,7 @@
 #include "base/raw_log.h"
 #include "base/spinlock.h"
 #include "platform/modules.h"
+#include "runtime/deferred.h"
 #include "runtime/proc_dir.h"
 #include "runtime/unwind.h"
 
@@ -235,6 +236,9 @@ void* ResolveNext(const char* name) {
   resolving = true;
   void* f;
   {
+    // A signal handler allocating meanwhile is the program's: queued and
+    // recorded, like one arriving inside any other hook.
+    InHook in_hook;
     RecursionGuard guard;
     f = dlsym(RTLD_NEXT, name);
   }

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "runtime/cfi_unwind.h"
+#include "runtime/resource_table.h"
 #include "runtime/runtime.h"
 
 namespace heapscope::runtime {
@@ -14,15 +15,7 @@ namespace {
 using DlcloseFn = int (*)(void*);
 std::atomic<DlcloseFn> g_next_dlclose{nullptr};
 
-DlcloseFn NextDlclose() {
-  DlcloseFn fn = g_next_dlclose.load(std::memory_order_acquire);
-  if (fn == nullptr) {
-    RecursionGuard guard;  // what dlsym allocates is not the program's
-    fn = reinterpret_cast<DlcloseFn>(dlsym(RTLD_NEXT, "dlclose"));
-    g_next_dlclose.store(fn, std::memory_order_release);
-  }
-  return fn;
-}
+DlcloseFn NextDlclose() { return NextFunction(&g_next_dlclose, "dlclose"); }
 
 }  // namespace
 }  // namespace heapscope::runtime
