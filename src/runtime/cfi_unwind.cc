@@ -517,16 +517,105 @@ bool InitCfiUnwinder() {
   return true;
 }
 
+// Bumped by every flush: a thread's remembered walk (below) is only
+// replayed under the generation it was made in.
+static std::atomic<uint32_t> g_generation{1};
+
 void FlushCfiCache() {
   if (g_cache == nullptr) return;
   for (size_t i = 0; i < kCacheSlots; i++) g_cache[i].store(0, std::memory_order_relaxed);
+  g_generation.fetch_add(1, std::memory_order_release);
 }
 
 namespace {
 
+// ---- Replaying the outer part of the last walk ----
+//
+// A thread's consecutive stacks usually share their outer frames (the
+// thread's start, its event loop, the request handler) and differ near the
+// leaf. Each thread remembers its last complete walk: every step's state
+// (return address, %rsp, %rbp as the walk had them) and how it moved on.
+// A step of the walk is a function of that state and of the stack words it
+// reads (the return address at CFA - 8, the caller's %rbp where this frame
+// saved it), given the rules, which only a flush changes. So when a new
+// walk reaches a state the last walk also had, and every stack word the
+// last walk read from there on still holds what it read, the rest of the
+// new walk is the rest of the last one: those words are compared (loads
+// that do not depend on each other, instead of a chain of table lookups)
+// and the remembered return addresses copied. %rbp is compared only where
+// the rest of the walk uses it before reloading it from the stack.
+// The outermost kRememberedSteps steps are kept, root first, so a
+// replayed tail stays where it is and only the new leaf-side steps are
+// written back.
+constexpr int kRememberedSteps = 64;
+constexpr uint64_t kStepRbpOffsetMask = 0xffff;  // where this frame saved %rbp, from the CFA
+constexpr uint64_t kStepRbpSaved = uint64_t{1} << 16;
+constexpr uint64_t kStepCfaRbp = uint64_t{1} << 17;
+constexpr uint64_t kStepReported = uint64_t{1} << 18;   // its return address is in the output
+constexpr uint64_t kStepUsesRbp = uint64_t{1} << 19;    // the walk from here reads %rbp
+constexpr uint64_t kStepOutermost = uint64_t{1} << 20;  // the walk ended after this step
+constexpr uint64_t kStepEnd = uint64_t{1} << 21;  // not a frame: the 0 return address read last
+
+struct Step {
+  uintptr_t ra;
+  uintptr_t sp;
+  uintptr_t rbp;
+  uint64_t meta;
+};
+
+struct WalkMemory {
+  uint32_t generation;  // of the rules it was made under; 0: none
+  uint32_t count;       // steps[0] outermost .. steps[count - 1]
+  uint32_t busy;        // a walk is using it (a signal handler's walk leaves it alone)
+  uint32_t whole;       // steps[] holds the whole walk (not only its outer part)
+  uint64_t serial;      // walks remembered by this thread so far
+  Step steps[kRememberedSteps];
+};
+
+// Zero-initialised TLS: no constructor, nothing allocated.
+__thread WalkMemory tls_walk __attribute__((tls_model("initial-exec")));
+
+HS_ALWAYS_INLINE uintptr_t LoadWord(uintptr_t addr) {
+  return *reinterpret_cast<const uintptr_t*>(addr);
+}
+
+HS_ALWAYS_INLINE int64_t RbpOffset(uint64_t meta) {
+  return static_cast<int16_t>(meta & kStepRbpOffsetMask);
+}
+
+// Whether the stack words the remembered walk read in step q (to go on
+// to step q - 1) still hold what it read.
+HS_ALWAYS_INLINE bool StepUnchanged(const WalkMemory& m, int q) {
+  const Step& step = m.steps[q];
+  const Step& next = m.steps[q - 1];
+  bool same = LoadWord(next.sp - 8) == next.ra;
+  // The %rbp this frame saved matters only if the walk from the next step
+  // uses it (a frame built without frame pointers saves whatever the
+  // register held).
+  if ((step.meta & kStepRbpSaved) != 0 && (next.meta & kStepUsesRbp) != 0) {
+    same &= LoadWord(next.sp + RbpOffset(step.meta)) == next.rbp;
+  }
+  return same;
+}
+
+// 0 if every stack word the remembered walk read from steps[at] out to the
+// root still holds the same value, else the outermost step q whose words
+// changed (no replay can start at q or inside it). Called only once this
+// walk stands where the remembered one stood, same %rsp and return
+// address: the words lie between there and the root of that same stack.
+HS_ALWAYS_INLINE int TailChangedAt(const WalkMemory& m, int at) {
+  int changed = 0;
+  for (int q = at; q > 0; q--) {
+    if (!StepUnchanged(m, q)) changed = q;
+  }
+  return changed;
+}
+
+// Walks from the first frame outside our own code. Returns the number of
+// return addresses written, or -1 (libunwind decides).
 template <bool kCachedOnly>
-HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
-                          uintptr_t skip_end, const uintptr_t* fp) {
+HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* info,
+                          uintptr_t skip_begin, uintptr_t skip_end, const uintptr_t* fp) {
   // Our own frames lie within this much above the walk's start, and no
   // frame spans more than kMaxFrameSpan: past either, the stack is not what
   // the rules say, and libunwind decides.
@@ -549,7 +638,53 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, uintptr_t ski
   uintptr_t sp = reinterpret_cast<uintptr_t>(fp + 2);
   uintptr_t rbp = fp[0];
   int n = 0;
+
+  // The remembered walk (not for cached-only walks, which run in signal
+  // handlers, possibly on top of a walk using it).
+  WalkMemory* memory = nullptr;
+  uint32_t generation = 0;
+  int cursor = -1;                    // the remembered step with the smallest %rsp not yet passed
+  uintptr_t join_sp = ~uintptr_t{0};  // its %rsp: below it, nothing to compare
+  int limit = kRememberedSteps;       // join only steps below this (the stack changed above)
+  if constexpr (!kCachedOnly) {
+    WalkMemory& m = tls_walk;
+    if (m.busy == 0) {
+      memory = &m;
+      m.busy = 1;
+      generation = g_generation.load(std::memory_order_acquire);
+      if (m.count > 0 && m.generation == generation) {
+        cursor = static_cast<int>(m.count) - 1;
+        join_sp = m.steps[cursor].sp;
+      }
+    }
+  }
+  // This walk's steps, the last kRememberedSteps of them (a ring).
+  Step fresh[kCachedOnly ? 1 : kRememberedSteps];
+  int steps = 0;
+  int replayed_from = -1;  // the remembered step the walk joined, if any
+  bool ended = false;
+
   while (ra != 0) {
+    if constexpr (!kCachedOnly) {
+      if (HS_UNLIKELY(sp >= join_sp)) {
+        while (cursor >= 0 && memory->steps[cursor].sp < sp) cursor--;
+        if (cursor < 0) {
+          join_sp = ~uintptr_t{0};  // past the remembered walk
+        } else {
+          const Step& r = memory->steps[cursor];
+          if (r.sp == sp && r.ra == ra && (r.rbp == rbp || (r.meta & kStepUsesRbp) == 0) &&
+              (r.meta & kStepEnd) == 0 && cursor < limit) {
+            int changed = TailChangedAt(*memory, cursor);
+            if (changed == 0) {
+              replayed_from = cursor;
+              break;
+            }
+            limit = changed;
+          }
+          join_sp = r.sp == sp ? r.sp + 1 : r.sp;
+        }
+      }
+    }
     uint64_t rule;
     if constexpr (kCachedOnly) {
       rule = RuleCached(ra - 1);
@@ -561,19 +696,36 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, uintptr_t ski
     } else {
       rule = RuleFor(ra - 1);
     }
-    if (HS_UNLIKELY((rule & kUnhandled) != 0)) return -1;
-    if (HS_UNLIKELY(ra - skip_begin < skip_len)) {
-      // Our own frame at the root (the thread-start trampoline): walked,
-      // not reported.
-    } else {
-      if (n == max) return n;  // more frames than room
+    if (HS_UNLIKELY((rule & kUnhandled) != 0)) {
+      if (memory != nullptr) memory->busy = 0;
+      return -1;
+    }
+    bool reported = !(ra - skip_begin < skip_len);  // else our thread-start trampoline
+    if (reported) {
+      if (n == max) {  // more frames than room
+        if (memory != nullptr) memory->busy = 0;
+        return n;
+      }
       out[n++] = ra;
     }
-    if ((rule & kOutermost) != 0) break;
+    if constexpr (!kCachedOnly) {
+      fresh[steps % kRememberedSteps] =
+          Step{ra, sp, rbp,
+               ((rule >> 32) & kStepRbpOffsetMask) | ((rule & kRbpSaved) != 0 ? kStepRbpSaved : 0) |
+                   ((rule & kCfaRbp) != 0 ? kStepCfaRbp : 0) | (reported ? kStepReported : 0)};
+      steps++;
+    }
+    if ((rule & kOutermost) != 0) {
+      ended = true;
+      break;
+    }
     uintptr_t cfa = ((rule & kCfaRbp) != 0 ? rbp : sp) +
                     static_cast<intptr_t>(static_cast<int32_t>(rule & 0xffffffff));
     // The CFA grows with every frame, by a bounded amount.
-    if (HS_UNLIKELY(cfa - sp - 1 >= kMaxFrameSpan)) return -1;
+    if (HS_UNLIKELY(cfa - sp - 1 >= kMaxFrameSpan)) {
+      if (memory != nullptr) memory->busy = 0;
+      return -1;
+    }
     if ((rule & kRbpSaved) != 0) {
       rbp = *reinterpret_cast<const uintptr_t*>(
           cfa + static_cast<intptr_t>(static_cast<int16_t>((rule >> 32) & 0xffff)));
@@ -582,19 +734,76 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, uintptr_t ski
     sp = cfa;
   }
   *complete = true;
-  return n;
+  if constexpr (kCachedOnly) {
+    (void)ended;
+    (void)replayed_from;
+    (void)info;
+    return n;
+  } else {
+    if (memory == nullptr) return n;
+    WalkMemory& m = *memory;
+    // Where the walk's own steps go: above the replayed tail, or from the
+    // root when it walked all the way.
+    int base;
+    if (replayed_from >= 0) {
+      for (int q = replayed_from; q >= 0; q--) {
+        const Step& r = m.steps[q];
+        if ((r.meta & kStepReported) == 0) continue;
+        if (n == max) {  // more frames than room
+          *complete = false;
+          m.busy = 0;
+          return n;
+        }
+        out[n++] = r.ra;
+      }
+      if (info != nullptr) {
+        info->same_as_last =
+            steps == 0 && m.whole != 0 && replayed_from + 1 == static_cast<int>(m.count);
+      }
+      base = replayed_from + 1;
+    } else {
+      if (!ended) {
+        // The 0 return address that ended it was read at sp - 8.
+        fresh[steps % kRememberedSteps] = Step{0, sp, rbp, kStepEnd};
+        steps++;
+      } else {
+        fresh[(steps - 1) % kRememberedSteps].meta |= kStepOutermost;
+      }
+      base = 0;
+    }
+    // Write back, root first: step j of this walk (0 the leaf) is at
+    // base + steps - 1 - j. Which steps use %rbp is worked out from the
+    // root down.
+    bool uses_rbp = base > 0 && (m.steps[base - 1].meta & kStepUsesRbp) != 0;
+    int kept = steps < kRememberedSteps - base ? steps : kRememberedSteps - base;
+    for (int q = 0; q < kept; q++) {
+      Step st = fresh[(steps - 1 - q) % kRememberedSteps];
+      uses_rbp = (st.meta & kStepCfaRbp) != 0 || ((st.meta & kStepRbpSaved) == 0 && uses_rbp);
+      if ((st.meta & kStepEnd) != 0) uses_rbp = false;
+      if (uses_rbp) st.meta |= kStepUsesRbp;
+      m.steps[base + q] = st;
+    }
+    m.count = static_cast<uint32_t>(base + kept);
+    m.whole = kept == steps ? 1 : 0;
+    m.generation = generation;
+    m.serial++;
+    if (info != nullptr) info->serial = m.serial;
+    m.busy = 0;
+    return n;
+  }
 }
 
 }  // namespace
 
 HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
-                             uintptr_t skip_end, bool cached_only) {
+                             uintptr_t skip_end, bool cached_only, WalkInfo* info) {
   *complete = false;
+  if (info != nullptr) *info = WalkInfo{};
   if (HS_UNLIKELY(g_cache == nullptr)) return -1;
   // This function's own frame (it has one: it reads its frame address).
   auto* fp = static_cast<const uintptr_t*>(__builtin_frame_address(0));
-  if (cached_only) return Walk<true>(out, max, complete, skip_begin, skip_end, fp);
-  return Walk<false>(out, max, complete, skip_begin, skip_end, fp);
+  if (cached_only) return Walk<true>(out, max, complete, nullptr, skip_begin, skip_end, fp);
+  return Walk<false>(out, max, complete, info, skip_begin, skip_end, fp);
 }
 
 }  // namespace heapscope::runtime

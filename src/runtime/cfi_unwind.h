@@ -29,8 +29,17 @@ bool InitCfiUnwinder();
 // thread was interrupted halfway: at the first address it has no cached
 // rule for (or one it does not handle), it reports that frame and stops
 // (*complete false).
+//
+// Each thread remembers its last complete walk, and a walk that reaches a
+// frame the last one also had, with the stack unchanged from there out,
+// copies the rest instead of walking it (see cfi_unwind.cc); `info`, when
+// given, says whether the result is the remembered walk's exactly.
+struct WalkInfo {
+  bool same_as_last = false;  // the same stack as this thread's previous remembered walk
+  uint64_t serial = 0;        // this walk's number among the thread's remembered ones; 0: not kept
+};
 int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
-                 uintptr_t skip_end, bool cached_only = false);
+                 uintptr_t skip_end, bool cached_only = false, WalkInfo* info = nullptr);
 
 // Forgets every cached rule (after dlclose, when code addresses may be
 // reused by another object).

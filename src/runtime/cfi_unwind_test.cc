@@ -64,6 +64,115 @@ TEST(CfiUnwind, MatchesLibunwindThroughCodeWithoutFramePointers) {
   }
 }
 
+// ---- The remembered walk ----
+
+struct Walked {
+  uintptr_t cfi[256];
+  void* unw[256];
+  int n = -2;
+  int m = -2;
+  bool complete = false;
+  WalkInfo info;
+  bool Same() const {
+    return n == m && n > 1 &&
+           memcmp(cfi + 1, unw + 1, sizeof(uintptr_t) * static_cast<size_t>(n - 1)) == 0;
+  }
+};
+
+__attribute__((noinline)) void WalkInto(Walked* w, int max) {
+  w->n = CfiBacktrace(w->cfi, max, &w->complete, 0, 0, false, &w->info);
+  w->m = unw_backtrace(w->unw, max);
+}
+
+template <int N>
+__attribute__((noinline, optimize("omit-frame-pointer"))) int Inner(Walked* w, int depth,
+                                                                     int max) {
+  volatile char buf[N];
+  buf[0] = static_cast<char>(depth);
+  if (depth > 0) {
+    Inner<N>(w, depth - 1, max);
+  } else {
+    WalkInto(w, max);
+  }
+  return buf[0];  // keeps the call from being a tail call
+}
+
+// Two callers with the same frame size: the frames they call sit at the
+// same addresses, under a different return address.
+__attribute__((noinline, optimize("omit-frame-pointer"))) int ViaA(Walked* w, int depth, int max) {
+  volatile char buf[48];
+  buf[0] = 1;
+  Inner<32>(w, depth, max);
+  return buf[0];
+}
+__attribute__((noinline, optimize("omit-frame-pointer"))) int ViaB(Walked* w, int depth, int max) {
+  volatile char buf[48];
+  buf[0] = 2;
+  Inner<32>(w, depth, max);
+  return buf[0];
+}
+
+// A frame-pointer frame (alloca) between the caller choice and the root.
+__attribute__((noinline)) int Outer(Walked* w, bool via_a, int depth, int max, size_t extra) {
+  auto* p = static_cast<volatile char*>(alloca(16 + extra));
+  p[0] = 0;
+  int r = via_a ? ViaA(w, depth, max) : ViaB(w, depth, max);
+  return r + p[0];
+}
+
+TEST(CfiUnwind, RememberedWalkReplaysOnlyWhatIsUnchanged) {
+  ASSERT_TRUE(InitCfiUnwinder());
+  FlushCfiCache();
+  // Every walk must equal libunwind's, whatever the last walk was: the
+  // same path, the other caller at the same addresses, another depth,
+  // another frame-pointer frame size.
+  struct Case {
+    bool via_a;
+    int depth;
+    size_t extra;
+  };
+  const Case cases[] = {{true, 3, 0},  {true, 3, 0},  {false, 3, 0}, {true, 3, 0},
+                        {true, 7, 0},  {true, 2, 0},  {false, 2, 64}, {false, 2, 64},
+                        {true, 0, 64}, {false, 0, 64}, {true, 40, 0}, {false, 40, 0},
+                        {false, 40, 0}, {true, 80, 0}, {true, 80, 0}, {true, 3, 0}};
+  int same_as_last = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const Case& c = cases[i];
+    Walked w;
+    Outer(&w, c.via_a, c.depth, 256, c.extra);
+    EXPECT_TRUE(w.Same()) << "case " << i << " cfi " << w.n << " unw " << w.m;
+    EXPECT_TRUE(w.complete) << "case " << i;
+    EXPECT_NE(w.info.serial, 0u) << "case " << i;
+    bool repeat = i > 0 && cases[i - 1].via_a == c.via_a && cases[i - 1].depth == c.depth &&
+                  cases[i - 1].extra == c.extra;
+    // Identical stacks are recognised as such (when the walk fits the
+    // memory), and different ones never are.
+    if (!repeat) {
+      EXPECT_FALSE(w.info.same_as_last) << "case " << i;
+    }
+    if (repeat && c.depth < 40) {
+      EXPECT_TRUE(w.info.same_as_last) << "case " << i;
+    }
+    same_as_last += w.info.same_as_last ? 1 : 0;
+  }
+  EXPECT_GE(same_as_last, 3);
+}
+
+TEST(CfiUnwind, RememberedWalkHonoursMax) {
+  ASSERT_TRUE(InitCfiUnwinder());
+  Walked full;
+  Outer(&full, true, 20, 256, 0);
+  ASSERT_TRUE(full.Same());
+  Walked cut;
+  Outer(&cut, true, 20, 10, 0);  // the same stack, now cut short
+  EXPECT_EQ(cut.n, 10);
+  EXPECT_FALSE(cut.complete);
+  Walked again;
+  Outer(&again, true, 20, 256, 0);
+  EXPECT_TRUE(again.Same());
+  EXPECT_TRUE(again.complete);
+}
+
 TEST(CfiUnwind, StopsAtMaxAndSaysSo) {
   ASSERT_TRUE(InitCfiUnwinder());
   Result r = NoFramePointer<24>(50, 10);

@@ -1,5 +1,6 @@
 #include "runtime/live_table.h"
 
+#include "base/base.h"
 #include "base/mmap_arena.h"
 
 namespace heapscope::runtime {
@@ -90,21 +91,25 @@ LiveTable::InsertResult LiveTable::Insert(uintptr_t p, const LiveEntry& e, LiveE
       }
     }
   }
-  if (a == nullptr || (s.used + 1) * 10 > (a->mask + 1) * 7) {
-    bool grown = count_.load(std::memory_order_relaxed) < max_entries_ && Grow(s);
+  size_t used = s.used.load(std::memory_order_relaxed);
+  if (used >= max_per_shard_) return InsertResult::kFull;
+  if (HS_UNLIKELY(exact_count_) && count_.load(std::memory_order_relaxed) >= max_entries_) {
+    return InsertResult::kFull;
+  }
+  if (a == nullptr || (used + 1) * 10 > (a->mask + 1) * 7) {
+    bool grown = Grow(s);
     a = s.array.load(std::memory_order_relaxed);
     // Without growth, keep at least one empty slot so probes end.
-    if (!grown && (a == nullptr || s.used + 1 > a->mask)) return InsertResult::kFull;
+    if (!grown && (a == nullptr || used + 1 > a->mask)) return InsertResult::kFull;
   }
-  if (count_.load(std::memory_order_relaxed) >= max_entries_) return InsertResult::kFull;
   size_t j = (h >> kShardBits) & a->mask;
   while (a->slots[j].key != 0) j = (j + 1) & a->mask;
   BeginWrite(s);
   a->slots[j].value = Pack(e);
   StoreKey(&a->slots[j].key, p);
   EndWrite(s);
-  s.used++;
-  count_.fetch_add(1, std::memory_order_relaxed);
+  s.used.store(used + 1, std::memory_order_relaxed);
+  if (HS_UNLIKELY(exact_count_)) count_.fetch_add(1, std::memory_order_relaxed);
   return InsertResult::kInserted;
 }
 
@@ -138,9 +143,21 @@ bool LiveTable::Remove(uintptr_t p, LiveEntry* out, bool likely_present) {
   }
   StoreKey(&slots[hole].key, 0);
   EndWrite(s);
-  s.used--;
-  count_.fetch_sub(1, std::memory_order_relaxed);
+  s.used.store(s.used.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  if (HS_UNLIKELY(exact_count_)) count_.fetch_sub(1, std::memory_order_relaxed);
   return true;
+}
+
+void LiveTable::Init(size_t max_entries) {
+  max_entries_ = max_entries;
+  exact_count_ = max_entries < kShards * kMinPerShard;
+  max_per_shard_ = exact_count_ ? max_entries : max_entries / kShards;
+}
+
+size_t LiveTable::size() const {
+  size_t n = 0;
+  for (const Shard& s : shards_) n += s.used.load(std::memory_order_relaxed);
+  return n;
 }
 
 void LiveTable::LockAll() {

@@ -24,7 +24,11 @@ struct LiveEntry {
 
 class LiveTable {
  public:
-  void Init(size_t max_entries) { max_entries_ = max_entries; }
+  // At most max_entries live objects. A large limit is spread over the
+  // shards (each holds max_entries / kShards), so that no count is shared
+  // between threads; a small one (tests, tiny budgets) is counted exactly
+  // in one shared counter.
+  void Init(size_t max_entries);
 
   enum class InsertResult { kInserted, kReplaced, kFull };
   // Inserts p. If p is already present (its free was never seen, e.g. freed
@@ -35,7 +39,7 @@ class LiveTable {
   // allocation is tracked), absence is first checked without the lock.
   bool Remove(uintptr_t p, LiveEntry* out, bool likely_present = false);
 
-  size_t size() const { return count_.load(std::memory_order_relaxed); }
+  size_t size() const;
   size_t mapped_bytes() const { return mapped_.load(std::memory_order_relaxed); }
 
   void LockAll();
@@ -58,7 +62,7 @@ class LiveTable {
     base::SpinLock lock;
     std::atomic<uint32_t> version{0};  // odd while a writer changes slots
     std::atomic<SlotArray*> array{nullptr};
-    size_t used = 0;
+    std::atomic<size_t> used{0};  // written under the lock
   };
   // True if p is certainly absent, decided without the lock.
   static bool AbsentLockFree(Shard& s, uintptr_t p, uint64_t h);
@@ -71,8 +75,11 @@ class LiveTable {
   bool Grow(Shard& s);
 
   Shard shards_[kShards];
+  static constexpr size_t kMinPerShard = 1024;
+  size_t max_per_shard_ = 0;
   size_t max_entries_ = 0;
-  std::atomic<size_t> count_{0};
+  bool exact_count_ = true;
+  std::atomic<size_t> count_{0};  // only when exact_count_
   std::atomic<size_t> mapped_{0};
 };
 

@@ -62,6 +62,20 @@ TEST(LiveTable, FullIsReportedNotFatal) {
   EXPECT_EQ(full, 900);
 }
 
+TEST(LiveTable, LargeLimitIsSpreadOverShardsAndNeverExceeded) {
+  LiveTable t;
+  constexpr size_t kMax = 128 * 1024 * 2;
+  t.Init(kMax);
+  size_t full = 0;
+  for (uintptr_t i = 1; i <= 2 * kMax; i++) {
+    LiveEntry replaced;
+    if (t.Insert(i * 16, LiveEntry{8, 1}, &replaced) == LiveTable::InsertResult::kFull) full++;
+  }
+  EXPECT_LE(t.size(), kMax);
+  EXPECT_GE(t.size(), kMax * 9 / 10);  // a hash spreads keys evenly over the shards
+  EXPECT_EQ(t.size() + full, 2 * kMax);
+}
+
 TEST(LiveTable, ConcurrentThreads) {
   LiveTable t;
   t.Init(1 << 22);

@@ -148,10 +148,8 @@ HS_ALWAYS_INLINE StackId StackIdOf(const uintptr_t* frames, int depth, bool trun
 
 namespace {
 
-HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, const uintptr_t* frames, int depth,
-                                      bool truncated) {
+HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, StackId id) {
   State& st = GlobalState();
-  StackId id = StackIdOf(frames, depth, truncated);
   if (id == 0) return;
   LiveEntry replaced;
   switch (g_live->Insert(reinterpret_cast<uintptr_t>(p), LiveEntry{size, id}, &replaced)) {
@@ -167,7 +165,7 @@ HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, const uintptr_t* fra
       FilterAdd(reinterpret_cast<uintptr_t>(p));
       break;
   }
-  st.samples.fetch_add(1, std::memory_order_relaxed);
+  st.samples.Add(1);
   Account(id, size, true);
 }
 
@@ -175,21 +173,39 @@ HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, const uintptr_t* fra
 
 void RecordAllocAt(const RecursionGuard&, void* p, size_t size, const uintptr_t* frames, int depth,
                    bool truncated) {
-  RecordAllocImpl(p, size, frames, depth, truncated);
+  RecordAllocImpl(p, size, StackIdOf(frames, depth, truncated));
 }
+
+// The stack id of this thread's last recorded allocation, and the number of
+// the remembered walk it came from: a loop allocating from one place finds
+// its stack without hashing and comparing it again.
+struct LastStack {
+  uint64_t walk_serial;
+  StackId id;
+};
+__thread LastStack tls_last_stack __attribute__((tls_model("initial-exec")));
 
 void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
   uintptr_t frames[kMaxFrames];
   bool truncated = false;
-  int depth = CaptureStack(g, frames, kMaxFrames, &truncated);
-  RecordAllocImpl(p, size, frames, depth, truncated);
+  WalkInfo walk;
+  int depth = CaptureStack(g, frames, kMaxFrames, &truncated, &walk);
+  LastStack& last = tls_last_stack;
+  StackId id;
+  if (walk.same_as_last && last.id != 0 && walk.serial == last.walk_serial + 1) {
+    id = last.id;
+  } else {
+    id = StackIdOf(frames, depth, truncated);
+  }
+  last = LastStack{walk.serial, walk.serial != 0 ? id : 0};
+  RecordAllocImpl(p, size, id);
 }
 
 void RecordAllocFreed(const RecursionGuard&, size_t size, const uintptr_t* frames, int depth,
                       bool truncated) {
   StackId id = StackIdOf(frames, depth, truncated);
   if (id == 0) return;
-  GlobalState().samples.fetch_add(1, std::memory_order_relaxed);
+  GlobalState().samples.Add(1);
   Account(id, size, true);
   Account(id, size, false);
 }

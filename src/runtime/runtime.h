@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "base/base.h"
+#include "base/striped_counter.h"
 
 namespace heapscope::runtime {
 
@@ -59,7 +60,7 @@ struct State {
   std::atomic<int32_t> dump_tid{0};
   std::atomic<int32_t> http_tid{0};
 
-  std::atomic<uint64_t> samples{0};
+  base::StripedCounter samples;  // every sample adds to it: striped
   std::atomic<uint64_t> dropped_stacks{0};   // stack depot full
   std::atomic<uint64_t> dropped_live{0};     // live table full
   std::atomic<uint64_t> dropped_deferred{0};  // signal handler's queue full

@@ -49,10 +49,11 @@ void InitUnwinder() {
   unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
-int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* truncated) {
+int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* truncated,
+                 WalkInfo* walk) {
   const State& g = GlobalState();
   bool complete = false;
-  int n = CfiBacktrace(frames, max, &complete, g.self_begin, g.self_end);
+  int n = CfiBacktrace(frames, max, &complete, g.self_begin, g.self_end, false, walk);
 #ifdef HS_UNWIND_VERIFY
   if (n >= 0) {
     bool t2;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "runtime/cfi_unwind.h"
 #include "runtime/runtime.h"
 
 namespace heapscope::runtime {
@@ -11,7 +12,10 @@ namespace heapscope::runtime {
 // Captures return addresses, leaf first, with the profiler's own frames
 // removed. Returns the depth; sets *truncated when the stack was deeper
 // than `max` frames (the outermost frames are then missing).
-int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* truncated);
+// `walk`, when given, tells whether the stack is the one this thread's
+// previous remembered walk found (see CfiBacktrace).
+int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* truncated,
+                 WalkInfo* walk = nullptr);
 
 // The same from a signal handler (async-signal-safe): ucontext is the
 // handler's third argument; the stack starts at the interrupted
