@@ -54,6 +54,31 @@ void BM_NewDelete(benchmark::State& state) {
 }
 BENCHMARK(BM_NewDelete);
 
+// malloc+free at the bottom of `depth` frames built without frame pointers
+// (like Debian's libraries): under HEAPSCOPE_RATE=1 every call is sampled,
+// so this is the cost of recording one allocation and its free with a
+// stack of that depth; at the default rate, the fast path under a deep
+// stack.
+[[gnu::noinline, gnu::optimize("omit-frame-pointer")]] void* AllocAtDepth(int depth,
+                                                                         size_t size) {
+  volatile char pad[24];
+  pad[0] = static_cast<char>(depth);
+  void* p = depth > 0 ? AllocAtDepth(depth - 1, size) : std::malloc(size);
+  benchmark::DoNotOptimize(pad[0]);  // keeps the recursion from becoming a loop
+  return p;
+}
+
+void BM_MallocFreeAtDepth(benchmark::State& state) {
+  const int depth = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    void* pointer = AllocAtDepth(depth, 64);
+    benchmark::DoNotOptimize(pointer);
+    std::free(pointer);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MallocFreeAtDepth)->Arg(4)->Arg(16)->Arg(64);
+
 // Frees in a different order from allocation, over a working set larger than
 // the allocator's per-thread caches: closer to a real program than the
 // immediate malloc/free pairs above.

@@ -795,6 +795,8 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
 
 }  // namespace
 
+void ForgetRememberedWalk() { tls_walk.count = 0; }
+
 HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
                              uintptr_t skip_end, bool cached_only, WalkInfo* info) {
   *complete = false;

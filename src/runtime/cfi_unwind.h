@@ -41,6 +41,10 @@ struct WalkInfo {
 int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
                  uintptr_t skip_end, bool cached_only = false, WalkInfo* info = nullptr);
 
+// Forgets the calling thread's remembered walk (the next walk goes from
+// leaf to root). For benchmarks and tests.
+void ForgetRememberedWalk();
+
 // Forgets every cached rule (after dlclose, when code addresses may be
 // reused by another object).
 void FlushCfiCache();
