@@ -39,9 +39,11 @@ constexpr uint64_t kUnhandledRule = kRuleValid | kUnhandled;
 constexpr uint64_t kNoFdeRule = kUnhandledRule;
 
 // Distinct rules are few (a few hundred in a large program): they are
-// interned in a lock-free open-addressing table and named by their slot, so
-// the address cache holds address and rule id in one word that is read and
-// written atomically (no torn entries, no locks, nothing to do at fork).
+// interned and named by a small number, so the address cache holds address
+// and rule id in one word that is read and written atomically (no torn
+// entries, no locks, nothing to do at fork). Ids are handed out in order,
+// so the rules a walk reads sit together in a few cache lines; a
+// lock-free open-addressing index finds a rule's id when interning.
 constexpr int kRuleBits = 16;
 constexpr size_t kRules = size_t{1} << kRuleBits;
 // Address cache: direct-mapped; a collision just overwrites.
@@ -50,27 +52,39 @@ constexpr size_t kCacheSlots = size_t{1} << kCacheBits;
 constexpr int kAddrBits = 47;  // x86-64 user-space addresses
 constexpr uint64_t kAddrMask = (uint64_t{1} << kAddrBits) - 1;
 
-std::atomic<uint64_t>* g_rules = nullptr;
+struct RuleSlot {
+  std::atomic<uint64_t> rule;  // 0: empty
+  std::atomic<uint32_t> id;    // 0 until published
+};
+
+std::atomic<uint64_t>* g_rules = nullptr;  // by id (0 unused)
+std::atomic<uint32_t> g_rule_count{0};
+RuleSlot* g_rule_index = nullptr;          // by hash of the rule
 std::atomic<uint64_t>* g_cache = nullptr;
 
 HS_ALWAYS_INLINE size_t CacheIndex(uintptr_t addr) {
   return static_cast<size_t>((addr * 0x9E3779B97F4A7C15ULL) >> (64 - kCacheBits));
 }
 
-// The id (slot) of `rule`, interning it. 0 when the table is full.
+// The id of `rule`, interning it. 0 when the table is full, or while
+// another thread is publishing the same rule (the caller then just does
+// not cache it this time).
 uint32_t InternRule(uint64_t rule) {
   size_t i = static_cast<size_t>((rule * 0xff51afd7ed558ccdULL) >> (64 - kRuleBits));
   for (size_t n = 0; n < kRules; n++, i = (i + 1) & (kRules - 1)) {
-    if (i == 0) continue;  // id 0: none
-    uint64_t v = g_rules[i].load(std::memory_order_acquire);
-    if (v == rule) return static_cast<uint32_t>(i);
+    RuleSlot& slot = g_rule_index[i];
+    uint64_t v = slot.rule.load(std::memory_order_acquire);
     if (v == 0) {
-      uint64_t expected = 0;
-      if (g_rules[i].compare_exchange_strong(expected, rule, std::memory_order_acq_rel)) {
-        return static_cast<uint32_t>(i);
+      if (slot.rule.compare_exchange_strong(v, rule, std::memory_order_acq_rel)) {
+        uint32_t id = g_rule_count.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (id >= kRules) return 0;  // the slot keeps id 0: never cached
+        g_rules[id].store(rule, std::memory_order_release);
+        slot.id.store(id, std::memory_order_release);
+        return id;
       }
-      if (expected == rule) return static_cast<uint32_t>(i);
+      // v is now what another thread put there.
     }
+    if (v == rule) return slot.id.load(std::memory_order_acquire);
   }
   return 0;
 }
@@ -509,10 +523,12 @@ HS_ALWAYS_INLINE uint64_t RuleFor(uintptr_t addr) {
 bool InitCfiUnwinder() {
   if (g_cache != nullptr) return true;
   auto* rules = static_cast<std::atomic<uint64_t>*>(base::MapPages(kRules * sizeof(uint64_t)));
+  auto* index = static_cast<RuleSlot*>(base::MapPages(kRules * sizeof(RuleSlot)));
   auto* cache =
       static_cast<std::atomic<uint64_t>*>(base::MapPages(kCacheSlots * sizeof(uint64_t)));
-  if (rules == nullptr || cache == nullptr) return false;
+  if (rules == nullptr || index == nullptr || cache == nullptr) return false;
   g_rules = rules;
+  g_rule_index = index;
   g_cache = cache;
   return true;
 }
@@ -548,13 +564,17 @@ namespace {
 // replayed tail stays where it is and only the new leaf-side steps are
 // written back.
 constexpr int kRememberedSteps = 64;
+// A step's meta word: bits 32..50 of its rule as they are (so it is made
+// with one shift), and flags of the walk above them.
 constexpr uint64_t kStepRbpOffsetMask = 0xffff;  // where this frame saved %rbp, from the CFA
-constexpr uint64_t kStepRbpSaved = uint64_t{1} << 16;
-constexpr uint64_t kStepCfaRbp = uint64_t{1} << 17;
-constexpr uint64_t kStepReported = uint64_t{1} << 18;   // its return address is in the output
-constexpr uint64_t kStepUsesRbp = uint64_t{1} << 19;    // the walk from here reads %rbp
-constexpr uint64_t kStepOutermost = uint64_t{1} << 20;  // the walk ended after this step
-constexpr uint64_t kStepEnd = uint64_t{1} << 21;  // not a frame: the 0 return address read last
+constexpr uint64_t kStepCfaRbp = kCfaRbp >> 32;
+constexpr uint64_t kStepRbpSaved = kRbpSaved >> 32;
+constexpr uint64_t kStepOutermost = kOutermost >> 32;  // the walk ended after this step
+constexpr uint64_t kStepRuleBits = (kOutermost >> 32) * 2 - 1;
+constexpr uint64_t kStepReported = uint64_t{1} << 20;  // its return address is in the output
+constexpr uint64_t kStepUsesRbp = uint64_t{1} << 21;   // the walk from here reads %rbp
+constexpr uint64_t kStepEnd = uint64_t{1} << 22;  // not a frame: the 0 return address read last
+static_assert(kStepRuleBits < kStepReported);
 
 struct Step {
   uintptr_t ra;
@@ -568,12 +588,22 @@ struct WalkMemory {
   uint32_t count;       // steps[0] outermost .. steps[count - 1]
   uint32_t busy;        // a walk is using it (a signal handler's walk leaves it alone)
   uint32_t whole;       // steps[] holds the whole walk (not only its outer part)
+  uint32_t window;      // walks in the current window (see kWindowWalks)
+  uint32_t window_steps;     // steps they remembered
+  uint32_t window_replayed;  // of which replayed
+  uint32_t skip;        // walks still to go without the memory
   uint64_t serial;      // walks remembered by this thread so far
   Step steps[kRememberedSteps];
 };
 
 // Zero-initialised TLS: no constructor, nothing allocated.
 __thread WalkMemory tls_walk __attribute__((tls_model("initial-exec")));
+
+// Slot of step `i` (>= 0) in a ring of kRememberedSteps.
+HS_ALWAYS_INLINE unsigned Ring(int i) {
+  static_assert((kRememberedSteps & (kRememberedSteps - 1)) == 0);
+  return static_cast<unsigned>(i) & (kRememberedSteps - 1);
+}
 
 HS_ALWAYS_INLINE uintptr_t LoadWord(uintptr_t addr) {
   return *reinterpret_cast<const uintptr_t*>(addr);
@@ -611,9 +641,18 @@ HS_ALWAYS_INLINE int TailChangedAt(const WalkMemory& m, int at) {
   return changed;
 }
 
+// Remembering costs every walk something (each step is kept, then written
+// back): a thread whose stacks share little from one to the next (less
+// than a third of the steps replayed over kWindowWalks walks) walks
+// without it for the next kSkipWalks walks, then tries again.
+constexpr uint32_t kWindowWalks = 32;
+constexpr uint32_t kSkipWalks = 512;
+
 // Walks from the first frame outside our own code. Returns the number of
-// return addresses written, or -1 (libunwind decides).
-template <bool kCachedOnly>
+// return addresses written, or -1 (libunwind decides). kRemember: use and
+// update the thread's remembered walk (never for cached-only walks, which
+// run in signal handlers, possibly on top of a walk using it).
+template <bool kCachedOnly, bool kRemember>
 HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* info,
                           uintptr_t skip_begin, uintptr_t skip_end, const uintptr_t* fp) {
   // Our own frames lie within this much above the walk's start, and no
@@ -639,14 +678,13 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
   uintptr_t rbp = fp[0];
   int n = 0;
 
-  // The remembered walk (not for cached-only walks, which run in signal
-  // handlers, possibly on top of a walk using it).
+  static_assert(!(kCachedOnly && kRemember));
   WalkMemory* memory = nullptr;
   uint32_t generation = 0;
   int cursor = -1;                    // the remembered step with the smallest %rsp not yet passed
   uintptr_t join_sp = ~uintptr_t{0};  // its %rsp: below it, nothing to compare
   int limit = kRememberedSteps;       // join only steps below this (the stack changed above)
-  if constexpr (!kCachedOnly) {
+  if constexpr (kRemember) {
     WalkMemory& m = tls_walk;
     if (m.busy == 0) {
       memory = &m;
@@ -659,13 +697,13 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
     }
   }
   // This walk's steps, the last kRememberedSteps of them (a ring).
-  Step fresh[kCachedOnly ? 1 : kRememberedSteps];
+  Step fresh[kRemember ? kRememberedSteps : 1];
   int steps = 0;
   int replayed_from = -1;  // the remembered step the walk joined, if any
   bool ended = false;
 
   while (ra != 0) {
-    if constexpr (!kCachedOnly) {
+    if constexpr (kRemember) {
       if (HS_UNLIKELY(sp >= join_sp)) {
         while (cursor >= 0 && memory->steps[cursor].sp < sp) cursor--;
         if (cursor < 0) {
@@ -708,11 +746,9 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
       }
       out[n++] = ra;
     }
-    if constexpr (!kCachedOnly) {
-      fresh[steps % kRememberedSteps] =
-          Step{ra, sp, rbp,
-               ((rule >> 32) & kStepRbpOffsetMask) | ((rule & kRbpSaved) != 0 ? kStepRbpSaved : 0) |
-                   ((rule & kCfaRbp) != 0 ? kStepCfaRbp : 0) | (reported ? kStepReported : 0)};
+    if constexpr (kRemember) {
+      fresh[Ring(steps)] =
+          Step{ra, sp, rbp, ((rule >> 32) & kStepRuleBits) | (reported ? kStepReported : 0)};
       steps++;
     }
     if ((rule & kOutermost) != 0) {
@@ -734,7 +770,7 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
     sp = cfa;
   }
   *complete = true;
-  if constexpr (kCachedOnly) {
+  if constexpr (!kRemember) {
     (void)ended;
     (void)replayed_from;
     (void)info;
@@ -764,10 +800,10 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
     } else {
       if (!ended) {
         // The 0 return address that ended it was read at sp - 8.
-        fresh[steps % kRememberedSteps] = Step{0, sp, rbp, kStepEnd};
+        fresh[Ring(steps)] = Step{0, sp, rbp, kStepEnd};
         steps++;
       } else {
-        fresh[(steps - 1) % kRememberedSteps].meta |= kStepOutermost;
+        fresh[Ring(steps - 1)].meta |= kStepOutermost;
       }
       base = 0;
     }
@@ -777,7 +813,7 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
     bool uses_rbp = base > 0 && (m.steps[base - 1].meta & kStepUsesRbp) != 0;
     int kept = steps < kRememberedSteps - base ? steps : kRememberedSteps - base;
     for (int q = 0; q < kept; q++) {
-      Step st = fresh[(steps - 1 - q) % kRememberedSteps];
+      Step st = fresh[Ring(steps - 1 - q)];
       uses_rbp = (st.meta & kStepCfaRbp) != 0 || ((st.meta & kStepRbpSaved) == 0 && uses_rbp);
       if ((st.meta & kStepEnd) != 0) uses_rbp = false;
       if (uses_rbp) st.meta |= kStepUsesRbp;
@@ -785,6 +821,12 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
     }
     m.count = static_cast<uint32_t>(base + kept);
     m.whole = kept == steps ? 1 : 0;
+    m.window_steps += m.count;
+    m.window_replayed += static_cast<uint32_t>(base);
+    if (++m.window == kWindowWalks) {
+      if (m.window_steps > 3 * m.window_replayed) m.skip = kSkipWalks;
+      m.window = m.window_steps = m.window_replayed = 0;
+    }
     m.generation = generation;
     m.serial++;
     if (info != nullptr) info->serial = m.serial;
@@ -795,7 +837,11 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
 
 }  // namespace
 
-void ForgetRememberedWalk() { tls_walk.count = 0; }
+void ForgetRememberedWalk() {
+  tls_walk.count = 0;
+  tls_walk.window = tls_walk.window_steps = tls_walk.window_replayed = 0;
+  tls_walk.skip = 0;
+}
 
 HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
                              uintptr_t skip_end, bool cached_only, WalkInfo* info) {
@@ -804,8 +850,14 @@ HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t 
   if (HS_UNLIKELY(g_cache == nullptr)) return -1;
   // This function's own frame (it has one: it reads its frame address).
   auto* fp = static_cast<const uintptr_t*>(__builtin_frame_address(0));
-  if (cached_only) return Walk<true>(out, max, complete, nullptr, skip_begin, skip_end, fp);
-  return Walk<false>(out, max, complete, info, skip_begin, skip_end, fp);
+  if (cached_only) {
+    return Walk<true, false>(out, max, complete, nullptr, skip_begin, skip_end, fp);
+  }
+  if (HS_UNLIKELY(tls_walk.skip != 0)) {
+    tls_walk.skip--;
+    return Walk<false, false>(out, max, complete, info, skip_begin, skip_end, fp);
+  }
+  return Walk<false, true>(out, max, complete, info, skip_begin, skip_end, fp);
 }
 
 }  // namespace heapscope::runtime

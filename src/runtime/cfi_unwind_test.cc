@@ -123,6 +123,7 @@ __attribute__((noinline)) int Outer(Walked* w, bool via_a, int depth, int max, s
 TEST(CfiUnwind, RememberedWalkReplaysOnlyWhatIsUnchanged) {
   ASSERT_TRUE(InitCfiUnwinder());
   FlushCfiCache();
+  ForgetRememberedWalk();
   // Every walk must equal libunwind's, whatever the last walk was: the
   // same path, the other caller at the same addresses, another depth,
   // another frame-pointer frame size.
@@ -160,6 +161,7 @@ TEST(CfiUnwind, RememberedWalkReplaysOnlyWhatIsUnchanged) {
 
 TEST(CfiUnwind, RememberedWalkHonoursMax) {
   ASSERT_TRUE(InitCfiUnwinder());
+  ForgetRememberedWalk();
   Walked full;
   Outer(&full, true, 20, 256, 0);
   ASSERT_TRUE(full.Same());
@@ -171,6 +173,24 @@ TEST(CfiUnwind, RememberedWalkHonoursMax) {
   Outer(&again, true, 20, 256, 0);
   EXPECT_TRUE(again.Same());
   EXPECT_TRUE(again.complete);
+}
+
+TEST(CfiUnwind, StacksThatShareLittleWalkWithoutTheMemoryForAWhile) {
+  ASSERT_TRUE(InitCfiUnwinder());
+  ForgetRememberedWalk();
+  // Alternating callers under 30 frames: each walk replays only the frames
+  // above Outer, a small part of it.
+  int kept = 0;
+  for (int i = 0; i < 64; i++) {
+    Walked w;
+    Outer(&w, i % 2 == 0, 30, 256, 0);
+    EXPECT_TRUE(w.Same()) << "walk " << i;
+    kept += w.info.serial != 0 ? 1 : 0;
+  }
+  EXPECT_EQ(kept, 32);  // after a window of 32 poor walks, the next ones go without
+  Walked w;
+  Outer(&w, true, 3, 256, 0);
+  EXPECT_TRUE(w.Same());
 }
 
 TEST(CfiUnwind, StopsAtMaxAndSaysSo) {
