@@ -221,9 +221,11 @@ void ForkPrepare() {
   Modules().LockForFork();
   Depot().LockForFork();
   Live().LockAll();
+  LockPendingCountsForFork();
 }
 
 void ForkParent() {
+  UnlockPendingCountsAfterFork();
   Live().UnlockAll();
   Depot().UnlockAfterFork();
   Modules().UnlockAfterFork();
@@ -231,6 +233,7 @@ void ForkParent() {
 }
 
 void ForkChild() {
+  ResetPendingCountsAfterFork();
   Live().ResetLocksAfterFork();
   Depot().ResetLockAfterFork();
   Modules().ResetLockAfterFork();

@@ -638,6 +638,7 @@ class TextOut {
 }  // namespace
 
 bool WriteHeapProfile(format::ByteSink* sink, const HeapProfileOptions& options) {
+  FlushPendingCounts();
   SymbolCache* symbols = options.symbols != nullptr ? options.symbols : DefaultSymbols();
   ProfileBuilder b(sink, symbols);
   return b.Build(options);
@@ -680,6 +681,7 @@ bool WriteStackProfileGz(int fd, const StackProfile& p) {
 }
 
 size_t CaptureAllocBase(base::MmapBuffer* out) {
+  FlushPendingCounts();
   out->Clear();
   StackDepot& depot = Depot();
   size_t n = depot.size();
@@ -696,6 +698,7 @@ size_t CaptureAllocBase(base::MmapBuffer* out) {
 }
 
 bool WriteHeapProfileText(format::ByteSink* sink, const HeapProfileOptions& options) {
+  FlushPendingCounts();
   State& g = GlobalState();
   SymbolCache* symbols = options.symbols != nullptr ? options.symbols : DefaultSymbols();
   StackDepot& depot = Depot();
@@ -793,6 +796,7 @@ bool DescribePc(SymbolCache* cache, uintptr_t pc, bool refresh, char* name, size
 }
 
 HeapTotals ComputeHeapTotals() {
+  FlushPendingCounts();
   HeapTotals t;
   State& g = GlobalState();
   StackDepot& depot = Depot();

@@ -1,8 +1,12 @@
 #include "runtime/recorder.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 
+#include "base/mmap_arena.h"
 #include "base/no_destructor.h"
+#include "base/spinlock.h"
 #include "platform/modules.h"
 #include "runtime/unwind.h"
 
@@ -80,24 +84,181 @@ void UpdateInuse(int64_t delta) {
   }
 }
 
+void AddToStack(StackNode* n, uint64_t alloc_objects, uint64_t alloc_bytes,
+                uint64_t free_objects, uint64_t free_bytes) {
+  StackCounters& c = n->counters;
+  if (alloc_objects != 0) c.alloc_objects.fetch_add(alloc_objects, std::memory_order_relaxed);
+  if (alloc_bytes != 0) c.alloc_bytes.fetch_add(alloc_bytes, std::memory_order_relaxed);
+  if (free_objects != 0) c.free_objects.fetch_add(free_objects, std::memory_order_relaxed);
+  if (free_bytes != 0) c.free_bytes.fetch_add(free_bytes, std::memory_order_relaxed);
+}
+
+// ---- Per-thread pending counts ----
+//
+// Every recorded allocation and free adds to its stack's counters. Threads
+// allocating from the same stacks would bounce those cache lines between
+// them at every call (in every-allocation mode, the largest cost with a
+// few threads), so each thread adds into a small direct-mapped table of its
+// own, under a lock of its own: taken by the thread on every update (never
+// contended in the common case), and by whoever reads the counters, which
+// first moves every thread's pending counts into the stacks
+// (FlushPendingCounts). A slot moves to its stack when another stack needs
+// it. A thread's table is flushed and handed to the next new thread when
+// it ends (a thread-specific key's destructor). Tables are never unmapped.
+constexpr size_t kPendingSlots = 64;
+
+struct PendingSlot {
+  StackId id;  // 0: empty
+  uint64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
+};
+
+struct alignas(64) PendingTable {
+  base::SpinLock lock;
+  std::atomic<bool> in_use;
+  PendingTable* next;  // all tables, newest first (set before publishing)
+  PendingSlot slots[kPendingSlots];
+};
+
+std::atomic<PendingTable*> g_tables{nullptr};
+pthread_key_t g_table_key;
+std::atomic<int> g_table_key_state{0};  // 0 none, 1 creating, 2 ready, 3 failed
+__thread PendingTable* tls_table __attribute__((tls_model("initial-exec")));
+// The thread's key destructor ran: it ends, and gets no new table.
+__thread bool tls_table_released __attribute__((tls_model("initial-exec")));
+
+void FlushSlot(PendingSlot& e) {
+  if (e.id == 0) return;
+  if (StackNode* n = g_depot->Get(e.id)) {
+    AddToStack(n, e.alloc_objects, e.alloc_bytes, e.free_objects, e.free_bytes);
+  }
+  e = PendingSlot{};
+}
+
+void FlushTableLocked(PendingTable* t) {
+  for (PendingSlot& e : t->slots) FlushSlot(e);
+}
+
+void ReleaseTable(void* p) {
+  auto* t = static_cast<PendingTable*>(p);
+  {
+    base::SpinLockHolder hold(t->lock);
+    FlushTableLocked(t);
+  }
+  tls_table = nullptr;
+  tls_table_released = true;
+  t->in_use.store(false, std::memory_order_release);
+}
+
+bool TableKeyReady() {
+  int s = g_table_key_state.load(std::memory_order_acquire);
+  if (s == 2) return true;
+  int expected = 0;
+  if (s == 0 && g_table_key_state.compare_exchange_strong(expected, 1)) {
+    bool ok = pthread_key_create(&g_table_key, ReleaseTable) == 0;
+    g_table_key_state.store(ok ? 2 : 3, std::memory_order_release);
+    return ok;
+  }
+  return false;  // being created by another thread, or failed: go without
+}
+
+// The calling thread's table, made or reused on first use; nullptr when
+// there is none to be had (the caller adds to the stack directly).
+HS_NOINLINE PendingTable* AcquireTable() {
+  if (tls_table_released || !TableKeyReady()) return nullptr;
+  PendingTable* t = nullptr;
+  for (PendingTable* c = g_tables.load(std::memory_order_acquire); c != nullptr; c = c->next) {
+    bool free = false;
+    if (c->in_use.compare_exchange_strong(free, true, std::memory_order_acq_rel)) {
+      t = c;
+      break;
+    }
+  }
+  if (t == nullptr) {
+    t = static_cast<PendingTable*>(base::MapPages(sizeof(PendingTable)));
+    if (t == nullptr) return nullptr;
+    t->in_use.store(true, std::memory_order_relaxed);
+    PendingTable* head = g_tables.load(std::memory_order_relaxed);
+    do {
+      t->next = head;
+    } while (!g_tables.compare_exchange_weak(head, t, std::memory_order_release,
+                                             std::memory_order_relaxed));
+  }
+  // Keys past the first block make glibc allocate: ours, under the caller's
+  // guard, so never recorded.
+  if (pthread_setspecific(g_table_key, t) != 0) {
+    t->in_use.store(false, std::memory_order_release);
+    return nullptr;
+  }
+  tls_table = t;
+  return t;
+}
+
 void Account(StackId id, uint64_t size, bool alloc) {
-  StackNode* n = g_depot->Get(id);
-  if (n == nullptr) return;
+  if (id == 0) return;
   uint64_t w = SampleWeight(size);
   uint64_t bytes = size * w;
-  StackCounters& c = n->counters;
+  UpdateInuse(alloc ? static_cast<int64_t>(bytes) : -static_cast<int64_t>(bytes));
+  PendingTable* t = tls_table;
+  if (HS_UNLIKELY(t == nullptr)) t = AcquireTable();
+  if (HS_UNLIKELY(t == nullptr)) {
+    StackNode* n = g_depot->Get(id);
+    if (n == nullptr) return;
+    if (alloc) {
+      AddToStack(n, w, bytes, 0, 0);
+    } else {
+      AddToStack(n, 0, 0, w, bytes);
+    }
+    return;
+  }
+  base::SpinLockHolder hold(t->lock);
+  PendingSlot& e = t->slots[id & (kPendingSlots - 1)];
+  if (e.id != id) {
+    FlushSlot(e);
+    e.id = id;
+  }
   if (alloc) {
-    c.alloc_objects.fetch_add(w, std::memory_order_relaxed);
-    c.alloc_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    UpdateInuse(static_cast<int64_t>(bytes));
+    e.alloc_objects += w;
+    e.alloc_bytes += bytes;
   } else {
-    c.free_objects.fetch_add(w, std::memory_order_relaxed);
-    c.free_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    UpdateInuse(-static_cast<int64_t>(bytes));
+    e.free_objects += w;
+    e.free_bytes += bytes;
   }
 }
 
 }  // namespace
+
+void FlushPendingCounts() {
+  for (PendingTable* t = g_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
+    // A thread stopped inside its own update (a signal handler waiting for
+    // the final profile) would hold its lock for good: after a while, its
+    // few pending counts are left out of this profile.
+    bool locked = false;
+    for (int tries = 0; tries < 1000 && !(locked = t->lock.TryLock()); tries++) {
+      if (tries >= 64) sched_yield();
+    }
+    if (!locked) continue;
+    FlushTableLocked(t);
+    t->lock.Unlock();
+  }
+}
+
+void LockPendingCountsForFork() {
+  for (PendingTable* t = g_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
+    t->lock.Lock();
+  }
+}
+
+void UnlockPendingCountsAfterFork() {
+  for (PendingTable* t = g_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
+    t->lock.Unlock();
+  }
+}
+
+void ResetPendingCountsAfterFork() {
+  for (PendingTable* t = g_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
+    t->lock.ResetAfterFork();
+  }
+}
 
 StackDepot& Depot() { return *g_depot; }
 LiveTable& Live() { return *g_live; }

@@ -29,6 +29,15 @@ HS_ALWAYS_INLINE bool MayBeLiveSample(const void* p) {
 StackDepot& Depot();
 LiveTable& Live();
 
+// Moves every thread's pending counts into the stacks' counters (see
+// recorder.cc): whoever reads the counters calls it first.
+void FlushPendingCounts();
+// Around fork: no table is copied halfway through an update; in the child
+// the locks are free again.
+void LockPendingCountsForFork();
+void UnlockPendingCountsAfterFork();
+void ResetPendingCountsAfterFork();
+
 // Allocates the tables. Returns false if memory cannot be had.
 bool InitRecorder(const Config& c);
 
