@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what heapscope needs on Debian 12, as root. Only missing packages
-# are installed, so a second run is quick. Usage: install-deps.sh [build|test]
+# are installed, so a second run is quick. Usage: install-deps.sh [build|test|bench]
 set -euo pipefail
 what=${1:-build}
 
@@ -27,6 +27,10 @@ if [ "$what" = test ]; then
   pkgs+=(chromium)
   # A TLS server for the https input test (tests/e2e/test_https.py).
   pkgs+=(openssl)
+fi
+if [ "$what" = bench ]; then
+  # The tools bench/run_bench.py compares with, and GNU time for peak RSS.
+  pkgs+=(heaptrack libjemalloc2 libgoogle-perftools4 time)
 fi
 
 missing=()
