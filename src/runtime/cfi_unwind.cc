@@ -710,8 +710,9 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
           join_sp = ~uintptr_t{0};  // past the remembered walk
         } else {
           const Step& r = memory->steps[cursor];
+          // (The end step's return address is 0: never this one.)
           if (r.sp == sp && r.ra == ra && (r.rbp == rbp || (r.meta & kStepUsesRbp) == 0) &&
-              (r.meta & kStepEnd) == 0 && cursor < limit) {
+              cursor < limit) {
             int changed = TailChangedAt(*memory, cursor);
             if (changed == 0) {
               replayed_from = cursor;

@@ -601,39 +601,6 @@ class GzipSink : public format::ByteSink {
   Bytef out_[64 * 1024];
 };
 
-// Text output for the debug=1 form, without allocating.
-class TextOut {
- public:
-  explicit TextOut(format::ByteSink* sink) : sink_(sink) {}
-  TextOut& Str(const char* s) { return Put(s, strlen(s)); }
-  TextOut& Uint(uint64_t v) {
-    char tmp[32];
-    base::RawBuffer b(tmp, sizeof tmp);
-    b.Uint(v);
-    return Put(b.data(), b.size());
-  }
-  TextOut& Int(int64_t v) {
-    char tmp[32];
-    base::RawBuffer b(tmp, sizeof tmp);
-    b.Int(v);
-    return Put(b.data(), b.size());
-  }
-  TextOut& Hex(uint64_t v) {  // 0x...
-    char tmp[32];
-    base::RawBuffer b(tmp, sizeof tmp);
-    b.Hex(v);
-    return Put(b.data(), b.size());
-  }
-  TextOut& Put(const char* s, size_t n) {
-    if (ok_ && !sink_->Append(s, n)) ok_ = false;
-    return *this;
-  }
-  bool ok() const { return ok_; }
-
- private:
-  format::ByteSink* sink_;
-  bool ok_ = true;
-};
 
 }  // namespace
 

@@ -6,11 +6,49 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "base/mmap_arena.h"
+#include "base/raw_log.h"
 #include "format/proto_encoder.h"
 
 namespace heapscope::runtime {
+
+// Text output (the debug=1 forms), without allocating; remembers a failed
+// write.
+class TextOut {
+ public:
+  explicit TextOut(format::ByteSink* sink) : sink_(sink) {}
+  TextOut& Str(const char* s) { return Put(s, strlen(s)); }
+  TextOut& Char(char c) { return Put(&c, 1); }
+  TextOut& Uint(uint64_t v) {
+    char tmp[32];
+    base::RawBuffer b(tmp, sizeof tmp);
+    b.Uint(v);
+    return Put(b.data(), b.size());
+  }
+  TextOut& Int(int64_t v) {
+    char tmp[32];
+    base::RawBuffer b(tmp, sizeof tmp);
+    b.Int(v);
+    return Put(b.data(), b.size());
+  }
+  TextOut& Hex(uint64_t v) {  // 0x...
+    char tmp[32];
+    base::RawBuffer b(tmp, sizeof tmp);
+    b.Hex(v);
+    return Put(b.data(), b.size());
+  }
+  TextOut& Put(const char* s, size_t n) {
+    if (ok_ && !sink_->Append(s, n)) ok_ = false;
+    return *this;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  format::ByteSink* sink_;
+  bool ok_ = true;
+};
 
 // Symbol tables loaded for naming addresses. Not thread-safe: each thread
 // that writes profiles concurrently with the dump thread (the HTTP server)

@@ -292,33 +292,6 @@ const char* StateName(char c) {
   }
 }
 
-class Out {
- public:
-  explicit Out(format::ByteSink* sink) : sink_(sink) {}
-  Out& Str(const char* s) { return Put(s, strlen(s)); }
-  Out& Char(char c) { return Put(&c, 1); }
-  Out& Uint(uint64_t v) {
-    char tmp[32];
-    base::RawBuffer b(tmp, sizeof tmp);
-    b.Uint(v);
-    return Put(b.data(), b.size());
-  }
-  Out& Hex(uint64_t v) {
-    char tmp[32];
-    base::RawBuffer b(tmp, sizeof tmp);
-    b.Hex(v);
-    return Put(b.data(), b.size());
-  }
-  Out& Put(const char* s, size_t n) {
-    if (ok_ && !sink_->Append(s, n)) ok_ = false;
-    return *this;
-  }
-  bool ok() const { return ok_; }
-
- private:
-  format::ByteSink* sink_;
-  bool ok_ = true;
-};
 
 bool SameStack(const ThreadStack& a, const ThreadStack& b) {
   return a.pseudo == b.pseudo && a.depth == b.depth && a.truncated == b.truncated &&
@@ -326,7 +299,7 @@ bool SameStack(const ThreadStack& a, const ThreadStack& b) {
 }
 
 // One "#\tPC\tfunction+off\tmodule" line per frame (debug=1).
-void FrameLines(Out& o, const ThreadStack& t, SymbolCache* symbols, bool* refresh) {
+void FrameLines(TextOut& o, const ThreadStack& t, SymbolCache* symbols, bool* refresh) {
   for (int i = 0; i < t.depth; i++) {
     uintptr_t pc = t.frames[i] - 1;
     char name[1024];
@@ -346,7 +319,7 @@ void FrameLines(Out& o, const ThreadStack& t, SymbolCache* symbols, bool* refres
 
 bool WriteThreadsText(format::ByteSink* sink, const ThreadStack* t, size_t n, int debug,
                       SymbolCache* symbols) {
-  Out o(sink);
+  TextOut o(sink);
   bool refresh = true;
   if (debug >= 2) {
     // Go's debug=2: every thread, its header line, then its stack.

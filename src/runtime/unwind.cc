@@ -15,6 +15,24 @@ namespace heapscope::runtime {
 
 namespace {
 
+// Copies the return addresses buf[first..n) that are not in our own code
+// into frames (at most max); *kept counts them all. `exact_first`: buf[first]
+// is an interrupted instruction, not a return address (one past a call):
+// one past it reads the same way.
+int KeepProgramFrames(void* const* buf, int first, int n, bool exact_first, uintptr_t* frames,
+                      int max, int* kept) {
+  const State& g = GlobalState();
+  int depth = 0;
+  for (int i = first; i < n; i++) {
+    uintptr_t pc = reinterpret_cast<uintptr_t>(buf[i]);
+    if (pc >= g.self_begin && pc < g.self_end) continue;
+    if (i == first && exact_first) pc += 1;
+    ++*kept;
+    if (depth < max) frames[depth++] = pc;
+  }
+  return depth;
+}
+
 // The general walk, for stacks the CFI walk hands over (signal frames,
 // CFA expressions, code it does not model).
 HS_NOINLINE int CaptureStackLibunwind(uintptr_t* frames, int max, bool* truncated) {
@@ -24,18 +42,11 @@ HS_NOINLINE int CaptureStackLibunwind(uintptr_t* frames, int max, bool* truncate
   int cap = max + kOwnFramesRoom + 1;
   if (cap > static_cast<int>(sizeof buf / sizeof buf[0])) cap = sizeof buf / sizeof buf[0];
   int n = unw_backtrace(buf, cap);
-  const State& g = GlobalState();
   // Our own frames are cut wherever they are: the hooks at the leaf end,
   // and the thread-start trampoline at the root end of the program's
   // threads.
-  int depth = 0;
   int kept_from_program = 0;
-  for (int i = 0; i < n; i++) {
-    uintptr_t pc = reinterpret_cast<uintptr_t>(buf[i]);
-    if (pc >= g.self_begin && pc < g.self_end) continue;
-    kept_from_program++;
-    if (depth < max) frames[depth++] = pc;
-  }
+  int depth = KeepProgramFrames(buf, 0, n, false, frames, max, &kept_from_program);
   *truncated = kept_from_program > max || n == cap;
   return depth;
 }
@@ -101,17 +112,8 @@ int CaptureSignalStack(const void* ucontext, uintptr_t* frames, int max, bool* t
       break;
     }
   }
-  int depth = 0;
   int kept_from_program = 0;
-  for (int i = first; i < n; i++) {
-    uintptr_t pc = reinterpret_cast<uintptr_t>(buf[i]);
-    if (pc >= g.self_begin && pc < g.self_end) continue;
-    // Frames are return addresses (one past the call), but the interrupted
-    // instruction is exact: one past it reads the same way.
-    if (i == first && first > 0) pc += 1;
-    kept_from_program++;
-    if (depth < max) frames[depth++] = pc;
-  }
+  int depth = KeepProgramFrames(buf, first, n, first > 0, frames, max, &kept_from_program);
   if (depth == 0 && ip != 0 && max > 0 && !(ip >= g.self_begin && ip < g.self_end)) {
     frames[depth++] = ip + 1;  // the unwinder found nothing: at least where it was
     kept_from_program = 1;

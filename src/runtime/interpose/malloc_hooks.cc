@@ -71,21 +71,24 @@ bool IsRecognisable(const void* p) {
 // memalign); only when it does not do we move to a page-aligned block.
 constexpr size_t kNativeLargeMin = 64 * 1024;
 
+// The real allocator's block as the program asked for it: `align` 0 means
+// malloc's alignment, `zero` calloc's zeroing.
+void* RealAlloc(size_t size, size_t align, bool zero) {
+  if (align != 0) {
+    void* p = real.memalign(align, size);
+    if (p != nullptr && zero) memset(p, 0, size);
+    return p;
+  }
+  return zero ? real.calloc(1, size) : real.malloc(size);
+}
+
 // Allocates a sampled object and records it. `align` 0 means malloc's
 // alignment. Sampled objects are recognisable when the rate allows, so
 // free() can tell them apart with one AND.
 // A signal handler's allocation inside a hook (every-allocation mode, so
 // no page alignment): from the real allocator, recorded by the drain.
 HS_NOINLINE void* AllocDeferred(size_t size, size_t align, bool zero) {
-  void* p;
-  if (align != 0) {
-    p = real.memalign(align, size);
-    if (p != nullptr && zero) memset(p, 0, size);
-  } else if (zero) {
-    p = real.calloc(1, size);
-  } else {
-    p = real.malloc(size);
-  }
+  void* p = RealAlloc(size, align, zero);
   if (p != nullptr) DeferAlloc(p, size);
   return p;
 }
@@ -107,13 +110,8 @@ void* AllocSampled(size_t size, size_t align, bool zero) {
       p = real.memalign(align > kPageSize ? align : kPageSize, size);
       if (p != nullptr && zero && NeedsZeroing(p)) memset(p, 0, size);
     }
-  } else if (align != 0) {
-    p = real.memalign(align, size);
-    if (p != nullptr && zero) memset(p, 0, size);
-  } else if (zero) {
-    p = real.calloc(1, size);
   } else {
-    p = real.malloc(size);
+    p = RealAlloc(size, align, zero);
   }
   if (p != nullptr) RecordAlloc(guard, p, size);
   return p;
