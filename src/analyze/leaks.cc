@@ -391,6 +391,7 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
   }
   trend.rate = rate;
   r.rate = rate;
+  r.heap_growth_floor_per_sec = GrowthFloorPerSec(trend, r.duration_sec);
 
   std::vector<double> totals;
   for (const auto& s : snaps) totals.push_back(static_cast<double>(s.total.bytes));
@@ -529,6 +530,10 @@ std::string FormatLeaksText(const LeakReport& r) {
                 Bytes(r.total_growth_per_sec).c_str(),
                 Bytes(r.total_growth_per_sec * 3600).c_str());
   out += buf;
+  if (r.heap_growth_floor_per_sec > 0) {
+    out += "slowest heap leak this window can show: about " + Bytes(r.heap_growth_floor_per_sec) +
+           "/s (watch longer, or sample more often with --rate, to see slower ones)\n";
+  }
   for (const KindSummary& k : r.resources) {
     out += std::string(LeakKindName(k.kind)) + ": " + Amount(k.kind, k.total, k.total_objects) +
            " now, " + Rate(k.kind, k.growth_per_sec) + " over the window (" +
@@ -631,6 +636,7 @@ std::string FormatLeaksJson(const LeakReport& r) {
   j["enough_snapshots"] = r.enough_snapshots;
   j["duration_sec"] = r.duration_sec;
   j["rate"] = r.rate;
+  j["heap_growth_floor_per_sec"] = r.heap_growth_floor_per_sec;
   J sus = J::array();
   for (const auto& s : r.suspects) sus.push_back(suspect(s));
   j["suspects"] = sus;

@@ -136,6 +136,9 @@ struct LeakReport {
   bool enough_snapshots = false;
   double duration_sec = 0;
   double rate = 0;
+  // The slowest heap growth this window can call growing (GrowthFloorPerSec
+  // of the window): 0 in every-allocation mode.
+  double heap_growth_floor_per_sec = 0;
   // Growing stacks of every kind: the leading max_suspects of each kind,
   // ranked within their kind by growth rate (bytes are never compared with
   // counts), listed by rank, then kind (heap, fd, thread, mmap).

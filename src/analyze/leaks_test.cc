@@ -102,6 +102,24 @@ TEST(LeaksTest, FindsTheLeakAndRulesOutTheRest) {
   EXPECT_TRUE(j["time_to_limit_sec"].is_number());
 }
 
+TEST(LeaksTest, SampledReportStatesTheSlowestLeakItCanShow) {
+  // Exact mode: no floor, no line.
+  LeakReport exact = AnalyzeLeaks(Series(12), LeakOptions{});
+  EXPECT_EQ(exact.heap_growth_floor_per_sec, 0);
+  EXPECT_EQ(FormatLeaksText(exact).find("slowest heap leak"), std::string::npos);
+  // The same series sampled at 512 KiB over its 11 s: 9 * 524288 / 11.
+  std::vector<LeakSnapshot> sampled = Series(12);
+  for (LeakSnapshot& s : sampled) s.rate = 524288;
+  LeakReport r = AnalyzeLeaks(sampled, LeakOptions{});
+  EXPECT_DOUBLE_EQ(r.heap_growth_floor_per_sec, 9.0 * 524288 / 11);
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("slowest heap leak this window can show: about 418.91kB/s"),
+            std::string::npos)
+      << text;
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_DOUBLE_EQ(j["heap_growth_floor_per_sec"].get<double>(), 9.0 * 524288 / 11);
+}
+
 TEST(LeaksTest, NotEnoughSnapshots) {
   LeakReport r = AnalyzeLeaks(Series(2), LeakOptions{});
   EXPECT_FALSE(r.enough_snapshots);

@@ -69,6 +69,11 @@ double SamplingNoise(double bytes, double rate) {
   return std::sqrt(std::max(bytes, rate) * rate);
 }
 
+double GrowthFloorPerSec(const TrendOptions& o, double span) {
+  if (o.exact || o.rate <= 1 || span <= 0) return 0;
+  return o.noise_k * o.noise_k * o.rate / span;
+}
+
 std::string_view VerdictName(Verdict v) {
   switch (v) {
     case Verdict::kGrowing: return "growing";

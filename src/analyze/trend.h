@@ -71,6 +71,14 @@ struct Trend {
   double confidence = 0;    // 1 - mk.p_value.
 };
 
+// The slowest growth a sampled series over `span` seconds can be called
+// growing at: a stack that starts from nothing must rise more than noise_k
+// sampling sds of its own level, sqrt(rise * rate), so rise > noise_k^2 *
+// rate; divided by the span. A stack that held memory before the window
+// needs more (its level adds to the noise). 0 for exact series and for
+// every-allocation mode (rate <= 1), where sampling sets no floor.
+double GrowthFloorPerSec(const TrendOptions& options, double span);
+
 // Classifies the series y (bytes) taken at times t (seconds, increasing).
 Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
                     const TrendOptions& options);

@@ -235,6 +235,42 @@ TEST(ClassifyTrendTest, LateOneTimeAllocationIsNotGrowing) {
   EXPECT_NE(ClassifyTrend(t, y, Options()).verdict, Verdict::kGrowing);
 }
 
+TEST(ClassifyTrendTest, GrowthFloorIsWhereSampledLeaksStartToShow) {
+  // 30 s, a snapshot every 2 s, a leak of 1 KiB objects on a stack of its
+  // own at the default rate: the floor is 9 * 512 KiB / 30 s = 157 KiB/s.
+  // Half the floor is about 4.5 samples over the window and is almost never
+  // called growing (that needs 10: P(Poisson(4.5) >= 10) = 1.7%); twice the
+  // floor (18 samples expected) almost always is. Fixed seeds, 200 draws
+  // each; found at x0.25/0.5/1/1.5/2/3 the floor: 0, 5, 65, 155, 186, 200.
+  TrendOptions o = Options();
+  const double floor = GrowthFloorPerSec(o, 30);
+  EXPECT_DOUBLE_EQ(floor, 9 * kRate / 30);
+  auto found = [&](double growth) {
+    int growing = 0;
+    for (uint32_t seed = 1; seed <= 200; seed++) {
+      Sampler s(seed * 7919);
+      std::vector<double> t, y;
+      double leaked = 0;
+      for (int i = 0; i <= 15; i++) {
+        if (i > 0) leaked += s.Fresh(growth * 2);
+        t.push_back(2.0 * i);
+        y.push_back(leaked);
+      }
+      growing += ClassifyTrend(t, y, o).verdict == Verdict::kGrowing;
+    }
+    return growing;
+  };
+  EXPECT_LE(found(floor / 2), 10);
+  EXPECT_GE(found(floor * 2), 170);
+  // Exact series and every-allocation mode have no sampling floor.
+  o.rate = 1;
+  EXPECT_EQ(GrowthFloorPerSec(o, 30), 0);
+  o = Options();
+  o.exact = true;
+  EXPECT_EQ(GrowthFloorPerSec(o, 30), 0);
+  EXPECT_EQ(GrowthFloorPerSec(Options(), 0), 0);
+}
+
 TEST(ClassifyTrendTest, TooFewSnapshots) {
   std::vector<double> t = Times(5), y = {1, 2, 3, 4, 5};
   TrendOptions o = Options();

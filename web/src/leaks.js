@@ -221,7 +221,10 @@ export async function renderLeaks(main, state, stillShown) {
 
   const ruled = Object.entries(data.ruled_out).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`).join(', ');
   parts.push(h('h2', { text: data.suspects.length ? `Leak suspects (${data.suspects.length})` : 'No leak suspects' }));
-  parts.push(h('p.muted', { text: 'Stacks whose in-use bytes (or open descriptors, live threads, mapped bytes) keep rising (Theil-Sen slope, Mann-Kendall test, recent part still rising); each kind ranked on its own.' + (ruled ? ` Ruled out: ${ruled} stacks.` : '') }));
+  const floor = data.heap_growth_floor_per_sec > 0
+    ? ` Heap leaks slower than about ${fmtValue(data.heap_growth_floor_per_sec, 'bytes')}/s cannot stand out of the sampling noise in this window: watch longer, or sample more often (--rate), to see them.`
+    : '';
+  parts.push(h('p.muted.leak-method', { text: 'Stacks whose in-use bytes (or open descriptors, live threads, mapped bytes) keep rising (Theil-Sen slope, Mann-Kendall test, recent part still rising); each kind ranked on its own.' + (ruled ? ` Ruled out: ${ruled} stacks.` : '') + floor }));
   const grid = h('div.cards');
   data.suspects.forEach((s, i) => {
     const c = suspectCard(s, data, i, 'stack');
