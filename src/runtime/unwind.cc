@@ -60,6 +60,11 @@ void InitUnwinder() {
   unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
+void FlushUnwindCaches() {
+  FlushCfiCache();
+  unw_flush_cache(unw_local_addr_space, 0, 0);
+}
+
 int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* truncated,
                  WalkInfo* walk) {
   const State& g = GlobalState();

@@ -24,4 +24,10 @@ int CaptureSignalStack(const void* ucontext, uintptr_t* frames, int max, bool* t
 
 void InitUnwinder();
 
+// After dlclose: the next object loaded may reuse the unloaded one's code
+// addresses, so both walks forget what they cached by address (our CFI
+// rules, and libunwind's per-thread caches, which it drops lazily by
+// generation).
+void FlushUnwindCaches();
+
 }  // namespace heapscope::runtime

@@ -1,11 +1,11 @@
 // dlclose, exported from libheapscope.so: once an object is unloaded, the
-// next one loaded may reuse its code addresses, so the stack walk forgets
-// the rules it cached by address (src/runtime/cfi_unwind.h).
+// next one loaded may reuse its code addresses, so the stack walks forget
+// what they cached by address (src/runtime/unwind.h).
 #include <dlfcn.h>
 
 #include <atomic>
 
-#include "runtime/cfi_unwind.h"
+#include "runtime/unwind.h"
 #include "runtime/resource_table.h"
 #include "runtime/runtime.h"
 
@@ -24,6 +24,6 @@ extern "C" __attribute__((visibility("default"))) int dlclose(void* handle) {
   heapscope::runtime::DlcloseFn next = heapscope::runtime::NextDlclose();
   if (next == nullptr) return -1;
   int rc = next(handle);
-  heapscope::runtime::FlushCfiCache();
+  heapscope::runtime::FlushUnwindCaches();
   return rc;
 }
