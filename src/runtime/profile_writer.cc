@@ -233,7 +233,7 @@ class ProfileBuilder {
   bool WriteLocationsAndMappings();
   char* Format(const char* a, uint64_t v1, const char* b = nullptr, uint64_t v2 = 0,
                const char* c = nullptr, uint64_t v3 = 0, const char* d = nullptr,
-               uint64_t v4 = 0);
+               uint64_t v4 = 0, const char* e = nullptr, uint64_t v5 = 0);
   void Comment(const char* s) { comments_[ncomments_++] = strings_.Intern(s); }
   // A NUL-terminated copy in the builder's arena.
   char* Copy(const char* s, size_t n);
@@ -253,13 +253,15 @@ class ProfileBuilder {
 };
 
 char* ProfileBuilder::Format(const char* a, uint64_t v1, const char* b, uint64_t v2,
-                             const char* c, uint64_t v3, const char* d, uint64_t v4) {
+                             const char* c, uint64_t v3, const char* d, uint64_t v4,
+                             const char* e, uint64_t v5) {
   char tmp[512];
   base::RawBuffer buf(tmp, sizeof tmp);
   buf.Str(a).Uint(v1);
   if (b != nullptr) buf.Str(b).Uint(v2);
   if (c != nullptr) buf.Str(c).Uint(v3);
   if (d != nullptr) buf.Str(d).Uint(v4);
+  if (e != nullptr) buf.Str(e).Uint(v5);
   char* out = static_cast<char*>(arena_.Alloc(buf.size() + 1, 1));
   if (out == nullptr) return const_cast<char*>("");
   memcpy(out, buf.data(), buf.size());
@@ -459,7 +461,7 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
                  static_cast<uint64_t>(g.pid)));
   Comment(Format("heapscope: samples=", g.samples.load(), " dropped_samples=", dropped,
                  " dropped_stacks=", g.dropped_stacks.load(), " dropped_live=",
-                 g.dropped_live.load()));
+                 g.dropped_live.load(), " record_ns=", RecordNs()));
   if (g.dropped_deferred.load() != 0) {
     // Signal handlers' allocations that found the deferred queue full.
     Comment(Format("heapscope: dropped_in_signal_handler=", g.dropped_deferred.load()));
@@ -722,6 +724,7 @@ bool WriteHeapProfileText(format::ByteSink* sink, const HeapProfileOptions& opti
   out.Str("# Frees = ").Uint(t.free_objects).Str("\n");
   out.Str("# Samples = ").Uint(g.samples.load()).Str("\n");
   out.Str("# DroppedSamples = ").Uint(dropped).Str("\n");
+  out.Str("# RecordNs = ").Uint(RecordNs()).Str("\n");
   out.Str("# Stacks = ").Uint(nstacks).Str("\n");
   out.Str("# ProfilerMemory = ").Uint(base::ProfilerMappedBytes()).Str("\n");
   if (options.duration_ns != 0) {

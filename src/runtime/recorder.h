@@ -26,6 +26,12 @@ HS_ALWAYS_INLINE bool MayBeLiveSample(const void* p) {
          __atomic_load_n(PageFilterSlot(reinterpret_cast<uintptr_t>(p)), __ATOMIC_RELAXED) != 0;
 }
 
+// The profiler's own CPU time spent recording sampled allocations and frees
+// (stack walk, stack table, live table, counts; not the allocation itself),
+// in nanoseconds since start: every record timed in sampled mode, one in 64
+// (scaled up) in every-allocation mode.
+uint64_t RecordNs();
+
 StackDepot& Depot();
 LiveTable& Live();
 

@@ -3,6 +3,8 @@
 // profile on exit and _exit; the public C API.
 #include "runtime/runtime.h"
 
+#include <x86intrin.h>
+
 #include <dlfcn.h>
 #include <link.h>
 #include <signal.h>
@@ -178,6 +180,7 @@ bool InitOnce() {
   ReadConfig(&g.config);
   g.pid = static_cast<int>(getpid());
   g.start_ns = MonoNs();
+  g.start_tsc = __rdtsc();
   if (const char* main_pid = getenv("HEAPSCOPE_MAIN_PID")) {
     uint64_t p;
     g.is_main_process = !base::ParseUint(main_pid, &p) || p == static_cast<uint64_t>(g.pid);

@@ -61,6 +61,10 @@ struct State {
   std::atomic<int32_t> http_tid{0};
 
   base::StripedCounter samples;  // every sample adds to it: striped
+  // The profiler's own time recording allocations and frees (RecordTimer in
+  // recorder.cc), in TSC ticks; RecordNs() converts.
+  base::StripedCounter record_ticks;
+  uint64_t start_tsc = 0;  // read with start_ns, to convert ticks
   std::atomic<uint64_t> dropped_stacks{0};   // stack depot full
   std::atomic<uint64_t> dropped_live{0};     // live table full
   std::atomic<uint64_t> dropped_deferred{0};  // signal handler's queue full
@@ -82,6 +86,7 @@ struct ThreadState {
   uint32_t initialized;
   uint32_t in_hook;  // >0 inside a hook's recording section (deferred.h)
   uint32_t deferred;  // entries in this thread's deferred queue (deferred.cc)
+  uint32_t timed;     // records seen, for timing one in 64 (recorder.cc)
 };
 extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 

@@ -169,7 +169,7 @@ try:
               "heap_allocated_objects", "heap_freed_objects", "resident_bytes",
               "resident_peak_bytes", "virtual_bytes", "threads", "open_fds",
               "sample_rate_bytes", "samples", "dropped_samples", "profiler_memory_bytes",
-              "uptime_seconds"):
+              "record_ns", "uptime_seconds"):
         check(k in hs, f"/debug/vars lacks heapscope.{k}")
     check(hs.get("heap_inuse_bytes", 0) >= 256 * 4096 + 2048 * 1024, f"vars heap_inuse_bytes {hs}")
     check(hs.get("threads", 0) >= 2 and hs.get("open_fds", 0) >= 3, f"vars threads/fds {hs}")
@@ -184,7 +184,8 @@ try:
     metrics = body.decode()
     for name in ("heapscope_heap_inuse_bytes", "heapscope_heap_allocated_bytes_total",
                  "heapscope_process_resident_memory_bytes", "heapscope_process_open_fds",
-                 "heapscope_samples_dropped_total", "heapscope_profiler_memory_bytes"):
+                 "heapscope_samples_dropped_total", "heapscope_profiler_memory_bytes",
+                 "heapscope_record_seconds_total"):
         check(re.search(r"^# TYPE %s " % name, metrics, re.M) is not None, f"metrics lacks {name}")
     promtool = shutil.which("promtool")
     if check(promtool is not None, "promtool is not installed (apt-get install prometheus)"):

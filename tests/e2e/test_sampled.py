@@ -50,6 +50,13 @@ def main():
         expect = (live + churn) / RATE
         check(abs(n - expect) < 6 * math.sqrt(expect) + 10,
               f"{n} samples taken, expected about {expect:.0f}")
+    # The runtime's own recording time: some, and not more than a few
+    # hundred microseconds a sample (a first sight of a return address reads
+    # its CFI; a warm sample is about a microsecond).
+    m = re.search(r"samples=(\d+).* record_ns=(\d+)", text)
+    if check(m is not None, "the profile's comment does not give record_ns"):
+        n, ns = int(m.group(1)), int(m.group(2))
+        check(0 < ns < n * 500_000, f"record_ns={ns} for {n} samples")
     finish(env, "test_sampled")
 
 

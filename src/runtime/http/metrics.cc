@@ -13,6 +13,7 @@
 #include "runtime/memory_breakdown.h"
 #include "runtime/proc_dir.h"
 #include "runtime/profile_writer.h"
+#include "runtime/recorder.h"
 #include "runtime/runtime.h"
 
 namespace heapscope::runtime::http {
@@ -29,6 +30,7 @@ struct Figures {
   uint64_t samples = 0;
   uint64_t dropped_stacks = 0;
   uint64_t dropped_live = 0;
+  uint64_t record_ns = 0;
   uint64_t profiler_bytes = 0;
   uint64_t uptime_ms = 0;
   uint64_t start_time_s = 0;  // Unix time the runtime started
@@ -90,6 +92,7 @@ void Collect(Figures* f) {
   f->samples = g.samples.load();
   f->dropped_stacks = g.dropped_stacks.load();
   f->dropped_live = g.dropped_live.load();
+  f->record_ns = RecordNs();
   f->profiler_bytes = base::ProfilerMappedBytes();
   uint64_t up_ns = NowNs(CLOCK_MONOTONIC) - g.start_ns;
   f->uptime_ms = up_ns / 1000000;
@@ -167,6 +170,7 @@ void ServeVars(Reply* reply) {
   JsonField(t, "dropped_samples", f.dropped_stacks + f.dropped_live);
   JsonField(t, "dropped_samples_stack_depot_full", f.dropped_stacks);
   JsonField(t, "dropped_samples_live_table_full", f.dropped_live);
+  JsonField(t, "record_ns", f.record_ns);
   JsonField(t, "stacks", f.heap.stacks);
   JsonField(t, "profiler_memory_bytes", f.profiler_bytes);
   JsonField(t, "pid", f.pid);
@@ -258,6 +262,10 @@ void ServeMetrics(Reply* reply) {
       .Uint(f.dropped_stacks)
       .Char('\n');
   t.Str("heapscope_samples_dropped_total{table=\"live_objects\"} ").Uint(f.dropped_live).Char('\n');
+  t.Str("# HELP heapscope_record_seconds_total CPU time the profiler spent recording sampled "
+        "allocations and frees (stack walks, tables, counts).\n");
+  t.Str("# TYPE heapscope_record_seconds_total counter\n");
+  t.Str("heapscope_record_seconds_total ").Fixed3(f.record_ns / 1000000).Char('\n');
   Metric(t, "heapscope_stacks", "gauge", "Distinct allocation stacks recorded.", f.heap.stacks);
   Metric(t, "heapscope_profiler_memory_bytes", "gauge",
          "Memory the profiler has mapped for itself.", f.profiler_bytes);
