@@ -19,6 +19,21 @@ std::string Share(int64_t part, int64_t whole) {
 
 std::string Bytes(int64_t v) { return Label(v, "bytes"); }
 
+// The web page's fmtValue(v, 'bytes'): B, KiB, MiB, ... with 0-2 decimals.
+std::string IecBytes(int64_t v) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double x = static_cast<double>(v < 0 ? -v : v);
+  int i = 0;
+  while (x >= 1024 && i < 4) {
+    x /= 1024;
+    i++;
+  }
+  char buf[48];
+  int decimals = i == 0 || x >= 100 ? 0 : x >= 10 ? 1 : 2;
+  snprintf(buf, sizeof buf, "%s%.*f %s", v < 0 ? "-" : "", decimals, x, kUnits[i]);
+  return buf;
+}
+
 }  // namespace
 
 std::string RssPartsLine(const RssParts& r) {
@@ -33,7 +48,8 @@ std::string RssPartsLine(const RssParts& r) {
   return s;
 }
 
-std::string RssGrowthLine(const RssParts& first, const RssParts& last) {
+std::string RssGrowthLine(const RssParts& first, const RssParts& last, SizeStyle style) {
+  auto Bytes = [style](int64_t v) { return style == SizeStyle::kIec ? IecBytes(v) : Label(v, "bytes"); };
   std::map<std::string, int64_t> before;
   for (const auto& [name, v] : first.parts) before[name] = v;
   struct Delta {
