@@ -96,6 +96,10 @@ TEST(RssReportTest, SmallGrowthIsSummed) {
   EXPECT_EQ(RssGrowthLine(first, last),
             "resident memory grew 102.75MB (0 to 102.75MB), of which live heap 100MB (97.3%), "
             "other 2MB (1.9%), 2 more parts 768kB");
+  // The web page's units (its legend writes sizes the same way).
+  EXPECT_EQ(RssGrowthLine(first, last, SizeStyle::kIec),
+            "resident memory grew 103 MiB (0 B to 103 MiB), of which live heap 100 MiB (97.3%), "
+            "other 2.00 MiB (1.9%), 2 more parts 768 KiB");
 }
 
 TEST(RssReportTest, ShrankAndUnchanged) {

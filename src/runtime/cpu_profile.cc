@@ -31,6 +31,7 @@ struct RingSlot {
   std::atomic<uint64_t> seq;
   int32_t depth;
   int32_t flags;  // 1: truncated, 2: taken inside the runtime
+  int32_t tid;    // the thread whose timer fired
   uintptr_t frames[kMaxFrames];
 };
 
@@ -65,11 +66,14 @@ std::atomic<uint64_t> g_unprofiled{0};  // threads past kMaxTimers or whose time
 
 // --- The table of stacks (server thread) ----------------------------------------
 
+// One per (thread, stack): samples are labelled by thread.
 struct StackRecord {
   uint64_t hash;
   uint64_t count;
   int32_t depth;
   int32_t flags;
+  int32_t tid;
+  int32_t pad;
   uintptr_t frames[];  // depth of them
 };
 
@@ -126,6 +130,7 @@ void OnSigprof(int, siginfo_t* info, void* uc) {
       memcpy(slot->frames, frames, static_cast<size_t>(depth) * sizeof frames[0]);
       slot->depth = depth;
       slot->flags = flags;
+      slot->tid = info->si_value.sival_int;
       slot->seq.store(pos + 1, std::memory_order_release);
       g_samples.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -170,6 +175,7 @@ void ArmTimer(int32_t tid) {
   sev.sigev_notify = SIGEV_THREAD_ID;
   sev.sigev_signo = SIGPROF;
   sev._sigev_un._tid = tid;
+  sev.sigev_value.sival_int = tid;  // handed to the handler: whose sample it is
   int id = -1;
   bool ok = syscall(SYS_timer_create, ThreadCpuClock(tid), &sev, &id) == 0;
   if (ok) {
@@ -204,8 +210,9 @@ void ScanThreads() {
 
 // --- The table ---------------------------------------------------------------------
 
-uint64_t HashStack(const uintptr_t* frames, int depth, int flags) {
-  uint64_t h = 0x9e3779b97f4a7c15ULL ^ static_cast<uint64_t>(flags);
+uint64_t HashStack(const uintptr_t* frames, int depth, int flags, int32_t tid) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ static_cast<uint64_t>(flags) ^
+               (static_cast<uint64_t>(static_cast<uint32_t>(tid)) << 8);
   for (int i = 0; i < depth; i++) {
     h ^= frames[i];
     h *= 0xff51afd7ed558ccdULL;
@@ -234,23 +241,23 @@ bool GrowIndex() {
   return true;
 }
 
-void AddSample(const uintptr_t* frames, int depth, int flags) {
+void AddSample(const uintptr_t* frames, int depth, int flags, int32_t tid) {
   if ((g_nstacks + 1) * 2 > g_index_cap && !GrowIndex()) {
     g_dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  uint64_t h = HashStack(frames, depth, flags);
+  uint64_t h = HashStack(frames, depth, flags, tid);
   size_t j = h & (g_index_cap - 1);
   while (g_index[j] != 0) {
     StackRecord* r = RecordAt(g_index[j] - 1);
-    if (r->hash == h && r->depth == depth && r->flags == flags &&
+    if (r->hash == h && r->depth == depth && r->flags == flags && r->tid == tid &&
         memcmp(r->frames, frames, static_cast<size_t>(depth) * sizeof frames[0]) == 0) {
       r->count++;
       return;
     }
     j = (j + 1) & (g_index_cap - 1);
   }
-  StackRecord head{h, 1, depth, flags};
+  StackRecord head{h, 1, depth, flags, tid, 0};
   uint64_t offset = g_records->size();
   if (!g_records->Reserve(sizeof head + static_cast<size_t>(depth) * sizeof frames[0]) ||
       !g_records->Append(&head, sizeof head) ||
@@ -267,7 +274,7 @@ void Drain() {
   for (;;) {
     RingSlot& s = g_ring[g_dequeue & kRingMask];
     if (s.seq.load(std::memory_order_acquire) != g_dequeue + 1) break;
-    AddSample(s.frames, s.depth, s.flags);
+    AddSample(s.frames, s.depth, s.flags, s.tid);
     s.seq.store(g_dequeue + kRingSize, std::memory_order_release);
     g_dequeue++;
   }
@@ -387,6 +394,47 @@ void AbortCpuProfile() {
   ResetTable();
 }
 
+// Thread names for the samples' labels, each thread's read once from
+// /proc when the profile is written (a thread that has ended by then is
+// "[exited]"). Open addressing over the tids, mapped for the one profile.
+class ThreadNames {
+ public:
+  ThreadNames() {
+    entries_ = static_cast<Entry*>(base::MapPages(kSlots * sizeof(Entry)));
+  }
+  ~ThreadNames() {
+    if (entries_ != nullptr) base::UnmapPages(entries_, kSlots * sizeof(Entry));
+  }
+  ThreadNames(const ThreadNames&) = delete;
+  ThreadNames& operator=(const ThreadNames&) = delete;
+
+  const char* Name(int32_t tid) {
+    if (entries_ == nullptr || tid <= 0) return "";
+    for (size_t j = (static_cast<uint32_t>(tid) * 2654435761u) & (kSlots - 1);;
+         j = (j + 1) & (kSlots - 1)) {
+      Entry& e = entries_[j];
+      if (e.tid == tid) return e.name;
+      if (e.tid != 0) continue;
+      if (used_ * 2 >= kSlots) return "";  // more threads than a profile ever has
+      e.tid = tid;
+      used_++;
+      if (ReadThreadName(tid, e.name, sizeof e.name) == 0) {
+        memcpy(e.name, "[exited]", sizeof "[exited]");
+      }
+      return e.name;
+    }
+  }
+
+ private:
+  struct Entry {
+    int32_t tid;
+    char name[20];  // comm is at most 15 characters
+  };
+  static constexpr size_t kSlots = 4 * kMaxTimers;  // power of two
+  Entry* entries_ = nullptr;
+  size_t used_ = 0;
+};
+
 bool FinishCpuProfile(format::ByteSink* out, SymbolCache* symbols) {
   uint64_t duration = MonoNs() - g_start_ns;
   if (g_active.load()) Stop();
@@ -395,6 +443,7 @@ bool FinishCpuProfile(format::ByteSink* out, SymbolCache* symbols) {
     ResetTable();
     return false;
   }
+  ThreadNames names;
   auto* samples = reinterpret_cast<StackSample*>(buf.data());
   size_t n = 0;
   for (uint64_t off = 0; off < g_records->size() && n < g_nstacks;) {
@@ -407,6 +456,11 @@ bool FinishCpuProfile(format::ByteSink* out, SymbolCache* symbols) {
     s.pseudo = (r->flags & 2) != 0 || r->depth == 0 ? kInRuntime : nullptr;
     s.values[0] = static_cast<int64_t>(r->count);
     s.values[1] = static_cast<int64_t>(r->count * kCpuPeriodNs);
+    if (r->tid > 0) {
+      s.labels[0] = ProfileLabel{"thread_name", names.Name(r->tid), 0};
+      s.labels[1] = ProfileLabel{"tid", nullptr, r->tid};
+      s.nlabels = 2;
+    }
     off += sizeof(StackRecord) + static_cast<size_t>(r->depth) * sizeof(uintptr_t);
   }
   char c0[160];

@@ -1,5 +1,9 @@
 #include "runtime/proc_dir.h"
 
+#include <string.h>
+
+#include "base/raw_log.h"
+
 namespace heapscope::runtime {
 
 size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
@@ -14,6 +18,43 @@ size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
   syscall(SYS_close, fd);
   buf[len] = '\0';
   return len;
+}
+
+size_t ReadThreadName(int tid, char* out, size_t cap) {
+  if (cap == 0) return 0;
+  char path[64];
+  base::RawBuffer b(path, sizeof path);
+  b.Str("/proc/self/task/").Int(tid).Str("/comm");
+  char buf[64];
+  size_t len = ReadSmallFile(b.CStr(), buf, sizeof buf);
+  while (len > 0 && buf[len - 1] == '\n') len--;
+  if (len >= cap) len = cap - 1;
+  memcpy(out, buf, len);
+  out[len] = '\0';
+  return len;
+}
+
+const char* ThreadStateName(char c) {
+  switch (c) {
+    case 'R':
+      return "running";
+    case 'S':
+      return "sleeping";
+    case 'D':
+      return "disk sleep";
+    case 'T':
+      return "stopped";
+    case 't':
+      return "tracing stop";
+    case 'Z':
+      return "zombie";
+    case 'X':
+      return "dead";
+    case 'I':
+      return "idle";
+    default:
+      return "unknown";
+  }
 }
 
 }  // namespace heapscope::runtime

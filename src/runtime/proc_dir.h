@@ -14,6 +14,16 @@ namespace heapscope::runtime {
 // cannot be read.
 size_t ReadSmallFile(const char* path, char* buf, size_t cap);
 
+// The name of thread `tid` of this process (/proc/self/task/TID/comm,
+// without the newline) into out, NUL-terminated; its length, 0 when the
+// thread is gone.
+size_t ReadThreadName(int tid, char* out, size_t cap);
+
+// A thread's state letter from /proc/.../stat, named as /proc/.../status
+// names it ("sleeping", "disk sleep", ...): the thread dump's brackets and
+// the thread profiles' `state` label.
+const char* ThreadStateName(char c);
+
 // Calls fn(number, dir_fd) for each entry of a directory whose name is a
 // number (/proc/self/task, /proc/self/fd); fn returns false to stop. dir_fd
 // is the descriptor reading the directory (it shows in /proc/self/fd).

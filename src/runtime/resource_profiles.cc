@@ -102,29 +102,6 @@ bool BuildFds(base::MmapArena* arena, StackProfile* p) {
   return p->comments[0] != nullptr && p->comments[1] != nullptr;
 }
 
-const char* StateName(char c) {
-  switch (c) {
-    case 'R':
-      return "running";
-    case 'S':
-      return "sleeping";
-    case 'D':
-      return "disk-sleep";
-    case 'T':
-      return "stopped";
-    case 't':
-      return "tracing-stop";
-    case 'Z':
-      return "zombie";
-    case 'X':
-      return "dead";
-    case 'I':
-      return "idle";
-    default:
-      return "unknown";
-  }
-}
-
 // One sample per live thread the program created.
 bool BuildThreads(base::MmapArena* arena, StackProfile* p) {
   size_t limit = ThreadRecordLimit();
@@ -145,10 +122,7 @@ bool BuildThreads(base::MmapArena* arena, StackProfile* p) {
     const char* state_name = "starting";
     if (tid != 0) {
       char path[64], buf[512];
-      base::RawBuffer b(path, sizeof path);
-      b.Str("/proc/self/task/").Int(tid).Str("/comm");
-      size_t len = ReadSmallFile(b.CStr(), buf, sizeof buf);
-      while (len > 0 && buf[len - 1] == '\n') len--;
+      size_t len = ReadThreadName(tid, buf, sizeof buf);
       if (char* copy = CopyString(arena, buf, len)) name = copy;
       base::RawBuffer sb(path, sizeof path);
       sb.Str("/proc/self/task/").Int(tid).Str("/stat");
@@ -158,7 +132,7 @@ bool BuildThreads(base::MmapArena* arena, StackProfile* p) {
       for (size_t k = 0; k < len; k++) {
         if (buf[k] == ')') paren = buf + k;
       }
-      state_name = paren != nullptr && paren + 2 < buf + len ? StateName(paren[2]) : "exited";
+      state_name = paren != nullptr && paren + 2 < buf + len ? ThreadStateName(paren[2]) : "exited";
     }
     s.labels[0] = ProfileLabel{"thread_name", name, 0};
     s.labels[1] = ProfileLabel{"tid", nullptr, tid};

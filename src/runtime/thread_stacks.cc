@@ -103,12 +103,7 @@ bool ReadTask(int32_t tid, int sig, ThreadStack* t, bool* blocked) {
   if (paren == nullptr || paren + 2 >= buf + len) return false;
   t->state = paren[2];
   if (t->state == 'Z' || t->state == 'X') return false;
-  TaskPath(path, sizeof path, tid, "comm");
-  len = ReadSmallFile(path, buf, sizeof buf);
-  while (len > 0 && buf[len - 1] == '\n') len--;
-  if (len >= sizeof t->name) len = sizeof t->name - 1;
-  memcpy(t->name, buf, len);
-  t->name[len] = '\0';
+  ReadThreadName(tid, t->name, sizeof t->name);
   *blocked = false;
   TaskPath(path, sizeof path, tid, "status");
   len = ReadSmallFile(path, buf, sizeof buf);
@@ -273,26 +268,6 @@ const char* CaptureThreadStacks(base::MmapBuffer* out, size_t* count) {
 
 namespace {
 
-const char* StateName(char c) {
-  switch (c) {
-    case 'R':
-      return "running";
-    case 'S':
-      return "sleeping";
-    case 'D':
-      return "disk sleep";
-    case 'T':
-      return "stopped";
-    case 't':
-      return "tracing stop";
-    case 'I':
-      return "idle";
-    default:
-      return "unknown";
-  }
-}
-
-
 bool SameStack(const ThreadStack& a, const ThreadStack& b) {
   return a.pseudo == b.pseudo && a.depth == b.depth && a.truncated == b.truncated &&
          memcmp(a.frames, b.frames, static_cast<size_t>(a.depth) * sizeof a.frames[0]) == 0;
@@ -325,7 +300,7 @@ bool WriteThreadsText(format::ByteSink* sink, const ThreadStack* t, size_t n, in
     // Go's debug=2: every thread, its header line, then its stack.
     for (size_t i = 0; i < n; i++) {
       o.Str("thread ").Uint(static_cast<uint64_t>(t[i].tid)).Str(" \"").Str(t[i].name);
-      o.Str("\" [").Str(StateName(t[i].state)).Str("]:\n");
+      o.Str("\" [").Str(ThreadStateName(t[i].state)).Str("]:\n");
       for (int f = 0; f < t[i].depth; f++) {
         uintptr_t pc = t[i].frames[f] - 1;
         char name[1024];
@@ -400,7 +375,7 @@ bool WriteThreadsProfileGz(format::ByteSink* out, const ThreadStack* t, size_t n
     s.values[0] = 1;
     s.labels[0] = ProfileLabel{"thread_name", t[i].name, 0};
     s.labels[1] = ProfileLabel{"tid", nullptr, t[i].tid};
-    s.labels[2] = ProfileLabel{"state", StateName(t[i].state), 0};
+    s.labels[2] = ProfileLabel{"state", ThreadStateName(t[i].state), 0};
     s.nlabels = 3;
   }
   StackProfile p{};

@@ -196,6 +196,14 @@ try:
           and "samples/count cpu/nanoseconds" in text, f"-raw of /profile:\n{text[:600]}")
     m = re.search(r"^Duration: ([\d.]+)", text, re.M)
     check(m is not None and 0.9 <= float(m.group(1)) <= 3.0, f"duration: {m and m.group(0)}")
+    # Samples carry their thread (name and tid), as `go tool pprof -tags`
+    # shows them: the spinning thread holds most of the CPU.
+    rc, text = go_pprof(["-tags"], path)
+    # " thread_name: Total 990.0ms" then "   990.0ms (  100%): spin-hot", largest first.
+    m = re.search(r"^\s*thread_name: Total .*\n\s*\S+ \(\s*[\d.]+%\): (\S+)", text, re.M)
+    check(rc == 0 and m is not None and m.group(1) == "spin-hot"
+          and re.search(r"^\s*tid: Total", text, re.M) is not None,
+          f"-tags of /profile: the leading thread is not spin-hot:\n{text[:800]}")
 
     # A client that goes away ends its profile: the next one starts at once.
     import socket
