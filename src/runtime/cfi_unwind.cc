@@ -652,6 +652,10 @@ constexpr uint32_t kSkipWalks = 512;
 // return addresses written, or -1 (libunwind decides). kRemember: use and
 // update the thread's remembered walk (never for cached-only walks, which
 // run in signal handlers, possibly on top of a walk using it).
+// No frame spans more than this: past it, the stack is not what the rules
+// say.
+constexpr uintptr_t kMaxFrameSpan = uintptr_t{1} << 28;
+
 template <bool kCachedOnly, bool kRemember>
 HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* info,
                           uintptr_t skip_begin, uintptr_t skip_end, const uintptr_t* fp) {
@@ -659,7 +663,6 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
   // frame spans more than kMaxFrameSpan: past either, the stack is not what
   // the rules say, and libunwind decides.
   constexpr uintptr_t kMaxStackSpan = uintptr_t{1} << 30;
-  constexpr uintptr_t kMaxFrameSpan = uintptr_t{1} << 28;
   const uintptr_t sp0 = reinterpret_cast<uintptr_t>(fp);
   const uintptr_t skip_len = skip_end - skip_begin;
   // Our own frames are built with frame pointers: follow the %rbp chain to
@@ -859,6 +862,44 @@ HS_NOINLINE int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t 
     return Walk<false, false>(out, max, complete, info, skip_begin, skip_end, fp);
   }
   return Walk<false, true>(out, max, complete, info, skip_begin, skip_end, fp);
+}
+
+int CfiBacktraceFrom(uintptr_t pc, uintptr_t sp, ReadWordFn read, uintptr_t* out, int max,
+                     bool* complete) {
+  *complete = false;
+  if (g_cache == nullptr || max <= 0) return 0;
+  int n = 0;
+  uintptr_t rbp = 0;
+  bool rbp_known = false;
+  // The first address is where the thread stopped (its rule is the one at
+  // pc itself); the others are return addresses (the call is at ra - 1).
+  uintptr_t ra = pc;
+  bool leaf = true;
+  while (ra != 0) {
+    if (n == max) return n;
+    uint64_t rule = RuleFor(leaf ? ra : ra - 1);
+    out[n++] = leaf ? ra + 1 : ra;
+    if ((rule & kUnhandled) != 0) return n;
+    if ((rule & kOutermost) != 0) {
+      *complete = true;
+      return n;
+    }
+    if ((rule & kCfaRbp) != 0 && !rbp_known) return n;
+    uintptr_t cfa = ((rule & kCfaRbp) != 0 ? rbp : sp) +
+                    static_cast<intptr_t>(static_cast<int32_t>(rule & 0xffffffff));
+    if (cfa - sp - 1 >= kMaxFrameSpan) return n;
+    if ((rule & kRbpSaved) != 0) {
+      if (!read(cfa + static_cast<intptr_t>(static_cast<int16_t>((rule >> 32) & 0xffff)), &rbp)) {
+        return n;
+      }
+      rbp_known = true;
+    }
+    if (!read(cfa - 8, &ra)) return n;
+    sp = cfa;
+    leaf = false;
+  }
+  *complete = true;
+  return n;
 }
 
 }  // namespace heapscope::runtime

@@ -41,6 +41,20 @@ struct WalkInfo {
 int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
                  uintptr_t skip_end, bool cached_only = false, WalkInfo* info = nullptr);
 
+// Walks another thread of this process that is stopped in a system call,
+// from the program counter and stack pointer /proc/self/task/TID/syscall
+// gives, reading its stack only through `read` (which fails instead of
+// faulting: the thread may wake and its stack change meanwhile). Return
+// addresses leaf first, the leaf as pc + 1 (like a return address). %rbp
+// is unknown at the start: a frame whose CFA needs it before some frame
+// restored it from the stack ends the walk, as does a frame this walker
+// does not handle; *complete says whether it reached the outermost frame.
+// Not async-signal-safe (the first sight of an address reads the loader's
+// list of objects).
+using ReadWordFn = bool (*)(uintptr_t addr, uintptr_t* out);
+int CfiBacktraceFrom(uintptr_t pc, uintptr_t sp, ReadWordFn read, uintptr_t* out, int max,
+                     bool* complete);
+
 // Forgets the calling thread's remembered walk (the next walk goes from
 // leaf to root). For benchmarks and tests.
 void ForgetRememberedWalk();

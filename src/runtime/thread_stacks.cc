@@ -5,12 +5,14 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 
 #include "base/raw_log.h"
+#include "runtime/cfi_unwind.h"
 #include "runtime/proc_dir.h"
 #include "runtime/unwind.h"
 
@@ -41,6 +43,8 @@ constexpr const char* kSignalBlocked = "[signal blocked]";
 constexpr const char* kNoAnswer = "[no answer]";
 constexpr const char* kTooMany = "[too many threads]";
 constexpr const char* kInRuntime = "[in heapscope]";
+// Walked without a signal, up to a frame the walk could not cross.
+constexpr const char* kWalkCut = "[not interrupted: outer frames unknown]";
 
 uint64_t MonoNs() {
   struct timespec ts;
@@ -125,6 +129,128 @@ bool ReadTask(int32_t tid, int sig, ThreadStack* t, bool* blocked) {
   return true;
 }
 
+// System calls the kernel never restarts after a signal handler ran,
+// whatever SA_RESTART says (signal(7)): asked with a signal, a thread
+// blocked in one would get EINTR (pause and sigsuspend would return).
+bool NeverRestarted(long nr) {
+  switch (nr) {
+    case SYS_poll:
+    case SYS_ppoll:
+    case SYS_select:
+    case SYS_pselect6:
+    case SYS_epoll_wait:
+    case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+    case SYS_epoll_pwait2:
+#endif
+    case SYS_nanosleep:
+    case SYS_clock_nanosleep:
+    case SYS_pause:
+    case SYS_rt_sigsuspend:
+    case SYS_rt_sigtimedwait:
+    case SYS_semop:
+    case SYS_semtimedop:
+    case SYS_msgsnd:
+    case SYS_msgrcv:
+    case SYS_io_getevents:
+#ifdef SYS_io_pgetevents
+    case SYS_io_pgetevents:
+#endif
+#ifdef SYS_io_uring_enter
+    case SYS_io_uring_enter:
+#endif
+    case SYS_recvmmsg:
+      return true;
+    default:
+      return false;
+  }
+}
+
+uint64_t ParseNumber(const char** p, int base) {
+  const char* s = *p;
+  while (*s == ' ') s++;
+  if (base == 16 && s[0] == '0' && s[1] == 'x') s += 2;
+  uint64_t v = 0;
+  for (;; s++) {
+    int d = *s >= '0' && *s <= '9'   ? *s - '0'
+            : base == 16 && *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
+                                                    : -1;
+    if (d < 0) break;
+    v = v * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
+  }
+  *p = s;
+  return v;
+}
+
+// Where thread tid stopped in a system call: "NR a1 .. a6 SP PC" in
+// /proc/self/task/TID/syscall (NR decimal, the rest hex). False when it is
+// running, not in a call ("-1 SP PC"), or the file does not read.
+struct Stopped {
+  long nr;
+  uintptr_t sp, pc;
+};
+bool StoppedIn(int32_t tid, Stopped* s) {
+  char path[80], buf[256];
+  TaskPath(path, sizeof path, tid, "syscall");
+  size_t len = ReadSmallFile(path, buf, sizeof buf);
+  if (len == 0 || buf[0] < '0' || buf[0] > '9') return false;
+  const char* p = buf;
+  s->nr = static_cast<long>(ParseNumber(&p, 10));
+  for (int i = 0; i < 6; i++) ParseNumber(&p, 16);
+  s->sp = ParseNumber(&p, 16);
+  s->pc = ParseNumber(&p, 16);
+  return s->sp != 0 && s->pc != 0;
+}
+
+// The thread's CPU time so far (first field of /proc/self/task/TID/schedstat):
+// unchanged across the walk means the thread did not run meanwhile.
+bool RunTime(int32_t tid, uint64_t* ns) {
+  char path[80], buf[128];
+  TaskPath(path, sizeof path, tid, "schedstat");
+  size_t len = ReadSmallFile(path, buf, sizeof buf);
+  if (len == 0 || buf[0] < '0' || buf[0] > '9') return false;
+  const char* p = buf;
+  *ns = ParseNumber(&p, 10);
+  return true;
+}
+
+pid_t g_self_pid = 0;
+
+// One word of this process's memory, or false where nothing is mapped
+// (process_vm_readv on ourselves: a fault becomes an error).
+bool ReadOwnWord(uintptr_t addr, uintptr_t* out) {
+  struct iovec local = {out, sizeof *out};
+  struct iovec remote = {reinterpret_cast<void*>(addr), sizeof *out};
+  return syscall(SYS_process_vm_readv, g_self_pid, &local, 1, &remote, 1, 0) ==
+         static_cast<long>(sizeof *out);
+}
+
+// Walks thread tid without a signal when it is stopped in a system call
+// (any call when `any`, else only those a handler would break), and keeps
+// the walk only if the thread did not run while it was read. False: ask
+// it with the signal as usual (or report it blocked).
+bool WalkStopped(int32_t tid, bool any, ThreadStack* t) {
+  Stopped before;
+  if (!StoppedIn(tid, &before) || (!any && !NeverRestarted(before.nr))) return false;
+  uint64_t run_before = 0, run_after = 0;
+  bool timed = RunTime(tid, &run_before);
+  g_self_pid = getpid();
+  bool complete = false;
+  int depth = CfiBacktraceFrom(before.pc, before.sp, ReadOwnWord, t->frames, kMaxFrames, &complete);
+  if (depth <= 0) return false;
+  Stopped after;
+  if (!StoppedIn(tid, &after) || after.nr != before.nr || after.sp != before.sp ||
+      after.pc != before.pc) {
+    return false;
+  }
+  if (timed && (!RunTime(tid, &run_after) || run_after != run_before)) return false;
+  t->depth = depth;
+  t->truncated = !complete && depth == kMaxFrames;
+  if (!complete && !t->truncated) t->pseudo = kWalkCut;
+  t->walked = true;
+  return true;
+}
+
 bool IsOwnThread(int32_t tid, int32_t self) {
   const State& g = GlobalState();
   return tid == self || tid == g.dump_tid.load(std::memory_order_relaxed) ||
@@ -188,6 +314,9 @@ const char* CaptureThreadStacks(base::MmapBuffer* out, size_t* count) {
     if (!ReadTask(tid, sig, &t, &blocked)) return true;
     if (n >= kMaxThreadSlots) {
       t.pseudo = kTooMany;
+    } else if (WalkStopped(tid, blocked, &t)) {
+      // Not signalled: stopped in a call a handler would break, or
+      // blocking the signal; walked from where it stopped.
     } else if (blocked) {
       t.pseudo = kSignalBlocked;
     } else {
@@ -229,7 +358,7 @@ const char* CaptureThreadStacks(base::MmapBuffer* out, size_t* count) {
   for (;;) {
     bool waiting = false;
     for (size_t i = 0; i < n && i < kMaxThreadSlots; i++) {
-      if (threads[i].pseudo != nullptr) continue;
+      if (threads[i].pseudo != nullptr || threads[i].walked) continue;
       if (slots[i].state.load(std::memory_order_acquire) != (gen << 2 | kDone)) {
         waiting = true;
         break;
@@ -241,7 +370,7 @@ const char* CaptureThreadStacks(base::MmapBuffer* out, size_t* count) {
   }
   for (size_t i = 0; i < n && i < kMaxThreadSlots; i++) {
     ThreadStack& t = threads[i];
-    if (t.pseudo != nullptr) continue;
+    if (t.pseudo != nullptr || t.walked) continue;
     Slot& s = slots[i];
     uint64_t expect = gen << 2 | kPending;
     if (s.state.compare_exchange_strong(expect, gen << 2 | kIdle)) {

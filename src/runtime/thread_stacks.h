@@ -1,9 +1,12 @@
 // The current stack of every thread of the process (the analogue of Go's
 // goroutine profile), for /debug/pprof/threads. Each thread is asked with
 // a real-time signal whose handler unwinds its own stack into a slot
-// prepared for it; the asking thread waits a bounded time. A thread that
-// blocks the signal, or does not answer in time, is still listed, with a
-// pseudo frame saying why. The runtime's own threads are left out.
+// prepared for it; the asking thread waits a bounded time. A thread
+// stopped in a system call that a handler would break (poll, epoll_wait,
+// nanosleep, ...: EINTR), or blocking the signal, is not signalled: its
+// stack is walked from where /proc says it stopped, while it stays there.
+// A thread that does not answer in time is still listed, with a pseudo
+// frame saying why. The runtime's own threads are left out.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +26,7 @@ struct ThreadStack {
   const char* pseudo;  // "[signal blocked]", "[no answer]", ...; nullptr: a real stack
   int depth;
   bool truncated;
+  bool walked;  // walked from /proc's pc and sp, without a signal
   uintptr_t frames[kMaxFrames];  // return addresses, leaf first (leaf exact + 1)
 };
 

@@ -1,12 +1,14 @@
 // A program for the thread-stack and CPU-profile endpoints: named threads
-// parked in known functions (a condition variable, a pipe read, one with
-// every signal blocked), one spinning in a known function, and on request
+// parked in known functions (a condition variable, a pipe read, a poll
+// that a signal handler would break with EINTR, one with every signal
+// blocked), one spinning in a known function, and on request
 // a thread started later that spins too. Commands on stdin: "late" starts
 // the late spinner, "quit" releases everything. Its stdout is
 // deterministic, and says so if a parked call ever fails with EINTR.
 //   --own-sigprof  installs its own SIGPROF handler
 //   --own-rt6      installs its own handler on SIGRTMIN+6
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@ static bool g_release = false;
 static std::atomic<bool> g_stop{false};
 static std::atomic<int> g_parked{0};
 static int g_pipe[2];
+static int g_poll_pipe[2];
 static volatile uint64_t g_sink;
 
 __attribute__((noinline)) void ParkOnCondition() {
@@ -36,6 +39,16 @@ __attribute__((noinline)) void ParkInPipeRead() {
   g_parked++;
   ssize_t n = read(g_pipe[0], buf, sizeof buf);
   if (n < 0) printf("read failed: %s\n", strerror(errno));
+  asm volatile("" ::: "memory");
+}
+
+// poll is never restarted after a handler ran (SA_RESTART or not): asking
+// this thread for its stack with a signal would make it fail with EINTR.
+__attribute__((noinline)) void ParkInPoll() {
+  struct pollfd p = {g_poll_pipe[0], POLLIN, 0};
+  g_parked++;
+  int n = poll(&p, 1, -1);
+  if (n < 0) printf("poll failed: %s\n", strerror(errno));
   asm volatile("" ::: "memory");
 }
 
@@ -79,6 +92,11 @@ static void* ReadMain(void*) {
   ParkInPipeRead();
   return nullptr;
 }
+static void* PollMain(void*) {
+  pthread_setname_np(pthread_self(), "park-poll");
+  ParkInPoll();
+  return nullptr;
+}
 static void* BlockedMain(void*) {
   pthread_setname_np(pthread_self(), "park-blocked");
   ParkWithSignalsBlocked();
@@ -102,13 +120,14 @@ int main(int argc, char** argv) {
     if (strcmp(argv[i], "--own-sigprof") == 0) signal(SIGPROF, OwnHandler);
     if (strcmp(argv[i], "--own-rt6") == 0) signal(SIGRTMIN + 6, OwnHandler);
   }
-  if (pipe(g_pipe) != 0) return 1;
-  pthread_t t[4];
+  if (pipe(g_pipe) != 0 || pipe(g_poll_pipe) != 0) return 1;
+  pthread_t t[5];
   pthread_create(&t[0], nullptr, CondMain, nullptr);
   pthread_create(&t[1], nullptr, ReadMain, nullptr);
   pthread_create(&t[2], nullptr, BlockedMain, nullptr);
   pthread_create(&t[3], nullptr, SpinMain, nullptr);
-  while (g_parked.load() < 4) usleep(1000);
+  pthread_create(&t[4], nullptr, PollMain, nullptr);
+  while (g_parked.load() < 5) usleep(1000);
   usleep(50000);  // into their waits
   printf("ready\n");
   fflush(stdout);
@@ -130,6 +149,7 @@ int main(int argc, char** argv) {
   pthread_cond_broadcast(&g_cv);
   pthread_mutex_unlock(&g_mu);
   if (write(g_pipe[1], "bye", 3) != 3) printf("write failed\n");
+  if (write(g_poll_pipe[1], "bye", 3) != 3) printf("write failed\n");
   for (pthread_t x : t) pthread_join(x, nullptr);
   if (have_late) pthread_join(late, nullptr);
   printf("all threads done\n");
