@@ -49,7 +49,9 @@ std::string RssPartsLine(const RssParts& r) {
 }
 
 std::string RssGrowthLine(const RssParts& first, const RssParts& last, SizeStyle style) {
-  auto Bytes = [style](int64_t v) { return style == SizeStyle::kIec ? IecBytes(v) : Label(v, "bytes"); };
+  auto Bytes = [style](int64_t v) {
+    return style == SizeStyle::kIec ? IecBytes(v) : Label(v, "bytes");
+  };
   std::map<std::string, int64_t> before;
   for (const auto& [name, v] : first.parts) before[name] = v;
   struct Delta {

@@ -191,7 +191,8 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, int
   int64_t record_ns = Num(kv, "record_ns");
   int64_t samples = Num(kv, "samples");
   if (record_ns > 0 && samples > 0) {
-    fprintf(out, "heapscope: recording %s samples took %.0f ms of CPU (%.2f us each, frees included)\n",
+    fprintf(out,
+            "heapscope: recording %s samples took %.0f ms of CPU (%.2f us each, frees included)\n",
             Count(samples).c_str(), static_cast<double>(record_ns) / 1e6,
             static_cast<double>(record_ns) / 1e3 / static_cast<double>(samples));
   }

@@ -399,9 +399,7 @@ void AbortCpuProfile() {
 // "[exited]"). Open addressing over the tids, mapped for the one profile.
 class ThreadNames {
  public:
-  ThreadNames() {
-    entries_ = static_cast<Entry*>(base::MapPages(kSlots * sizeof(Entry)));
-  }
+  ThreadNames() { entries_ = static_cast<Entry*>(base::MapPages(kSlots * sizeof(Entry))); }
   ~ThreadNames() {
     if (entries_ != nullptr) base::UnmapPages(entries_, kSlots * sizeof(Entry));
   }

@@ -232,8 +232,8 @@ class ProfileBuilder {
   // Functions, locations and mappings for every location handed out.
   bool WriteLocationsAndMappings();
   char* Format(const char* a, uint64_t v1, const char* b = nullptr, uint64_t v2 = 0,
-               const char* c = nullptr, uint64_t v3 = 0, const char* d = nullptr,
-               uint64_t v4 = 0, const char* e = nullptr, uint64_t v5 = 0);
+               const char* c = nullptr, uint64_t v3 = 0, const char* d = nullptr, uint64_t v4 = 0,
+               const char* e = nullptr, uint64_t v5 = 0);
   void Comment(const char* s) { comments_[ncomments_++] = strings_.Intern(s); }
   // A NUL-terminated copy in the builder's arena.
   char* Copy(const char* s, size_t n);
@@ -252,9 +252,8 @@ class ProfileBuilder {
   int ncomments_ = 0;
 };
 
-char* ProfileBuilder::Format(const char* a, uint64_t v1, const char* b, uint64_t v2,
-                             const char* c, uint64_t v3, const char* d, uint64_t v4,
-                             const char* e, uint64_t v5) {
+char* ProfileBuilder::Format(const char* a, uint64_t v1, const char* b, uint64_t v2, const char* c,
+                             uint64_t v3, const char* d, uint64_t v4, const char* e, uint64_t v5) {
   char tmp[512];
   base::RawBuffer buf(tmp, sizeof tmp);
   buf.Str(a).Uint(v1);
@@ -460,8 +459,8 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
                  g.config.rate <= 1 ? " mode=exact pid=" : " mode=sampled pid=",
                  static_cast<uint64_t>(g.pid)));
   Comment(Format("heapscope: samples=", g.samples.load(), " dropped_samples=", dropped,
-                 " dropped_stacks=", g.dropped_stacks.load(), " dropped_live=",
-                 g.dropped_live.load(), " record_ns=", RecordNs()));
+                 " dropped_stacks=", g.dropped_stacks.load(),
+                 " dropped_live=", g.dropped_live.load(), " record_ns=", RecordNs()));
   if (g.dropped_deferred.load() != 0) {
     // Signal handlers' allocations that found the deferred queue full.
     Comment(Format("heapscope: dropped_in_signal_handler=", g.dropped_deferred.load()));

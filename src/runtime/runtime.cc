@@ -3,8 +3,6 @@
 // profile on exit and _exit; the public C API.
 #include "runtime/runtime.h"
 
-#include <x86intrin.h>
-
 #include <dlfcn.h>
 #include <link.h>
 #include <signal.h>
@@ -13,6 +11,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include "base/no_destructor.h"
 #include "base/parse.h"

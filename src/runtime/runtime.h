@@ -64,7 +64,7 @@ struct State {
   // The profiler's own time recording allocations and frees (RecordTimer in
   // recorder.cc), in TSC ticks; RecordNs() converts.
   base::StripedCounter record_ticks;
-  uint64_t start_tsc = 0;  // read with start_ns, to convert ticks
+  uint64_t start_tsc = 0;                    // read with start_ns, to convert ticks
   std::atomic<uint64_t> dropped_stacks{0};   // stack depot full
   std::atomic<uint64_t> dropped_live{0};     // live table full
   std::atomic<uint64_t> dropped_deferred{0};  // signal handler's queue full

@@ -94,6 +94,24 @@ void TaskPath(char* buf, size_t cap, int32_t tid, const char* what) {
   b.Str("/proc/self/task/").Int(tid).Char('/').Str(what).CStr();
 }
 
+// A number at *p (after spaces; base 10, or 16 with or without 0x), moving
+// *p past it.
+uint64_t ParseNumber(const char** p, int base) {
+  const char* s = *p;
+  while (*s == ' ') s++;
+  if (base == 16 && s[0] == '0' && s[1] == 'x') s += 2;
+  uint64_t v = 0;
+  for (;; s++) {
+    int d = *s >= '0' && *s <= '9'                                   ? *s - '0'
+            : base == 16 && (*s | 0x20) >= 'a' && (*s | 0x20) <= 'f' ? (*s | 0x20) - 'a' + 10
+                                                                     : -1;
+    if (d < 0) break;
+    v = v * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
+  }
+  *p = s;
+  return v;
+}
+
 // Name, state and whether sig is blocked, from /proc. False if the thread
 // is gone.
 bool ReadTask(int32_t tid, int sig, ThreadStack* t, bool* blocked) {
@@ -114,16 +132,8 @@ bool ReadTask(int32_t tid, int sig, ThreadStack* t, bool* blocked) {
   const char* p = strstr(buf, "\nSigBlk:");
   if (p != nullptr) {
     p += 8;
-    while (*p == ' ' || *p == '\t') p++;
-    uint64_t mask = 0;
-    for (; *p != '\0' && *p != '\n'; p++) {
-      char c = *p;
-      int d = c >= '0' && c <= '9'                     ? c - '0'
-              : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
-                                                       : -1;
-      if (d < 0) break;
-      mask = mask << 4 | static_cast<uint64_t>(d);
-    }
+    while (*p == '\t') p++;
+    uint64_t mask = ParseNumber(&p, 16);
     *blocked = (mask >> (sig - 1) & 1) != 0;
   }
   return true;
@@ -164,22 +174,6 @@ bool NeverRestarted(long nr) {
     default:
       return false;
   }
-}
-
-uint64_t ParseNumber(const char** p, int base) {
-  const char* s = *p;
-  while (*s == ' ') s++;
-  if (base == 16 && s[0] == '0' && s[1] == 'x') s += 2;
-  uint64_t v = 0;
-  for (;; s++) {
-    int d = *s >= '0' && *s <= '9'   ? *s - '0'
-            : base == 16 && *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
-                                                    : -1;
-    if (d < 0) break;
-    v = v * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
-  }
-  *p = s;
-  return v;
 }
 
 // Where thread tid stopped in a system call: "NR a1 .. a6 SP PC" in

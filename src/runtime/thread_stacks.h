@@ -26,7 +26,7 @@ struct ThreadStack {
   const char* pseudo;  // "[signal blocked]", "[no answer]", ...; nullptr: a real stack
   int depth;
   bool truncated;
-  bool walked;  // walked from /proc's pc and sp, without a signal
+  bool walked;                   // walked from /proc's pc and sp, without a signal
   uintptr_t frames[kMaxFrames];  // return addresses, leaf first (leaf exact + 1)
 };
 

@@ -793,9 +793,10 @@ format::Result<std::string> WebData::Leaks() {
     if (rss_first == nullptr) rss_first = &*r;
     rss_last = &*r;
   }
-  j["rss_growth"] = rss_first != nullptr && rss_first != rss_last
-                        ? Json(analyze::RssGrowthLine(*rss_first, *rss_last, analyze::SizeStyle::kIec))
-                        : Json(nullptr);
+  j["rss_growth"] =
+      rss_first != nullptr && rss_first != rss_last
+          ? Json(analyze::RssGrowthLine(*rss_first, *rss_last, analyze::SizeStyle::kIec))
+          : Json(nullptr);
   auto add_series = [&](Json& list, const std::vector<analyze::LeakSuspect>& suspects, bool by_fn) {
     for (size_t i = 0; i < suspects.size() && i < list.size(); i++) {
       const analyze::LeakSuspect& s = suspects[i];

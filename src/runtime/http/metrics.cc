@@ -262,8 +262,9 @@ void ServeMetrics(Reply* reply) {
       .Uint(f.dropped_stacks)
       .Char('\n');
   t.Str("heapscope_samples_dropped_total{table=\"live_objects\"} ").Uint(f.dropped_live).Char('\n');
-  t.Str("# HELP heapscope_record_seconds_total CPU time the profiler spent recording sampled "
-        "allocations and frees (stack walks, tables, counts).\n");
+  t.Str(
+      "# HELP heapscope_record_seconds_total CPU time the profiler spent recording sampled "
+      "allocations and frees (stack walks, tables, counts).\n");
   t.Str("# TYPE heapscope_record_seconds_total counter\n");
   t.Str("heapscope_record_seconds_total ").Fixed3(f.record_ns / 1000000).Char('\n');
   Metric(t, "heapscope_stacks", "gauge", "Distinct allocation stacks recorded.", f.heap.stacks);

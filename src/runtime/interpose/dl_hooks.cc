@@ -5,9 +5,9 @@
 
 #include <atomic>
 
-#include "runtime/unwind.h"
 #include "runtime/resource_table.h"
 #include "runtime/runtime.h"
+#include "runtime/unwind.h"
 
 namespace heapscope::runtime {
 namespace {
