@@ -226,10 +226,18 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
     }
     const double elapsed = MonotonicSec() - start;
     size_t suspects = 0;
+    // How slow a heap leak the watch can see yet: it falls as the window grows.
+    std::string floor;
     if (snaps.size() >= options.trend.min_snapshots) {
       analyze::LeakReport report = analyze::AnalyzeLeaks(snaps, options);
       std::map<std::string, std::pair<double, size_t>> growing_now;
       suspects = report.suspects_total;
+      if (report.heap_growth_floor_per_sec > 0) {
+        floor = ", heap leaks from ~" +
+                analyze::Label(static_cast<int64_t>(std::llround(report.heap_growth_floor_per_sec)),
+                               "bytes") +
+                "/s visible";
+      }
       for (const auto& s : report.suspects) {
         std::string key = SuspectKey(s);
         auto before = growing_since.find(key);
@@ -247,8 +255,9 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
       }
       growing_since = std::move(growing_now);
     }
-    std::fprintf(stderr, "%sheapscope: leaks: %zu snapshots, %.1fs elapsed, %zu growing%s",
-                 tty ? "\r\033[K" : "", snaps.size(), elapsed, suspects, tty ? "" : "\n");
+    std::fprintf(stderr, "%sheapscope: leaks: %zu snapshots, %.1fs elapsed, %zu growing%s%s",
+                 tty ? "\r\033[K" : "", snaps.size(), elapsed, suspects, floor.c_str(),
+                 tty ? "" : "\n");
     std::fflush(stderr);
     if (duration > 0 && elapsed >= duration) {
       ended_why = "--duration reached";

@@ -25,6 +25,7 @@ required leaks grow at 1 MB/s or more (heap) or by exact counts (fd 5/s,
 threads 1/s); with the announcement rule at 2 x t1 the LRU was announced
 in 1 of 7 runs, at 3 x t1 in none of the runs made (see the README).
 Also: a URL nobody serves fails at once with one line."""
+import re
 import json
 import os
 import signal
@@ -93,6 +94,13 @@ def main():
         progress = [l for l in err_a.splitlines() if l.startswith("heapscope: leaks: ")
                     and "snapshots," in l]
         check(len(progress) >= 15, f"timed: {len(progress)} progress lines:\n{err_a}")
+        # Once the analysis runs, each line says how slow a heap leak is
+        # visible yet, and that floor falls as the window grows.
+        floors = [re.search(r"heap leaks from ~([\d.]+)(kB|MB|B)/s visible", l) for l in progress]
+        floors = [float(m.group(1)) * {"B": 1, "kB": 1024, "MB": 1 << 20}[m.group(2)]
+                  for m in floors if m]
+        check(len(floors) >= 5 and floors[-1] < floors[0],
+              f"timed: the visible-leak floor in progress lines: {floors}")
         check("stopped (--duration reached)" in err_a, f"timed: {err_a}")
         early = [l for l in out_a.splitlines() if l.startswith("suspect after ")]
         print("early suspects:\n  " + "\n  ".join(early))

@@ -192,28 +192,31 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   const auto tick_len = std::chrono::milliseconds(10);
   std::vector<std::unique_ptr<char[]>> burst;
-  double slow_debt = 0;
+  // The leaks keep to the clock, not to the ticks: on a loaded machine the
+  // ticks run late, and a leak that slowed down with them would be slower
+  // than the tests say (each is as many calls as are due by time t).
+  auto due = [](double per_sec, double t, double offset = 0) {
+    return static_cast<uint64_t>(per_sec * t + offset);
+  };
+  uint64_t cache_keys = 0, listener_ids = 0, slow_done = 0, fds = 0, parked = 0, maps = 0;
   uint64_t lru_key = 0;
   for (uint64_t tick = 0;; tick++) {
     const double t = std::chrono::duration<double>(Clock::now() - start).count();
     if (t >= seconds) break;
-    for (int i = 0; i < 10; i++) LeakIntoUnboundedCache(tick * 10 + static_cast<uint64_t>(i));
-    if (tick % 2 == 0) LeakListener(tick);
-    if (tick % 3 == 0) LeakListener(tick + 1);
+    while (cache_keys < due(1000, t, 10)) LeakIntoUnboundedCache(cache_keys++);
+    while (listener_ids < due(250.0 / 3, t, 2)) LeakListener(listener_ids++);
     // LRU: 14 puts per tick (~2.8 MB/s): full after ~3 s, then every put
-    // evicts one entry. On a loaded machine ticks run late; the fill keeps
-    // to the clock (full at 3 s whatever the tick rate), so the decoy stays
-    // a cache that filled early rather than one still filling late in a
-    // short run.
-    const uint64_t due = t >= 3 ? 4000 : static_cast<uint64_t>(4000 * t / 3);
-    const uint64_t puts = std::max<uint64_t>(14, due > lru_key ? due - lru_key : 0);
+    // evicts one entry. Its fill keeps to the clock too (full at 3 s
+    // whatever the tick rate), so the decoy stays a cache that filled early
+    // rather than one still filling late in a short run.
+    const uint64_t lru_due = t >= 3 ? 4000 : static_cast<uint64_t>(4000 * t / 3);
+    const uint64_t puts = std::max<uint64_t>(14, lru_due > lru_key ? lru_due - lru_key : 0);
     const bool was_full = lru_key >= 4000;
     for (uint64_t i = 0; i < puts; i++) FillBoundedLru(lru, lru_key++);
     if (!was_full && lru_key >= 4000) std::fprintf(stderr, "leak_scenarios: bounded LRU full\n");
-    slow_debt += slow_rate * 0.01;
-    while (slow_debt >= 256) {
+    while (slow_done < due(slow_rate / 256, t)) {
       LeakSlowly();
-      slow_debt -= 256;
+      slow_done++;
     }
     const double phase = std::fmod(t, 5.0);
     if (phase >= 2.0 && phase < 3.5) {
@@ -222,11 +225,20 @@ int main(int argc, char** argv) {
       burst.clear();
     }
     ChurnRequests(tick);
-    if (tick % 20 == 0) LeakFileDescriptor();
+    while (fds < due(5, t, 1)) {
+      LeakFileDescriptor();
+      fds++;
+    }
     if (tick % 5 == 0) ReadConfigFile();
-    if (tick % 100 == 50) ParkThreadForever();
+    while (parked < due(1, t, 0.5)) {
+      ParkThreadForever();
+      parked++;
+    }
     if (tick % 100 == 0) RunShortTask();
-    if (tick % 50 == 25) LeakMapping();
+    while (maps < due(2, t, 0.5)) {
+      LeakMapping();
+      maps++;
+    }
     if (tick % 10 == 3) MapScratchBuffer();
     std::this_thread::sleep_until(start + tick_len * (tick + 1));
   }
