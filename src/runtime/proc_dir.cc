@@ -20,13 +20,17 @@ size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
   return len;
 }
 
+void TaskPath(char* buf, size_t cap, int tid, const char* what) {
+  base::RawBuffer b(buf, cap);
+  b.Str("/proc/self/task/").Int(tid).Char('/').Str(what).CStr();
+}
+
 size_t ReadThreadName(int tid, char* out, size_t cap) {
   if (cap == 0) return 0;
   char path[64];
-  base::RawBuffer b(path, sizeof path);
-  b.Str("/proc/self/task/").Int(tid).Str("/comm");
+  TaskPath(path, sizeof path, tid, "comm");
   char buf[64];
-  size_t len = ReadSmallFile(b.CStr(), buf, sizeof buf);
+  size_t len = ReadSmallFile(path, buf, sizeof buf);
   while (len > 0 && buf[len - 1] == '\n') len--;
   if (len >= cap) len = cap - 1;
   memcpy(out, buf, len);

@@ -14,6 +14,9 @@ namespace heapscope::runtime {
 // cannot be read.
 size_t ReadSmallFile(const char* path, char* buf, size_t cap);
 
+// "/proc/self/task/TID/WHAT" into buf (NUL-terminated).
+void TaskPath(char* buf, size_t cap, int tid, const char* what);
+
 // The name of thread `tid` of this process (/proc/self/task/TID/comm,
 // without the newline) into out, NUL-terminated; its length, 0 when the
 // thread is gone.

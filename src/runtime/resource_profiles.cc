@@ -124,9 +124,8 @@ bool BuildThreads(base::MmapArena* arena, StackProfile* p) {
       char path[64], buf[512];
       size_t len = ReadThreadName(tid, buf, sizeof buf);
       if (char* copy = CopyString(arena, buf, len)) name = copy;
-      base::RawBuffer sb(path, sizeof path);
-      sb.Str("/proc/self/task/").Int(tid).Str("/stat");
-      len = ReadSmallFile(sb.CStr(), buf, sizeof buf);
+      TaskPath(path, sizeof path, tid, "stat");
+      len = ReadSmallFile(path, buf, sizeof buf);
       // "tid (comm) S ...": the state follows the last ')'.
       const char* paren = nullptr;
       for (size_t k = 0; k < len; k++) {

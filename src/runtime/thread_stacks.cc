@@ -89,11 +89,6 @@ void OnThreadStackSignal(int, siginfo_t* info, void* uc) {
   errno = saved;
 }
 
-void TaskPath(char* buf, size_t cap, int32_t tid, const char* what) {
-  base::RawBuffer b(buf, cap);
-  b.Str("/proc/self/task/").Int(tid).Char('/').Str(what).CStr();
-}
-
 // A number at *p (after spaces; base 10, or 16 with or without 0x), moving
 // *p past it.
 uint64_t ParseNumber(const char** p, int base) {
