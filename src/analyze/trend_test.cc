@@ -237,7 +237,7 @@ TEST(ClassifyTrendTest, LateOneTimeAllocationIsNotGrowing) {
 
 TEST(ClassifyTrendTest, GrowthFloorIsWhereSampledLeaksStartToShow) {
   // 30 s, a snapshot every 2 s, a leak of 1 KiB objects on a stack of its
-  // own at the default rate: the floor is 9 * 512 KiB / 30 s = 157 KiB/s.
+  // own at the default rate: the floor is 9 * 512 KiB / 30 s = 154 KiB/s.
   // Half the floor is about 4.5 samples over the window and is almost never
   // called growing (that needs 10: P(Poisson(4.5) >= 10) = 1.7%); twice the
   // floor (18 samples expected) almost always is. Fixed seeds, 200 draws
