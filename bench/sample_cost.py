@@ -140,7 +140,8 @@ def main():
         f"(HEAPSCOPE_RATE={NO_SAMPLES}). \"Per sample\" is (default rate - hooks only) / samples: "
         "meaningful only where the samples' share stands above the run-to-run noise (a few %), "
         "i.e. with tens of thousands of samples; \"recording per sample\" is the runtime's own "
-        "TSC timing (record_ns), steady at any count but blind to the cache misses the recording "
+        "TSC timing (record_ns), measured directly (a short run also pays each first sight of an "
+        "address and the first touch of the tables) but blind to the cache misses the recording "
         "causes the program.",
         "",
         "| workload | baseline CPU s | hooks only | default rate | samples | per sample | "
