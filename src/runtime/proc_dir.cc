@@ -7,6 +7,8 @@
 namespace heapscope::runtime {
 
 size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
+  if (cap == 0) return 0;
+  buf[0] = '\0';
   int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
   if (fd < 0) return 0;
   size_t len = 0;
@@ -20,17 +22,28 @@ size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
   return len;
 }
 
-void TaskPath(char* buf, size_t cap, int tid, const char* what) {
-  base::RawBuffer b(buf, cap);
-  b.Str("/proc/self/task/").Int(tid).Char('/').Str(what).CStr();
+size_t ReadTaskFile(int tid, const char* what, char* buf, size_t cap) {
+  char path[80];
+  base::RawBuffer b(path, sizeof path);
+  b.Str("/proc/self/task/").Int(tid).Char('/').Str(what);
+  return ReadSmallFile(b.CStr(), buf, cap);
+}
+
+char ReadThreadState(int tid) {
+  // "tid (comm) S ...": comm may hold ')' itself, so the last one counts.
+  char buf[1024];
+  size_t len = ReadTaskFile(tid, "stat", buf, sizeof buf);
+  const char* paren = nullptr;
+  for (size_t k = 0; k < len; k++) {
+    if (buf[k] == ')') paren = buf + k;
+  }
+  return paren != nullptr && paren + 2 < buf + len ? paren[2] : 0;
 }
 
 size_t ReadThreadName(int tid, char* out, size_t cap) {
   if (cap == 0) return 0;
-  char path[64];
-  TaskPath(path, sizeof path, tid, "comm");
   char buf[64];
-  size_t len = ReadSmallFile(path, buf, sizeof buf);
+  size_t len = ReadTaskFile(tid, "comm", buf, sizeof buf);
   while (len > 0 && buf[len - 1] == '\n') len--;
   if (len >= cap) len = cap - 1;
   memcpy(out, buf, len);

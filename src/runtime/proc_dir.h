@@ -14,8 +14,12 @@ namespace heapscope::runtime {
 // cannot be read.
 size_t ReadSmallFile(const char* path, char* buf, size_t cap);
 
-// "/proc/self/task/TID/WHAT" into buf (NUL-terminated).
-void TaskPath(char* buf, size_t cap, int tid, const char* what);
+// Reads /proc/self/task/TID/WHAT like ReadSmallFile.
+size_t ReadTaskFile(int tid, const char* what, char* buf, size_t cap);
+
+// Thread tid's state letter (R, S, D, ...: after the last ')' of its
+// stat), or 0 when the thread is gone.
+char ReadThreadState(int tid);
 
 // The name of thread `tid` of this process (/proc/self/task/TID/comm,
 // without the newline) into out, NUL-terminated; its length, 0 when the

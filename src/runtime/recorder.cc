@@ -6,6 +6,7 @@
 #include <time.h>
 #include <x86intrin.h>
 
+#include "base/lazy_thread_key.h"
 #include "base/mmap_arena.h"
 #include "base/no_destructor.h"
 #include "base/spinlock.h"
@@ -122,8 +123,7 @@ struct alignas(64) PendingTable {
 };
 
 std::atomic<PendingTable*> g_tables{nullptr};
-pthread_key_t g_table_key;
-std::atomic<int> g_table_key_state{0};  // 0 none, 1 creating, 2 ready, 3 failed
+constinit base::LazyThreadKey g_table_key;
 __thread PendingTable* tls_table __attribute__((tls_model("initial-exec")));
 // The thread's key destructor ran: it ends, and gets no new table.
 __thread bool tls_table_released __attribute__((tls_model("initial-exec")));
@@ -151,22 +151,13 @@ void ReleaseTable(void* p) {
   t->in_use.store(false, std::memory_order_release);
 }
 
-bool TableKeyReady() {
-  int s = g_table_key_state.load(std::memory_order_acquire);
-  if (s == 2) return true;
-  int expected = 0;
-  if (s == 0 && g_table_key_state.compare_exchange_strong(expected, 1)) {
-    bool ok = pthread_key_create(&g_table_key, ReleaseTable) == 0;
-    g_table_key_state.store(ok ? 2 : 3, std::memory_order_release);
-    return ok;
-  }
-  return false;  // being created by another thread, or failed: go without
-}
 
 // The calling thread's table, made or reused on first use; nullptr when
 // there is none to be had (the caller adds to the stack directly).
 HS_NOINLINE PendingTable* AcquireTable() {
-  if (tls_table_released || !TableKeyReady()) return nullptr;
+  // Without the key yet (being made by another thread, or failed), the
+  // caller goes without a table.
+  if (tls_table_released || !g_table_key.Ready(ReleaseTable, /*wait=*/false)) return nullptr;
   PendingTable* t = nullptr;
   for (PendingTable* c = g_tables.load(std::memory_order_acquire); c != nullptr; c = c->next) {
     bool free = false;
@@ -187,7 +178,7 @@ HS_NOINLINE PendingTable* AcquireTable() {
   }
   // Keys past the first block make glibc allocate: ours, under the caller's
   // guard, so never recorded.
-  if (pthread_setspecific(g_table_key, t) != 0) {
+  if (pthread_setspecific(g_table_key.key(), t) != 0) {
     t->in_use.store(false, std::memory_order_release);
     return nullptr;
   }

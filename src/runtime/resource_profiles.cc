@@ -121,17 +121,11 @@ bool BuildThreads(base::MmapArena* arena, StackProfile* p) {
     const char* name = "";
     const char* state_name = "starting";
     if (tid != 0) {
-      char path[64], buf[512];
+      char buf[64];
       size_t len = ReadThreadName(tid, buf, sizeof buf);
       if (char* copy = CopyString(arena, buf, len)) name = copy;
-      TaskPath(path, sizeof path, tid, "stat");
-      len = ReadSmallFile(path, buf, sizeof buf);
-      // "tid (comm) S ...": the state follows the last ')'.
-      const char* paren = nullptr;
-      for (size_t k = 0; k < len; k++) {
-        if (buf[k] == ')') paren = buf + k;
-      }
-      state_name = paren != nullptr && paren + 2 < buf + len ? ThreadStateName(paren[2]) : "exited";
+      char state = ReadThreadState(tid);
+      state_name = state != 0 ? ThreadStateName(state) : "exited";
     }
     s.labels[0] = ProfileLabel{"thread_name", name, 0};
     s.labels[1] = ProfileLabel{"tid", nullptr, tid};

@@ -110,20 +110,12 @@ uint64_t ParseNumber(const char** p, int base) {
 // Name, state and whether sig is blocked, from /proc. False if the thread
 // is gone.
 bool ReadTask(int32_t tid, int sig, ThreadStack* t, bool* blocked) {
-  char path[80], buf[4096];
-  TaskPath(path, sizeof path, tid, "stat");
-  size_t len = ReadSmallFile(path, buf, sizeof buf);
-  const char* paren = nullptr;
-  for (size_t k = 0; k < len; k++) {
-    if (buf[k] == ')') paren = buf + k;
-  }
-  if (paren == nullptr || paren + 2 >= buf + len) return false;
-  t->state = paren[2];
-  if (t->state == 'Z' || t->state == 'X') return false;
+  t->state = ReadThreadState(tid);
+  if (t->state == 0 || t->state == 'Z' || t->state == 'X') return false;
   ReadThreadName(tid, t->name, sizeof t->name);
   *blocked = false;
-  TaskPath(path, sizeof path, tid, "status");
-  len = ReadSmallFile(path, buf, sizeof buf);
+  char buf[4096];
+  ReadTaskFile(tid, "status", buf, sizeof buf);
   const char* p = strstr(buf, "\nSigBlk:");
   if (p != nullptr) {
     p += 8;
@@ -171,6 +163,12 @@ bool NeverRestarted(long nr) {
   }
 }
 
+// /proc/self/task/TID/WHAT when it starts with a number, else nullptr.
+const char* ReadTaskNumbers(int32_t tid, const char* what, char* buf, size_t cap) {
+  size_t len = ReadTaskFile(tid, what, buf, cap);
+  return len == 0 || buf[0] < '0' || buf[0] > '9' ? nullptr : buf;
+}
+
 // Where thread tid stopped in a system call: "NR a1 .. a6 SP PC" in
 // /proc/self/task/TID/syscall (NR decimal, the rest hex). False when it is
 // running, not in a call ("-1 SP PC"), or the file does not read.
@@ -179,11 +177,9 @@ struct Stopped {
   uintptr_t sp, pc;
 };
 bool StoppedIn(int32_t tid, Stopped* s) {
-  char path[80], buf[256];
-  TaskPath(path, sizeof path, tid, "syscall");
-  size_t len = ReadSmallFile(path, buf, sizeof buf);
-  if (len == 0 || buf[0] < '0' || buf[0] > '9') return false;
-  const char* p = buf;
+  char buf[256];
+  const char* p = ReadTaskNumbers(tid, "syscall", buf, sizeof buf);
+  if (p == nullptr) return false;
   s->nr = static_cast<long>(ParseNumber(&p, 10));
   for (int i = 0; i < 6; i++) ParseNumber(&p, 16);
   s->sp = ParseNumber(&p, 16);
@@ -194,11 +190,9 @@ bool StoppedIn(int32_t tid, Stopped* s) {
 // The thread's CPU time so far (first field of /proc/self/task/TID/schedstat):
 // unchanged across the walk means the thread did not run meanwhile.
 bool RunTime(int32_t tid, uint64_t* ns) {
-  char path[80], buf[128];
-  TaskPath(path, sizeof path, tid, "schedstat");
-  size_t len = ReadSmallFile(path, buf, sizeof buf);
-  if (len == 0 || buf[0] < '0' || buf[0] > '9') return false;
-  const char* p = buf;
+  char buf[128];
+  const char* p = ReadTaskNumbers(tid, "schedstat", buf, sizeof buf);
+  if (p == nullptr) return false;
   *ns = ParseNumber(&p, 10);
   return true;
 }

@@ -6,10 +6,10 @@
 // and are never recorded. The trampoline shows as the outermost frame but
 // one (under start_thread) in the new thread's heap stacks.
 #include <pthread.h>
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/lazy_thread_key.h"
 #include "runtime/cpu_profile.h"
 #include "runtime/deferred.h"
 #include "runtime/resource_table.h"
@@ -22,23 +22,11 @@ std::atomic<CreateFn> g_next_create{nullptr};
 
 // The record is forgotten by a thread-specific key's destructor, which
 // glibc runs however the thread ends (return, pthread_exit, cancellation).
-pthread_key_t g_key;
-std::atomic<int> g_key_state{0};  // 0 none, 1 creating, 2 ready, 3 failed
+constinit base::LazyThreadKey g_key;
 
 void ForgetRecord(void* p) { ReleaseThreadRecord(static_cast<ThreadRecord*>(p)); }
 
-bool KeyReady(const RecursionGuard&) {
-  int s = g_key_state.load(std::memory_order_acquire);
-  if (s == 2) return true;
-  int expected = 0;
-  if (s == 0 && g_key_state.compare_exchange_strong(expected, 1)) {
-    bool ok = pthread_key_create(&g_key, ForgetRecord) == 0;
-    g_key_state.store(ok ? 2 : 3, std::memory_order_release);
-    return ok;
-  }
-  while ((s = g_key_state.load(std::memory_order_acquire)) == 1) sched_yield();
-  return s == 2;
-}
+bool KeyReady(const RecursionGuard&) { return g_key.Ready(ForgetRecord, /*wait=*/true); }
 
 void* Trampoline(void* p) {
   auto* r = static_cast<ThreadRecord*>(p);
@@ -52,7 +40,7 @@ void* Trampoline(void* p) {
                         std::memory_order_relaxed);
     r->state.store(kThreadRunning, std::memory_order_release);
     SetCurrentThreadRecord(r);
-    if (pthread_setspecific(g_key, r) != 0) ReleaseThreadRecord(r);
+    if (pthread_setspecific(g_key.key(), r) != 0) ReleaseThreadRecord(r);
     // A CPU profile running now covers the thread from its first line.
     CpuProfileThreadStarted();
   }
