@@ -164,7 +164,12 @@ function run(argv, opts = {}) {
 async function viewsTest() {
   // A real snapshot directory: the leaking program under `heapscope run`.
   const snaps = path.join(tmp, 'snaps');
-  const r = run([args.heapscope, 'run', '--interval', '500ms', '--out', snaps, '--', args.program, '12']);
+  // 20 s: the 8 MB LRU decoy fills in 3 s, then churns; its sampled level
+  // wanders for as long as its objects live (~3 s), which the trend test
+  // takes for independent points. Over 12 s it passed for growing once in
+  // CI under load (0 of 40 runs on a quiet machine; 32 of 400 in a
+  // simulation of its sampled objects); the same simulation over 20 s: 2 of 400.
+  const r = run([args.heapscope, 'run', '--interval', '500ms', '--out', snaps, '--', args.program, '20']);
   check(r.status === 0, `heapscope run exits 0 (${r.status}): ${(r.stderr || '').slice(-400)}`);
 
   const web = await startWeb([snaps, '--limit', '4G']);
