@@ -3,6 +3,8 @@
 #include "base/base.h"
 #include "base/mmap_arena.h"
 
+#include <sched.h>
+
 namespace heapscope::runtime {
 namespace {
 
@@ -15,14 +17,25 @@ uint64_t Pack(const LiveEntry& e) {
   return size << kStackBits | (e.stack & kStackMask);
 }
 
-LiveEntry Unpack(uint64_t v) {
-  return LiveEntry{v >> kStackBits, static_cast<StackId>(v & kStackMask)};
+LiveEntry UnpackValue(uint64_t v, uint64_t birth) {
+  return LiveEntry{v >> kStackBits, static_cast<StackId>(v & kStackMask),
+                   static_cast<uint32_t>(birth)};
 }
 
 uintptr_t LoadKey(const uintptr_t* k) { return __atomic_load_n(k, __ATOMIC_RELAXED); }
 void StoreKey(uintptr_t* k, uintptr_t v) { __atomic_store_n(k, v, __ATOMIC_RELAXED); }
 
 }  // namespace
+
+LiveEntry LiveTable::Unpack(const Slot& s) { return UnpackValue(s.value, s.birth); }
+
+bool LiveTable::LockBounded(base::SpinLock& l) {
+  for (int tries = 0; tries < 1000; tries++) {
+    if (l.TryLock()) return true;
+    if (tries >= 64) sched_yield();
+  }
+  return false;
+}
 
 void LiveTable::BeginWrite(Shard& s) {
   s.version.store(s.version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -85,8 +98,9 @@ LiveTable::InsertResult LiveTable::Insert(uintptr_t p, const LiveEntry& e, LiveE
     for (size_t j = (h >> kShardBits) & a->mask;; j = (j + 1) & a->mask) {
       if (a->slots[j].key == 0) break;
       if (a->slots[j].key == p) {
-        *replaced = Unpack(a->slots[j].value);
+        *replaced = Unpack(a->slots[j]);
         a->slots[j].value = Pack(e);
+        a->slots[j].birth = e.birth;
         return InsertResult::kReplaced;
       }
     }
@@ -106,6 +120,7 @@ LiveTable::InsertResult LiveTable::Insert(uintptr_t p, const LiveEntry& e, LiveE
   while (a->slots[j].key != 0) j = (j + 1) & a->mask;
   BeginWrite(s);
   a->slots[j].value = Pack(e);
+  a->slots[j].birth = e.birth;
   StoreKey(&a->slots[j].key, p);
   EndWrite(s);
   s.used.store(used + 1, std::memory_order_relaxed);
@@ -127,7 +142,7 @@ bool LiveTable::Remove(uintptr_t p, LiveEntry* out, bool likely_present) {
     if (slots[j].key == 0) return false;
     if (slots[j].key == p) break;
   }
-  *out = Unpack(slots[j].value);
+  *out = Unpack(slots[j]);
   BeginWrite(s);
   // Backward-shift deletion keeps probe chains intact without tombstones.
   size_t hole = j;
@@ -137,6 +152,7 @@ bool LiveTable::Remove(uintptr_t p, LiveEntry* out, bool likely_present) {
     bool between = hole <= k ? (home > hole && home <= k) : (home > hole || home <= k);
     if (!between) {
       slots[hole].value = slots[k].value;
+      slots[hole].birth = slots[k].birth;
       StoreKey(&slots[hole].key, slots[k].key);
       hole = k;
     }

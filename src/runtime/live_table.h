@@ -20,6 +20,9 @@ namespace heapscope::runtime {
 struct LiveEntry {
   uint64_t size;
   StackId stack;
+  // When it was allocated: TSC ticks since the runtime started, shifted
+  // right by kBirthShift (BirthNow() in recorder.h).
+  uint32_t birth = 0;
 };
 
 class LiveTable {
@@ -40,6 +43,13 @@ class LiveTable {
   bool Remove(uintptr_t p, LiveEntry* out, bool likely_present = false);
 
   size_t size() const;
+
+  // Calls f(const LiveEntry&) for every entry, one shard at a time under its
+  // lock. A shard whose lock stays taken (its owner stopped inside the
+  // profiler, e.g. by a signal waiting for the final profile) is skipped
+  // after a bounded wait; returns the number of shards skipped.
+  template <class F>
+  size_t ForEach(F&& f);
   size_t mapped_bytes() const { return mapped_.load(std::memory_order_relaxed); }
 
   void LockAll();
@@ -52,7 +62,10 @@ class LiveTable {
   struct Slot {
     uintptr_t key;  // 0: empty; read without the lock, so accessed atomically
     uint64_t value;  // size << 24 | stack id (sizes up to 2^40)
+    uint64_t birth;  // LiveEntry::birth
   };
+  static LiveEntry Unpack(const Slot& s);
+  static bool LockBounded(base::SpinLock& l);
   struct SlotArray {
     size_t mask;  // capacity - 1
     SlotArray* retired;  // the array this one replaced, still mapped
@@ -82,5 +95,24 @@ class LiveTable {
   std::atomic<size_t> count_{0};  // only when exact_count_
   std::atomic<size_t> mapped_{0};
 };
+
+template <class F>
+size_t LiveTable::ForEach(F&& f) {
+  size_t skipped = 0;
+  for (Shard& s : shards_) {
+    if (!LockBounded(s.lock)) {
+      skipped++;
+      continue;
+    }
+    SlotArray* a = s.array.load(std::memory_order_relaxed);
+    if (a != nullptr) {
+      for (size_t j = 0; j <= a->mask; j++) {
+        if (a->slots[j].key != 0) f(Unpack(a->slots[j]));
+      }
+    }
+    s.lock.Unlock();
+  }
+  return skipped;
+}
 
 }  // namespace heapscope::runtime

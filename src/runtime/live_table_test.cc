@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace heapscope::runtime {
@@ -17,7 +18,8 @@ TEST(LiveTable, InsertRemoveMatchesAMap) {
   for (int i = 0; i < 200000; i++) {
     uintptr_t key = ((rng() % 50000) + 1) * 4096;
     if (rng() % 3 != 0) {
-      LiveEntry e{rng() % 100000, static_cast<StackId>(rng() % 1000 + 1)};
+      LiveEntry e{rng() % 100000, static_cast<StackId>(rng() % 1000 + 1),
+                  static_cast<uint32_t>(rng())};
       LiveEntry replaced;
       auto r = t.Insert(key, e, &replaced);
       auto it = ref.find(key);
@@ -25,6 +27,7 @@ TEST(LiveTable, InsertRemoveMatchesAMap) {
         ASSERT_EQ(r, LiveTable::InsertResult::kReplaced);
         EXPECT_EQ(replaced.size, it->second.size);
         EXPECT_EQ(replaced.stack, it->second.stack);
+        EXPECT_EQ(replaced.birth, it->second.birth);
       } else {
         ASSERT_EQ(r, LiveTable::InsertResult::kInserted);
       }
@@ -37,11 +40,17 @@ TEST(LiveTable, InsertRemoveMatchesAMap) {
       if (found) {
         EXPECT_EQ(out.size, it->second.size);
         EXPECT_EQ(out.stack, it->second.stack);
+        EXPECT_EQ(out.birth, it->second.birth);  // kept through backward shifts
         ref.erase(it);
       }
     }
   }
   EXPECT_EQ(t.size(), ref.size());
+  // ForEach visits every entry once, as stored.
+  std::map<std::tuple<uint64_t, StackId, uint32_t>, int> seen, want;
+  for (auto& [k, v] : ref) want[{v.size, v.stack, v.birth}]++;
+  EXPECT_EQ(t.ForEach([&](const LiveEntry& e) { seen[{e.size, e.stack, e.birth}]++; }), 0u);
+  EXPECT_EQ(seen, want);
   for (auto& [k, v] : ref) {
     LiveEntry out;
     ASSERT_TRUE(t.Remove(k, &out));

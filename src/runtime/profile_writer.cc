@@ -7,6 +7,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "base/mmap_arena.h"
 #include "base/no_destructor.h"
 #include "base/raw_log.h"
@@ -105,6 +108,13 @@ class U64Map {
     mask_ = cap - 1;
     return keys_ != nullptr && vals_ != nullptr;
   }
+  // The value for key, or UINT32_MAX if absent.
+  uint32_t Find(uint64_t key) const {
+    for (size_t i = Mix(key) & mask_;; i = (i + 1) & mask_) {
+      if (keys_[i] == key) return vals_[i];
+      if (keys_[i] == 0) return UINT32_MAX;
+    }
+  }
   // Returns the value for key, inserting `fresh` if absent (*inserted set).
   uint32_t FindOrInsert(uint64_t key, uint32_t fresh, bool* inserted) {
     size_t i = Mix(key) & mask_;
@@ -184,7 +194,7 @@ uint64_t Round(uint64_t fx) { return (fx + kWeightOne / 2) / kWeightOne; }
 // stack has nothing to show. In a delta profile the alloc values are the
 // growth since the base; the in-use values are always the current ones.
 bool StackValues(StackNode* n, const HeapProfileOptions& options, int64_t values[4],
-                 uint64_t* inuse_fx) {
+                 uint64_t* inuse_fx, uint64_t* inuse_objects_fx = nullptr) {
   // Frees first: a free is counted only after its allocation, so
   // reading in this order never shows more freed than allocated.
   uint64_t fo = n->counters.free_objects.load(std::memory_order_acquire);
@@ -194,6 +204,7 @@ bool StackValues(StackNode* n, const HeapProfileOptions& options, int64_t values
   if (ao == 0) return false;
   *inuse_fx = ab > fb ? ab - fb : 0;
   uint64_t io = ao > fo ? ao - fo : 0;
+  if (inuse_objects_fx != nullptr) *inuse_objects_fx = io;
   uint64_t dao = ao, dab = ab;
   if (options.alloc_base != nullptr) {
     if (n->id >= 1 && n->id <= options.alloc_base_count) {
@@ -209,6 +220,87 @@ bool StackValues(StackNode* n, const HeapProfileOptions& options, int64_t values
   values[3] = static_cast<int64_t>(Round(*inuse_fx));
   return true;
 }
+
+// In-use objects by age. Lower bounds, in seconds, of the age buckets: two
+// per octave (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, ...), so that a reader can
+// tell objects older than any point of a window of snapshots to within a
+// third of the age.
+constexpr int kAgeBuckets = 64;
+uint64_t AgeBucketLow(int i) {
+  if (i <= 1) return static_cast<uint64_t>(i);
+  int k = i / 2;
+  return (i % 2 == 0) ? uint64_t{1} << k : uint64_t{3} << (k - 1);
+}
+int AgeBucket(uint64_t age_sec) {
+  if (age_sec <= 1) return static_cast<int>(age_sec);
+  int k = 63 - __builtin_clzll(age_sec);
+  int i = 2 * k + (age_sec >= (uint64_t{3} << (k - 1)) ? 1 : 0);
+  return i < kAgeBuckets ? i : kAgeBuckets - 1;
+}
+
+// The live table's objects summed by (stack, age bucket), in the units of
+// the stack counters, sorted by stack and then oldest first.
+class AgeTable {
+ public:
+  struct Cell {
+    uint32_t stack;
+    uint32_t bucket;
+    uint64_t objects_fx;
+    uint64_t bytes_fx;
+  };
+
+  bool Collect(base::MmapArena* arena, size_t nstacks) {
+    LiveTable& live = Live();
+    // Room for every cell the live objects can fill (at most one per
+    // object, and rarely more than a couple of dozen ages per stack) and
+    // some growth while we read; past it, objects stay unlabelled (their
+    // stack's remainder sample).
+    size_t room = live.size() + 1024;
+    if (room > nstacks * 24 + 1024) room = nstacks * 24 + 1024;
+    if (room > kMaxCells) room = kMaxCells;
+    if (!index_.Init(arena, room)) return false;
+    cells_ = static_cast<Cell*>(arena->Alloc(room * sizeof(Cell), 8));
+    if (cells_ == nullptr) return false;
+    const double unit = BirthUnitSeconds();
+    const uint32_t now = BirthNow();
+    live.ForEach([&](const LiveEntry& e) {
+      if (e.stack == 0) return;
+      uint32_t units = now >= e.birth ? now - e.birth : 0;
+      auto age = static_cast<uint64_t>(static_cast<double>(units) * unit);
+      uint32_t bucket = static_cast<uint32_t>(AgeBucket(age));
+      uint64_t key = uint64_t{e.stack} << 8 | bucket;  // stacks are >= 1: never 0
+      uint32_t c = index_.Find(key);
+      if (c == UINT32_MAX) {
+        if (n_ >= room) return;  // full: this one stays unlabelled
+        bool inserted;
+        c = index_.FindOrInsert(key, static_cast<uint32_t>(n_), &inserted);
+        cells_[n_++] = Cell{e.stack, bucket, 0, 0};
+      }
+      uint64_t w = SampleWeight(e.size);
+      cells_[c].objects_fx += w;
+      cells_[c].bytes_fx += e.size * w;
+    });
+    std::sort(cells_, cells_ + n_, [](const Cell& a, const Cell& b) {
+      return a.stack != b.stack ? a.stack < b.stack : a.bucket > b.bucket;
+    });
+    return true;
+  }
+
+  // The cells of stack id, oldest first; call with increasing ids.
+  std::pair<const Cell*, const Cell*> Next(uint32_t id) {
+    while (pos_ < n_ && cells_[pos_].stack < id) pos_++;
+    size_t begin = pos_;
+    while (pos_ < n_ && cells_[pos_].stack == id) pos_++;
+    return {cells_ + begin, cells_ + pos_};
+  }
+
+ private:
+  static constexpr size_t kMaxCells = size_t{1} << 20;
+  U64Map index_;
+  Cell* cells_ = nullptr;
+  size_t n_ = 0;
+  size_t pos_ = 0;
+};
 
 // Location ids: one per distinct return address, plus one for the
 // "[truncated]" marker.
@@ -423,19 +515,54 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
     enc_.Message(pb::profile::kSampleType, m);
   }
 
-  // Samples, one per stack with anything to show.
+  // Samples. Each stack's in-use objects are split by age: one sample per
+  // age bucket, with in-use values only and an "age" label (the bucket's
+  // lower bound, in seconds); then one sample with the allocation values
+  // and whatever in-use part the live table did not show (objects that
+  // came or went while it was read). Every value still sums to the
+  // stack's counters, so readers that ignore labels see what they saw
+  // before.
+  AgeTable ages;
+  const bool have_ages = ages.Collect(&arena_, nstacks);
+  const int64_t age_key = strings_.Intern("age");
+  const int64_t age_unit = strings_.Intern("seconds");
   uint64_t inuse_total_fx = 0;
   uint64_t loc_ids[kMaxFrames + 2];
   uint8_t sample_buf[4096];
   format::MessageBuilder sm(sample_buf, sizeof sample_buf);
+  uint8_t label_buf[64];
+  format::MessageBuilder lm(label_buf, sizeof label_buf);
   for (size_t id = 1; id <= nstacks; id++) {
     StackNode* n = depot.Get(static_cast<StackId>(id));
     if (n == nullptr) continue;
     int64_t values[4];
-    uint64_t inuse_fx;
-    if (!StackValues(n, options, values, &inuse_fx)) continue;
+    uint64_t inuse_fx, inuse_objects_fx;
+    if (!StackValues(n, options, values, &inuse_fx, &inuse_objects_fx)) continue;
     inuse_total_fx += inuse_fx;
     int depth = StackLocations(n->frames, n->depth, n->truncated != 0, nullptr, loc_ids);
+    if (have_ages) {
+      auto [cell, end] = ages.Next(static_cast<uint32_t>(id));
+      for (; cell != end && (inuse_fx != 0 || inuse_objects_fx != 0); ++cell) {
+        uint64_t o = cell->objects_fx < inuse_objects_fx ? cell->objects_fx : inuse_objects_fx;
+        uint64_t b = cell->bytes_fx < inuse_fx ? cell->bytes_fx : inuse_fx;
+        int64_t aged[4] = {0, 0, static_cast<int64_t>(Round(o)), static_cast<int64_t>(Round(b))};
+        if (aged[2] == 0 && aged[3] == 0) continue;
+        inuse_objects_fx -= o;
+        inuse_fx -= b;
+        sm.Clear();
+        sm.PackedVarints(pb::sample::kLocationId, loc_ids, static_cast<size_t>(depth));
+        sm.PackedInt64s(pb::sample::kValue, aged, 4);
+        lm.Clear();
+        lm.Int64(pb::label::kKey, age_key);
+        lm.Int64(pb::label::kNum, static_cast<int64_t>(AgeBucketLow(static_cast<int>(cell->bucket))));
+        lm.Int64(pb::label::kNumUnit, age_unit);
+        sm.Message(pb::sample::kLabel, lm);
+        enc_.Message(pb::profile::kSample, sm);
+      }
+      values[2] = static_cast<int64_t>(Round(inuse_objects_fx));
+      values[3] = static_cast<int64_t>(Round(inuse_fx));
+      if (values[0] == 0 && values[1] == 0 && values[2] == 0 && values[3] == 0) continue;
+    }
     sm.Clear();
     sm.PackedVarints(pb::sample::kLocationId, loc_ids, static_cast<size_t>(depth));
     sm.PackedInt64s(pb::sample::kValue, values, 4);

@@ -306,7 +306,7 @@ HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, StackId id) {
   State& st = GlobalState();
   if (id == 0) return;
   LiveEntry replaced;
-  switch (g_live->Insert(reinterpret_cast<uintptr_t>(p), LiveEntry{size, id}, &replaced)) {
+  switch (g_live->Insert(reinterpret_cast<uintptr_t>(p), LiveEntry{size, id, BirthNow()}, &replaced)) {
     case LiveTable::InsertResult::kFull:
       st.dropped_live.fetch_add(1, std::memory_order_relaxed);
       WarnDropOnce("live object table full (raise HEAPSCOPE_MAX_LIVE)");
@@ -369,6 +369,22 @@ uint64_t RecordNs() {
   if (ns == 0 || ticks == 0) return 0;
   return static_cast<uint64_t>(static_cast<double>(g.record_ticks.load()) *
                                (static_cast<double>(ns) / static_cast<double>(ticks)));
+}
+
+uint32_t BirthNow() {
+  return static_cast<uint32_t>((__rdtsc() - GlobalState().start_tsc) >> kBirthShift);
+}
+
+double BirthUnitSeconds() {
+  const State& g = GlobalState();
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL +
+                static_cast<uint64_t>(ts.tv_nsec) - g.start_ns;
+  uint64_t ticks = __rdtsc() - g.start_tsc;
+  if (ns == 0 || ticks == 0) return 0;
+  return static_cast<double>(ns) / static_cast<double>(ticks) *
+         static_cast<double>(uint64_t{1} << kBirthShift) / 1e9;
 }
 
 // The stack id of this thread's last recorded allocation, and the number of

@@ -32,6 +32,16 @@ HS_ALWAYS_INLINE bool MayBeLiveSample(const void* p) {
 // (scaled up) in every-allocation mode.
 uint64_t RecordNs();
 
+// When live objects were allocated (LiveEntry::birth): TSC ticks since the
+// runtime started, shifted right by kBirthShift (2^24 ticks, a few ms; 32
+// bits last about nine months at 3 GHz). Read once per sampled
+// allocation, so a tick count rather than a clock call.
+inline constexpr int kBirthShift = 24;
+uint32_t BirthNow();
+// Seconds per birth unit, from the TSC's pace against CLOCK_MONOTONIC since
+// start; 0 while unknown.
+double BirthUnitSeconds();
+
 StackDepot& Depot();
 LiveTable& Live();
 

@@ -1,0 +1,66 @@
+"""In-use objects carry their age: the runtime splits each stack's in-use
+values by age bucket, with a numeric "age" label in seconds (the bucket's
+lower bound: 0, 1, 2, 3, 4, 6, 8, 12, ...), and leaves its alloc values on
+an unlabelled sample. Go's pprof filters by it (-tagfocus=age=...), and the
+totals are what they were: every label-blind reader sees the same numbers.
+
+leak_scenarios runs 7 s at the default rate: its 30 MB startup table is
+about 7 s old at the end, the entries of its 8 MB LRU never live past 3 s.
+"""
+import os
+import re
+import subprocess
+import sys
+
+from hstest import Env, check, finish, final_path, runtime_comments
+
+
+def pprof(env, args, profile):
+    cmd = [env.go, "tool", "pprof"] + args + [profile]
+    e = dict(os.environ)
+    e.setdefault("HOME", env.tmp)
+    e["PPROF_TMPDIR"] = env.tmp
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=e)
+    check(r.returncode == 0, f"go tool pprof {' '.join(args)} failed: {r.stderr}")
+    return r.stdout
+
+
+def main():
+    env = Env(sys.argv)
+    program = env.args[0]
+    out = env.outdir("ages")
+    r = env.preload([program, "7"], out)
+    check(r.returncode == 0, f"leak_scenarios failed: {r.stderr[-2000:]}")
+    profile = final_path(out)
+    check(os.path.exists(profile), "no heap.final.pb.gz")
+    if not env.go:
+        check(False, "go is not installed")
+        finish(env, "ages")
+        return
+
+    tags = pprof(env, ["-tags", "-sample_index=inuse_space"], profile)
+    check(re.search(r"^\s*age: Total", tags, re.M) is not None, f"no age tag:\n{tags}")
+
+    old = pprof(env, ["-top", "-nodefraction=0", "-sample_index=inuse_space",
+                      "-tagfocus=age=5s:"], profile)
+    check("BuildStartupTable" in old, f"the startup table is not 5 s old:\n{old}")
+    check("BoundedLru" not in old, f"an LRU entry lived 5 s:\n{old}")
+    young = pprof(env, ["-top", "-nodefraction=0", "-sample_index=inuse_space",
+                        "-tagfocus=age=:3s"], profile)
+    check("BoundedLru" in young, f"no young LRU entries:\n{young}")
+    check("BuildStartupTable" not in young, f"the startup table is young:\n{young}")
+
+    # Label-blind totals: the profile's in-use and alloc totals match the
+    # runtime's own (counted without the split), to rounding.
+    comments = runtime_comments(pprof(env, ["-top"], profile))
+    check("inuse_space" in comments, f"no inuse_space comment: {comments}")
+    if "inuse_space" in comments:
+        want = int(comments["inuse_space"])
+        got = sum(env.top(profile, "inuse_space").values())
+        check(abs(got - want) <= max(64, want * 1e-4),
+              f"in-use total {got} differs from the runtime's {want}")
+    finish(env, "ages")
+
+
+if __name__ == "__main__":
+    main()
