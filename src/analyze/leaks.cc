@@ -183,7 +183,30 @@ void ForEachStack(const format::Profile& p, Fn fn) {
         key += '\n';
       }
     }
-    fn(key, leaf, v);
+    fn(key, leaf, v, i);
+  }
+}
+
+// The sample's "age" label in seconds (the runtime's age buckets), or -1.
+double SampleAge(const format::Profile& p, size_t i, format::StringIndex age_key) {
+  if (age_key == 0) return -1;
+  for (const format::Label& l : p.samples.Labels(i)) {
+    if (l.key == age_key && l.str == 0) {
+      std::string_view unit = p.String(l.num_unit);
+      double scale = unit == "ms" || unit == "milliseconds" ? 1e-3 : 1;
+      return l.num < 0 ? -1 : static_cast<double>(l.num) * scale;
+    }
+  }
+  return -1;
+}
+
+void AddAge(AgeHistogram* h, double age, double bytes) {
+  auto it = std::lower_bound(h->begin(), h->end(), age,
+                             [](const AgeBytes& a, double v) { return a.age_sec < v; });
+  if (it != h->end() && it->age_sec == age) {
+    it->bytes += bytes;
+  } else {
+    h->insert(it, AgeBytes{age, bytes});
   }
 }
 
@@ -198,17 +221,30 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
   snap.source = std::move(source);
   snap.time_sec = static_cast<double>(p.time_nanos) / 1e9;
   snap.rate = RuntimeRate(p);
-  ForEachStack(p, [&](const std::string& key, const std::string& leaf, auto v) {
+  format::StringIndex age_key = 0;
+  for (size_t k = 1; k < p.strings().size(); k++) {
+    if (p.strings()[k] == "age") {
+      age_key = static_cast<format::StringIndex>(k);
+      break;
+    }
+  }
+  ForEachStack(p, [&](const std::string& key, const std::string& leaf, auto v, size_t i) {
     InUse in{v[is], io >= 0 ? v[io] : 0};
     snap.total.bytes += in.bytes;
     snap.total.objects += in.objects;
     if (in.bytes == 0 && in.objects == 0) return;
+    const std::string fkey = leaf.empty() ? std::string("<unknown>") : leaf;
     InUse& s = snap.stacks[key];
     s.bytes += in.bytes;
     s.objects += in.objects;
-    InUse& f = snap.functions[leaf.empty() ? std::string("<unknown>") : leaf];
+    InUse& f = snap.functions[fkey];
     f.bytes += in.bytes;
     f.objects += in.objects;
+    double age = SampleAge(p, i, age_key);
+    if (age >= 0 && in.bytes > 0) {
+      AddAge(&snap.stack_ages[key], age, static_cast<double>(in.bytes));
+      AddAge(&snap.function_ages[fkey], age, static_cast<double>(in.bytes));
+    }
   });
   return snap;
 }
@@ -244,7 +280,7 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
     int64_t limit = 0;
     if (it != kv.end() && ParseCommentInt(it->second, &limit) && limit > 0) r.limit = limit;
   }
-  ForEachStack(p, [&](const std::string& key, const std::string&, auto v) {
+  ForEachStack(p, [&](const std::string& key, const std::string&, auto v, size_t) {
     InUse in{v[value], count >= 0 ? v[count] : 0};
     r.total.bytes += in.bytes;
     r.total.objects += in.objects;
@@ -451,14 +487,28 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
   auto classify = [&](LeakKind kind, const TrendOptions& opts, double total_growth,
                       const std::vector<double>& times, const std::vector<const StackMap*>& maps,
                       bool by_function, std::vector<LeakSuspect>* out,
-                      std::map<std::string, size_t>* ruled_out) {
+                      std::map<std::string, size_t>* ruled_out,
+                      const std::unordered_map<std::string, AgeHistogram>* ages) {
     auto series = CollectSeries(maps);
     for (auto& [key, s] : series) {
       if (*std::max_element(s.bytes.begin(), s.bytes.end()) <= 0) continue;
-      Trend tr = ClassifyTrend(times, s.bytes, opts);
+      SeriesAges series_ages;
+      const SeriesAges* with_ages = nullptr;
+      if (ages != nullptr) {
+        auto it = ages->find(key);
+        if (it != ages->end()) {
+          series_ages.by_age = it->second;
+          series_ages.objects = static_cast<double>(s.last.objects);
+          with_ages = &series_ages;
+        }
+      }
+      Trend tr = ClassifyTrend(times, s.bytes, opts, with_ages);
       if (tr.verdict == Verdict::kNotEnoughSnapshots) continue;
       if (tr.verdict != Verdict::kGrowing) {
-        if (ruled_out) (*ruled_out)[std::string(VerdictName(tr.verdict))]++;
+        if (ruled_out) {
+          (*ruled_out)[std::string(VerdictName(tr.verdict))]++;
+          if (tr.turned_over) (*ruled_out)[kTurnedOver]++;
+        }
         continue;
       }
       LeakSuspect sus;
@@ -489,10 +539,13 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
     heap_functions.push_back(&s.functions);
   }
   std::vector<LeakSuspect> heap;
+  // The objects' ages at the window's last snapshot (sampled heap profiles
+  // from this runtime carry them).
+  const LeakSnapshot& newest = snaps.back();
   classify(LeakKind::kHeap, trend, r.total_growth_per_sec, t, heap_stacks, false, &heap,
-           &r.ruled_out);
+           &r.ruled_out, &newest.stack_ages);
   classify(LeakKind::kHeap, trend, r.total_growth_per_sec, t, heap_functions, true, &r.functions,
-           nullptr);
+           nullptr, &newest.function_ages);
   r.suspects_total = heap.size();
   cut(&heap);
   cut(&r.functions);
@@ -500,7 +553,8 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
   for (KindSummary& ks : r.resources) {
     const KindSeries& k = kind_series[ResourceIndex(ks.kind)];
     std::vector<LeakSuspect> found;
-    classify(ks.kind, exact, ks.growth_per_sec, k.t, k.maps, false, &found, &r.ruled_out);
+    classify(ks.kind, exact, ks.growth_per_sec, k.t, k.maps, false, &found, &r.ruled_out,
+             nullptr);
     ks.suspects_total = found.size();
     r.suspects_total += found.size();
     cut(&found);
@@ -609,6 +663,11 @@ std::string FormatLeaksText(const LeakReport& r) {
     if (!ruled.empty()) ruled += ", ";
     ruled += std::to_string(it->second) + " " + label;
   }
+  auto turned = r.ruled_out.find(kTurnedOver);
+  if (turned != r.ruled_out.end() && turned->second != 0) {
+    ruled += "; " + std::to_string(turned->second) +
+             " of them rose but kept little of what they added early (objects that turn over)";
+  }
   out += "\nruled out: " + (ruled.empty() ? std::string("nothing") : ruled) + "\n";
   return out;
 }
@@ -648,6 +707,8 @@ std::string FormatLeaksJson(const LeakReport& r) {
     auto it = r.ruled_out.find(v);
     ruled[v] = it == r.ruled_out.end() ? 0 : it->second;
   }
+  auto turned = r.ruled_out.find(kTurnedOver);
+  ruled[kTurnedOver] = turned == r.ruled_out.end() ? 0 : turned->second;
   j["ruled_out"] = ruled;
   j["total_inuse"] = r.total_inuse;
   j["total_inuse_objects"] = r.total_inuse_objects;

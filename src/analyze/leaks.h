@@ -27,6 +27,13 @@ struct InUse {
   int64_t objects = 0;
 };
 
+// In-use bytes by age at a snapshot's time, from the runtime's "age" label
+// (the lower bound of each age bucket, in seconds): sorted by age.
+// Empty when the profile has no ages (other profilers, older files).
+using AgeHistogram = std::vector<AgeBytes>;
+
+inline constexpr const char* kTurnedOver = "turned_over";
+
 // What a series counts. Heap series are sampled bytes; the others are exact
 // counts (fd, thread) or exact mapped bytes (mmap) read from the runtime's
 // tables.
@@ -61,6 +68,9 @@ struct LeakSnapshot {
   // leaf function's name (functions).
   std::unordered_map<std::string, InUse> stacks;
   std::unordered_map<std::string, InUse> functions;
+  // In-use bytes by age, for the keys above that have any.
+  std::unordered_map<std::string, AgeHistogram> stack_ages;
+  std::unordered_map<std::string, AgeHistogram> function_ages;
   InUse total;
   ResourceSnapshot resources[3];  // By ResourceIndex: fd, thread, mmap.
 };
@@ -146,7 +156,9 @@ struct LeakReport {
   size_t suspects_total = 0;           // Growing stacks before the cut.
   std::vector<KindSummary> resources;  // Resource kinds present, in kind order.
   std::vector<LeakSuspect> functions;  // Growing leaf functions, fastest first.
-  std::map<std::string, size_t> ruled_out;  // Stacks (all kinds) by verdict name, not growing.
+  // Stacks (all kinds) by verdict name, not growing; and, under kTurnedOver,
+  // how many of them rose but failed the persistence check (ClassifyTrend).
+  std::map<std::string, size_t> ruled_out;
   int64_t total_inuse = 0;
   int64_t total_inuse_objects = 0;
   double total_growth_per_sec = 0;

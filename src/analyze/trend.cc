@@ -74,6 +74,30 @@ double GrowthFloorPerSec(const TrendOptions& o, double span) {
   return o.noise_k * o.noise_k * o.rate / span;
 }
 
+namespace {
+
+// The upper bound of the runtime's age bucket that starts at lo.
+double AgeBucketEnd(double lo) {
+  if (lo < 4) return std::floor(lo) + 1;
+  double p = std::exp2(std::floor(std::log2(lo)));
+  return lo < 1.25 * p ? 1.5 * p : 2 * p;
+}
+
+}  // namespace
+
+double BytesOlderThan(std::span<const AgeBytes> by_age, double age) {
+  double sum = 0;
+  for (const AgeBytes& a : by_age) {
+    double hi = AgeBucketEnd(a.age_sec);
+    if (a.age_sec >= age) {
+      sum += a.bytes;
+    } else if (hi > age) {
+      sum += a.bytes * (hi - age) / (hi - a.age_sec);
+    }
+  }
+  return sum;
+}
+
 std::string_view VerdictName(Verdict v) {
   switch (v) {
     case Verdict::kGrowing: return "growing";
@@ -87,7 +111,7 @@ std::string_view VerdictName(Verdict v) {
 }
 
 Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
-                    const TrendOptions& o) {
+                    const TrendOptions& o, const SeriesAges* ages) {
   Trend r;
   const size_t n = std::min(t.size(), y.size());
   t = t.first(n);
@@ -158,9 +182,23 @@ Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
     const size_t half = std::min(n, std::max(o.recent_min + 1, n * 3 / 5));
     r.half_mk = MannKendallTest(y.last(half));
     const bool half_rises = r.half_mk.s > 0 && r.half_mk.p_value < o.half_alpha;
+    // It persists: objects born in the first half of the window are still
+    // there at its end, at least a part of what the slope says was added
+    // then. A bounded cache whose objects turn over within half the window
+    // keeps none of them, however its sampled level wanders.
+    bool persists = true;
+    if (ages != nullptr && !ages->by_age.empty() && ages->objects >= 4 && span_t > 0) {
+      const double cut = span_t / 2;
+      r.persisted = std::max(0.0, BytesOlderThan(ages->by_age, cut) -
+                                      BytesOlderThan(ages->by_age, span_t));
+      persists = r.persisted > o.persist_part * r.slope * (span_t - cut);
+    }
     if (not_falling && recent_rise > 0 && keeps_up && late_up && half_rises) {
-      r.verdict = Verdict::kGrowing;
-      return r;
+      if (persists) {
+        r.verdict = Verdict::kGrowing;
+        return r;
+      }
+      r.turned_over = true;
     }
   }
 

@@ -50,6 +50,7 @@ struct TrendOptions {
                                // rise by its own Mann-Kendall test at this level.
   double recent_keep = 0.25;   // Recent rise must reach this part of what the
                                // overall slope predicts (less noise), else plateau.
+  double persist_part = 0.1;   // See ClassifyTrend's `ages`.
   double shape_fraction = 0.2; // Rises and falls smaller than this part of the
                                // level are not shapes (exact mode wiggles).
   // Exact series (counts of descriptors, threads, mappings and their bytes,
@@ -58,6 +59,25 @@ struct TrendOptions {
   bool exact = false;
   double exact_noise = 0.5;
 };
+
+// In-use bytes of one age bucket: objects at least age_sec old (and younger
+// than the next bucket's bound).
+struct AgeBytes {
+  double age_sec = 0;
+  double bytes = 0;
+};
+
+// What the runtime says about the ages of a series' objects at its last
+// point, for the persistence check (ClassifyTrend).
+struct SeriesAges {
+  std::span<const AgeBytes> by_age;  // sorted by age_sec
+  double objects = 0;                // in-use objects at the last point
+};
+
+// In-use bytes at least `age` seconds old, taking each bucket's bytes as
+// spread evenly up to the next bucket's bound (the runtime's buckets: 0, 1,
+// 2, 3, 4, 6, 8, 12, ...: two per octave).
+double BytesOlderThan(std::span<const AgeBytes> by_age, double age);
 
 struct Trend {
   Verdict verdict = Verdict::kConstant;
@@ -69,6 +89,10 @@ struct Trend {
   MannKendall half_mk;      // Over the last 60%.
   double noise = 0;         // SamplingNoise of the series' level.
   double confidence = 0;    // 1 - mk.p_value.
+  // Rose like a leak, but what it added early in the window is gone by its
+  // end (objects that turn over: a bounded cache), so not growing.
+  bool turned_over = false;
+  double persisted = -1;    // Bytes born in the window's first half still in use; -1 unknown.
 };
 
 // The slowest growth a sampled series over `span` seconds can be called
@@ -80,7 +104,13 @@ struct Trend {
 double GrowthFloorPerSec(const TrendOptions& options, double span);
 
 // Classifies the series y (bytes) taken at times t (seconds, increasing).
+// With `ages` (heap series whose profiles carry ages), a rise is only
+// growth if what the window added early is still there at its end: the
+// bytes born in the first half of the window and alive at the last point
+// must exceed `persist_part` of what the slope says was added then.
+// Series of fewer than 4 in-use objects skip it (a buffer that grows by
+// reallocation is always young).
 Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
-                    const TrendOptions& options);
+                    const TrendOptions& options, const SeriesAges* ages = nullptr);
 
 }  // namespace heapscope::analyze
