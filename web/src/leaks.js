@@ -219,12 +219,16 @@ export async function renderLeaks(main, state, stillShown) {
     draws.push(rss.draw);
   }
 
-  const ruled = Object.entries(data.ruled_out).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`).join(', ');
+  // turned_over counts stacks among the others (those that rose but kept
+  // none of what they added early): said apart, not added.
+  const turned = data.ruled_out.turned_over || 0;
+  const ruled = Object.entries(data.ruled_out).filter(([v, n]) => n > 0 && v !== 'turned_over').map(([v, n]) => `${n} ${v}`).join(', ');
+  const turnedText = turned > 0 ? ` ${turned} of them rose, but what they added early is gone (objects that turn over).` : '';
   parts.push(h('h2', { text: data.suspects.length ? `Leak suspects (${data.suspects.length})` : 'No leak suspects' }));
   const floor = data.heap_growth_floor_per_sec > 0
     ? ` Heap leaks slower than about ${fmtValue(data.heap_growth_floor_per_sec, 'bytes')}/s cannot stand out of the sampling noise in this window: watch longer, or sample more often (--rate), to see them.`
     : '';
-  parts.push(h('p.muted.leak-method', { text: 'Stacks whose in-use bytes (or open descriptors, live threads, mapped bytes) keep rising (Theil-Sen slope, Mann-Kendall test, recent part still rising); each kind ranked on its own.' + (ruled ? ` Ruled out: ${ruled} stacks.` : '') + floor }));
+  parts.push(h('p.muted.leak-method', { text: 'Stacks whose in-use bytes (or open descriptors, live threads, mapped bytes) keep rising (Theil-Sen slope, Mann-Kendall test, recent part still rising) and, where the profiles carry ages, keep what they added early; each kind ranked on its own.' + (ruled ? ` Ruled out: ${ruled} stacks.${turnedText}` : '') + floor }));
   const grid = h('div.cards');
   data.suspects.forEach((s, i) => {
     const c = suspectCard(s, data, i, 'stack');
