@@ -43,7 +43,32 @@ format::Result<FilterStats> ApplySampleFilter(format::Profile* profile,
 
   format::SampleTable& samples = profile->samples;
   FilterStats stats;
-  if (!focus->has_value() && !ignore->has_value()) {
+  const bool by_age = filter.min_age_sec >= 0;
+  format::StringIndex age_key = 0;
+  if (by_age) {
+    for (size_t k = 1; k < profile->strings().size(); k++) {
+      if (profile->strings()[k] == "age") {
+        age_key = static_cast<format::StringIndex>(k);
+        break;
+      }
+    }
+    if (age_key == 0) {
+      return format::Error{
+          "--min-age: this profile has no object ages (the \"age\" label heapscope's runtime "
+          "puts on in-use objects)"};
+    }
+  }
+  // Whether sample i holds objects at least min_age_sec old.
+  auto old_enough = [&](size_t i) {
+    for (const format::Label& l : samples.Labels(i)) {
+      if (l.key != age_key || l.str != 0) continue;
+      std::string_view unit = profile->String(l.num_unit);
+      double scale = unit == "ms" || unit == "milliseconds" ? 1e-3 : 1;
+      return static_cast<double>(l.num) * scale >= filter.min_age_sec;
+    }
+    return false;
+  };
+  if (!focus->has_value() && !ignore->has_value() && !by_age) {
     stats.kept = samples.size();
     return stats;
   }
@@ -71,7 +96,8 @@ format::Result<FilterStats> ApplySampleFilter(format::Profile* profile,
     stack = stack.subspan(nodes.PrunedPrefix(stack));
     uint8_t bits = 0;
     for (uint32_t l : stack) bits |= location_bits[l];
-    const bool keep = (!focus->has_value() || (bits & kFocus) != 0) && (bits & kIgnore) == 0;
+    const bool keep = (!focus->has_value() || (bits & kFocus) != 0) && (bits & kIgnore) == 0 &&
+                      (!by_age || old_enough(i));
     if (!keep) {
       stats.dropped++;
       continue;

@@ -17,8 +17,15 @@ namespace heapscope::analyze {
 struct SampleFilter {
   std::string focus;   // "" keeps every sample.
   std::string ignore;  // "" drops none.
+  // Keeps only in-use objects at least this many seconds old, by the "age"
+  // label heapscope's runtime puts on them (the lower bound of the age
+  // bucket: 0, 1, 2, 3, 4, 6, 8, 12, ... seconds), as pprof's
+  // -tagfocus=age=D: does; samples without the label (a stack's alloc
+  // values, objects of unknown age) go too. Negative: off. A profile
+  // without ages is an error.
+  double min_age_sec = -1;
 
-  bool active() const { return !focus.empty() || !ignore.empty(); }
+  bool active() const { return !focus.empty() || !ignore.empty() || min_age_sec >= 0; }
 };
 
 struct FilterStats {

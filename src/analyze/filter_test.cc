@@ -32,6 +32,56 @@ std::string Folded(const format::Profile& p) {
   return FormatFolded(*s);
 }
 
+// cache::Put holds 100 bytes 8 s old and 50 bytes under a second old, and
+// allocated 400 (the unlabelled sample); worker holds 20 bytes 2 s old.
+format::Profile AgedHeap() {
+  ProfileBuilder b({{"alloc_space", "bytes"}, {"inuse_space", "bytes"}});
+  uint32_t put = b.Loc({"cache::Put"});
+  uint32_t worker = b.Loc({"worker"});
+  uint32_t main_loc = b.Loc({"main"});
+  b.Sample({put, main_loc}, {0, 100}, {{"age", 8, "seconds"}});
+  b.Sample({put, main_loc}, {0, 50}, {{"age", 0, "seconds"}});
+  b.Sample({put, main_loc}, {400, 0});
+  b.Sample({worker, main_loc}, {0, 20}, {{"age", 2000, "ms"}});
+  return b.Build();
+}
+
+TEST(FilterTest, MinAgeKeepsOldEnoughObjects) {
+  format::Profile p = AgedHeap();
+  SampleFilter f;
+  f.min_age_sec = 2;  // 2000 ms counts
+  format::Result<FilterStats> r = ApplySampleFilter(&p, f);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->kept, 2u);
+  EXPECT_EQ(r->dropped, 2u);
+  EXPECT_EQ(Folded(p), "main;cache::Put 100\nmain;worker 20\n");
+
+  // Every labelled sample at 0; the unlabelled one (alloc values) goes.
+  p = AgedHeap();
+  f.min_age_sec = 0;
+  r = ApplySampleFilter(&p, f);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(Folded(p), "main;cache::Put 150\nmain;worker 20\n");
+
+  // With --focus too.
+  p = AgedHeap();
+  f = SampleFilter{.focus = "Put", .ignore = ""};
+  f.min_age_sec = 5;
+  r = ApplySampleFilter(&p, f);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(Folded(p), "main;cache::Put 100\n");
+}
+
+TEST(FilterTest, MinAgeOnAProfileWithoutAgesIsAnError) {
+  format::Profile p = Heap();
+  SampleFilter f;
+  f.min_age_sec = 1;
+  format::Result<FilterStats> r = ApplySampleFilter(&p, f);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("no object ages"), std::string::npos) << r.error();
+  EXPECT_EQ(p.samples.size(), 4u);  // unchanged
+}
+
 TEST(FilterTest, NoPatternsKeepEverything) {
   format::Profile p = Heap();
   format::Result<FilterStats> r = ApplySampleFilter(&p, {});

@@ -102,6 +102,54 @@ TEST(LeaksTest, FindsTheLeakAndRulesOutTheRest) {
   EXPECT_TRUE(j["time_to_limit_sec"].is_number());
 }
 
+// Two stacks rising alike for 12 s; the newest profile carries ages: what
+// Sessions::Remember holds is as old as the run, what Pool::Take holds is
+// all under a second old (its objects turn over, the level rose anyway).
+TEST(LeaksTest, AgesRuleOutWhatTurnsOver) {
+  std::vector<LeakSnapshot> snaps;
+  for (int64_t i = 0; i < 12; i++) {
+    ProfileBuilder b({{"inuse_objects", "count"}, {"inuse_space", "bytes"}});
+    format::Profile& p = b.profile();
+    p.time_nanos = (1700000000 + i) * 1000000000LL;
+    p.comments.push_back(b.Str("heapscope: rate=1 mode=exact pid=1"));
+    uint32_t main_loc = b.Loc({"main"});
+    uint32_t keep = b.Loc({"Sessions::Remember"});
+    uint32_t pool = b.Loc({"Pool::Take"});
+    const int64_t level = 10000 * (i + 1);
+    if (i < 11) {
+      b.Sample({keep, main_loc}, {level / 100, level});
+      b.Sample({pool, main_loc}, {level / 100, level});
+    } else {
+      for (auto [age, bytes] : std::vector<std::pair<int64_t, int64_t>>{
+               {0, 10000}, {1, 10000}, {2, 10000}, {3, 10000}, {4, 20000}, {6, 20000}, {8, 40000}}) {
+        b.Sample({keep, main_loc}, {bytes / 100, bytes}, {{"age", age, "seconds"}});
+      }
+      b.Sample({pool, main_loc}, {level / 100, level}, {{"age", 0, "seconds"}});
+    }
+    auto snap = SummarizeSnapshot(b.Build(), "heap." + std::to_string(i));
+    ASSERT_TRUE(snap.ok()) << snap.error();
+    snaps.push_back(std::move(*snap));
+  }
+  const AgeHistogram& h = snaps.back().stack_ages.at("Sessions::Remember\nmain\n");
+  ASSERT_EQ(h.size(), 7u);
+  EXPECT_EQ(h.front().age_sec, 0);
+  EXPECT_EQ(h.back().age_sec, 8);
+  EXPECT_EQ(h.back().bytes, 40000);
+
+  LeakReport r = AnalyzeLeaks(snaps, LeakOptions{});
+  ASSERT_EQ(r.suspects.size(), 1u);
+  EXPECT_EQ(r.suspects[0].frames[0], "Sessions::Remember");
+  EXPECT_EQ(r.ruled_out[kTurnedOver], 1u);
+  ASSERT_EQ(r.functions.size(), 1u);
+  EXPECT_EQ(r.functions[0].frames[0], "Sessions::Remember");
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("1 of them rose but kept little of what they added early"),
+            std::string::npos)
+      << text;
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_EQ(j["ruled_out"]["turned_over"], 1);
+}
+
 TEST(LeaksTest, SampledReportStatesTheSlowestLeakItCanShow) {
   // Exact mode: no floor, no line.
   LeakReport exact = AnalyzeLeaks(Series(12), LeakOptions{});

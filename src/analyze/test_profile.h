@@ -3,6 +3,7 @@
 
 #include <initializer_list>
 #include <map>
+#include <tuple>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,6 +89,21 @@ class ProfileBuilder {
     t.values.insert(t.values.end(), values.begin(), values.end());
     t.location_offsets.push_back(t.location_index.size());
     t.label_offsets.push_back(t.labels.size());
+  }
+
+  // A sample with numeric labels (key, value, unit).
+  void Sample(std::initializer_list<uint32_t> locations, std::initializer_list<int64_t> values,
+              std::initializer_list<std::tuple<std::string, int64_t, std::string>> labels) {
+    Sample(locations, values);
+    format::SampleTable& t = p_.samples;
+    for (const auto& [key, num, unit] : labels) {
+      format::Label l;
+      l.key = Str(key);
+      l.num = num;
+      l.num_unit = Str(unit);
+      t.labels.push_back(l);
+    }
+    t.label_offsets.back() = t.labels.size();
   }
 
   format::Profile& profile() { return p_; }

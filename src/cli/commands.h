@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "analyze/filter.h"
 #include "format/profile.h"
 
 namespace heapscope::web {
@@ -45,9 +46,17 @@ struct ViewOptions {
   std::string sample_type;
   std::string focus;
   std::string ignore;
+  std::string min_age;  // --min-age DURATION; "" for none.
 };
-// Adds --sample, --focus and --ignore.
+// Adds --sample, --focus, --ignore and --min-age.
 void AddViewOptions(CLI::App& cmd, ViewOptions& o);
+// Adds --min-age to a command.
+void AddMinAgeOption(CLI::App& cmd, std::string& min_age);
+// The sample filter for these options; on a bad --min-age prints one
+// "heapscope: ..." line and returns nothing.
+std::optional<analyze::SampleFilter> ViewFilter(const std::string& focus,
+                                                const std::string& ignore,
+                                                const std::string& min_age);
 // Reads a profile and applies --focus/--ignore; on failure prints one
 // "heapscope: ..." line and returns nothing.
 std::optional<format::Profile> LoadViewProfile(const std::string& file, const ViewOptions& o);

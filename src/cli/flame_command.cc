@@ -44,7 +44,10 @@ int RunFlame(const FlameCommandOptions& o) {
     options.sources = o.base.empty() ? std::vector<std::string>{o.file}
                                      : std::vector<std::string>{o.base, o.file};
     options.sample_type = o.view.sample_type;
-    options.filter = {o.view.focus, o.view.ignore};
+    std::optional<analyze::SampleFilter> filter =
+        ViewFilter(o.view.focus, o.view.ignore, o.view.min_age);
+    if (!filter) return 1;
+    options.filter = *filter;
     return WriteOfflinePage(options, o.title, o.output);
   }
   std::optional<format::Profile> next = LoadViewProfile(o.file, o.view);

@@ -10,6 +10,7 @@
 
 #include "analyze/filter.h"
 #include "analyze/folded.h"
+#include "base/parse.h"
 #include "cli/commands.h"
 #include "format/profile_reader.h"
 
@@ -23,6 +24,29 @@ void AddViewOptions(CLI::App& cmd, ViewOptions& o) {
                  "Keep only samples with a frame whose function matches this regular expression");
   cmd.add_option("--ignore", o.ignore,
                  "Drop samples with a frame whose function matches this regular expression");
+  AddMinAgeOption(cmd, o.min_age);
+}
+
+void AddMinAgeOption(CLI::App& cmd, std::string& min_age) {
+  cmd.add_option("--min-age", min_age,
+                 "Keep only in-use objects at least this old (e.g. 10m, 1h; the runtime's age "
+                 "buckets start at 0, 1, 2, 3, 4, 6, 8, 12, ... s), like pprof's "
+                 "-tagfocus=age=D:");
+}
+
+std::optional<analyze::SampleFilter> ViewFilter(const std::string& focus,
+                                                const std::string& ignore,
+                                                const std::string& min_age) {
+  analyze::SampleFilter f{focus, ignore};
+  if (!min_age.empty()) {
+    uint64_t ns = 0;
+    if (!base::ParseDuration(min_age.c_str(), &ns)) {
+      FailView("--min-age \"" + min_age + "\" is not a duration (e.g. 30s, 10m, 1h)");
+      return std::nullopt;
+    }
+    f.min_age_sec = static_cast<double>(ns) / 1e9;
+  }
+  return f;
 }
 
 int FailView(const std::string& message) {
@@ -40,8 +64,9 @@ std::optional<format::Profile> LoadViewProfile(const std::string& file, const Vi
     FailView(profile.error());
     return std::nullopt;
   }
-  format::Result<analyze::FilterStats> filtered =
-      analyze::ApplySampleFilter(&*profile, {o.focus, o.ignore});
+  std::optional<analyze::SampleFilter> filter = ViewFilter(o.focus, o.ignore, o.min_age);
+  if (!filter) return std::nullopt;
+  format::Result<analyze::FilterStats> filtered = analyze::ApplySampleFilter(&*profile, *filter);
   if (!filtered.ok()) {
     FailView(filtered.error());
     return std::nullopt;

@@ -23,6 +23,7 @@ struct TopCommandOptions {
   std::vector<std::string> symbol_dirs;  // --symbols DIR.
   std::string focus;
   std::string ignore;
+  std::string min_age;
 };
 
 int Fail(const std::string& message) {
@@ -33,8 +34,9 @@ int Fail(const std::string& message) {
 int RunTop(const TopCommandOptions& o) {
   format::Result<format::Profile> profile = LoadProfileForReport(o.file, o.symbol_dirs, o.lines);
   if (!profile.ok()) return Fail(profile.error());
-  format::Result<analyze::FilterStats> filtered =
-      analyze::ApplySampleFilter(&*profile, {o.focus, o.ignore});
+  std::optional<analyze::SampleFilter> filter = ViewFilter(o.focus, o.ignore, o.min_age);
+  if (!filter) return 1;
+  format::Result<analyze::FilterStats> filtered = analyze::ApplySampleFilter(&*profile, *filter);
   if (!filtered.ok()) return Fail(filtered.error());
   if (o.lines) analyze::UseLinesAsFunctions(*profile);
   analyze::TopOptions options;
@@ -66,6 +68,7 @@ CommandFn RegisterTopCommand(CLI::App& app) {
                   "Keep only samples with a frame whose function matches this regular expression");
   cmd->add_option("--ignore", o->ignore,
                   "Drop samples with a frame whose function matches this regular expression");
+  AddMinAgeOption(*cmd, o->min_age);
   cmd->add_flag("--lines", o->lines,
                 "One row per source line (FUNCTION FILE:LINE, from DWARF) instead of per function");
   cmd->add_option("--symbols", o->symbol_dirs,

@@ -1,8 +1,9 @@
 """In-use objects carry their age: the runtime splits each stack's in-use
 values by age bucket, with a numeric "age" label in seconds (the bucket's
 lower bound: 0, 1, 2, 3, 4, 6, 8, 12, ...), and leaves its alloc values on
-an unlabelled sample. Go's pprof filters by it (-tagfocus=age=...), and the
-totals are what they were: every label-blind reader sees the same numbers.
+an unlabelled sample. Go's pprof filters by it (-tagfocus=age=...), so does
+`heapscope top --min-age`, and the totals are what they were: every
+label-blind reader sees the same numbers.
 
 leak_scenarios runs 7 s at the default rate: its 30 MB startup table is
 about 7 s old at the end, the entries of its 8 MB LRU never live past 3 s.
@@ -49,6 +50,15 @@ def main():
                         "-tagfocus=age=:3s"], profile)
     check("BoundedLru" in young, f"no young LRU entries:\n{young}")
     check("BuildStartupTable" not in young, f"the startup table is young:\n{young}")
+
+    # heapscope's own filter agrees with pprof's.
+    r = env.run(["top", "--min-age", "5s", "-n", "0", profile])
+    check(r.returncode == 0, f"top --min-age failed: {r.stderr}")
+    check("BuildStartupTable" in r.stdout and "BoundedLru" not in r.stdout,
+          f"top --min-age 5s:\n{r.stdout}")
+    r = env.run(["top", "--min-age", "soon", profile])
+    check(r.returncode == 1 and r.stderr.count("\n") == 1 and "--min-age" in r.stderr,
+          f"a bad --min-age: status {r.returncode}, {r.stderr!r}")
 
     # Label-blind totals: the profile's in-use and alloc totals match the
     # runtime's own (counted without the split), to rounding.
