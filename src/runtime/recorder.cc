@@ -359,7 +359,11 @@ class RecordTimer {
 
 }  // namespace
 
-uint64_t RecordNs() {
+namespace {
+
+// Nanoseconds per TSC tick, from the TSC's pace against CLOCK_MONOTONIC
+// since start; 0 while unknown.
+double NsPerTick() {
   const State& g = GlobalState();
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -367,8 +371,14 @@ uint64_t RecordNs() {
                 static_cast<uint64_t>(ts.tv_nsec) - g.start_ns;
   uint64_t ticks = __rdtsc() - g.start_tsc;
   if (ns == 0 || ticks == 0) return 0;
-  return static_cast<uint64_t>(static_cast<double>(g.record_ticks.load()) *
-                               (static_cast<double>(ns) / static_cast<double>(ticks)));
+  return static_cast<double>(ns) / static_cast<double>(ticks);
+}
+
+}  // namespace
+
+uint64_t RecordNs() {
+  return static_cast<uint64_t>(static_cast<double>(GlobalState().record_ticks.load()) *
+                               NsPerTick());
 }
 
 uint32_t BirthNow() {
@@ -376,15 +386,7 @@ uint32_t BirthNow() {
 }
 
 double BirthUnitSeconds() {
-  const State& g = GlobalState();
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL +
-                static_cast<uint64_t>(ts.tv_nsec) - g.start_ns;
-  uint64_t ticks = __rdtsc() - g.start_tsc;
-  if (ns == 0 || ticks == 0) return 0;
-  return static_cast<double>(ns) / static_cast<double>(ticks) *
-         static_cast<double>(uint64_t{1} << kBirthShift) / 1e9;
+  return NsPerTick() * static_cast<double>(uint64_t{1} << kBirthShift) / 1e9;
 }
 
 // The stack id of this thread's last recorded allocation, and the number of

@@ -46,20 +46,24 @@ class Env:
         data = json.loads(r.stdout)
         return {row["function"]: row["flat"] for row in data["rows"]}
 
-    def go_pprof_top(self, profile, sample=None):
-        """Go's own pprof must read every profile; returns its -top text."""
+    def go_pprof(self, args, profile):
+        """`go tool pprof ARGS PROFILE`, which must succeed; its stdout."""
         if not self.go:
             fail("go is not installed: the README's test command installs golang-go")
-        cmd = [self.go, "tool", "pprof", "-top", "-nodefraction=0", "-edgefraction=0"]
-        if sample:
-            cmd.append("-sample_index=" + sample)
-        cmd.append(profile)
         env = dict(os.environ)
         env.setdefault("HOME", self.tmp)
         env["PPROF_TMPDIR"] = self.tmp
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
-        check(r.returncode == 0, f"go tool pprof failed on {profile}: {r.stderr}")
+        r = subprocess.run([self.go, "tool", "pprof"] + args + [profile], capture_output=True,
+                           text=True, timeout=120, env=env)
+        check(r.returncode == 0, f"go tool pprof {' '.join(args)} failed on {profile}: {r.stderr}")
         return r.stdout
+
+    def go_pprof_top(self, profile, sample=None):
+        """Go's own pprof must read every profile; returns its -top text."""
+        args = ["-top", "-nodefraction=0", "-edgefraction=0"]
+        if sample:
+            args.append("-sample_index=" + sample)
+        return self.go_pprof(args, profile)
 
 
 failures = []

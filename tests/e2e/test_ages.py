@@ -10,20 +10,9 @@ about 7 s old at the end, the entries of its 8 MB LRU never live past 3 s.
 """
 import os
 import re
-import subprocess
 import sys
 
 from hstest import Env, check, finish, final_path, runtime_comments
-
-
-def pprof(env, args, profile):
-    cmd = [env.go, "tool", "pprof"] + args + [profile]
-    e = dict(os.environ)
-    e.setdefault("HOME", env.tmp)
-    e["PPROF_TMPDIR"] = env.tmp
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=e)
-    check(r.returncode == 0, f"go tool pprof {' '.join(args)} failed: {r.stderr}")
-    return r.stdout
 
 
 def main():
@@ -34,19 +23,14 @@ def main():
     check(r.returncode == 0, f"leak_scenarios failed: {r.stderr[-2000:]}")
     profile = final_path(out)
     check(os.path.exists(profile), "no heap.final.pb.gz")
-    if not env.go:
-        check(False, "go is not installed")
-        finish(env, "ages")
-        return
-
-    tags = pprof(env, ["-tags", "-sample_index=inuse_space"], profile)
+    tags = env.go_pprof(["-tags", "-sample_index=inuse_space"], profile)
     check(re.search(r"^\s*age: Total", tags, re.M) is not None, f"no age tag:\n{tags}")
 
-    old = pprof(env, ["-top", "-nodefraction=0", "-sample_index=inuse_space",
+    old = env.go_pprof(["-top", "-nodefraction=0", "-sample_index=inuse_space",
                       "-tagfocus=age=5s:"], profile)
     check("BuildStartupTable" in old, f"the startup table is not 5 s old:\n{old}")
     check("BoundedLru" not in old, f"an LRU entry lived 5 s:\n{old}")
-    young = pprof(env, ["-top", "-nodefraction=0", "-sample_index=inuse_space",
+    young = env.go_pprof(["-top", "-nodefraction=0", "-sample_index=inuse_space",
                         "-tagfocus=age=:3s"], profile)
     check("BoundedLru" in young, f"no young LRU entries:\n{young}")
     check("BuildStartupTable" not in young, f"the startup table is young:\n{young}")
@@ -62,7 +46,7 @@ def main():
 
     # Label-blind totals: the profile's in-use and alloc totals match the
     # runtime's own (counted without the split), to rounding.
-    comments = runtime_comments(pprof(env, ["-top"], profile))
+    comments = runtime_comments(env.go_pprof(["-top"], profile))
     check("inuse_space" in comments, f"no inuse_space comment: {comments}")
     if "inuse_space" in comments:
         want = int(comments["inuse_space"])
