@@ -520,6 +520,11 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
       sus.growth_per_sec = tr.slope;
       sus.confidence = tr.confidence;
       sus.share_of_growth = total_growth > 0 ? std::min(1.0, tr.slope / total_growth) : 0;
+      if (with_ages != nullptr) {
+        for (const AgeBytes& a : with_ages->by_age) {
+          if (a.bytes > 0) sus.oldest_age_sec = a.age_sec;  // sorted: the last is the oldest
+        }
+      }
       out->push_back(std::move(sus));
     }
     std::sort(out->begin(), out->end(), [](const LeakSuspect& a, const LeakSuspect& b) {
@@ -627,12 +632,16 @@ std::string FormatLeaksText(const LeakReport& r) {
     out += buf;
     for (size_t i = 0; i < r.suspects.size(); i++) {
       const LeakSuspect& s = r.suspects[i];
+      const std::string oldest =
+          s.oldest_age_sec ? " (oldest at least " + Duration(*s.oldest_age_sec) + " old)" : "";
       std::snprintf(buf, sizeof buf,
-                    "%2zu. %s %s (%s/h), %s now, confidence %.2f%%, %.0f%% of %s growth\n", i + 1,
-                    std::string(LeakKindName(s.kind)).c_str(), Rate(s.kind, s.growth_per_sec).c_str(),
+                    "%2zu. %s %s (%s/h), %s now%s, confidence %.2f%%, %.0f%% of %s growth\n",
+                    i + 1, std::string(LeakKindName(s.kind)).c_str(),
+                    Rate(s.kind, s.growth_per_sec).c_str(),
                     PerHour(s.kind, s.growth_per_sec).c_str(),
-                    Amount(s.kind, s.inuse, s.inuse_objects).c_str(), 100 * s.confidence,
-                    100 * s.share_of_growth, std::string(LeakKindName(s.kind)).c_str());
+                    Amount(s.kind, s.inuse, s.inuse_objects).c_str(), oldest.c_str(),
+                    100 * s.confidence, 100 * s.share_of_growth,
+                    std::string(LeakKindName(s.kind)).c_str());
       out += buf;
       const size_t kFrames = 6;
       for (size_t f = 0; f < s.frames.size() && f < kFrames; f++) {
@@ -687,6 +696,7 @@ std::string FormatLeaksJson(const LeakReport& r) {
     j["growth_per_hour"] = s.growth_per_sec * 3600;
     j["confidence"] = s.confidence;
     j["share_of_growth"] = s.share_of_growth;
+    j["oldest_age_sec"] = s.oldest_age_sec ? J(*s.oldest_age_sec) : J(nullptr);
     return j;
   };
   J j;

@@ -122,6 +122,9 @@ struct LeakSuspect {
   double growth_per_sec = 0;        // Theil-Sen slope of `inuse`.
   double confidence = 0;            // 1 - Mann-Kendall p-value.
   double share_of_growth = 0;       // growth_per_sec / its kind's total growth per sec.
+  // Heap, when the newest profile carries ages: how old its oldest in-use
+  // objects are at least (the lower bound of their age bucket), seconds.
+  std::optional<double> oldest_age_sec;
 };
 
 // The process-wide series of one resource kind.

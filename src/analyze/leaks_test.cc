@@ -99,6 +99,7 @@ TEST(LeaksTest, FindsTheLeakAndRulesOutTheRest) {
   EXPECT_EQ(j["suspects"][0]["inuse"], 120000);
   EXPECT_NEAR(j["suspects"][0]["growth_per_hour"].get<double>(), 36e6, 1);
   EXPECT_EQ(j["ruled_out"]["plateau"], 1);
+  EXPECT_TRUE(j["suspects"][0]["oldest_age_sec"].is_null());  // no ages in these profiles
   EXPECT_TRUE(j["time_to_limit_sec"].is_number());
 }
 
@@ -139,6 +140,8 @@ TEST(LeaksTest, AgesRuleOutWhatTurnsOver) {
   LeakReport r = AnalyzeLeaks(snaps, LeakOptions{});
   ASSERT_EQ(r.suspects.size(), 1u);
   EXPECT_EQ(r.suspects[0].frames[0], "Sessions::Remember");
+  ASSERT_TRUE(r.suspects[0].oldest_age_sec.has_value());
+  EXPECT_EQ(*r.suspects[0].oldest_age_sec, 8);
   EXPECT_EQ(r.ruled_out[kTurnedOver], 1u);
   ASSERT_EQ(r.functions.size(), 1u);
   EXPECT_EQ(r.functions[0].frames[0], "Sessions::Remember");
@@ -146,8 +149,10 @@ TEST(LeaksTest, AgesRuleOutWhatTurnsOver) {
   EXPECT_NE(text.find("1 of them rose but kept little of what they added early"),
             std::string::npos)
       << text;
+  EXPECT_NE(text.find("(oldest at least 8s old)"), std::string::npos) << text;
   auto j = nlohmann::json::parse(FormatLeaksJson(r));
   EXPECT_EQ(j["ruled_out"]["turned_over"], 1);
+  EXPECT_EQ(j["suspects"][0]["oldest_age_sec"], 8);
 }
 
 TEST(LeaksTest, SampledReportStatesTheSlowestLeakItCanShow) {

@@ -95,6 +95,13 @@ def check_suspects(data, where, require=LEAKS):
             check(key in s, f"{where}: suspect has no {key}: {s}")
         check(s["kind"] in ("heap", "fd", "thread", "mmap") and s["verdict"] == "growing",
               f"{where}: suspect {s}")
+        # The runtime's profiles carry ages: a heap leak's oldest objects
+        # date from well before the end (the leaks run from the start).
+        if s["kind"] == "heap":
+            check(isinstance(s.get("oldest_age_sec"), (int, float)) and s["oldest_age_sec"] >= 4,
+                  f"{where}: heap suspect without old objects: {s}")
+        else:
+            check(s.get("oldest_age_sec", 0) is None, f"{where}: ages on a {s['kind']} suspect")
     found, flagged = judge(data["suspects"])
     print(f"{where}: found", {k: sorted(v) for k, v in found.items()}, "flagged", flagged)
     for name in require:

@@ -165,6 +165,7 @@ function suspectCard(s, data, i, list) {
     h('dt', { text: 'growth' }), h('dd.growth', { text: `${fmtRate(s.growth_per_sec, unit)}${per}/s · ${fmtRate(s.growth_per_hour, unit)}/h` }),
     h('dt', { text: 'confidence' }), h('dd', { text: (100 * s.confidence).toFixed(1) + '%' }),
     h('dt', { text: `share of ${kind} growth` }), h('dd', { text: (100 * s.share_of_growth).toFixed(1) + '%' }),
+    s.oldest_age_sec !== undefined && s.oldest_age_sec !== null ? [h('dt', { text: 'oldest objects' }), h('dd.oldest', { text: `at least ${fmtDuration(s.oldest_age_sec)} old` })] : '',
     kind === 'heap' ? [h('dt', { text: 'time to limit' }), h('dd', { text: s.time_to_limit_sec === null ? (data.limit ? 'not growing toward it' : 'no limit known (--limit)') : fmtDuration(s.time_to_limit_sec) })] : '',
   );
   // The flame graph and source view show the heap profile: only heap
