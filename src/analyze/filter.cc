@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "analyze/node_table.h"
+#include "analyze/runtime_comments.h"
 
 namespace heapscope::analyze {
 namespace {
@@ -44,14 +45,8 @@ format::Result<FilterStats> ApplySampleFilter(format::Profile* profile,
   format::SampleTable& samples = profile->samples;
   FilterStats stats;
   const bool by_age = filter.min_age_sec >= 0;
-  format::StringIndex age_key = 0;
+  const format::StringIndex age_key = by_age ? AgeLabelKey(*profile) : 0;
   if (by_age) {
-    for (size_t k = 1; k < profile->strings().size(); k++) {
-      if (profile->strings()[k] == "age") {
-        age_key = static_cast<format::StringIndex>(k);
-        break;
-      }
-    }
     if (age_key == 0) {
       return format::Error{
           "--min-age: this profile has no object ages (the \"age\" label heapscope's runtime "
@@ -60,13 +55,8 @@ format::Result<FilterStats> ApplySampleFilter(format::Profile* profile,
   }
   // Whether sample i holds objects at least min_age_sec old.
   auto old_enough = [&](size_t i) {
-    for (const format::Label& l : samples.Labels(i)) {
-      if (l.key != age_key || l.str != 0) continue;
-      std::string_view unit = profile->String(l.num_unit);
-      double scale = unit == "ms" || unit == "milliseconds" ? 1e-3 : 1;
-      return static_cast<double>(l.num) * scale >= filter.min_age_sec;
-    }
-    return false;
+    const double age = SampleAgeSec(*profile, i, age_key);
+    return age >= 0 && age >= filter.min_age_sec;
   };
   if (!focus->has_value() && !ignore->has_value() && !by_age) {
     stats.kept = samples.size();

@@ -187,19 +187,6 @@ void ForEachStack(const format::Profile& p, Fn fn) {
   }
 }
 
-// The sample's "age" label in seconds (the runtime's age buckets), or -1.
-double SampleAge(const format::Profile& p, size_t i, format::StringIndex age_key) {
-  if (age_key == 0) return -1;
-  for (const format::Label& l : p.samples.Labels(i)) {
-    if (l.key == age_key && l.str == 0) {
-      std::string_view unit = p.String(l.num_unit);
-      double scale = unit == "ms" || unit == "milliseconds" ? 1e-3 : 1;
-      return l.num < 0 ? -1 : static_cast<double>(l.num) * scale;
-    }
-  }
-  return -1;
-}
-
 void AddAge(AgeHistogram* h, double age, double bytes) {
   auto it = std::lower_bound(h->begin(), h->end(), age,
                              [](const AgeBytes& a, double v) { return a.age_sec < v; });
@@ -221,13 +208,7 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
   snap.source = std::move(source);
   snap.time_sec = static_cast<double>(p.time_nanos) / 1e9;
   snap.rate = RuntimeRate(p);
-  format::StringIndex age_key = 0;
-  for (size_t k = 1; k < p.strings().size(); k++) {
-    if (p.strings()[k] == "age") {
-      age_key = static_cast<format::StringIndex>(k);
-      break;
-    }
-  }
+  const format::StringIndex age_key = AgeLabelKey(p);
   ForEachStack(p, [&](const std::string& key, const std::string& leaf, auto v, size_t i) {
     InUse in{v[is], io >= 0 ? v[io] : 0};
     snap.total.bytes += in.bytes;
@@ -240,7 +221,7 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
     InUse& f = snap.functions[fkey];
     f.bytes += in.bytes;
     f.objects += in.objects;
-    double age = SampleAge(p, i, age_key);
+    double age = SampleAgeSec(p, i, age_key);
     if (age >= 0 && in.bytes > 0) {
       AddAge(&snap.stack_ages[key], age, static_cast<double>(in.bytes));
       AddAge(&snap.function_ages[fkey], age, static_cast<double>(in.bytes));

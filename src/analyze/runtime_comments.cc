@@ -49,6 +49,24 @@ bool ParseCommentInt(const std::string& s, int64_t* out) {
   return true;
 }
 
+format::StringIndex AgeLabelKey(const format::Profile& p) {
+  for (size_t k = 1; k < p.strings().size(); k++) {
+    if (p.strings()[k] == "age") return static_cast<format::StringIndex>(k);
+  }
+  return 0;
+}
+
+double SampleAgeSec(const format::Profile& p, size_t i, format::StringIndex age_key) {
+  if (age_key == 0) return -1;
+  for (const format::Label& l : p.samples.Labels(i)) {
+    if (l.key != age_key || l.str != 0) continue;
+    const std::string_view unit = p.String(l.num_unit);
+    const double scale = unit == "ms" || unit == "milliseconds" ? 1e-3 : 1;
+    return l.num < 0 ? -1 : static_cast<double>(l.num) * scale;
+  }
+  return -1;
+}
+
 std::optional<RssParts> RssFromComments(const std::map<std::string, std::string>& kv) {
   RssParts r;
   auto total = kv.find("rss");

@@ -19,6 +19,15 @@ std::map<std::string, std::string> RuntimeComments(const format::Profile& p);
 // A comment's non-negative decimal value; false for anything else.
 bool ParseCommentInt(const std::string& s, int64_t* out);
 
+// The string index of the "age" sample label the runtime puts on in-use
+// objects (base/age_buckets.h), or 0 when the profile has none (other
+// profilers, older files).
+format::StringIndex AgeLabelKey(const format::Profile& p);
+
+// Sample i's age in seconds (its age bucket's lower bound; "ms" units
+// converted), or -1 when it has no age label.
+double SampleAgeSec(const format::Profile& p, size_t i, format::StringIndex age_key);
+
 }  // namespace heapscope::analyze
 
 namespace heapscope::analyze {

@@ -5,6 +5,8 @@
 #include <map>
 #include <vector>
 
+#include "base/age_buckets.h"
+
 namespace heapscope::analyze {
 namespace {
 
@@ -78,9 +80,8 @@ namespace {
 
 // The upper bound of the runtime's age bucket that starts at lo.
 double AgeBucketEnd(double lo) {
-  if (lo < 4) return std::floor(lo) + 1;
-  double p = std::exp2(std::floor(std::log2(lo)));
-  return lo < 1.25 * p ? 1.5 * p : 2 * p;
+  const int bucket = base::AgeBucketOf(static_cast<uint64_t>(std::max(0.0, lo)));
+  return static_cast<double>(base::AgeBucketLow(bucket + 1));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/age_buckets.h"
+
 #include <cmath>
 #include <map>
 #include <random>
@@ -329,10 +331,8 @@ class ObjectSim {
 
  private:
   static double BucketLow(double age) {
-    double a = std::floor(age);
-    if (a < 4) return a;
-    double p = std::exp2(std::floor(std::log2(a)));
-    return a >= 1.5 * p ? 1.5 * p : p;
+    return static_cast<double>(
+        base::AgeBucketLow(base::AgeBucketOf(static_cast<uint64_t>(std::floor(age)))));
   }
   struct Object {
     double birth, death, weight;

@@ -17,6 +17,17 @@ class SpinLock {
     LockSlow();
   }
   bool TryLock() { return !locked_.exchange(true, std::memory_order_acquire); }
+  // Lock, but give up after a bounded wait (64 tries, then up to 936 more
+  // with sched_yield between): for readers that must not hang on a lock
+  // whose owner may never run again (a thread stopped inside the profiler
+  // by a signal that waits for the final profile). False: not taken.
+  bool LockBounded() {
+    for (int tries = 0; tries < 1000; tries++) {
+      if (TryLock()) return true;
+      if (tries >= 64) sched_yield();
+    }
+    return false;
+  }
   void Unlock() { locked_.store(false, std::memory_order_release); }
   // After fork in the child, the only thread left owns nothing.
   void ResetAfterFork() { locked_.store(false, std::memory_order_relaxed); }

@@ -3,8 +3,6 @@
 #include "base/base.h"
 #include "base/mmap_arena.h"
 
-#include <sched.h>
-
 namespace heapscope::runtime {
 namespace {
 
@@ -28,14 +26,6 @@ void StoreKey(uintptr_t* k, uintptr_t v) { __atomic_store_n(k, v, __ATOMIC_RELAX
 }  // namespace
 
 LiveEntry LiveTable::Unpack(const Slot& s) { return UnpackValue(s.value, s.birth); }
-
-bool LiveTable::LockBounded(base::SpinLock& l) {
-  for (int tries = 0; tries < 1000; tries++) {
-    if (l.TryLock()) return true;
-    if (tries >= 64) sched_yield();
-  }
-  return false;
-}
 
 void LiveTable::BeginWrite(Shard& s) {
   s.version.store(s.version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

@@ -65,7 +65,6 @@ class LiveTable {
     uint64_t birth;  // LiveEntry::birth
   };
   static LiveEntry Unpack(const Slot& s);
-  static bool LockBounded(base::SpinLock& l);
   struct SlotArray {
     size_t mask;  // capacity - 1
     SlotArray* retired;  // the array this one replaced, still mapped
@@ -100,7 +99,7 @@ template <class F>
 size_t LiveTable::ForEach(F&& f) {
   size_t skipped = 0;
   for (Shard& s : shards_) {
-    if (!LockBounded(s.lock)) {
+    if (!s.lock.LockBounded()) {
       skipped++;
       continue;
     }

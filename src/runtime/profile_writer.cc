@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/age_buckets.h"
 #include "base/mmap_arena.h"
 #include "base/no_destructor.h"
 #include "base/raw_log.h"
@@ -221,23 +222,6 @@ bool StackValues(StackNode* n, const HeapProfileOptions& options, int64_t values
   return true;
 }
 
-// In-use objects by age. Lower bounds, in seconds, of the age buckets: two
-// per octave (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, ...), so that a reader can
-// tell objects older than any point of a window of snapshots to within a
-// third of the age.
-constexpr int kAgeBuckets = 64;
-uint64_t AgeBucketLow(int i) {
-  if (i <= 1) return static_cast<uint64_t>(i);
-  int k = i / 2;
-  return (i % 2 == 0) ? uint64_t{1} << k : uint64_t{3} << (k - 1);
-}
-int AgeBucket(uint64_t age_sec) {
-  if (age_sec <= 1) return static_cast<int>(age_sec);
-  int k = 63 - __builtin_clzll(age_sec);
-  int i = 2 * k + (age_sec >= (uint64_t{3} << (k - 1)) ? 1 : 0);
-  return i < kAgeBuckets ? i : kAgeBuckets - 1;
-}
-
 // The live table's objects summed by (stack, age bucket), in the units of
 // the stack counters, sorted by stack and then oldest first.
 class AgeTable {
@@ -267,15 +251,15 @@ class AgeTable {
       if (e.stack == 0) return;
       uint32_t units = now >= e.birth ? now - e.birth : 0;
       auto age = static_cast<uint64_t>(static_cast<double>(units) * unit);
-      uint32_t bucket = static_cast<uint32_t>(AgeBucket(age));
+      uint32_t bucket = static_cast<uint32_t>(base::AgeBucketOf(age));
       uint64_t key = uint64_t{e.stack} << 8 | bucket;  // stacks are >= 1: never 0
-      uint32_t c = index_.Find(key);
-      if (c == UINT32_MAX) {
-        if (n_ >= room) return;  // full: this one stays unlabelled
-        bool inserted;
-        c = index_.FindOrInsert(key, static_cast<uint32_t>(n_), &inserted);
-        cells_[n_++] = Cell{e.stack, bucket, 0, 0};
-      }
+      // Once the cells are full, new keys are only looked up: their objects
+      // stay unlabelled.
+      bool inserted = false;
+      uint32_t c = n_ < room ? index_.FindOrInsert(key, static_cast<uint32_t>(n_), &inserted)
+                             : index_.Find(key);
+      if (inserted) cells_[n_++] = Cell{e.stack, bucket, 0, 0};
+      if (c == UINT32_MAX) return;
       uint64_t w = SampleWeight(e.size);
       cells_[c].objects_fx += w;
       cells_[c].bytes_fx += e.size * w;
@@ -554,7 +538,7 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
         sm.PackedInt64s(pb::sample::kValue, aged, 4);
         lm.Clear();
         lm.Int64(pb::label::kKey, age_key);
-        lm.Int64(pb::label::kNum, static_cast<int64_t>(AgeBucketLow(static_cast<int>(cell->bucket))));
+        lm.Int64(pb::label::kNum, static_cast<int64_t>(base::AgeBucketLow(static_cast<int>(cell->bucket))));
         lm.Int64(pb::label::kNumUnit, age_unit);
         sm.Message(pb::sample::kLabel, lm);
         enc_.Message(pb::profile::kSample, sm);

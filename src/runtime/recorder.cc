@@ -225,11 +225,7 @@ void FlushPendingCounts() {
     // A thread stopped inside its own update (a signal handler waiting for
     // the final profile) would hold its lock for good: after a while, its
     // few pending counts are left out of this profile.
-    bool locked = false;
-    for (int tries = 0; tries < 1000 && !(locked = t->lock.TryLock()); tries++) {
-      if (tries >= 64) sched_yield();
-    }
-    if (!locked) continue;
+    if (!t->lock.LockBounded()) continue;
     FlushTableLocked(t);
     t->lock.Unlock();
   }
