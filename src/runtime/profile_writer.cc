@@ -198,10 +198,10 @@ bool StackValues(StackNode* n, const HeapProfileOptions& options, int64_t values
                  uint64_t* inuse_fx, uint64_t* inuse_objects_fx = nullptr) {
   // Frees first: a free is counted only after its allocation, so
   // reading in this order never shows more freed than allocated.
-  uint64_t fo = n->counters.free_objects.load(std::memory_order_acquire);
-  uint64_t fb = n->counters.free_bytes.load(std::memory_order_acquire);
-  uint64_t ao = n->counters.alloc_objects.load(std::memory_order_acquire);
-  uint64_t ab = n->counters.alloc_bytes.load(std::memory_order_acquire);
+  uint64_t fo = n->counters->free_objects.load(std::memory_order_acquire);
+  uint64_t fb = n->counters->free_bytes.load(std::memory_order_acquire);
+  uint64_t ao = n->counters->alloc_objects.load(std::memory_order_acquire);
+  uint64_t ab = n->counters->alloc_bytes.load(std::memory_order_acquire);
   if (ao == 0) return false;
   *inuse_fx = ab > fb ? ab - fb : 0;
   uint64_t io = ao > fo ? ao - fo : 0;
@@ -768,8 +768,8 @@ size_t CaptureAllocBase(base::MmapBuffer* out) {
   for (size_t id = 1; id <= n; id++) {
     AllocBase b{0, 0};
     if (StackNode* node = depot.Get(static_cast<StackId>(id))) {
-      b.objects_fx = node->counters.alloc_objects.load(std::memory_order_acquire);
-      b.bytes_fx = node->counters.alloc_bytes.load(std::memory_order_acquire);
+      b.objects_fx = node->counters->alloc_objects.load(std::memory_order_acquire);
+      b.bytes_fx = node->counters->alloc_bytes.load(std::memory_order_acquire);
     }
     if (!out->Append(&b, sizeof b)) return 0;
   }
@@ -885,10 +885,10 @@ HeapTotals ComputeHeapTotals() {
   for (size_t id = 1; id <= n; id++) {
     StackNode* node = depot.Get(static_cast<StackId>(id));
     if (node == nullptr) continue;
-    uint64_t f_o = node->counters.free_objects.load(std::memory_order_acquire);
-    uint64_t f_b = node->counters.free_bytes.load(std::memory_order_acquire);
-    uint64_t a_o = node->counters.alloc_objects.load(std::memory_order_acquire);
-    uint64_t a_b = node->counters.alloc_bytes.load(std::memory_order_acquire);
+    uint64_t f_o = node->counters->free_objects.load(std::memory_order_acquire);
+    uint64_t f_b = node->counters->free_bytes.load(std::memory_order_acquire);
+    uint64_t a_o = node->counters->alloc_objects.load(std::memory_order_acquire);
+    uint64_t a_b = node->counters->alloc_bytes.load(std::memory_order_acquire);
     ao += a_o;
     ab += a_b;
     fo += f_o;

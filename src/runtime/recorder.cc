@@ -87,9 +87,8 @@ void UpdateInuse(int64_t delta) {
   }
 }
 
-void AddToStack(StackNode* n, uint64_t alloc_objects, uint64_t alloc_bytes,
+void AddToStack(StackCounters& c, uint64_t alloc_objects, uint64_t alloc_bytes,
                 uint64_t free_objects, uint64_t free_bytes) {
-  StackCounters& c = n->counters;
   if (alloc_objects != 0) c.alloc_objects.fetch_add(alloc_objects, std::memory_order_relaxed);
   if (alloc_bytes != 0) c.alloc_bytes.fetch_add(alloc_bytes, std::memory_order_relaxed);
   if (free_objects != 0) c.free_objects.fetch_add(free_objects, std::memory_order_relaxed);
@@ -130,9 +129,8 @@ __thread bool tls_table_released __attribute__((tls_model("initial-exec")));
 
 void FlushSlot(PendingSlot& e) {
   if (e.id == 0) return;
-  if (StackNode* n = g_depot->Get(e.id)) {
-    AddToStack(n, e.alloc_objects, e.alloc_bytes, e.free_objects, e.free_bytes);
-  }
+  AddToStack(g_depot->Counters(e.id), e.alloc_objects, e.alloc_bytes, e.free_objects,
+             e.free_bytes);
   e = PendingSlot{};
 }
 
@@ -194,12 +192,10 @@ void Account(StackId id, uint64_t size, bool alloc) {
   PendingTable* t = tls_table;
   if (HS_UNLIKELY(t == nullptr)) t = AcquireTable();
   if (HS_UNLIKELY(t == nullptr)) {
-    StackNode* n = g_depot->Get(id);
-    if (n == nullptr) return;
     if (alloc) {
-      AddToStack(n, w, bytes, 0, 0);
+      AddToStack(g_depot->Counters(id), w, bytes, 0, 0);
     } else {
-      AddToStack(n, 0, 0, w, bytes);
+      AddToStack(g_depot->Counters(id), 0, 0, w, bytes);
     }
     return;
   }

@@ -2,67 +2,149 @@
 
 #include <string.h>
 
+#include "base/base.h"
+
 namespace heapscope::runtime {
 
 bool StackDepot::Init(size_t max_stacks) {
   max_stacks_ = max_stacks;
-  buckets_ = static_cast<std::atomic<StackNode*>*>(
-      base::MapPages(kBuckets * sizeof(std::atomic<StackNode*>)));
   nodes_ = static_cast<StackNode**>(base::MapPages((max_stacks + 1) * sizeof(StackNode*)));
-  return buckets_ != nullptr && nodes_ != nullptr;
+  counters_ =
+      static_cast<StackCounters*>(base::MapPages((max_stacks + 1) * sizeof(StackCounters)));
+  Index* index = NewIndex(kInitialSlots);
+  index_.store(index, std::memory_order_release);
+  return nodes_ != nullptr && counters_ != nullptr && index != nullptr;
 }
 
-uint64_t StackDepot::Hash(const uintptr_t* frames, int depth) {
-  uint64_t h = 0x9E3779B97F4A7C15ULL ^ static_cast<uint64_t>(depth);
-  for (int i = 0; i < depth; i++) {
-    h ^= frames[i];
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 32;
+StackDepot::Index* StackDepot::NewIndex(size_t slots) {
+  size_t bytes = sizeof(Index) + slots * sizeof(Slot);
+  auto* index = static_cast<Index*>(base::MapPages(bytes));
+  if (index == nullptr) return nullptr;
+  index->mask = slots - 1;
+  index_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  return index;
+}
+
+namespace {
+
+HS_ALWAYS_INLINE uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+HS_ALWAYS_INLINE uint64_t Fmix(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
+}  // namespace
+
+// MurmurHash3's x64 128-bit function over the frames (two per block),
+// seeded with the depth and the truncation mark.
+StackDepot::Hash96 StackDepot::Hash(const uintptr_t* frames, int depth, bool truncated) {
+  constexpr uint64_t c1 = 0x87c37b91114253d5ULL;
+  constexpr uint64_t c2 = 0x4cf5ad432745937fULL;
+  uint64_t seed = static_cast<uint64_t>(depth) | (truncated ? uint64_t{1} << 32 : 0);
+  uint64_t h1 = seed, h2 = seed;
+  int i = 0;
+  for (; i + 1 < depth; i += 2) {
+    uint64_t k1 = frames[i], k2 = frames[i + 1];
+    k1 *= c1;
+    k1 = Rotl(k1, 31);
+    k1 *= c2;
+    h1 ^= k1;
+    h1 = Rotl(h1, 27);
+    h1 += h2;
+    h1 = h1 * 5 + 0x52dce729;
+    k2 *= c2;
+    k2 = Rotl(k2, 33);
+    k2 *= c1;
+    h2 ^= k2;
+    h2 = Rotl(h2, 31);
+    h2 += h1;
+    h2 = h2 * 5 + 0x38495ab5;
   }
-  return h;
+  if (i < depth) {
+    uint64_t k1 = frames[i];
+    k1 *= c1;
+    k1 = Rotl(k1, 31);
+    k1 *= c2;
+    h1 ^= k1;
+  }
+  uint64_t len = static_cast<uint64_t>(depth) * sizeof(uintptr_t);
+  h1 ^= len;
+  h2 ^= len;
+  h1 += h2;
+  h2 += h1;
+  h1 = Fmix(h1);
+  h2 = Fmix(h2);
+  h1 += h2;
+  h2 += h1;
+  return Hash96{h1 != 0 ? h1 : 1, static_cast<uint32_t>(h2 >> 32)};
 }
 
-static bool Same(const StackNode* n, uint64_t hash, const uintptr_t* frames, int depth,
-                 bool truncated) {
-  return n->hash == hash && n->depth == depth && (n->truncated != 0) == truncated &&
-         memcmp(n->frames, frames, sizeof(uintptr_t) * static_cast<size_t>(depth)) == 0;
+StackId StackDepot::Find(const Index* index, Hash96 h) {
+  for (size_t i = h.key & index->mask;; i = (i + 1) & index->mask) {
+    const Slot& s = index->slots[i];
+    uint64_t key = s.key.load(std::memory_order_acquire);
+    if (key == 0) return 0;
+    if (key != h.key) continue;
+    uint64_t tag_id = s.tag_id.load(std::memory_order_relaxed);
+    if (static_cast<uint32_t>(tag_id >> 32) == h.tag) return static_cast<StackId>(tag_id);
+  }
+}
+
+void StackDepot::Place(Index* index, Hash96 h, StackId id) {
+  size_t i = h.key & index->mask;
+  while (index->slots[i].key.load(std::memory_order_relaxed) != 0) i = (i + 1) & index->mask;
+  Slot& s = index->slots[i];
+  s.tag_id.store(static_cast<uint64_t>(h.tag) << 32 | id, std::memory_order_relaxed);
+  s.key.store(h.key, std::memory_order_release);
 }
 
 StackId StackDepot::FindOrInsert(const uintptr_t* frames, int depth, bool truncated,
                                  bool* is_new) {
   *is_new = false;
-  uint64_t hash = Hash(frames, depth);
-  std::atomic<StackNode*>& bucket = buckets_[hash & (kBuckets - 1)];
-  for (StackNode* n = bucket.load(std::memory_order_acquire); n != nullptr;
-       n = n->next.load(std::memory_order_acquire)) {
-    if (Same(n, hash, frames, depth, truncated)) return n->id;
-  }
-  base::SpinLockHolder h(lock_);
-  // Another thread may have inserted it while we waited.
-  for (StackNode* n = bucket.load(std::memory_order_acquire); n != nullptr;
-       n = n->next.load(std::memory_order_acquire)) {
-    if (Same(n, hash, frames, depth, truncated)) return n->id;
-  }
+  Hash96 h = Hash(frames, depth, truncated);
+  if (StackId id = Find(index_.load(std::memory_order_acquire), h); id != 0) return id;
+  base::SpinLockHolder hold(lock_);
+  // Another thread may have inserted it while we waited, or grown the index.
+  Index* index = index_.load(std::memory_order_relaxed);
+  if (StackId id = Find(index, h); id != 0) return id;
   size_t id = count_.load(std::memory_order_relaxed) + 1;
   if (id > max_stacks_) return 0;
+  // At most half full, so that probes stay short (and one always ends).
+  if (2 * id > index->mask + 1) {
+    Index* bigger = NewIndex(2 * (index->mask + 1));
+    if (bigger == nullptr) return 0;
+    for (size_t k = 1; k < id; k++) {
+      const StackNode* n = nodes_[k];
+      Place(bigger, Hash96{n->hash, n->tag}, n->id);
+    }
+    index_.store(bigger, std::memory_order_release);
+    index = bigger;
+  }
   size_t bytes = sizeof(StackNode) + sizeof(uintptr_t) * static_cast<size_t>(depth);
-  auto* n = static_cast<StackNode*>(arena_.Alloc(bytes, 64));
+  auto* n = static_cast<StackNode*>(arena_.Alloc(bytes, alignof(StackNode)));
   if (n == nullptr) return 0;
-  n->hash = hash;
+  n->hash = h.key;
+  n->tag = h.tag;
   n->id = static_cast<StackId>(id);
   n->depth = static_cast<uint16_t>(depth);
   n->truncated = truncated ? 1 : 0;
+  n->counters = &counters_[id];
   memcpy(n->frames, frames, sizeof(uintptr_t) * static_cast<size_t>(depth));
-  n->next.store(bucket.load(std::memory_order_relaxed), std::memory_order_relaxed);
   nodes_[id] = n;
   count_.store(id, std::memory_order_release);
-  bucket.store(n, std::memory_order_release);
+  Place(index, h, static_cast<StackId>(id));
   *is_new = true;
   return static_cast<StackId>(id);
 }
 
 size_t StackDepot::mapped_bytes() const {
-  return arena_.mapped_bytes() + kBuckets * sizeof(void*) + (max_stacks_ + 1) * sizeof(void*);
+  return arena_.mapped_bytes() + index_bytes_.load(std::memory_order_relaxed) + (max_stacks_ + 1) * sizeof(void*) +
+         (max_stacks_ + 1) * sizeof(StackCounters);
 }
 
 }  // namespace heapscope::runtime

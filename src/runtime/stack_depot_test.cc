@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -58,6 +59,40 @@ TEST(StackDepot, ConcurrentInsertsGiveOneIdPerStack) {
   for (auto& th : threads) th.join();
   for (int t = 1; t < 4; t++) EXPECT_EQ(ids[t], ids[0]);
   EXPECT_EQ(d.size(), 5000u);
+}
+
+// The index keys on a hash alone: stacks that differ in one frame, in the
+// order of their frames, in depth or in truncation all stay apart, through
+// the index's growth (4096 slots at first, doubled at every half).
+TEST(StackDepot, NearStacksStayApartThroughGrowth) {
+  StackDepot d;
+  ASSERT_TRUE(d.Init(1 << 16));
+  bool is_new;
+  std::vector<std::vector<uintptr_t>> stacks;
+  for (uintptr_t i = 0; i < 3000; i++) {
+    uintptr_t base = 0x555555554000 + i * 16;
+    stacks.push_back({base, base + 1, 0x7f0000001000});
+    stacks.push_back({base + 1, base, 0x7f0000001000});  // the same frames swapped
+    stacks.push_back({base, base + 1});                  // one frame less
+  }
+  std::vector<StackId> ids;
+  for (const auto& s : stacks) {
+    ids.push_back(d.FindOrInsert(s.data(), static_cast<int>(s.size()), false, &is_new));
+    EXPECT_TRUE(is_new);
+  }
+  ASSERT_EQ(d.size(), stacks.size());
+  for (size_t k = 0; k < stacks.size(); k++) {
+    const auto& s = stacks[k];
+    EXPECT_EQ(d.FindOrInsert(s.data(), static_cast<int>(s.size()), false, &is_new), ids[k]);
+    EXPECT_FALSE(is_new);
+    StackNode* n = d.Get(ids[k]);
+    ASSERT_NE(n, nullptr);
+    ASSERT_EQ(n->depth, s.size());
+    EXPECT_EQ(memcmp(n->frames, s.data(), s.size() * sizeof(uintptr_t)), 0);
+    EXPECT_EQ(n->counters, &d.Counters(ids[k]));
+    EXPECT_NE(d.FindOrInsert(s.data(), static_cast<int>(s.size()), true, &is_new), ids[k]);
+  }
+  EXPECT_EQ(d.size(), 2 * stacks.size());
 }
 
 }  // namespace heapscope::runtime
