@@ -3,6 +3,7 @@
 // exits with the program's own status and prints a summary on stderr.
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -74,6 +75,58 @@ std::string BaseName(const std::string& s) {
   return pos == std::string::npos ? s : s.substr(pos + 1);
 }
 
+// Where execvp would find `name`: itself if it has a slash, else the first
+// executable file of that name on PATH; "" if none.
+std::string ResolveProgram(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = getenv("PATH");
+  std::string dirs = path != nullptr && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t begin = 0;
+  while (begin <= dirs.size()) {
+    size_t end = dirs.find(':', begin);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(begin, end - begin);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    begin = end + 1;
+  }
+  return "";
+}
+
+// Whether `path` is an ELF executable without a program interpreter (a
+// static or static-pie program): the dynamic loader never runs in it, so
+// LD_PRELOAD cannot bring the runtime in.
+bool IsStaticElf(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool is_static = false;
+  elf_version(EV_CURRENT);
+  if (Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr); elf != nullptr) {
+    GElf_Ehdr eh;
+    size_t n = 0;
+    if (elf_kind(elf) == ELF_K_ELF && gelf_getehdr(elf, &eh) != nullptr &&
+        (eh.e_type == ET_EXEC || eh.e_type == ET_DYN) && elf_getphdrnum(elf, &n) == 0) {
+      bool interp = false, load = false;
+      for (size_t i = 0; i < n; i++) {
+        GElf_Phdr ph;
+        if (gelf_getphdr(elf, static_cast<int>(i), &ph) == nullptr) continue;
+        interp |= ph.p_type == PT_INTERP;
+        load |= ph.p_type == PT_LOAD;
+      }
+      // A shared library without PT_INTERP is not run on its own; an
+      // executable one (ET_DYN with an entry point) is static-pie.
+      is_static = load && !interp && eh.e_entry != 0;
+    }
+    elf_end(elf);
+  }
+  close(fd);
+  return is_static;
+}
+
 int Run(const RunOptions& o) {
   if (o.command.empty()) {
     std::fprintf(stderr, "heapscope: run: no program given (usage: heapscope run -- PROGRAM ARGS...)\n");
@@ -105,6 +158,14 @@ int Run(const RunOptions& o) {
                  "heapscope: run: cannot find libheapscope.so next to %s (set HEAPSCOPE_LIB)\n",
                  SelfDir().c_str());
     return 2;
+  }
+
+  if (std::string program = ResolveProgram(o.command[0]);
+      !program.empty() && IsStaticElf(program)) {
+    std::fprintf(stderr,
+                 "heapscope: run: %s is statically linked: the runtime cannot be preloaded into "
+                 "it, so it runs unprofiled (only dynamically linked programs can be)\n",
+                 program.c_str());
   }
 
   // Tell the program's start-up failures apart from its own exit codes.

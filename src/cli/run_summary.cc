@@ -127,7 +127,14 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, int
   std::string final_path = out_dir + "/heap.final.pb.gz";
   auto prof = format::ReadProfileFile(final_path);
   if (!prof.ok()) {
-    fprintf(out, "heapscope: no final profile: %s\n", prof.error().c_str());
+    if (!fs::exists(out_dir, ec)) {
+      // The runtime makes the directory as it starts.
+      fprintf(out,
+              "heapscope: no profile written: the runtime never started in the program (a "
+              "statically linked program, or one that clears LD_PRELOAD or is set-user-ID)\n");
+    } else {
+      fprintf(out, "heapscope: no final profile: %s\n", prof.error().c_str());
+    }
     return;
   }
   const format::Profile& p = *prof;

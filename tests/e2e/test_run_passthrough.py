@@ -7,7 +7,10 @@ final profile and dies of the signal, and so does the wrapper. Failures of
 the wrapper itself are one clear line: a program that does not exist
 (status 127, nothing created) and bad options (status 2). Profiles go to
 the output directory as named where `heapscope run` started, also when
-the program changes its working directory."""
+the program changes its working directory. A statically linked program,
+which the runtime cannot be preloaded into, still runs and passes its
+status through, with a warning before and a plain account after (no
+profile, and why) instead of a file error."""
 import glob
 import os
 import signal
@@ -27,7 +30,7 @@ def one_line(r, label, *words):
 
 def main():
     env = CornerEnv(sys.argv)
-    run_child, signal_wait = (os.path.abspath(a) for a in env.args[:2])
+    run_child, signal_wait, static_child = (os.path.abspath(a) for a in env.args[:3])
     hs = env.heapscope
 
     # stdin -> program -> stdout, exact profile of what it kept.
@@ -113,6 +116,24 @@ def main():
                             f"{name} forwarded")
         finally:
             kill_quietly(p)
+
+    # A statically linked program runs unprofiled, and says so.
+    out = env.outdir("static")
+    r = subprocess.run([hs, "run", "--out", out, "--", static_child, "5"], env=clean_env(),
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 5, f"static: status {r.returncode}, want 5: {r.stderr}")
+    check(r.stdout == "static child ran\n", f"static: stdout {r.stdout!r}")
+    first = r.stderr.splitlines()[0] if r.stderr else ""
+    check(first.startswith("heapscope: run: ") and "statically linked" in first
+          and static_child in first, f"static: no warning before the run: {r.stderr!r}")
+    check("no profile written" in r.stderr and "never started" in r.stderr,
+          f"static: the summary does not say why there is no profile: {r.stderr!r}")
+    check("no final profile" not in r.stderr, f"static: a file error instead: {r.stderr!r}")
+    check(not os.path.exists(out), f"static: {out} was created")
+    # A dynamically linked program gets no such warning.
+    r = subprocess.run([hs, "run", "--out", env.outdir("dynamic"), "--", run_child, "status", "0"],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    check("statically linked" not in r.stderr, f"dynamic: warned as static: {r.stderr!r}")
 
     # The wrapper's own failures.
     cwd = tempfile.mkdtemp(dir=env.tmp)

@@ -1,0 +1,11 @@
+// A statically linked program: LD_PRELOAD cannot bring the runtime into it.
+// Allocates, prints, exits with the status given.
+#include <cstdio>
+#include <cstdlib>
+
+int main(int argc, char** argv) {
+  void* volatile p = std::malloc(4096);
+  std::printf("static child %s\n", p != nullptr ? "ran" : "failed");
+  std::free(p);
+  return argc > 1 ? std::atoi(argv[1]) : 0;
+}
