@@ -26,6 +26,11 @@ void* MapPages(size_t bytes) {
   return p;
 }
 
+void ReleasePages(void* p, size_t bytes) {
+  if (p == nullptr) return;
+  madvise(p, PageRound(bytes), MADV_DONTNEED);
+}
+
 void UnmapPages(void* p, size_t bytes) {
   if (p == nullptr) return;
   bytes = PageRound(bytes);

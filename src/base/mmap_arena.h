@@ -18,6 +18,10 @@ size_t ProfilerMappedBytes();
 // nullptr on failure (never aborts).
 [[nodiscard]] void* MapPages(size_t bytes);
 void UnmapPages(void* p, size_t bytes);
+// Gives the pages of a MapPages block back to the system but keeps them
+// mapped: they read as zeros from then on. For memory that lock-free
+// readers may still look at, but whose contents no longer matter.
+void ReleasePages(void* p, size_t bytes);
 
 // A bump allocator over mmap'ed chunks. Memory is released only by Reset()
 // or the destructor. Thread-safe.

@@ -65,7 +65,6 @@ bool LiveTable::Grow(Shard& s) {
   if (a == nullptr) return false;
   mapped_.fetch_add(bytes, std::memory_order_relaxed);
   a->mask = cap - 1;
-  a->retired = old;
   for (size_t i = 0; i < old_cap; i++) {
     uintptr_t key = old->slots[i].key;
     if (key == 0) continue;
@@ -74,8 +73,14 @@ bool LiveTable::Grow(Shard& s) {
     a->slots[j] = old->slots[i];
   }
   // Readers without the lock may still be probing the old array: it stays
-  // mapped (the arrays a shard ever had add up to less than twice its last).
+  // mapped (the arrays a shard ever had add up to less than twice its last),
+  // but its pages go back to the system. Such a reader may then see zeros
+  // (an empty slot: "absent"), so this is a write: the count it checks
+  // after its probe changes, and it asks again under the lock.
+  BeginWrite(s);
   s.array.store(a, std::memory_order_release);
+  if (old != nullptr) base::ReleasePages(old, sizeof(SlotArray) + old_cap * sizeof(Slot));
+  EndWrite(s);
   return true;
 }
 

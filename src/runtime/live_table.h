@@ -3,7 +3,9 @@
 // tombstones), one spinlock per shard, memory from mmap, grown by doubling.
 // Frees of objects that are not here (page-aligned unsampled blocks) are
 // answered without the lock, under a per-shard sequence count; replaced slot
-// arrays are kept mapped so such readers never touch unmapped memory.
+// arrays are kept mapped so such readers never touch unmapped memory, but
+// their pages are given back (such a reader sees the count change and takes
+// the lock).
 // Only sampled objects are here, so at the default rate it stays small and
 // is rarely touched; in every-allocation mode it holds every live object.
 #pragma once
@@ -67,7 +69,6 @@ class LiveTable {
   static LiveEntry Unpack(const Slot& s);
   struct SlotArray {
     size_t mask;  // capacity - 1
-    SlotArray* retired;  // the array this one replaced, still mapped
     Slot slots[];
   };
   struct alignas(64) Shard {
