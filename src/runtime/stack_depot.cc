@@ -8,12 +8,10 @@ namespace heapscope::runtime {
 
 bool StackDepot::Init(size_t max_stacks) {
   max_stacks_ = max_stacks;
-  nodes_ = static_cast<StackNode**>(base::MapPages((max_stacks + 1) * sizeof(StackNode*)));
-  counters_ =
-      static_cast<StackCounters*>(base::MapPages((max_stacks + 1) * sizeof(StackCounters)));
+  chunks_ = static_cast<IdChunk**>(base::MapPages(ChunkCount() * sizeof(IdChunk*)));
   Index* index = NewIndex(kInitialSlots);
   index_.store(index, std::memory_order_release);
-  return nodes_ != nullptr && counters_ != nullptr && index != nullptr;
+  return chunks_ != nullptr && index != nullptr;
 }
 
 StackDepot::Index* StackDepot::NewIndex(size_t slots) {
@@ -21,7 +19,6 @@ StackDepot::Index* StackDepot::NewIndex(size_t slots) {
   auto* index = static_cast<Index*>(base::MapPages(bytes));
   if (index == nullptr) return nullptr;
   index->mask = slots - 1;
-  index_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   return index;
 }
 
@@ -119,11 +116,16 @@ StackId StackDepot::FindOrInsert(const uintptr_t* frames, int depth, bool trunca
     Index* bigger = NewIndex(2 * (index->mask + 1));
     if (bigger == nullptr) return 0;
     for (size_t k = 1; k < id; k++) {
-      const StackNode* n = nodes_[k];
+      const StackNode* n = chunks_[k >> kChunkBits]->nodes[k & (kIdsPerChunk - 1)];
       Place(bigger, Hash96{n->hash, n->tag}, n->id);
     }
     index_.store(bigger, std::memory_order_release);
     index = bigger;
+  }
+  IdChunk*& chunk = chunks_[id >> kChunkBits];
+  if (chunk == nullptr) {
+    chunk = static_cast<IdChunk*>(base::MapPages(sizeof(IdChunk)));
+    if (chunk == nullptr) return 0;
   }
   size_t bytes = sizeof(StackNode) + sizeof(uintptr_t) * static_cast<size_t>(depth);
   auto* n = static_cast<StackNode*>(arena_.Alloc(bytes, alignof(StackNode)));
@@ -133,18 +135,13 @@ StackId StackDepot::FindOrInsert(const uintptr_t* frames, int depth, bool trunca
   n->id = static_cast<StackId>(id);
   n->depth = static_cast<uint16_t>(depth);
   n->truncated = truncated ? 1 : 0;
-  n->counters = &counters_[id];
+  n->counters = &chunk->counters[id & (kIdsPerChunk - 1)];
   memcpy(n->frames, frames, sizeof(uintptr_t) * static_cast<size_t>(depth));
-  nodes_[id] = n;
+  chunk->nodes[id & (kIdsPerChunk - 1)] = n;
   count_.store(id, std::memory_order_release);
   Place(index, h, static_cast<StackId>(id));
   *is_new = true;
   return static_cast<StackId>(id);
-}
-
-size_t StackDepot::mapped_bytes() const {
-  return arena_.mapped_bytes() + index_bytes_.load(std::memory_order_relaxed) + (max_stacks_ + 1) * sizeof(void*) +
-         (max_stacks_ + 1) * sizeof(StackCounters);
 }
 
 }  // namespace heapscope::runtime

@@ -57,13 +57,16 @@ class StackDepot {
   StackId FindOrInsert(const uintptr_t* frames, int depth, bool truncated, bool* is_new);
 
   StackNode* Get(StackId id) const {
-    return id != 0 && id <= count_.load(std::memory_order_acquire) ? nodes_[id] : nullptr;
+    return id != 0 && id <= count_.load(std::memory_order_acquire)
+               ? chunks_[id >> kChunkBits]->nodes[id & (kIdsPerChunk - 1)]
+               : nullptr;
   }
   // The counters of a stack id handed out by FindOrInsert.
-  StackCounters& Counters(StackId id) { return counters_[id]; }
+  StackCounters& Counters(StackId id) {
+    return chunks_[id >> kChunkBits]->counters[id & (kIdsPerChunk - 1)];
+  }
   // Highest id handed out.
   size_t size() const { return count_.load(std::memory_order_acquire); }
-  size_t mapped_bytes() const;
 
   void LockForFork() { lock_.Lock(); }
   void UnlockAfterFork() { lock_.Unlock(); }
@@ -92,13 +95,20 @@ class StackDepot {
   static constexpr size_t kInitialSlots = 4096;
 
   Index* NewIndex(size_t slots);
+  size_t ChunkCount() const { return (max_stacks_ >> kChunkBits) + 1; }
   static StackId Find(const Index* index, Hash96 h);
   static void Place(Index* index, Hash96 h, StackId id);
 
   std::atomic<Index*> index_{nullptr};
-  std::atomic<size_t> index_bytes_{0};  // all indexes ever mapped
-  StackNode** nodes_ = nullptr;         // by id
-  StackCounters* counters_ = nullptr;   // by id
+  // Nodes and counters by id, in chunks mapped as ids reach them (so the
+  // depot maps what its stacks need, not what its limit allows).
+  static constexpr int kChunkBits = 12;
+  static constexpr size_t kIdsPerChunk = size_t{1} << kChunkBits;
+  struct IdChunk {
+    StackCounters counters[kIdsPerChunk];
+    StackNode* nodes[kIdsPerChunk];
+  };
+  IdChunk** chunks_ = nullptr;  // by id >> kChunkBits
   size_t max_stacks_ = 0;
   std::atomic<size_t> count_{0};
   base::SpinLock lock_;
