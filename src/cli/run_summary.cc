@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -108,10 +109,105 @@ void PrintRss(const std::string& out_dir, const std::map<std::string, std::strin
           analyze::RssGrowthLine(*first, *last).c_str());
 }
 
-}  // namespace
+// Heap totals of one profile: in use, allocated, peak (0 if absent).
+struct HeapTotals {
+  int64_t inuse_bytes = 0, inuse_objects = 0, alloc_bytes = 0, alloc_objects = 0, peak = 0;
+  std::string program;
+};
 
-void PrintRunSummary(const std::string& program, const std::string& out_dir, int status,
-                     double seconds, FILE* out) {
+std::optional<HeapTotals> TotalsOf(const std::string& path) {
+  auto prof = format::ReadProfileFile(path);
+  if (!prof.ok()) return std::nullopt;
+  const format::Profile& p = *prof;
+  int ao = TypeIndex(p, "alloc_objects"), as = TypeIndex(p, "alloc_space");
+  int io = TypeIndex(p, "inuse_objects"), is = TypeIndex(p, "inuse_space");
+  if (ao < 0 || as < 0 || io < 0 || is < 0) return std::nullopt;
+  HeapTotals t;
+  for (size_t i = 0; i < p.samples.size(); i++) {
+    auto v = p.samples.Values(i);
+    t.alloc_objects += v[ao];
+    t.alloc_bytes += v[as];
+    t.inuse_objects += v[io];
+    t.inuse_bytes += v[is];
+  }
+  t.peak = Num(analyze::RuntimeComments(p), "peak_inuse_space");
+  if (!p.mappings.empty()) {
+    std::string file(p.String(p.mappings[0].filename));
+    size_t slash = file.rfind('/');
+    t.program = slash == std::string::npos ? file : file.substr(slash + 1);
+  }
+  return t;
+}
+
+// Processes started by the program (forked, or exec'd with the runtime
+// inherited) write heap.PID.* beside its files: name them, with their
+// totals, so that a wrapper script or a driver such as g++ does not look
+// like a program that allocated nothing.
+void PrintChildren(const std::string& out_dir, FILE* out) {
+  namespace fs = std::filesystem;
+  struct Child {
+    long pid = 0;
+    std::string file;  // heap.PID.final.pb.gz, else its newest snapshot
+    bool final = false;
+  };
+  std::map<long, Child> children;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(out_dir, ec)) {
+    std::string name = e.path().filename().string();
+    // heap.PID.final.pb.gz or heap.PID.NNNN.pb.gz
+    if (name.rfind("heap.", 0) != 0 || name.size() < strlen("heap.1.final.pb.gz")) continue;
+    size_t dot = name.find('.', 5);
+    if (dot == std::string::npos || dot == 5) continue;
+    std::string pid = name.substr(5, dot - 5);
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string rest = name.substr(dot + 1);
+    bool is_final = rest == "final.pb.gz";
+    bool is_snapshot = rest.size() == strlen("0000.pb.gz") &&
+                       rest.find_first_not_of("0123456789") == 4 && rest.substr(4) == ".pb.gz";
+    if (!is_final && !is_snapshot) continue;
+    Child& c = children[strtol(pid.c_str(), nullptr, 10)];
+    c.pid = strtol(pid.c_str(), nullptr, 10);
+    if (c.final) continue;
+    if (is_final || name > c.file) {
+      c.file = name;
+      c.final = is_final;
+    }
+  }
+  if (children.empty()) return;
+  struct Row {
+    Child child;
+    HeapTotals totals;
+  };
+  std::vector<Row> rows;
+  for (const auto& [pid, c] : children) {
+    if (auto t = TotalsOf(out_dir + "/" + c.file)) rows.push_back(Row{c, *t});
+  }
+  if (rows.empty()) return;
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    int64_t pa = std::max(a.totals.peak, a.totals.inuse_bytes);
+    int64_t pb = std::max(b.totals.peak, b.totals.inuse_bytes);
+    return pa != pb ? pa > pb : a.child.pid < b.child.pid;
+  });
+  fprintf(out, "heapscope: %zu process%s started by the program wrote profiles too (largest first):\n",
+          rows.size(), rows.size() == 1 ? "" : "es");
+  size_t shown = std::min<size_t>(rows.size(), 8);
+  for (size_t i = 0; i < shown; i++) {
+    const Row& r = rows[i];
+    fprintf(out, "  pid %ld %s: in use at %s %s in %s objects, peak %s, allocated %s  (%s)\n",
+            r.child.pid, r.totals.program.empty() ? "?" : r.totals.program.c_str(),
+            r.child.final ? "exit" : "its last snapshot", Bytes(r.totals.inuse_bytes).c_str(),
+            Count(r.totals.inuse_objects).c_str(), Bytes(r.totals.peak).c_str(),
+            Bytes(r.totals.alloc_bytes).c_str(), r.child.file.c_str());
+  }
+  if (rows.size() > shown) fprintf(out, "  ... and %zu more\n", rows.size() - shown);
+  fprintf(out,
+          "heapscope: explore a child with: heapscope top %s/%s; its trends: heapscope leaks "
+          "--pid %ld %s\n",
+          out_dir.c_str(), rows[0].child.file.c_str(), rows[0].child.pid, out_dir.c_str());
+}
+
+void PrintMainSummary(const std::string& program, const std::string& out_dir, int status,
+                      double seconds, FILE* out) {
   namespace fs = std::filesystem;
   std::error_code ec;
   size_t snapshots = 0;
@@ -231,6 +327,14 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, int
   if (rows.size() > shown) fprintf(out, "  ... and %zu more stacks\n", rows.size() - shown);
   fprintf(out, "heapscope: explore with: heapscope top %s\n", final_path.c_str());
   PrintRunLeakReport(out_dir, out);
+}
+
+}  // namespace
+
+void PrintRunSummary(const std::string& program, const std::string& out_dir, int status,
+                     double seconds, FILE* out) {
+  PrintMainSummary(program, out_dir, status, seconds, out);
+  PrintChildren(out_dir, out);
 }
 
 }  // namespace heapscope::cli

@@ -10,9 +10,12 @@ the output directory as named where `heapscope run` started, also when
 the program changes its working directory. A statically linked program,
 which the runtime cannot be preloaded into, still runs and passes its
 status through, with a warning before and a plain account after (no
-profile, and why) instead of a file error."""
+profile, and why) instead of a file error. Processes the program starts
+(here a shell's child) are named in the summary with their totals and
+files."""
 import glob
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -116,6 +119,24 @@ def main():
                             f"{name} forwarded")
         finally:
             kill_quietly(p)
+
+    # Processes the program starts write their own files, and the summary
+    # names them with their totals (a shell script, a compiler driver...).
+    out = env.outdir("children")
+    r = subprocess.run([hs, "run", "--rate", "1", "--out", out, "--", "sh", "-c",
+                        f"printf 'abc\\n' | {run_child} echo > /dev/null"],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"children: status {r.returncode}: {r.stderr}")
+    check("started by the program wrote profiles too" in r.stderr,
+          f"children: the summary does not name the child processes: {r.stderr!r}")
+    rows = re.findall(r"^  pid (\d+) run_child: in use at exit \S+ in [\d,]+ objects, peak \S+, "
+                      r"allocated \S+  \((heap\.\d+\.final\.pb\.gz)\)$", r.stderr, re.M)
+    check(len(rows) == 1, f"children: no one row for run_child: {r.stderr!r}")
+    if rows:
+        pid, name = rows[0]
+        check(name == f"heap.{pid}.final.pb.gz" and os.path.exists(os.path.join(out, name)),
+              f"children: row names {name} for pid {pid}: {os.listdir(out)}")
+        env.check_exact(os.path.join(out, name), {"EchoKeep": (5, 5, 1, 1)}, "children")
 
     # A statically linked program runs unprofiled, and says so.
     out = env.outdir("static")
