@@ -10,6 +10,8 @@
 namespace heapscope::runtime {
 
 RealFunctions real = {};
+TheirFunctions their = {};
+bool their_known = false;
 
 namespace {
 
@@ -27,6 +29,21 @@ struct SlotHeader {
 template <typename T>
 void Resolve(T* fn, const char* name) {
   *reinterpret_cast<void**>(fn) = dlsym(RTLD_NEXT, name);
+}
+
+// Whether fn lies in this library.
+bool Ours(void* fn) {
+  Dl_info self, other;
+  return dladdr(reinterpret_cast<void*>(&ResolveRealFunctions), &self) != 0 &&
+         dladdr(fn, &other) != 0 && other.dli_fbase == self.dli_fbase;
+}
+
+// The program's own definition of `name` (the first in the global scope),
+// unless that is ours.
+template <typename T>
+void ResolveTheirs(T* fn, const char* name) {
+  void* f = dlsym(RTLD_DEFAULT, name);
+  *reinterpret_cast<void**>(fn) = f != nullptr && !Ours(f) ? f : nullptr;
 }
 
 }  // namespace
@@ -73,6 +90,21 @@ bool ResolveRealFunctions() {
     return false;
   }
   real = r;
+  TheirFunctions t = {};
+  ResolveTheirs(&t.malloc, "malloc");
+  ResolveTheirs(&t.free, "free");
+  ResolveTheirs(&t.realloc, "realloc");
+  ResolveTheirs(&t.aligned_alloc, "aligned_alloc");
+  ResolveTheirs(&t.new_, "_Znwm");
+  ResolveTheirs(&t.new_array, "_Znam");
+  ResolveTheirs(&t.delete_, "_ZdlPv");
+  ResolveTheirs(&t.delete_array, "_ZdaPv");
+  ResolveTheirs(&t.new_aligned, "_ZnwmSt11align_val_t");
+  ResolveTheirs(&t.new_array_aligned, "_ZnamSt11align_val_t");
+  ResolveTheirs(&t.delete_aligned, "_ZdlPvSt11align_val_t");
+  ResolveTheirs(&t.delete_array_aligned, "_ZdaPvSt11align_val_t");
+  their = t;
+  __atomic_store_n(&their_known, true, __ATOMIC_RELEASE);
   return true;
 }
 

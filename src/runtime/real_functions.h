@@ -1,8 +1,19 @@
 // The next allocator in line (RTLD_NEXT), looked up once, and the bootstrap
 // pool that serves the allocations dlsym makes while we look it up.
+//
+// Also what the program itself defines (or a library preloaded ahead of
+// us): its own malloc, or its own operator new and delete. The program's
+// calls to those never reach our hooks; the calls that do reach them (a
+// form it did not define, such as operator new[] or a sized delete, left to
+// the C++ library) must end where they would have without us, in its
+// functions, or memory from one allocator ends up freed by another. Our
+// operator new and delete therefore work as the C++ library's own do: the
+// other forms call the basic ones, and the basic ones call malloc and free,
+// each the program's own when it has one.
 #pragma once
 
 #include <cstddef>
+#include <new>
 
 namespace heapscope::runtime {
 
@@ -23,7 +34,28 @@ struct RealFunctions {
 
 extern RealFunctions real;
 
-// Looks the real functions up. Returns false if the malloc family is missing.
+// The program's own definitions (null: none, or ours is the one in use).
+struct TheirFunctions {
+  void* (*malloc)(size_t);
+  void (*free)(void*);
+  void* (*realloc)(void*, size_t);
+  void* (*aligned_alloc)(size_t, size_t);
+  // operator new and delete: scalar and array, plain and aligned
+  void* (*new_)(size_t);
+  void* (*new_array)(size_t);
+  void (*delete_)(void*);
+  void (*delete_array)(void*);
+  void* (*new_aligned)(size_t, std::align_val_t);
+  void* (*new_array_aligned)(size_t, std::align_val_t);
+  void (*delete_aligned)(void*, std::align_val_t);
+  void (*delete_array_aligned)(void*, std::align_val_t);
+};
+extern TheirFunctions their;
+// Set once `their` is filled in (with `real`).
+extern bool their_known;
+
+// Looks the real functions up, and the program's own. Returns false if the
+// malloc family is missing.
 bool ResolveRealFunctions();
 
 // Bootstrap pool: page-aligned slots in a static array, never freed.

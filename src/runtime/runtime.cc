@@ -185,6 +185,7 @@ bool InitOnce() {
     g.is_main_process = !base::ParseUint(main_pid, &p) || p == static_cast<uint64_t>(g.pid);
   }
   g.align_sampled = g.config.rate >= kAlignSampledMinRate;
+  g.heap_shadowed = their.malloc != nullptr;
   Dl_info info;
   g.real_is_glibc = dladdr(reinterpret_cast<void*>(real.malloc), &info) != 0 &&
                     info.dli_fname != nullptr && strstr(info.dli_fname, "/libc.so") != nullptr;
@@ -251,27 +252,22 @@ namespace {
 
 // An allocator linked into the program, or preloaded ahead of us, takes the
 // program's malloc calls before our hooks can: say so once, plainly,
-// rather than write profiles that look empty for no visible reason.
+// rather than write profiles that look empty for no visible reason. (A
+// program's own operator new usually calls malloc, which we still see.)
 void WarnIfShadowed(const State& g) {
-  // Only malloc: a program's own operator new usually calls malloc, which
-  // we still see.
-  for (const char* name : {"malloc"}) {
-    void* fn = dlsym(RTLD_DEFAULT, name);
-    uintptr_t a = reinterpret_cast<uintptr_t>(fn);
-    if (fn == nullptr || (a >= g.self_begin && a < g.self_end)) continue;
-    Dl_info info;
-    const char* from = dladdr(fn, &info) != 0 && info.dli_fname != nullptr && info.dli_fname[0]
-                           ? info.dli_fname
-                           : "the program itself";
-    char msg[1024];
-    base::RawBuffer b(msg, sizeof msg);
-    b.Str(name).Str(" comes from ").Str(from).Str(
-        " ahead of libheapscope.so: the program's allocations through it are not seen "
-        "(put libheapscope.so first in LD_PRELOAD; a statically linked allocator cannot be "
-        "profiled this way)");
-    base::RawLog(b.CStr());
-    return;
-  }
+  if (!g.heap_shadowed) return;
+  Dl_info info;
+  const char* from = dladdr(reinterpret_cast<void*>(their.malloc), &info) != 0 &&
+                             info.dli_fname != nullptr && info.dli_fname[0]
+                         ? info.dli_fname
+                         : "the program itself";
+  char msg[1024];
+  base::RawBuffer b(msg, sizeof msg);
+  b.Str("malloc comes from ").Str(from).Str(
+      " ahead of libheapscope.so: the program's allocations through it are not seen, so the "
+      "heap is not profiled in this process (put libheapscope.so first in LD_PRELOAD; an "
+      "allocator linked into the program cannot be profiled this way)");
+  base::RawLog(b.CStr());
 }
 
 __attribute__((constructor(101))) void LibraryInit() {

@@ -48,6 +48,9 @@ struct State {
   // every free probes (mask 0).
   bool align_sampled = true;
   bool real_is_glibc = false;  // the next allocator in line is glibc's
+  // The program (or a library ahead of us) has its own malloc: our hooks
+  // would see only the odd call, so the heap is not sampled at all.
+  bool heap_shadowed = false;
   std::atomic<bool> active{false};  // recording on
   uintptr_t self_begin = 0;         // our own code, stripped from stacks
   uintptr_t self_end = 0;

@@ -55,7 +55,7 @@ bool ShouldSampleSlow(size_t size) {
   }
   if (!EnsureInitialized()) return false;
   State& g = GlobalState();
-  if (!g.active.load(std::memory_order_relaxed)) {
+  if (!g.active.load(std::memory_order_relaxed) || g.heap_shadowed) {
     t.bytes_until_sample = kNeverSample;
     return false;
   }

@@ -311,6 +311,120 @@ HS_ALWAYS_INLINE void* HookNewAligned(size_t size, std::align_val_t al, bool not
   return NewFailed(size == 0 ? 1 : size, align, nothrow);
 }
 
+// ---- operator new and delete, as the C++ library's own ----
+//
+// Each form calls the one the C++ library's would (libstdc++: arrays and
+// nothrow forms call the basic form, the basic forms call malloc,
+// aligned_alloc and free), taking the program's own definition of that
+// one when it has one (see real_functions.h). Only when the chain ends in
+// ours does it reach the hooks.
+
+// The program's own definitions are known once the runtime has started; a
+// program whose own malloc keeps ours from ever being called may reach
+// these first.
+HS_ALWAYS_INLINE const TheirFunctions& Their() {
+  if (HS_UNLIKELY(!__atomic_load_n(&their_known, __ATOMIC_ACQUIRE))) EnsureInitialized();
+  return their;
+}
+
+// operator new(size_t) over the program's own malloc, as the C++ library
+// has it: retry through the new_handler, else bad_alloc (nullptr when
+// `nothrow`).
+HS_NOINLINE void* NewFromTheirs(size_t size, size_t align, bool nothrow) {
+  if (size == 0) size = 1;
+  if (align != 0) size = (size + align - 1) & ~(align - 1);  // aligned_alloc wants a multiple
+  for (;;) {
+    void* p = align == 0 ? their.malloc(size) : their.aligned_alloc(align, size);
+    if (p != nullptr) return p;
+    std::new_handler handler = std::get_new_handler();
+    if (handler == nullptr) {
+      if (nothrow) return nullptr;
+      throw std::bad_alloc();
+    }
+    if (nothrow) {
+      try {
+        handler();
+      } catch (...) {
+        return nullptr;
+      }
+    } else {
+      handler();
+    }
+  }
+}
+
+// operator new(size_t): malloc.
+HS_ALWAYS_INLINE void* BasicNew(size_t size, bool nothrow) {
+  if (HS_UNLIKELY(Their().malloc != nullptr)) return NewFromTheirs(size, 0, nothrow);
+  return HookNew(size, nothrow);
+}
+
+// operator new(size_t, align_val_t): aligned_alloc.
+HS_ALWAYS_INLINE void* BasicNewAligned(size_t size, std::align_val_t al, bool nothrow) {
+  if (HS_UNLIKELY(Their().aligned_alloc != nullptr)) {
+    return NewFromTheirs(size, static_cast<size_t>(al), nothrow);
+  }
+  return HookNewAligned(size, al, nothrow);
+}
+
+// Calls one of the program's operator new forms; a nothrow form turns its
+// exception into nullptr.
+template <typename Fn, typename... Args>
+HS_NOINLINE void* CallTheirNew(bool nothrow, Fn fn, Args... args) {
+  if (!nothrow) return fn(args...);
+  try {
+    return fn(args...);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+// The form a derived one calls: the program's, else ours.
+HS_ALWAYS_INLINE void* ScalarNew(size_t size, bool nothrow) {
+  if (HS_UNLIKELY(Their().new_ != nullptr)) return CallTheirNew(nothrow, their.new_, size);
+  return BasicNew(size, nothrow);
+}
+HS_ALWAYS_INLINE void* ArrayNew(size_t size, bool nothrow) {
+  if (HS_UNLIKELY(Their().new_array != nullptr)) return CallTheirNew(nothrow, their.new_array, size);
+  return ScalarNew(size, nothrow);
+}
+HS_ALWAYS_INLINE void* ScalarNewAligned(size_t size, std::align_val_t al, bool nothrow) {
+  if (HS_UNLIKELY(Their().new_aligned != nullptr)) {
+    return CallTheirNew(nothrow, their.new_aligned, size, al);
+  }
+  return BasicNewAligned(size, al, nothrow);
+}
+HS_ALWAYS_INLINE void* ArrayNewAligned(size_t size, std::align_val_t al, bool nothrow) {
+  if (HS_UNLIKELY(Their().new_array_aligned != nullptr)) {
+    return CallTheirNew(nothrow, their.new_array_aligned, size, al);
+  }
+  return ScalarNewAligned(size, al, nothrow);
+}
+
+// operator delete(void*) and its aligned form: free.
+HS_ALWAYS_INLINE void BasicDelete(void* p) {
+  if (HS_UNLIKELY(Their().free != nullptr)) return their.free(p);
+  HookFree(p);
+}
+HS_ALWAYS_INLINE void ScalarDelete(void* p) {
+  if (HS_UNLIKELY(Their().delete_ != nullptr)) return their.delete_(p);
+  BasicDelete(p);
+}
+HS_ALWAYS_INLINE void ArrayDelete(void* p) {
+  if (HS_UNLIKELY(Their().delete_array != nullptr)) return their.delete_array(p);
+  ScalarDelete(p);
+}
+HS_ALWAYS_INLINE void ScalarDeleteAligned(void* p, std::align_val_t al) {
+  if (HS_UNLIKELY(Their().delete_aligned != nullptr)) return their.delete_aligned(p, al);
+  BasicDelete(p);
+}
+HS_ALWAYS_INLINE void ArrayDeleteAligned(void* p, std::align_val_t al) {
+  if (HS_UNLIKELY(Their().delete_array_aligned != nullptr)) {
+    return their.delete_array_aligned(p, al);
+  }
+  ScalarDeleteAligned(p, al);
+}
+
 }  // namespace
 }  // namespace heapscope::runtime
 
@@ -416,39 +530,60 @@ HS_EXPORT size_t malloc_usable_size(void* p) {
   return real.malloc_usable_size != nullptr ? real.malloc_usable_size(p) : 0;
 }
 
-// operator new and delete, every form (replacement functions, exported).
-// Aligned forms go through memalign; sized deletes ignore the size (the
-// allocator below may not take it).
+// operator new and delete, every form (replacement functions, exported),
+// each calling the form the C++ library's would (see above). Sized deletes
+// ignore the size (the allocator below may not take it).
 #define HS_NEW __attribute__((visibility("default")))
-HS_NEW void* operator new(size_t size) { return HookNew(size); }
-HS_NEW void* operator new[](size_t size) { return HookNew(size); }
+using heapscope::runtime::ArrayDelete;
+using heapscope::runtime::ArrayDeleteAligned;
+using heapscope::runtime::ArrayNew;
+using heapscope::runtime::ArrayNewAligned;
+using heapscope::runtime::BasicDelete;
+using heapscope::runtime::BasicNew;
+using heapscope::runtime::BasicNewAligned;
+using heapscope::runtime::ScalarDelete;
+using heapscope::runtime::ScalarDeleteAligned;
+using heapscope::runtime::ScalarNew;
+using heapscope::runtime::ScalarNewAligned;
+HS_NEW void* operator new(size_t size) { return BasicNew(size, false); }
+HS_NEW void* operator new[](size_t size) { return ScalarNew(size, false); }
 HS_NEW void* operator new(size_t size, const std::nothrow_t&) noexcept {
-  return HookNew(size, true);
+  return ScalarNew(size, true);
 }
 HS_NEW void* operator new[](size_t size, const std::nothrow_t&) noexcept {
-  return HookNew(size, true);
+  return ArrayNew(size, true);
 }
-HS_NEW void* operator new(size_t size, std::align_val_t al) { return HookNewAligned(size, al); }
-HS_NEW void* operator new[](size_t size, std::align_val_t al) { return HookNewAligned(size, al); }
+HS_NEW void* operator new(size_t size, std::align_val_t al) {
+  return BasicNewAligned(size, al, false);
+}
+HS_NEW void* operator new[](size_t size, std::align_val_t al) {
+  return ScalarNewAligned(size, al, false);
+}
 HS_NEW void* operator new(size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
-  return HookNewAligned(size, al, true);
+  return ScalarNewAligned(size, al, true);
 }
 HS_NEW void* operator new[](size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
-  return HookNewAligned(size, al, true);
+  return ArrayNewAligned(size, al, true);
 }
-HS_NEW void operator delete(void* p) noexcept { HookFree(p); }
-HS_NEW void operator delete[](void* p) noexcept { HookFree(p); }
-HS_NEW void operator delete(void* p, size_t) noexcept { HookFree(p); }
-HS_NEW void operator delete[](void* p, size_t) noexcept { HookFree(p); }
-HS_NEW void operator delete(void* p, const std::nothrow_t&) noexcept { HookFree(p); }
-HS_NEW void operator delete[](void* p, const std::nothrow_t&) noexcept { HookFree(p); }
-HS_NEW void operator delete(void* p, std::align_val_t) noexcept { HookFree(p); }
-HS_NEW void operator delete[](void* p, std::align_val_t) noexcept { HookFree(p); }
-HS_NEW void operator delete(void* p, size_t, std::align_val_t) noexcept { HookFree(p); }
-HS_NEW void operator delete[](void* p, size_t, std::align_val_t) noexcept { HookFree(p); }
-HS_NEW void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  HookFree(p);
+HS_NEW void operator delete(void* p) noexcept { BasicDelete(p); }
+HS_NEW void operator delete[](void* p) noexcept { ScalarDelete(p); }
+HS_NEW void operator delete(void* p, size_t) noexcept { ScalarDelete(p); }
+HS_NEW void operator delete[](void* p, size_t) noexcept { ArrayDelete(p); }
+HS_NEW void operator delete(void* p, const std::nothrow_t&) noexcept { ScalarDelete(p); }
+HS_NEW void operator delete[](void* p, const std::nothrow_t&) noexcept { ArrayDelete(p); }
+HS_NEW void operator delete(void* p, std::align_val_t) noexcept { BasicDelete(p); }
+HS_NEW void operator delete[](void* p, std::align_val_t al) noexcept {
+  ScalarDeleteAligned(p, al);
 }
-HS_NEW void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  HookFree(p);
+HS_NEW void operator delete(void* p, size_t, std::align_val_t al) noexcept {
+  ScalarDeleteAligned(p, al);
+}
+HS_NEW void operator delete[](void* p, size_t, std::align_val_t al) noexcept {
+  ArrayDeleteAligned(p, al);
+}
+HS_NEW void operator delete(void* p, std::align_val_t al, const std::nothrow_t&) noexcept {
+  ScalarDeleteAligned(p, al);
+}
+HS_NEW void operator delete[](void* p, std::align_val_t al, const std::nothrow_t&) noexcept {
+  ArrayDeleteAligned(p, al);
 }

@@ -1,0 +1,75 @@
+"""Programs that bring their own allocation functions run under the
+runtime exactly as without it: same output, same exit status, no block
+freed by an allocator that did not make it.
+
+- own_new arena: its own operator new(size_t) and operator delete(void*)
+  over an arena that aborts on a foreign block, and every other form
+  (sized delete, new[]/delete[], nothrow new and new[]) left to the C++
+  library: the runtime's forms must call the program's pair, as the C++
+  library's do.
+- own_new malloc: the same pair over malloc and free: the runtime sees the
+  allocations through the program's operator new, exactly (rate 1).
+- own_malloc: its own malloc family over an arena (as Chromium has): the
+  calls that reach the runtime (new[], nothrow and aligned new, sized
+  delete, reallocarray, strdup) end in the program's functions, and the
+  runtime says once that it cannot see this program's heap."""
+import json
+import os
+import sys
+
+from hstest import HEAP_TYPES, CornerEnv, check, finish, final_path, short_name
+
+
+def same_run(env, cmd, label, out, extra=None):
+    plain = env.plain(cmd)
+    check(plain.returncode == 0 and plain.stdout.startswith("ok "),
+          f"{label}: uninstrumented run failed: {plain.returncode} {plain.stderr!r}")
+    r = env.preload_input(cmd, out, extra={"HEAPSCOPE_RATE": "1", **(extra or {})})
+    check(r.returncode == 0, f"{label}: status {r.returncode} under the runtime: {r.stderr!r}")
+    check(r.stdout == plain.stdout,
+          f"{label}: output {r.stdout!r} under the runtime, {plain.stdout!r} without")
+    return r
+
+
+def cumulative(env, profile, names):
+    """{short function name: (inuse_space, alloc_space, inuse_objects,
+    alloc_objects)}, cumulative: the allocations are made by the
+    program's operator new, called from these functions."""
+    got = {n: [0, 0, 0, 0] for n in names}
+    for i, sample in enumerate(HEAP_TYPES):
+        r = env.run(["top", "--format", "json", "--sample", sample, "-n", "100000", profile])
+        check(r.returncode == 0, f"heapscope top failed: {r.stderr}")
+        for row in json.loads(r.stdout)["rows"]:
+            n = short_name(row["function"])
+            if n in got:
+                got[n][i] += row["cum"]
+    return {n: tuple(v) for n, v in got.items()}
+
+
+def main():
+    env = CornerEnv(sys.argv)
+    own_new, own_malloc = (os.path.abspath(a) for a in env.args[:2])
+
+    same_run(env, [own_new, "arena"], "own_new arena", env.outdir("new-arena"))
+
+    out = env.outdir("new-malloc")
+    same_run(env, [own_new, "malloc"], "own_new malloc", out)
+    want = {"TrackedKeep": (480, 480, 10, 10), "TrackedChurn": (0, 9600, 0, 100)}
+    if check(os.path.exists(final_path(out)), "own_new malloc: no final profile"):
+        got = cumulative(env, final_path(out), want.keys())
+        for fn, w in want.items():
+            check(got[fn] == w, f"own_new malloc: {fn}: got {got[fn]}, want {w}")
+        env.go_pprof_top(final_path(out))
+
+    out = env.outdir("malloc")
+    r = same_run(env, [own_malloc], "own_malloc", out)
+    check(r.stderr.count("are not seen") == 1,
+          f"own_malloc: the runtime did not say once that it cannot see the heap: {r.stderr!r}")
+    if check(os.path.exists(final_path(out)), "own_malloc: no final profile"):
+        got = env.values(final_path(out), ["main"])
+        check(got["main"] == (0, 0, 0, 0), f"own_malloc: the profile shows {got['main']} in main")
+    finish(env, "test_own_allocators")
+
+
+if __name__ == "__main__":
+    main()
