@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -34,6 +35,30 @@
 
 namespace heapscope::runtime {
 namespace {
+
+// A pipe the runtime itself makes (libunwind opens one to test an address
+// before reading it, and keeps it) goes near the top of the descriptor
+// range. A program that closes every descriptor it does not know (as
+// daemons and Chromium do before exec) and then reuses the low numbers
+// for its own sockets would otherwise hand those to libunwind, whose
+// one-byte reads and writes then eat and corrupt the program's messages.
+// Up there, a closed pipe is reopened (libunwind notices EBADF) and moved
+// again, and the program's own descriptors, allocated lowest first, do not
+// reach it.
+void MoveOwnPipeOutOfTheWay(int* fds) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
+  if (top < 256) return;
+  long base = static_cast<long>(top) - 64;
+  for (int i = 0; i < 2; i++) {
+    if (fds[i] >= base) continue;
+    long moved = syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, base);
+    if (moved < 0) continue;
+    syscall(SYS_close, fds[i]);
+    fds[i] = static_cast<int>(moved);
+  }
+}
 
 // Records fd as made here, with the caller's stack.
 HS_NOINLINE void NoteFd(int fd, FdKind kind) {
@@ -228,6 +253,7 @@ HS_HOOK(int, accept4, hs_accept4, int s, struct sockaddr* addr, socklen_t* len, 
 HS_HOOK(int, pipe, hs_pipe, int* fds) {
   auto f = NextFunction(&next_hs_pipe, "pipe");
   int r = f != nullptr ? f(fds) : static_cast<int>(syscall(SYS_pipe2, fds, 0));
+  if (r == 0 && tls_state.guard != 0) MoveOwnPipeOutOfTheWay(fds);
   if (r == 0) NoteFdPair(fds, FdKind::kPipe);
   return r;
 }
@@ -235,6 +261,7 @@ HS_HOOK(int, pipe, hs_pipe, int* fds) {
 HS_HOOK(int, pipe2, hs_pipe2, int* fds, int flags) {
   auto f = NextFunction(&next_hs_pipe2, "pipe2");
   int r = f != nullptr ? f(fds, flags) : static_cast<int>(syscall(SYS_pipe2, fds, flags));
+  if (r == 0 && tls_state.guard != 0) MoveOwnPipeOutOfTheWay(fds);
   if (r == 0) NoteFdPair(fds, FdKind::kPipe);
   return r;
 }
