@@ -271,10 +271,12 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
   return q;
 }
 
-// operator new: like malloc, but never returns null (new_handler loop).
-// Returns nullptr instead of throwing when `nothrow`, so the nothrow forms
-// never raise (and allocate) an exception inside the profiler.
-HS_NOINLINE void* NewFailed(size_t size, size_t align, bool nothrow) {
+// operator new's failure path: run the new_handler and retry until an
+// allocation succeeds; bad_alloc when there is no handler. Returns nullptr
+// instead of throwing when `nothrow`, so the nothrow forms never raise (and
+// allocate) an exception inside the profiler.
+template <typename Retry>
+void* NewHandlerLoop(bool nothrow, Retry retry) {
   for (;;) {
     std::new_handler handler = std::get_new_handler();
     if (handler == nullptr) {
@@ -293,9 +295,14 @@ HS_NOINLINE void* NewFailed(size_t size, size_t align, bool nothrow) {
     } else {
       handler();
     }
-    void* p = align == 0 ? HookMalloc(size) : HookMemalign(align, size);
-    if (p != nullptr) return p;
+    if (void* p = retry(); p != nullptr) return p;
   }
+}
+
+HS_NOINLINE void* NewFailed(size_t size, size_t align, bool nothrow) {
+  return NewHandlerLoop(nothrow, [&] {
+    return align == 0 ? HookMalloc(size) : HookMemalign(align, size);
+  });
 }
 
 HS_ALWAYS_INLINE void* HookNew(size_t size, bool nothrow = false) {
@@ -333,24 +340,9 @@ HS_ALWAYS_INLINE const TheirFunctions& Their() {
 HS_NOINLINE void* NewFromTheirs(size_t size, size_t align, bool nothrow) {
   if (size == 0) size = 1;
   if (align != 0) size = (size + align - 1) & ~(align - 1);  // aligned_alloc wants a multiple
-  for (;;) {
-    void* p = align == 0 ? their.malloc(size) : their.aligned_alloc(align, size);
-    if (p != nullptr) return p;
-    std::new_handler handler = std::get_new_handler();
-    if (handler == nullptr) {
-      if (nothrow) return nullptr;
-      throw std::bad_alloc();
-    }
-    if (nothrow) {
-      try {
-        handler();
-      } catch (...) {
-        return nullptr;
-      }
-    } else {
-      handler();
-    }
-  }
+  auto allocate = [&] { return align == 0 ? their.malloc(size) : their.aligned_alloc(align, size); };
+  if (void* p = allocate(); p != nullptr) return p;
+  return NewHandlerLoop(nothrow, allocate);
 }
 
 // operator new(size_t): malloc.
