@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@ std::atomic<bool> g_final_requested{false};
 std::atomic<bool> g_final_started{false};
 std::atomic<bool> g_final_written{false};
 std::atomic<bool> g_thread_running{false};
+std::atomic<bool> g_stop_requested{false};  // the thread ends at its next wake
+base::SpinLock g_pause_lock;                  // one pause at a time
 pthread_t g_thread;
 uint64_t g_seq = 0;  // numbered snapshots written by this process
 bool g_dir_ready = false;
@@ -136,6 +139,12 @@ void* DumpThreadMain(void*) {
   uint64_t interval = g.config.interval_ns;
   uint64_t next = interval != 0 ? MonoNs() + interval : 0;
   for (;;) {
+    // A final dump asked for just before a pause is still written.
+    if (g_final_requested.exchange(false)) {
+      FinalDump();
+      sem_post(&g_final_done);
+    }
+    if (g_stop_requested.load()) break;
     if (next != 0) {
       struct timespec ts;
       ts.tv_sec = static_cast<time_t>(next / 1000000000ULL);
@@ -144,11 +153,7 @@ void* DumpThreadMain(void*) {
     } else {
       sem_wait(&g_wake);
     }
-    if (g_final_requested.load()) {
-      FinalDump();
-      sem_post(&g_final_done);
-      continue;
-    }
+    if (g_final_requested.load() || g_stop_requested.load()) continue;
     bool due = next != 0 && MonoNs() >= next;
     if (g_dump_requested.exchange(false) || due) DumpSnapshot();
     if (due) {
@@ -157,7 +162,22 @@ void* DumpThreadMain(void*) {
       if (next <= now) next = now + interval;
     }
   }
+  g.dump_tid.store(0, std::memory_order_release);
   return nullptr;
+}
+
+// True once thread `tid` of this process is gone for the kernel: a
+// detached thread leaves its thread group shortly after its start routine
+// returns.
+bool WaitThreadGone(int32_t tid, uint64_t timeout_ns) {
+  uint64_t deadline = MonoNs() + timeout_ns;
+  pid_t pid = getpid();
+  for (;;) {
+    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH) return true;
+    if (MonoNs() >= deadline) return false;
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, nullptr);
+  }
 }
 
 void StartThread() {
@@ -169,6 +189,7 @@ void StartThread() {
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
+  g_stop_requested.store(false);
   if (pthread_create(&g_thread, &attr, DumpThreadMain, nullptr) == 0) {
     g_thread_running.store(true);
   }
@@ -238,6 +259,7 @@ void ForkChild() {
   Depot().ResetLockAfterFork();
   Modules().ResetLockAfterFork();
   g_dump_lock.ResetAfterFork();
+  g_pause_lock.ResetAfterFork();
   ResetMemorySnapshotAfterFork();
   State& g = GlobalState();
   g.pid = static_cast<int>(getpid());
@@ -246,6 +268,7 @@ void ForkChild() {
   g_final_started.store(false);
   g_final_written.store(false);
   g_thread_running.store(false);
+  g.dump_tid.store(0, std::memory_order_relaxed);  // the parent's thread's
   g_final_requested.store(false);
   g_dump_requested.store(false);
   sem_init(&g_wake, 0, 0);
@@ -294,6 +317,34 @@ void FinalDump() {
   SnapshotPath(&b, "final", 0);
   if (!WriteFileAtomically(b.CStr())) WarnWriteFailed(path);
   WriteResourceSnapshots("final", 0);
+}
+
+bool PauseDumpThread() {
+  g_pause_lock.Lock();
+  if (!g_thread_running.load()) return true;
+  State& g = GlobalState();
+  // Termination from now on writes its final profile in its own thread.
+  g_thread_running.store(false);
+  // The thread notes its tid as its first act; one just started may not
+  // have yet.
+  uint64_t deadline = MonoNs() + 1000000000ULL;
+  int32_t tid;
+  while ((tid = g.dump_tid.load(std::memory_order_acquire)) == 0 && MonoNs() < deadline) {
+    sched_yield();
+  }
+  g_stop_requested.store(true);
+  sem_post(&g_wake);
+  // A snapshot being written finishes first: seconds at most.
+  return tid != 0 && WaitThreadGone(tid, 10 * 1000000000ULL);
+}
+
+void ResumeDumpThread() {
+  // Not once the process is ending, nor twice.
+  if (!g_final_started.load() && !g_thread_running.load() &&
+      GlobalState().dump_tid.load(std::memory_order_acquire) == 0) {
+    StartThread();
+  }
+  g_pause_lock.Unlock();
 }
 
 void StartDumper() {

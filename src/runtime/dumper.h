@@ -13,6 +13,15 @@ namespace heapscope::runtime {
 // Called from the library constructor, once libc is up.
 void StartDumper();
 
+// unshare(CLONE_NEWUSER) and setns() into a user or mount namespace need
+// a process with one thread: the dump thread ends for the call and starts
+// again after it. Pause returns false if the thread did not end in time
+// (the call then fails as it would have). Every Pause is followed by one
+// Resume. Meanwhile snapshots wait, and a terminating signal writes the
+// final profile from its handler.
+bool PauseDumpThread();
+void ResumeDumpThread();
+
 // Writes the next numbered snapshot. Returns false on failure.
 bool DumpSnapshot();
 

@@ -14,6 +14,10 @@
                    50 times: no hang, no crash, a readable final profile
   static_init      allocations in static constructors (one with priority
                    101), atexit handlers, static and thread_local destructors
+  namespaces       setns() into a mount namespace and unshare(CLONE_NEWUSER),
+                   which the kernel allows a single-threaded process only:
+                   same results as uninstrumented (the runtime's dump
+                   thread ends for the call), periodic snapshots after it
   jemalloc_static  jemalloc linked statically into the executable
   tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
   tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
@@ -37,7 +41,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hstest import (CornerEnv, LineReader, check, fail, final_path, finish, kill_quietly,
-                    numbered_snapshots, runtime_comments, wait_for)
+                    numbered_snapshots, runtime_comments, snapshot_path, wait_for)
 
 RATE1 = {"HEAPSCOPE_RATE": "1"}
 
@@ -107,6 +111,24 @@ def blocked_signals(env, prog):
     seqs = numbered_snapshots(out)
     check(len(seqs) >= 4, f"periodic snapshots with every signal blocked: {seqs}")
     env.check_exact(final_path(out), {"BlockedWork": (270000, 2700000, 900, 9000)}, "blocked")
+
+
+def namespaces(env, prog):
+    plain = env.plain([prog])
+    check(plain.returncode == 0, f"uninstrumented: {plain.returncode} {plain.stderr!r}")
+    print("uninstrumented:", plain.stdout.strip().replace("\n", "; "))
+    if "unshare user: ok" not in plain.stdout:
+        print("note: this machine does not allow user namespaces; only the sameness of "
+              "results is checked")
+    out = env.outdir("namespaces")
+    got = env.preload_input([prog], out, dict(RATE1, HEAPSCOPE_INTERVAL="50ms"))
+    same_output("namespaces", plain, got)
+    check(got.stderr == "", f"the runtime wrote to stderr: {got.stderr!r}")
+    after = [s for s in numbered_snapshots(out)
+             if "AfterNamespaces" in env.functions(snapshot_path(out, s))]
+    check(len(after) >= 2, f"periodic snapshots after the calls: {after}")
+    env.check_exact(final_path(out), {"BeforeNamespaces": (20000, 20000, 20, 20),
+                                      "AfterNamespaces": (60000, 60000, 30, 30)}, "namespaces")
 
 
 def unwind_escape(env, prog):
@@ -262,9 +284,9 @@ def tcmalloc_after(env, prog):
             "tcmalloc preloaded after the runtime", exact=True)
 
 
-SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, unwind_escape, tiny_stacks,
-                                      detached_exit, static_init, jemalloc_static, tcmalloc_first,
-                                      tcmalloc_after)}
+SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, unwind_escape,
+                                      tiny_stacks, detached_exit, static_init, jemalloc_static,
+                                      tcmalloc_first, tcmalloc_after)}
 
 
 def main():

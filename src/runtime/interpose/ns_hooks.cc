@@ -1,0 +1,81 @@
+// unshare and setns, exported from libheapscope.so. The kernel lets only a
+// process with a single thread enter a new user namespace (unshare or
+// setns) or another mount namespace (setns), and fails the call with
+// EINVAL otherwise. The runtime's dump thread would make every such call
+// fail (`unshare -U`, bubblewrap, rootless container tools): it ends for
+// the call and starts again after it. The program's own threads are its
+// business: with them the call fails as it always would.
+#include <errno.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/dumper.h"
+#include "runtime/resource_table.h"
+
+namespace heapscope::runtime {
+namespace {
+
+using UnshareFn = int (*)(int);
+using SetnsFn = int (*)(int, int);
+std::atomic<UnshareFn> g_next_unshare{nullptr};
+std::atomic<SetnsFn> g_next_setns{nullptr};
+
+// Flags for which unshare(2) requires that no other thread share the
+// process (CLONE_NEWUSER implies CLONE_THREAD).
+bool UnshareNeedsOneThread(int flags) {
+  return (flags & (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)) != 0;
+}
+
+// setns(2) into a user namespace, or a mount namespace (the fs_struct must
+// not be shared), or by pidfd with either flag. nstype 0 accepts any
+// namespace: ask the descriptor which it is.
+bool SetnsNeedsOneThread(int fd, int nstype) {
+  if (nstype == 0) {
+    int saved = errno;
+    int kind = ioctl(fd, NS_GET_NSTYPE);
+    errno = saved;
+    if (kind < 0) return true;  // a pidfd, or unknown: be safe
+    nstype = kind;
+  }
+  return (nstype & (CLONE_NEWUSER | CLONE_NEWNS)) != 0;
+}
+
+class PausedDumpThread {
+ public:
+  PausedDumpThread() {
+    int saved = errno;
+    PauseDumpThread();
+    errno = saved;
+  }
+  ~PausedDumpThread() {
+    int saved = errno;
+    ResumeDumpThread();
+    errno = saved;
+  }
+  PausedDumpThread(const PausedDumpThread&) = delete;
+  PausedDumpThread& operator=(const PausedDumpThread&) = delete;
+};
+
+}  // namespace
+}  // namespace heapscope::runtime
+
+using namespace heapscope::runtime;  // NOLINT: hooks are in the global namespace
+
+extern "C" __attribute__((visibility("default"))) int unshare(int flags) {
+  UnshareFn f = NextFunction(&g_next_unshare, "unshare");
+  if (f == nullptr) return static_cast<int>(syscall(SYS_unshare, flags));
+  if (!UnshareNeedsOneThread(flags)) return f(flags);
+  PausedDumpThread paused;
+  return f(flags);
+}
+
+extern "C" __attribute__((visibility("default"))) int setns(int fd, int nstype) {
+  SetnsFn f = NextFunction(&g_next_setns, "setns");
+  if (f == nullptr) return static_cast<int>(syscall(SYS_setns, fd, nstype));
+  if (!SetnsNeedsOneThread(fd, nstype)) return f(fd, nstype);
+  PausedDumpThread paused;
+  return f(fd, nstype);
+}
