@@ -13,6 +13,7 @@
 #include <atomic>
 #include <new>
 
+#include "base/clock.h"
 #include "base/mmap_arena.h"
 #include "base/raw_log.h"
 #include "runtime/proc_dir.h"
@@ -88,11 +89,7 @@ uint64_t g_last_scan_ns = 0;
 
 constexpr const char* kInRuntime = "[in heapscope]";
 
-uint64_t MonoNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
+using base::MonoNs;
 
 void OnSigprof(int, siginfo_t* info, void* uc) {
   int saved = errno;

@@ -13,6 +13,7 @@
 
 #include <atomic>
 
+#include "base/clock.h"
 #include "base/raw_log.h"
 #include "base/spinlock.h"
 #include "platform/modules.h"
@@ -41,11 +42,7 @@ pthread_t g_thread;
 uint64_t g_seq = 0;  // numbered snapshots written by this process
 bool g_dir_ready = false;
 
-uint64_t MonoNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
+using base::MonoNs;
 
 // mkdir -p
 bool EnsureDir(const char* dir) {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "base/clock.h"
 #include "base/mmap_arena.h"
 #include "base/spinlock.h"
 #include "runtime/memory_breakdown.h"
@@ -122,11 +123,7 @@ class Scratch {
   void* p_ = nullptr;
 };
 
-uint64_t MonoNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
+using base::MonoNs;
 
 // The last reading for profiles, and what it cost.
 base::SpinLock g_cache_lock;

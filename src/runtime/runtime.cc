@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include "base/clock.h"
 #include "base/no_destructor.h"
 #include "base/parse.h"
 #include "base/raw_log.h"
@@ -164,11 +165,7 @@ int FindSelf(struct dl_phdr_info* info, size_t, void* data) {
   return 0;
 }
 
-uint64_t MonoNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
+using base::MonoNs;
 
 bool InitOnce() {
   if (!ResolveRealFunctions()) {

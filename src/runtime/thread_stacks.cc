@@ -11,6 +11,7 @@
 
 #include <atomic>
 
+#include "base/clock.h"
 #include "base/raw_log.h"
 #include "runtime/cfi_unwind.h"
 #include "runtime/proc_dir.h"
@@ -46,11 +47,7 @@ constexpr const char* kInRuntime = "[in heapscope]";
 // Walked without a signal, up to a frame the walk could not cross.
 constexpr const char* kWalkCut = "[not interrupted: outer frames unknown]";
 
-uint64_t MonoNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
+using base::MonoNs;
 
 void OnThreadStackSignal(int, siginfo_t* info, void* uc) {
   int saved = errno;

@@ -14,6 +14,7 @@
 
 #include <new>
 
+#include "base/clock.h"
 #include "base/mmap_arena.h"
 #include "base/raw_log.h"
 #include "runtime/cpu_profile.h"
@@ -33,11 +34,7 @@ constexpr uint64_t kDrainNs =
     1 * kSecond;  // reading leftovers before close, so no RST eats the reply
 constexpr size_t kInCapacity = kMaxHeaderBytes + kMaxBodyBytes;
 
-uint64_t MonoNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * kSecond + static_cast<uint64_t>(ts.tv_nsec);
-}
+using base::MonoNs;
 
 enum class ConnState { kFree, kReading, kWaiting, kWriting, kDraining };
 
