@@ -21,6 +21,7 @@
 #include "runtime/profile_writer.h"
 #include "runtime/recorder.h"
 #include "runtime/resource_profiles.h"
+#include "runtime/sampler.h"
 
 namespace heapscope::runtime {
 
@@ -276,6 +277,7 @@ void ForkChild() {
     tls_state.bytes_until_sample = ~uint64_t{0} >> 1;
     return;
   }
+  ReseedAfterFork();
   // The child has no dump thread: start one, so its periodic snapshots and
   // the dump signal work even before it allocates again.
   StartThread();

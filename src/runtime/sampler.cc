@@ -76,4 +76,10 @@ bool ShouldSampleSlow(size_t size) {
   return true;
 }
 
+void ReseedAfterFork() {
+  ThreadState& t = tls_state;
+  t.initialized = 0;
+  t.bytes_until_sample = 0;
+}
+
 }  // namespace heapscope::runtime

@@ -137,6 +137,21 @@ def main():
         got = env.values(f, ["ChildAlloc"])["ChildAlloc"]
         check(got == (21000, 21000, 3, 3), f"{label}: {os.path.basename(f)}: ChildAlloc {got}")
     env.check_exact(final_path(out), PARENT, label + ": parent")
+
+    # At the default rate, forked children draw their own samples: the
+    # same 200 allocations of distinct sizes (~26 samples expected) in 4
+    # children and the parent. Sharing the parent's random state, all five
+    # would sample the same blocks and report the same estimate; with their
+    # own, two equal estimates need two equal sets of sampled blocks
+    # (probability far below 1e-6).
+    label, out = "fork-samples", env.outdir("fork-samples")
+    r = env.preload_input([prog, "fork-samples"], out, {})
+    check(r.returncode == 0 and r.stderr == "", f"{label}: {r.returncode} {r.stderr!r}")
+    files = sorted(glob.glob(os.path.join(out, "heap.*final.pb.gz")))
+    check(len(files) == 5, f"{label}: {listdir(out)}")
+    est = [env.values(f, ["SampledChildAlloc"])["SampledChildAlloc"][1] for f in files]
+    print(f"{label}: alloc_space estimates {est} (true {sum(65536 + 16 * i for i in range(200))})")
+    check(len(set(est)) == len(est), f"{label}: processes sampled the same blocks: {est}")
     finish(env, "test_fork")
 
 

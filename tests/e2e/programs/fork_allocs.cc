@@ -15,6 +15,10 @@
 //   fork-busy              a thread allocates and frees without pause while
 //                          the main thread forks 30 children in turn, each
 //                          allocating (ChildAlloc) and ending with exit(0)
+//   fork-samples           4 children forked in turn each run SampledChildAlloc
+//                          (200 blocks of 65536 + 16 x i bytes, kept), then
+//                          the parent does: meant for the default rate, where
+//                          each process must draw its own samples
 //   leaf                   LeafAlloc only (the exec'd program)
 // Allocations (in-use bytes / objects):
 //   ParentAlloc  4 x malloc(2000) before the fork                8000 / 4
@@ -53,6 +57,12 @@ __attribute__((noinline)) void ChildAlloc() {
 
 __attribute__((noinline)) void ParentAfter() {
   for (int i = 0; i < 2; i++) g_after[i] = malloc(1500);
+}
+
+void* volatile g_sampled[200];
+
+__attribute__((noinline)) void SampledChildAlloc() {
+  for (int i = 0; i < 200; i++) g_sampled[i] = malloc(65536 + 16 * static_cast<size_t>(i));
 }
 
 void* volatile g_busy_sink;
@@ -129,6 +139,21 @@ int main(int argc, char** argv) {
     }
     std::printf("parent: %d of 30 children exited with status 0\n", ok);
     ParentAfter();
+    return 0;
+  }
+  if (strcmp(mode, "fork-samples") == 0) {
+    for (int i = 0; i < 4; i++) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        SampledChildAlloc();
+        exit(0);
+      }
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0) {
+      }
+    }
+    SampledChildAlloc();
+    std::printf("parent: done\n");
     return 0;
   }
   char leaf[] = "leaf";
