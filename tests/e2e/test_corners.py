@@ -18,6 +18,11 @@
                    which the kernel allows a single-threaded process only:
                    same results as uninstrumented (the runtime's dump
                    thread ends for the call), periodic snapshots after it
+  fd_reuse         a program closes every descriptor past stderr, then
+                   passes messages on a socketpair at the low numbers while
+                   a signal handler allocates over code without unwind
+                   tables (libunwind validates addresses through a pipe):
+                   every message intact, as uninstrumented
   jemalloc_static  jemalloc linked statically into the executable
   tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
   tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
@@ -129,6 +134,18 @@ def namespaces(env, prog):
     check(len(after) >= 2, f"periodic snapshots after the calls: {after}")
     env.check_exact(final_path(out), {"BeforeNamespaces": (20000, 20000, 20, 20),
                                       "AfterNamespaces": (60000, 60000, 30, 30)}, "namespaces")
+
+
+def fd_reuse(env, prog):
+    plain = env.plain([prog])
+    check(plain.returncode == 0, f"uninstrumented: {plain.returncode} {plain.stdout!r}")
+    for run in range(3):
+        out = env.outdir(f"fd-reuse-{run}")
+        got = env.preload_input([prog], out, RATE1)
+        same_output(f"fd_reuse run {run}", plain, got)
+        check(got.stderr == "", f"the runtime wrote to stderr: {got.stderr!r}")
+        check("AllocInHandler" in env.functions(final_path(out)),
+              f"fd_reuse run {run}: the handler's allocations are not in the profile")
 
 
 def unwind_escape(env, prog):
@@ -284,9 +301,9 @@ def tcmalloc_after(env, prog):
             "tcmalloc preloaded after the runtime", exact=True)
 
 
-SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, unwind_escape,
-                                      tiny_stacks, detached_exit, static_init, jemalloc_static,
-                                      tcmalloc_first, tcmalloc_after)}
+SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, fd_reuse,
+                                      unwind_escape, tiny_stacks, detached_exit, static_init,
+                                      jemalloc_static, tcmalloc_first, tcmalloc_after)}
 
 
 def main():
