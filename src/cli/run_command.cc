@@ -8,7 +8,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -127,6 +130,30 @@ bool IsStaticElf(const std::string& path) {
   return is_static;
 }
 
+// Why exec'ing `path` from this process would run it in secure-execution
+// mode (AT_SECURE), where the dynamic loader ignores LD_PRELOAD, or "" if
+// it would not: the kernel sets AT_SECURE when the new effective user or
+// group differs from the real one (set-user-ID or set-group-ID files, on a
+// mount that honours them, without no_new_privs) or when file capabilities
+// raise an unprivileged caller's.
+std::string SecureExecReason(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+  if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) return "";
+  struct statvfs vfs;
+  if (statvfs(path.c_str(), &vfs) == 0 && (vfs.f_flag & ST_NOSUID) != 0) return "";
+  if ((st.st_mode & S_ISUID) != 0 && st.st_uid != getuid()) {
+    return "set-user-ID (uid " + std::to_string(st.st_uid) + ")";
+  }
+  if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) && st.st_gid != getgid()) {
+    return "set-group-ID (gid " + std::to_string(st.st_gid) + ")";
+  }
+  if (getuid() != 0 && getxattr(path.c_str(), "security.capability", nullptr, 0) > 0) {
+    return "given capabilities by the file system";
+  }
+  return "";
+}
+
 int Run(const RunOptions& o) {
   if (o.command.empty()) {
     std::fprintf(stderr, "heapscope: run: no program given (usage: heapscope run -- PROGRAM ARGS...)\n");
@@ -160,12 +187,18 @@ int Run(const RunOptions& o) {
     return 2;
   }
 
-  if (std::string program = ResolveProgram(o.command[0]);
-      !program.empty() && IsStaticElf(program)) {
-    std::fprintf(stderr,
-                 "heapscope: run: %s is statically linked: the runtime cannot be preloaded into "
-                 "it, so it runs unprofiled (only dynamically linked programs can be)\n",
-                 program.c_str());
+  if (std::string program = ResolveProgram(o.command[0]); !program.empty()) {
+    if (IsStaticElf(program)) {
+      std::fprintf(stderr,
+                   "heapscope: run: %s is statically linked: the runtime cannot be preloaded "
+                   "into it, so it runs unprofiled (only dynamically linked programs can be)\n",
+                   program.c_str());
+    } else if (std::string why = SecureExecReason(program); !why.empty()) {
+      std::fprintf(stderr,
+                   "heapscope: run: %s is %s: the dynamic loader ignores LD_PRELOAD in it "
+                   "(secure execution), so it runs unprofiled\n",
+                   program.c_str(), why.c_str());
+    }
   }
 
   // Tell the program's start-up failures apart from its own exit codes.

@@ -10,12 +10,14 @@ the output directory as named where `heapscope run` started, also when
 the program changes its working directory. A statically linked program,
 which the runtime cannot be preloaded into, still runs and passes its
 status through, with a warning before and a plain account after (no
-profile, and why) instead of a file error. Processes the program starts
+profile, and why) instead of a file error; so does a set-user-ID program
+that the loader runs in secure-execution mode. Processes the program starts
 (here a shell's child) are named in the summary with their totals and
 files."""
 import glob
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +31,37 @@ def one_line(r, label, *words):
     check(len(lines) == 1, f"{label}: expected one line on stderr, got {r.stderr!r}")
     for w in words:
         check(w in r.stderr, f"{label}: stderr does not mention {w!r}: {r.stderr!r}")
+
+
+def setuid_program(env, hs, run_child):
+    d = tempfile.mkdtemp(dir=env.tmp)
+    os.chmod(env.tmp, 0o711)  # the program, as uid 65534, must reach d
+    os.chmod(d, 0o777)
+    prog = os.path.join(d, "run_child_setuid")
+    shutil.copy(run_child, prog)
+    try:
+        os.chown(prog, 65534, 65534)
+        os.chmod(prog, 0o4755)
+    except PermissionError:
+        print("note: cannot make a set-user-ID file here; skipped")
+        return
+    direct = os.path.join(d, "direct")
+    os.mkdir(direct)
+    os.chmod(direct, 0o777)
+    e = clean_env({"LD_PRELOAD": env.lib, "HEAPSCOPE_OUT": direct})
+    subprocess.run([prog, "status", "0"], env=e, capture_output=True, timeout=60)
+    loaded = os.listdir(direct) != []
+    print(f"set-user-ID: the loader {'honours' if loaded else 'ignores'} LD_PRELOAD here")
+    r = subprocess.run([hs, "run", "--out", os.path.join(d, "out"), "--", prog, "status", "4"],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    check(r.returncode == 4, f"set-user-ID: status {r.returncode}, want 4: {r.stderr}")
+    first = r.stderr.splitlines()[0] if r.stderr else ""
+    if loaded:
+        check("set-user-ID" not in first, f"set-user-ID: warned, yet it is profiled: {r.stderr!r}")
+    else:
+        check(first.startswith("heapscope: run: ") and prog in first and "set-user-ID" in first
+              and "LD_PRELOAD" in first, f"set-user-ID: no warning before the run: {r.stderr!r}")
+        check("no profile written" in r.stderr, f"set-user-ID: summary: {r.stderr!r}")
 
 
 def main():
@@ -155,6 +188,12 @@ def main():
     r = subprocess.run([hs, "run", "--out", env.outdir("dynamic"), "--", run_child, "status", "0"],
                        env=clean_env(), capture_output=True, text=True, timeout=60)
     check("statically linked" not in r.stderr, f"dynamic: warned as static: {r.stderr!r}")
+
+    # A set-user-ID program owned by another user runs in secure-execution
+    # mode: the loader ignores LD_PRELOAD. Whether it does here (a nosuid
+    # mount, a container without setuid) is found out first, by preloading
+    # the runtime into it directly; the warning must match.
+    setuid_program(env, hs, run_child)
 
     # The wrapper's own failures.
     cwd = tempfile.mkdtemp(dir=env.tmp)
