@@ -1,7 +1,9 @@
 #include "runtime/real_functions.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <atomic>
 
@@ -38,11 +40,76 @@ bool Ours(void* fn) {
          dladdr(fn, &other) != 0 && other.dli_fbase == self.dli_fbase;
 }
 
+// Whether `f` is the address of a definition of a symbol, rather than an
+// executable's canonical PLT entry: a program built without PIE that takes
+// a function's address (python3 and node take malloc's) exports the
+// symbol undefined, with the address of its PLT stub as value, and dlsym
+// returns that stub. The stub jumps to the first definition after the
+// executable in the global scope.
+bool IsDefinition(void* f) {
+  Dl_info info;
+  void* entry = nullptr;
+  if (dladdr1(f, &info, &entry, RTLD_DL_SYMENT) == 0 || entry == nullptr) {
+    return true;  // nothing known of it: take it as it is
+  }
+  return static_cast<const ElfW(Sym)*>(entry)->st_shndx != SHN_UNDEF;
+}
+
+// Objects ahead of this library in the global scope, after the executable
+// (libraries preloaded before it), by name; at most kMaxAhead of them.
+constexpr int kMaxAhead = 16;
+struct AheadOfUs {
+  const char* names[kMaxAhead];
+  int count;
+  int index;
+  uintptr_t self_base;
+  bool reached_self;
+};
+
+int CollectAhead(struct dl_phdr_info* info, size_t, void* data) {
+  auto* a = static_cast<AheadOfUs*>(data);
+  if (a->index++ == 0) return 0;  // the executable
+  if (info->dlpi_addr == a->self_base) {
+    a->reached_self = true;
+    return 1;
+  }
+  if (a->count < kMaxAhead && info->dlpi_name != nullptr && info->dlpi_name[0] != '\0') {
+    a->names[a->count++] = info->dlpi_name;
+  }
+  return 0;
+}
+
+// What the executable's canonical PLT entry for `name` leads to, if that
+// is not this library: a definition in a library loaded ahead of it.
+void* DefinitionAheadOfUs(const char* name) {
+  Dl_info self;
+  if (dladdr(reinterpret_cast<void*>(&ResolveRealFunctions), &self) == 0) return nullptr;
+  AheadOfUs a = {};
+  a.self_base = reinterpret_cast<uintptr_t>(self.dli_fbase);
+  dl_iterate_phdr(CollectAhead, &a);
+  if (!a.reached_self) return nullptr;
+  for (int i = 0; i < a.count; i++) {
+    void* h = dlopen(a.names[i], RTLD_LAZY | RTLD_NOLOAD);
+    if (h == nullptr) continue;
+    void* f = dlsym(h, name);
+    dlclose(h);
+    Dl_info info;
+    if (f != nullptr && !Ours(f) && IsDefinition(f) && dladdr(f, &info) != 0 &&
+        info.dli_fname != nullptr && strcmp(info.dli_fname, a.names[i]) == 0) {
+      return f;
+    }
+  }
+  return nullptr;
+}
+
 // The program's own definition of `name` (the first in the global scope),
-// unless that is ours.
+// unless that is ours. An executable's canonical PLT entry is not one: it
+// leads to the first definition after the executable, ours unless a
+// library loaded ahead of us defines the name.
 template <typename T>
 void ResolveTheirs(T* fn, const char* name) {
   void* f = dlsym(RTLD_DEFAULT, name);
+  if (f != nullptr && !Ours(f) && !IsDefinition(f)) f = DefinitionAheadOfUs(name);
   *reinterpret_cast<void**>(fn) = f != nullptr && !Ours(f) ? f : nullptr;
 }
 

@@ -100,6 +100,16 @@ def short_name(fn):
     return fn.split("(")[0]
 
 
+def find_tcmalloc():
+    """gperftools' libtcmalloc (scripts/install-deps.sh test installs it)."""
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"):
+        for n in ("libtcmalloc.so.4", "libtcmalloc_minimal.so.4"):
+            p = os.path.join(d, n)
+            if os.path.exists(p):
+                return p
+    return None
+
+
 def clean_env(extra=None):
     """The environment without any runtime: no LD_PRELOAD, no HEAPSCOPE_*."""
     env = {k: v for k, v in os.environ.items()

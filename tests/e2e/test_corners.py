@@ -45,8 +45,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hstest import (CornerEnv, LineReader, check, fail, final_path, finish, kill_quietly,
-                    numbered_snapshots, runtime_comments, snapshot_path, wait_for)
+from hstest import (CornerEnv, LineReader, check, fail, final_path, find_tcmalloc, finish,
+                    kill_quietly, numbered_snapshots, runtime_comments, snapshot_path, wait_for)
 
 RATE1 = {"HEAPSCOPE_RATE": "1"}
 
@@ -273,15 +273,6 @@ def foreign(env, cmd, out, extra_env, label, exact=False):
 
 def jemalloc_static(env, prog):
     foreign(env, [prog], env.outdir("jemalloc"), {}, "jemalloc linked statically")
-
-
-def find_tcmalloc():
-    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"):
-        for n in ("libtcmalloc.so.4", "libtcmalloc_minimal.so.4"):
-            p = os.path.join(d, n)
-            if os.path.exists(p):
-                return p
-    return None
 
 
 def tcmalloc_first(env, prog):

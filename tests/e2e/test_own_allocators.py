@@ -12,12 +12,20 @@ freed by an allocator that did not make it.
 - own_malloc: its own malloc family over an arena (as Chromium has): the
   calls that reach the runtime (new[], nothrow and aligned new, sized
   delete, reallocarray, strdup) end in the program's functions, and the
-  runtime says once that it cannot see this program's heap."""
+  runtime says once that it cannot see this program's heap.
+- canonical_plt: a program built without PIE that takes the addresses of
+  malloc, free and operator new (as python3 and node do for malloc): its
+  symbols are its PLT stubs, not allocators of its own. The runtime sees
+  every allocation, exactly (rate 1), says nothing about shadowing, and
+  its operator new does not call the stub (which leads back to it). With
+  tcmalloc preloaded ahead of the runtime, the stubs lead to tcmalloc,
+  and the runtime names it."""
 import json
 import os
+import subprocess
 import sys
 
-from hstest import HEAP_TYPES, CornerEnv, check, finish, final_path, short_name
+from hstest import HEAP_TYPES, CornerEnv, check, find_tcmalloc, finish, final_path, short_name
 
 
 def same_run(env, cmd, label, out, extra=None):
@@ -48,7 +56,7 @@ def cumulative(env, profile, names):
 
 def main():
     env = CornerEnv(sys.argv)
-    own_new, own_malloc = (os.path.abspath(a) for a in env.args[:2])
+    own_new, own_malloc, canonical_plt = (os.path.abspath(a) for a in env.args[:3])
 
     same_run(env, [own_new, "arena"], "own_new arena", env.outdir("new-arena"))
 
@@ -68,6 +76,24 @@ def main():
     if check(os.path.exists(final_path(out)), "own_malloc: no final profile"):
         got = env.values(final_path(out), ["main"])
         check(got["main"] == (0, 0, 0, 0), f"own_malloc: the profile shows {got['main']} in main")
+
+    out = env.outdir("canonical-plt")
+    r = same_run(env, [canonical_plt], "canonical_plt", out)
+    check(r.stderr == "", f"canonical_plt: the runtime wrote to stderr: {r.stderr!r}")
+    env.check_exact(final_path(out), {"ViaPointer": (10000, 10000, 10, 10),
+                                      "ViaCall": (10000, 10000, 20, 20),
+                                      "ViaNew": (2300, 2300, 9, 9),
+                                      "Churn": (0, 6400, 0, 100)}, "canonical_plt")
+    # With an allocator preloaded ahead of the runtime, the stubs lead to it:
+    # the runtime names it, once.
+    tc = find_tcmalloc()
+    if check(tc is not None, "libtcmalloc.so.4 not found (scripts/install-deps.sh test)"):
+        e = env.preload_env(env.outdir("canonical-plt-tcmalloc"), {"HEAPSCOPE_RATE": "1"})
+        e["LD_PRELOAD"] = f"{tc} {env.lib}"
+        r = subprocess.run([canonical_plt], env=e, capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0 and r.stdout.startswith("ok "), f"canonical_plt + tcmalloc: {r}")
+        check(r.stderr.count("are not seen") == 1 and os.path.basename(tc) in r.stderr,
+              f"canonical_plt + tcmalloc: the runtime did not name tcmalloc once: {r.stderr!r}")
     finish(env, "test_own_allocators")
 
 
