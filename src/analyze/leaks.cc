@@ -500,6 +500,7 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
       sus.inuse_objects = s.last.objects;
       sus.growth_per_sec = tr.slope;
       sus.confidence = tr.confidence;
+      sus.under_peaks = tr.under_peaks;
       sus.share_of_growth = total_growth > 0 ? std::min(1.0, tr.slope / total_growth) : 0;
       if (with_ages != nullptr) {
         for (const AgeBytes& a : with_ages->by_age) {
@@ -613,8 +614,9 @@ std::string FormatLeaksText(const LeakReport& r) {
     out += buf;
     for (size_t i = 0; i < r.suspects.size(); i++) {
       const LeakSuspect& s = r.suspects[i];
-      const std::string oldest =
+      std::string oldest =
           s.oldest_age_sec ? " (oldest at least " + Duration(*s.oldest_age_sec) + " old)" : "";
+      if (s.under_peaks) oldest += ", between temporary peaks";
       std::snprintf(buf, sizeof buf,
                     "%2zu. %s %s (%s/h), %s now%s, confidence %.2f%%, %.0f%% of %s growth\n",
                     i + 1, std::string(LeakKindName(s.kind)).c_str(),
@@ -678,6 +680,7 @@ std::string FormatLeaksJson(const LeakReport& r) {
     j["confidence"] = s.confidence;
     j["share_of_growth"] = s.share_of_growth;
     j["oldest_age_sec"] = s.oldest_age_sec ? J(*s.oldest_age_sec) : J(nullptr);
+    j["under_peaks"] = s.under_peaks;
     return j;
   };
   J j;

@@ -125,6 +125,8 @@ struct LeakSuspect {
   // Heap, when the newest profile carries ages: how old its oldest in-use
   // objects are at least (the lower bound of their age bucket), seconds.
   std::optional<double> oldest_age_sec;
+  // Growing between temporary peaks of the same stack (Trend::under_peaks).
+  bool under_peaks = false;
 };
 
 // The process-wide series of one resource kind.

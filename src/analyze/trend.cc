@@ -111,8 +111,22 @@ std::string_view VerdictName(Verdict v) {
   return "?";
 }
 
+namespace {
+
+Trend Classify(std::span<const double> t, std::span<const double> y, const TrendOptions& o,
+               const SeriesAges* ages, bool look_under_peaks);
+
+}  // namespace
+
 Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
                     const TrendOptions& o, const SeriesAges* ages) {
+  return Classify(t, y, o, ages, true);
+}
+
+namespace {
+
+Trend Classify(std::span<const double> t, std::span<const double> y, const TrendOptions& o,
+               const SeriesAges* ages, bool look_under_peaks) {
   Trend r;
   const size_t n = std::min(t.size(), y.size());
   t = t.first(n);
@@ -218,13 +232,32 @@ Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
       min_after[k] = lo;
     }
     double min_before = y[0];
+    std::vector<double> kept_t, kept_y;  // the points that are not peaks
+    bool peaks = false;
     for (size_t j = 0; j < n; j++) {
       min_before = std::min(min_before, y[j]);
       double excursion = std::min(y[j] - min_before, y[j] - min_after[j]);
       if (excursion > fall_threshold(y[j]) && excursion > 0) {
-        r.verdict = Verdict::kTransient;
-        return r;
+        peaks = true;
+      } else {
+        kept_t.push_back(t[j]);
+        kept_y.push_back(y[j]);
       }
+    }
+    if (peaks) {
+      // Peaks that come and go can stand on a level that keeps rising (a
+      // leak on a stack that also makes temporary bursts, or a process
+      // with both): judge the points between the peaks as a series of
+      // their own.
+      if (look_under_peaks && kept_y.size() >= o.min_snapshots) {
+        Trend f = Classify(kept_t, kept_y, o, ages, false);
+        if (f.verdict == Verdict::kGrowing) {
+          f.under_peaks = true;
+          return f;
+        }
+      }
+      r.verdict = Verdict::kTransient;
+      return r;
     }
   }
 
@@ -245,4 +278,5 @@ Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
   return r;
 }
 
+}  // namespace
 }  // namespace heapscope::analyze

@@ -93,6 +93,10 @@ struct Trend {
   // end (objects that turn over: a bounded cache), so not growing.
   bool turned_over = false;
   double persisted = -1;    // Bytes born in the window's first half still in use; -1 unknown.
+  // Growing under temporary peaks: the series rose and fell back, but the
+  // points between its peaks, judged alone, are growing; the other fields
+  // describe those points.
+  bool under_peaks = false;
 };
 
 // The slowest growth a sampled series over `span` seconds can be called

@@ -162,7 +162,7 @@ function suspectCard(s, data, i, list) {
   const per = unit === 'bytes' ? '' : ' ' + k.noun;
   const facts = h('dl.facts', {},
     h('dt', { text: 'in use now' }), h('dd.inuse', { text: now }),
-    h('dt', { text: 'growth' }), h('dd.growth', { text: `${fmtRate(s.growth_per_sec, unit)}${per}/s · ${fmtRate(s.growth_per_hour, unit)}/h` }),
+    h('dt', { text: 'growth' }), h('dd.growth', { text: `${fmtRate(s.growth_per_sec, unit)}${per}/s · ${fmtRate(s.growth_per_hour, unit)}/h${s.under_peaks ? ', between temporary peaks' : ''}` }),
     h('dt', { text: 'confidence' }), h('dd', { text: (100 * s.confidence).toFixed(1) + '%' }),
     h('dt', { text: `share of ${kind} growth` }), h('dd', { text: (100 * s.share_of_growth).toFixed(1) + '%' }),
     s.oldest_age_sec !== undefined && s.oldest_age_sec !== null ? [h('dt', { text: 'oldest objects' }), h('dd.oldest', { text: `at least ${fmtDuration(s.oldest_age_sec)} old` })] : '',
