@@ -100,13 +100,22 @@ std::string ResolveProgram(const std::string& name) {
   return "";
 }
 
-// Whether `path` is an ELF executable without a program interpreter (a
-// static or static-pie program): the dynamic loader never runs in it, so
-// LD_PRELOAD cannot bring the runtime in.
-bool IsStaticElf(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+// What `path`'s ELF headers say about how the runtime can reach it.
+struct ElfFacts {
+  // An executable without a program interpreter (static or static-pie):
+  // the dynamic loader never runs in it, so LD_PRELOAD cannot bring the
+  // runtime in.
   bool is_static = false;
+  // Built by Go (.go.buildinfo or a Go build ID note): only its C
+  // allocations (cgo) go through malloc, and it ends with a raw exit
+  // system call, past C's exit handlers.
+  bool is_go = false;
+};
+
+ElfFacts InspectElf(const std::string& path) {
+  ElfFacts facts;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return facts;
   elf_version(EV_CURRENT);
   if (Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr); elf != nullptr) {
     GElf_Ehdr eh;
@@ -122,12 +131,26 @@ bool IsStaticElf(const std::string& path) {
       }
       // A shared library without PT_INTERP is not run on its own; an
       // executable one (ET_DYN with an entry point) is static-pie.
-      is_static = load && !interp && eh.e_entry != 0;
+      facts.is_static = load && !interp && eh.e_entry != 0;
+      size_t names = 0;
+      if (elf_getshdrstrndx(elf, &names) == 0) {
+        for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr;
+             scn = elf_nextscn(elf, scn)) {
+          GElf_Shdr sh;
+          if (gelf_getshdr(scn, &sh) == nullptr) continue;
+          const char* name = elf_strptr(elf, names, sh.sh_name);
+          if (name != nullptr &&
+              (strcmp(name, ".go.buildinfo") == 0 || strcmp(name, ".note.go.buildid") == 0)) {
+            facts.is_go = true;
+            break;
+          }
+        }
+      }
     }
     elf_end(elf);
   }
   close(fd);
-  return is_static;
+  return facts;
 }
 
 // Why exec'ing `path` from this process would run it in secure-execution
@@ -188,7 +211,8 @@ int Run(const RunOptions& o) {
   }
 
   if (std::string program = ResolveProgram(o.command[0]); !program.empty()) {
-    if (IsStaticElf(program)) {
+    const ElfFacts facts = InspectElf(program);
+    if (facts.is_static) {
       std::fprintf(stderr,
                    "heapscope: run: %s is statically linked: the runtime cannot be preloaded "
                    "into it, so it runs unprofiled (only dynamically linked programs can be)\n",
@@ -198,6 +222,12 @@ int Run(const RunOptions& o) {
                    "heapscope: run: %s is %s: the dynamic loader ignores LD_PRELOAD in it "
                    "(secure execution), so it runs unprofiled\n",
                    program.c_str(), why.c_str());
+    } else if (facts.is_go) {
+      std::fprintf(stderr,
+                   "heapscope: run: %s is a Go program: only its C allocations (cgo) reach the "
+                   "runtime, and Go exits past C's exit handlers, so no final profile is written "
+                   "(periodic snapshots are, while it runs)\n",
+                   program.c_str());
     }
   }
 

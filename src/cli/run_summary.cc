@@ -86,10 +86,10 @@ std::string Describe(int status) {
 // Where resident memory went at exit, and which part grew from the oldest
 // snapshot kept to the final profile.
 void PrintRss(const std::string& out_dir, const std::map<std::string, std::string>& final_kv,
-              FILE* out) {
+              const char* when, FILE* out) {
   auto last = analyze::RssFromComments(final_kv);
   if (!last) return;
-  fprintf(out, "heapscope: at exit, %s\n", analyze::RssPartsLine(*last).c_str());
+  fprintf(out, "heapscope: %s, %s\n", when, analyze::RssPartsLine(*last).c_str());
   namespace fs = std::filesystem;
   std::error_code ec;
   std::string oldest;
@@ -105,7 +105,8 @@ void PrintRss(const std::string& out_dir, const std::map<std::string, std::strin
   if (!prof.ok()) return;
   auto first = analyze::RssFromComments(analyze::RuntimeComments(*prof));
   if (!first) return;
-  fprintf(out, "heapscope: from %s to exit, %s\n", oldest.c_str(),
+  fprintf(out, "heapscope: from %s to %s, %s\n", oldest.c_str(),
+          strcmp(when, "at exit") == 0 ? "exit" : "the last snapshot",
           analyze::RssGrowthLine(*first, *last).c_str());
 }
 
@@ -211,23 +212,42 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
   namespace fs = std::filesystem;
   std::error_code ec;
   size_t snapshots = 0;
+  std::string newest;
   for (const auto& e : fs::directory_iterator(out_dir, ec)) {
     std::string name = e.path().filename().string();
     if (name.rfind("heap.", 0) == 0 && name.find("final") == std::string::npos &&
         name.size() == strlen("heap.0000.pb.gz")) {
       snapshots++;
+      if (name > newest) newest = name;
     }
   }
   fprintf(out, "\nheapscope: %s %s after %.1fs\n", program.c_str(), Describe(status).c_str(),
           seconds);
   std::string final_path = out_dir + "/heap.final.pb.gz";
   auto prof = format::ReadProfileFile(final_path);
+  const char* when = "at exit";
+  if (!prof.ok() && !fs::exists(final_path, ec) && !newest.empty()) {
+    // Ended past C's exit handlers (a Go program's raw exit system call,
+    // SIGKILL): the newest snapshot is the latest word.
+    auto snap = format::ReadProfileFile(out_dir + "/" + newest);
+    if (snap.ok()) {
+      fprintf(out,
+              "heapscope: no final profile (the program ended past C's exit handlers, or was "
+              "killed): figures from the last snapshot, %s\n",
+              newest.c_str());
+      final_path = out_dir + "/" + newest;
+      prof = std::move(snap);
+      when = "at the last snapshot";
+    }
+  }
   if (!prof.ok()) {
     if (!fs::exists(out_dir, ec)) {
       // The runtime makes the directory as it starts.
       fprintf(out,
               "heapscope: no profile written: the runtime never started in the program (a "
-              "statically linked program, or one that clears LD_PRELOAD or is set-user-ID)\n");
+              "statically linked program, or one that clears LD_PRELOAD or is set-user-ID), or "
+              "the program ended past C's exit handlers (a raw exit system call, as Go "
+              "programs make) before its first snapshot\n");
     } else {
       fprintf(out, "heapscope: no final profile: %s\n", prof.error().c_str());
     }
@@ -276,14 +296,14 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
   });
   int64_t rate = Num(kv, "rate");
   bool exact = kv.count("mode") && kv["mode"] == "exact";
-  fprintf(out, "heapscope: profiles in %s/ (%zu snapshots and heap.final.pb.gz)\n",
-          out_dir.c_str(), snapshots);
+  fprintf(out, "heapscope: profiles in %s/ (%zu snapshots%s)\n", out_dir.c_str(), snapshots,
+          strcmp(when, "at exit") == 0 ? " and heap.final.pb.gz" : "");
   fprintf(out, "heapscope: %s\n",
           exact ? "every allocation recorded (exact)"
                 : ("sampled every " + Bytes(rate) +
                    " on average; figures are unbiased estimates")
                       .c_str());
-  fprintf(out, "heapscope: in use at exit %s in %s objects; peak in use %s\n",
+  fprintf(out, "heapscope: in use %s %s in %s objects; peak in use %s\n", when,
           Bytes(tot[3]).c_str(), Count(tot[2]).c_str(),
           Bytes(Num(kv, "peak_inuse_space")).c_str());
   fprintf(out, "heapscope: allocated in total %s in %s objects\n",
@@ -304,12 +324,12 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
     fprintf(out, "heapscope: WARNING %" PRId64 " samples dropped (tables full): figures are low\n",
             dropped);
   }
-  PrintRss(out_dir, kv, out);
+  PrintRss(out_dir, kv, when, out);
   if (rows.empty()) {
-    fprintf(out, "heapscope: nothing still in use at exit\n");
+    fprintf(out, "heapscope: nothing still in use %s\n", when);
     return;
   }
-  fprintf(out, "heapscope: still in use at exit, by leading stacks:\n");
+  fprintf(out, "heapscope: still in use %s, by leading stacks:\n", when);
   size_t shown = std::min<size_t>(rows.size(), 8);
   for (size_t r = 0; r < shown; r++) {
     const std::vector<std::string>& names = rows[r].names;

@@ -1,7 +1,8 @@
 """`heapscope run` as a transparent wrapper: stdin, stdout and the
 program's own stderr pass through; the exit status passes through (7 ->
 7); a program killed by SIGKILL makes `heapscope run` report it and die of
-SIGKILL too (status -9 to Python, 137 to a shell); SIGTERM, SIGINT and
+SIGKILL too (status -9 to Python, 137 to a shell), its summary taken from
+the newest periodic snapshot when there is no final profile; SIGTERM, SIGINT and
 SIGHUP sent to `heapscope run` itself reach the program, which writes its
 final profile and dies of the signal, and so does the wrapper. Failures of
 the wrapper itself are one clear line: a program that does not exist
@@ -133,6 +134,19 @@ def main():
                        env=clean_env(), capture_output=True, text=True, timeout=60)
     check(r.stdout.endswith("status 137\n"), f"kill9: a shell sees {r.stdout!r}, want 137")
 
+    # Killed after periodic snapshots: no final profile, so the summary
+    # tells from the newest snapshot, and says so.
+    r = subprocess.run([hs, "run", "--rate", "1", "--interval", "100ms", "--out",
+                        env.outdir("kill9-late"), "--", run_child, "kill9-late"],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    check(r.returncode == -signal.SIGKILL, f"kill9-late: status {r.returncode}, want -9")
+    check(re.search(r"no final profile \(.*\): figures from the last snapshot, heap\.\d{4}\.pb\.gz",
+                    r.stderr) is not None and "in use at the last snapshot" in r.stderr,
+          f"kill9-late: the summary does not fall back to the last snapshot: {r.stderr}")
+    kept = [l for l in r.stderr.splitlines() if "KeptBeforeKill" in l]
+    check(len(kept) == 1 and re.match(r"^\s+8\.79kB\s.*\s3 objs\s+KeptBeforeKill", kept[0]),
+          f"kill9-late: KeptBeforeKill (3 x 3000 bytes) not among the leading stacks: {r.stderr}")
+
     # Signals sent to the wrapper reach the program.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         name = signal.Signals(sig).name
@@ -184,10 +198,23 @@ def main():
           f"static: the summary does not say why there is no profile: {r.stderr!r}")
     check("no final profile" not in r.stderr, f"static: a file error instead: {r.stderr!r}")
     check(not os.path.exists(out), f"static: {out} was created")
+    # A Go program (Go's own `go` command, from the golang-go the test
+    # command installs): warned that only cgo allocations are seen and that
+    # Go exits past C's exit handlers.
+    go = shutil.which("go")
+    if check(go is not None, "go is not installed: the README's test command installs golang-go"):
+        r = subprocess.run([hs, "run", "--out", env.outdir("go"), "--", go, "version"],
+                           env=clean_env({"HOME": env.tmp}), capture_output=True, text=True,
+                           timeout=60)
+        first = r.stderr.splitlines()[0] if r.stderr else ""
+        check(r.returncode == 0 and r.stdout.startswith("go version"), f"go: {r}")
+        check(first.startswith("heapscope: run: ") and "is a Go program" in first,
+              f"go: no warning before the run: {r.stderr!r}")
     # A dynamically linked program gets no such warning.
     r = subprocess.run([hs, "run", "--out", env.outdir("dynamic"), "--", run_child, "status", "0"],
                        env=clean_env(), capture_output=True, text=True, timeout=60)
-    check("statically linked" not in r.stderr, f"dynamic: warned as static: {r.stderr!r}")
+    check("statically linked" not in r.stderr and "Go program" not in r.stderr,
+          f"dynamic: warned as static or Go: {r.stderr!r}")
 
     # A set-user-ID program owned by another user runs in secure-execution
     # mode: the loader ignores LD_PRELOAD. Whether it does here (a nosuid

@@ -4,6 +4,8 @@
 //            line (EchoKeep: one malloc(len + 1) per line), then a count
 //   status N returns N from main
 //   kill9    allocates, then kills itself with SIGKILL
+//   kill9-late  keeps KeptBeforeKill (3 x malloc(3000)), lives 800 ms
+//            (for periodic snapshots), then kills itself with SIGKILL
 //   stderr   writes one line to stdout and one to stderr
 //   chdir D  changes its working directory to D (as daemons do), then
 //            keeps AfterChdir: 2 x malloc(4444)
@@ -20,6 +22,12 @@ void* volatile g_after[2];
 
 __attribute__((noinline)) void AfterChdir() {
   for (int i = 0; i < 2; i++) g_after[i] = malloc(4444);
+}
+
+void* volatile g_before_kill[3];
+
+__attribute__((noinline)) void KeptBeforeKill() {
+  for (int i = 0; i < 3; i++) g_before_kill[i] = malloc(3000);
 }
 
 __attribute__((noinline)) char* EchoKeep(const char* line, size_t len) {
@@ -51,6 +59,12 @@ int main(int argc, char** argv) {
     g_kept = malloc(1000);
     std::printf("about to die\n");
     std::fflush(stdout);
+    kill(getpid(), SIGKILL);
+    for (;;) pause();
+  }
+  if (strcmp(mode, "kill9-late") == 0) {
+    KeptBeforeKill();
+    usleep(800 * 1000);
     kill(getpid(), SIGKILL);
     for (;;) pause();
   }
