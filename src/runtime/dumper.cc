@@ -37,8 +37,12 @@ std::atomic<bool> g_final_requested{false};
 std::atomic<bool> g_final_started{false};
 std::atomic<bool> g_final_written{false};
 std::atomic<bool> g_thread_running{false};
-std::atomic<bool> g_stop_requested{false};  // the thread ends at its next wake
-base::SpinLock g_pause_lock;                  // one pause at a time
+// Pausing the thread (PauseDumpThread): asked, then the thread either ends
+// (kStopped) or, if Resume comes first, is told to go on (kRun). Each side
+// moves the state by compare-and-swap, so exactly one of them decides.
+enum : int { kRun, kStopAsked, kStopped };
+std::atomic<int> g_stop{kRun};
+base::SpinLock g_pause_lock;  // one pause at a time
 pthread_t g_thread;
 uint64_t g_seq = 0;  // numbered snapshots written by this process
 bool g_dir_ready = false;
@@ -136,13 +140,15 @@ void* DumpThreadMain(void*) {
   g.dump_tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
   uint64_t interval = g.config.interval_ns;
   uint64_t next = interval != 0 ? MonoNs() + interval : 0;
+  const auto self = static_cast<int32_t>(gettid());
   for (;;) {
     // A final dump asked for just before a pause is still written.
     if (g_final_requested.exchange(false)) {
       FinalDump();
       sem_post(&g_final_done);
     }
-    if (g_stop_requested.load()) break;
+    int asked = kStopAsked;
+    if (g_stop.load() == kStopAsked && g_stop.compare_exchange_strong(asked, kStopped)) break;
     if (next != 0) {
       struct timespec ts;
       ts.tv_sec = static_cast<time_t>(next / 1000000000ULL);
@@ -151,7 +157,7 @@ void* DumpThreadMain(void*) {
     } else {
       sem_wait(&g_wake);
     }
-    if (g_final_requested.load() || g_stop_requested.load()) continue;
+    if (g_final_requested.load() || g_stop.load() == kStopAsked) continue;
     bool due = next != 0 && MonoNs() >= next;
     if (g_dump_requested.exchange(false) || due) DumpSnapshot();
     if (due) {
@@ -160,7 +166,9 @@ void* DumpThreadMain(void*) {
       if (next <= now) next = now + interval;
     }
   }
-  g.dump_tid.store(0, std::memory_order_release);
+  // (A thread started since may have noted its own tid already.)
+  int32_t mine = self;
+  g.dump_tid.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
   return nullptr;
 }
 
@@ -187,7 +195,7 @@ void StartThread() {
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
-  g_stop_requested.store(false);
+  g_stop.store(kRun);
   if (pthread_create(&g_thread, &attr, DumpThreadMain, nullptr) == 0) {
     g_thread_running.store(true);
   }
@@ -258,6 +266,7 @@ void ForkChild() {
   Modules().ResetLockAfterFork();
   g_dump_lock.ResetAfterFork();
   g_pause_lock.ResetAfterFork();
+  g_stop.store(kRun);  // a pause in another thread of the parent is not ours
   ResetMemorySnapshotAfterFork();
   State& g = GlobalState();
   g.pid = static_cast<int>(getpid());
@@ -331,17 +340,26 @@ bool PauseDumpThread() {
   while ((tid = g.dump_tid.load(std::memory_order_acquire)) == 0 && MonoNs() < deadline) {
     sched_yield();
   }
-  g_stop_requested.store(true);
+  g_stop.store(kStopAsked);
   sem_post(&g_wake);
   // A snapshot being written finishes first: seconds at most.
-  return tid != 0 && WaitThreadGone(tid, 10 * 1000000000ULL);
+  deadline = MonoNs() + 10 * 1000000000ULL;
+  while (g_stop.load() == kStopAsked && MonoNs() < deadline) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, nullptr);
+  }
+  return g_stop.load() == kStopped && tid != 0 && WaitThreadGone(tid, 1000000000ULL);
 }
 
 void ResumeDumpThread() {
-  // Not once the process is ending, nor twice.
-  if (!g_final_started.load() && !g_thread_running.load() &&
-      GlobalState().dump_tid.load(std::memory_order_acquire) == 0) {
-    StartThread();
+  if (g_stop.load() != kRun) {
+    int asked = kStopAsked;
+    if (g_stop.compare_exchange_strong(asked, kRun)) {
+      // It had not stopped yet (a long snapshot): it goes on.
+      g_thread_running.store(true);
+    } else if (!g_final_started.load()) {  // not once the process is ending
+      StartThread();
+    }
   }
   g_pause_lock.Unlock();
 }
