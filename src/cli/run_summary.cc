@@ -184,14 +184,42 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
     if (auto t = TotalsOf(out_dir + "/" + c.file)) rows.push_back(Row{c, *t});
   }
   if (rows.empty()) return;
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    int64_t pa = std::max(a.totals.peak, a.totals.inuse_bytes);
-    int64_t pb = std::max(b.totals.peak, b.totals.inuse_bytes);
+  // Those with nothing sampled (a shell script's `seq`, `tail`...) go
+  // last and are only counted, by program.
+  auto empty = [](const Row& r) {
+    return r.totals.alloc_bytes == 0 && r.totals.inuse_bytes == 0 && r.totals.peak == 0;
+  };
+  std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    if (empty(a) != empty(b)) return empty(b);
+    int64_t pa = std::max({a.totals.peak, a.totals.inuse_bytes, a.totals.alloc_bytes});
+    int64_t pb = std::max({b.totals.peak, b.totals.inuse_bytes, b.totals.alloc_bytes});
     return pa != pb ? pa > pb : a.child.pid < b.child.pid;
   });
   fprintf(out, "heapscope: %zu process%s started by the program wrote profiles too (largest first):\n",
           rows.size(), rows.size() == 1 ? "" : "es");
-  size_t shown = std::min<size_t>(rows.size(), 8);
+  size_t with_heap = 0;
+  while (with_heap < rows.size() && !empty(rows[with_heap])) with_heap++;
+  // Programs by count, most first: "bash x30, sed x2".
+  auto by_program = [&](size_t from, size_t to) {
+    std::map<std::string, size_t> count;
+    for (size_t i = from; i < to; i++) {
+      count[rows[i].totals.program.empty() ? "?" : rows[i].totals.program]++;
+    }
+    std::vector<std::pair<size_t, std::string>> order;
+    for (const auto& [name, n] : count) order.emplace_back(n, name);
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    std::string text;
+    for (size_t i = 0; i < order.size() && i < 4; i++) {
+      if (i > 0) text += ", ";
+      text += order[i].second;
+      if (order[i].first > 1) text += " x" + std::to_string(order[i].first);
+    }
+    if (order.size() > 4) text += ", ...";
+    return text;
+  };
+  size_t shown = std::min<size_t>(with_heap, 8);
   for (size_t i = 0; i < shown; i++) {
     const Row& r = rows[i];
     fprintf(out, "  pid %ld %s: in use at %s %s in %s objects, peak %s, allocated %s  (%s)\n",
@@ -200,7 +228,13 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
             Count(r.totals.inuse_objects).c_str(), Bytes(r.totals.peak).c_str(),
             Bytes(r.totals.alloc_bytes).c_str(), r.child.file.c_str());
   }
-  if (rows.size() > shown) fprintf(out, "  ... and %zu more\n", rows.size() - shown);
+  if (with_heap > shown) {
+    fprintf(out, "  ... and %zu more (%s)\n", with_heap - shown, by_program(shown, with_heap).c_str());
+  }
+  if (rows.size() > with_heap) {
+    fprintf(out, "  %zu with no sampled allocation (%s)\n", rows.size() - with_heap,
+            by_program(with_heap, rows.size()).c_str());
+  }
   fprintf(out,
           "heapscope: explore a child with: heapscope top %s/%s; its trends: heapscope leaks "
           "--pid %ld %s\n",

@@ -184,6 +184,14 @@ def main():
         check(name == f"heap.{pid}.final.pb.gz" and os.path.exists(os.path.join(out, name)),
               f"children: row names {name} for pid {pid}: {os.listdir(out)}")
         env.check_exact(os.path.join(out, name), {"EchoKeep": (5, 5, 1, 1)}, "children")
+    # Children with no sampled allocation (--rate 1G: none is) are only
+    # counted, by program.
+    r = subprocess.run([hs, "run", "--rate", "1G", "--out", env.outdir("children-empty"), "--",
+                        "sh", "-c", f"/bin/true; /bin/true; {run_child} status 0"],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    check(re.search(r"^  3 with no sampled allocation \((true x2, run_child|run_child, true x2)\)$",
+                    r.stderr, re.M) is not None and "  pid " not in r.stderr,
+          f"children-empty: not counted by program: {r.stderr!r}")
 
     # A statically linked program runs unprofiled, and says so.
     out = env.outdir("static")
