@@ -203,6 +203,15 @@ void StartThread() {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
+// The thread is there for periodic snapshots and the dump signal. With
+// neither (HEAPSCOPE_INTERVAL=0, HEAPSCOPE_DUMP_SIGNAL=0) the process keeps
+// the threads it has: for programs that check they have one (Chromium's
+// zygote does); the final profile is written all the same.
+bool ThreadWanted() {
+  const Config& c = GlobalState().config;
+  return c.interval_ns != 0 || c.dump_signal > 0;
+}
+
 void OnDumpSignal(int) {
   int saved = errno;
   g_dump_requested.store(true);
@@ -289,7 +298,7 @@ void ForkChild() {
   ReseedAfterFork();
   // The child has no dump thread: start one, so its periodic snapshots and
   // the dump signal work even before it allocates again.
-  StartThread();
+  if (ThreadWanted()) StartThread();
 }
 
 }  // namespace
@@ -375,7 +384,7 @@ void StartDumper() {
     InstallIfDefault(SIGINT, OnTerminate);
     InstallIfDefault(SIGHUP, OnTerminate);
   }
-  StartThread();
+  if (ThreadWanted()) StartThread();
 }
 
 }  // namespace heapscope::runtime

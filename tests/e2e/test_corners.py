@@ -23,6 +23,11 @@
                    a signal handler allocates over code without unwind
                    tables (libunwind validates addresses through a pipe):
                    every message intact, as uninstrumented
+  one_thread       a program that stops unless it has one thread (as
+                   Chromium's zygote does): with HEAPSCOPE_INTERVAL=0 and
+                   HEAPSCOPE_DUMP_SIGNAL=0 the runtime starts no thread,
+                   the program runs as uninstrumented, and its final
+                   profile is exact (with either on, it sees two threads)
   jemalloc_static  jemalloc linked statically into the executable
   tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
   tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
@@ -146,6 +151,23 @@ def fd_reuse(env, prog):
         check(got.stderr == "", f"the runtime wrote to stderr: {got.stderr!r}")
         check("AllocInHandler" in env.functions(final_path(out)),
               f"fd_reuse run {run}: the handler's allocations are not in the profile")
+
+
+def one_thread(env, prog):
+    plain = env.plain([prog])
+    check(plain.returncode == 0 and plain.stdout == "one thread\n",
+          f"uninstrumented: {plain.returncode} {plain.stdout!r}")
+    out = env.outdir("one-thread")
+    got = env.preload_input([prog], out, dict(RATE1, HEAPSCOPE_INTERVAL="0",
+                                              HEAPSCOPE_DUMP_SIGNAL="0"))
+    same_output("one_thread", plain, got)
+    check(got.stderr == "", f"the runtime wrote to stderr: {got.stderr!r}")
+    env.check_exact(final_path(out), {"KeptOne": (2000, 2000, 4, 4)}, "one_thread")
+    # The dump signal alone wants the thread.
+    got = env.preload_input([prog], env.outdir("one-thread-signal"),
+                            dict(RATE1, HEAPSCOPE_INTERVAL="0"))
+    check(got.returncode == 3 and got.stdout == "2 threads: stopping\n",
+          f"with the dump signal on: {got.returncode} {got.stdout!r}")
 
 
 def unwind_escape(env, prog):
@@ -293,8 +315,9 @@ def tcmalloc_after(env, prog):
 
 
 SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, fd_reuse,
-                                      unwind_escape, tiny_stacks, detached_exit, static_init,
-                                      jemalloc_static, tcmalloc_first, tcmalloc_after)}
+                                      one_thread, unwind_escape, tiny_stacks, detached_exit,
+                                      static_init, jemalloc_static, tcmalloc_first,
+                                      tcmalloc_after)}
 
 
 def main():
