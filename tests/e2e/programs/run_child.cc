@@ -4,7 +4,7 @@
 //            line (EchoKeep: one malloc(len + 1) per line), then a count
 //   status N returns N from main
 //   kill9    allocates, then kills itself with SIGKILL
-//   kill9-late  keeps KeptBeforeKill (3 x malloc(3000)), lives 800 ms
+//   kill9-late  keeps KeptBeforeKill (3 x malloc(3000)), lives 1.5 s
 //            (for periodic snapshots), then kills itself with SIGKILL
 //   stderr   writes one line to stdout and one to stderr
 //   chdir D  changes its working directory to D (as daemons do), then
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   }
   if (strcmp(mode, "kill9-late") == 0) {
     KeptBeforeKill();
-    usleep(800 * 1000);
+    usleep(1500 * 1000);
     kill(getpid(), SIGKILL);
     for (;;) pause();
   }
