@@ -246,7 +246,8 @@ TEST(ClassifyTrendTest, PeaksNeverMakeGrowth) {
       growing += g;
       growing_without += g0;
     }
-    printf("shape %d: growing %d with bursts, %d without, of 500\n", shape, growing, growing_without);
+    printf("shape %d: growing %d with bursts, %d without, of 500\n", shape, growing,
+           growing_without);
     if (shape == 0) EXPECT_EQ(growing, 0);
     EXPECT_LE(growing, growing_without) << "shape " << shape;
   }

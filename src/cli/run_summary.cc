@@ -229,7 +229,8 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
             Bytes(r.totals.alloc_bytes).c_str(), r.child.file.c_str());
   }
   if (with_heap > shown) {
-    fprintf(out, "  ... and %zu more (%s)\n", with_heap - shown, by_program(shown, with_heap).c_str());
+    fprintf(out, "  ... and %zu more (%s)\n", with_heap - shown,
+            by_program(shown, with_heap).c_str());
   }
   if (rows.size() > with_heap) {
     fprintf(out, "  %zu with no sampled allocation (%s)\n", rows.size() - with_heap,

@@ -72,7 +72,8 @@ __attribute__((noinline)) void Spin() {
 // Spins outside unwind tables until the handler has run there, each time
 // on another stack page (unwinders remember the pages they validated).
 __attribute__((noinline)) void InterruptedWithoutCfi(int round) {
-  volatile char* pad = static_cast<volatile char*>(alloca(4096 * static_cast<size_t>(1 + round % 32)));
+  size_t bytes = 4096 * static_cast<size_t>(1 + round % 32);
+  volatile char* pad = static_cast<volatile char*>(alloca(bytes));
   pad[0] = 0;
   Spin();
   pad[0] = 1;
