@@ -248,7 +248,9 @@ TEST(ClassifyTrendTest, PeaksNeverMakeGrowth) {
     }
     printf("shape %d: growing %d with bursts, %d without, of 500\n", shape, growing,
            growing_without);
-    if (shape == 0) EXPECT_EQ(growing, 0);
+    if (shape == 0) {
+      EXPECT_EQ(growing, 0);
+    }
     EXPECT_LE(growing, growing_without) << "shape " << shape;
   }
 }
