@@ -92,7 +92,8 @@ __attribute__((noinline)) int ThrowRounds() {
 
 __attribute__((noinline)) int JumpRounds() {
   volatile int jumps = 0;
-  for (volatile int r = 0; r < kRounds; r++) {
+  volatile int r = 0;  // volatile: it lives across longjmp
+  while (r < kRounds) {
     if (setjmp(g_jump) == 0) {
       Jumping(kDepth - 1, r);
     } else {
@@ -102,6 +103,7 @@ __attribute__((noinline)) int JumpRounds() {
         g_jump_blocks[d] = nullptr;
       }
     }
+    r = r + 1;
   }
   return jumps;
 }
