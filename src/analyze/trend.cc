@@ -114,18 +114,6 @@ std::string_view VerdictName(Verdict v) {
 namespace {
 
 Trend Classify(std::span<const double> t, std::span<const double> y, const TrendOptions& o,
-               const SeriesAges* ages, bool look_under_peaks);
-
-}  // namespace
-
-Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
-                    const TrendOptions& o, const SeriesAges* ages) {
-  return Classify(t, y, o, ages, true);
-}
-
-namespace {
-
-Trend Classify(std::span<const double> t, std::span<const double> y, const TrendOptions& o,
                const SeriesAges* ages, bool look_under_peaks) {
   Trend r;
   const size_t n = std::min(t.size(), y.size());
@@ -279,4 +267,10 @@ Trend Classify(std::span<const double> t, std::span<const double> y, const Trend
 }
 
 }  // namespace
+
+Trend ClassifyTrend(std::span<const double> t, std::span<const double> y,
+                    const TrendOptions& o, const SeriesAges* ages) {
+  return Classify(t, y, o, ages, true);
+}
+
 }  // namespace heapscope::analyze

@@ -86,7 +86,8 @@ std::string Describe(int status) {
 // Where resident memory went at exit, and which part grew from the oldest
 // snapshot kept to the final profile.
 void PrintRss(const std::string& out_dir, const std::map<std::string, std::string>& final_kv,
-              const char* when, FILE* out) {
+              bool at_exit, FILE* out) {
+  const char* when = at_exit ? "at exit" : "at the last snapshot";
   auto last = analyze::RssFromComments(final_kv);
   if (!last) return;
   fprintf(out, "heapscope: %s, %s\n", when, analyze::RssPartsLine(*last).c_str());
@@ -106,7 +107,7 @@ void PrintRss(const std::string& out_dir, const std::map<std::string, std::strin
   auto first = analyze::RssFromComments(analyze::RuntimeComments(*prof));
   if (!first) return;
   fprintf(out, "heapscope: from %s to %s, %s\n", oldest.c_str(),
-          strcmp(when, "at exit") == 0 ? "exit" : "the last snapshot",
+          at_exit ? "exit" : "the last snapshot",
           analyze::RssGrowthLine(*first, *last).c_str());
 }
 
@@ -260,7 +261,7 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
           seconds);
   std::string final_path = out_dir + "/heap.final.pb.gz";
   auto prof = format::ReadProfileFile(final_path);
-  const char* when = "at exit";
+  bool at_exit = true;  // else the figures are the newest snapshot's
   if (!prof.ok() && !fs::exists(final_path, ec) && !newest.empty()) {
     // Ended past C's exit handlers (a Go program's raw exit system call,
     // SIGKILL): the newest snapshot is the latest word.
@@ -272,9 +273,10 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
               newest.c_str());
       final_path = out_dir + "/" + newest;
       prof = std::move(snap);
-      when = "at the last snapshot";
+      at_exit = false;
     }
   }
+  const char* when = at_exit ? "at exit" : "at the last snapshot";
   if (!prof.ok()) {
     if (!fs::exists(out_dir, ec)) {
       // The runtime makes the directory as it starts.
@@ -332,7 +334,7 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
   int64_t rate = Num(kv, "rate");
   bool exact = kv.count("mode") && kv["mode"] == "exact";
   fprintf(out, "heapscope: profiles in %s/ (%zu snapshots%s)\n", out_dir.c_str(), snapshots,
-          strcmp(when, "at exit") == 0 ? " and heap.final.pb.gz" : "");
+          at_exit ? " and heap.final.pb.gz" : "");
   fprintf(out, "heapscope: %s\n",
           exact ? "every allocation recorded (exact)"
                 : ("sampled every " + Bytes(rate) +
@@ -359,7 +361,7 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
     fprintf(out, "heapscope: WARNING %" PRId64 " samples dropped (tables full): figures are low\n",
             dropped);
   }
-  PrintRss(out_dir, kv, when, out);
+  PrintRss(out_dir, kv, at_exit, out);
   if (rows.empty()) {
     fprintf(out, "heapscope: nothing still in use %s\n", when);
     return;
