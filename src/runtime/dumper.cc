@@ -68,6 +68,14 @@ bool EnsureDir(const char* dir) {
   return true;
 }
 
+// The output directory may be shared with every user (ShareOutDir): a
+// temporary file is always a new one of ours, never whatever someone put
+// there under that name (a link to another file included).
+int CreateTempFile(const char* tmp) {
+  unlink(tmp);  // one of ours left by a crash; in a shared directory, only ours
+  return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+}
+
 // <out>/heap[.<pid>].<what>.pb.gz
 void SnapshotPath(base::RawBuffer* b, const char* what, uint64_t seq) {
   const State& g = GlobalState();
@@ -89,7 +97,7 @@ bool WriteFileAtomically(const char* path) {
   base::RawBuffer tb(tmp, sizeof tmp);
   tb.Str(path).Str(".tmp");
   if (tb.truncated()) return false;
-  int fd = open(tb.CStr(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = CreateTempFile(tb.CStr());
   if (fd < 0) return false;
   bool ok = WriteHeapProfileGz(fd, HeapProfileOptions{});
   if (close(fd) != 0) ok = false;
@@ -334,6 +342,68 @@ void FinalDump() {
   SnapshotPath(&b, "final", 0);
   if (!WriteFileAtomically(b.CStr())) WarnWriteFailed(path);
   WriteResourceSnapshots("final", 0);
+}
+
+namespace {
+
+// Whether uid (with the process's current group, which a server sets
+// before its user) may search every directory above dir. Supplementary
+// groups are not looked at.
+bool ParentsSearchable(const char* dir, uid_t uid, char* blocker, size_t blocker_size) {
+  char path[1024];
+  size_t n = strlen(dir);
+  if (n >= sizeof path) return true;
+  memcpy(path, dir, n + 1);
+  gid_t gid = getegid();
+  for (size_t i = n; i > 0; i--) {
+    if (path[i] != '/') continue;
+    path[i] = '\0';
+    struct stat st;
+    if (stat(path, &st) == 0) {
+      mode_t bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+      if ((st.st_mode & bit) == 0) {
+        base::RawBuffer b(blocker, blocker_size);
+        b.Str(path).CStr();
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void ShareOutDirBeforeUidChange(uid_t new_euid) {
+  if (new_euid == 0 || new_euid == static_cast<uid_t>(-1) || geteuid() != 0) return;
+  State& g = GlobalState();
+  if (!g.active.load() || !g.config.final_dump) return;
+  int saved = errno;
+  RecursionGuard guard;
+  base::SpinLockHolder h(g_dump_lock);
+  struct stat st;
+  if (EnsureDir(g.config.out_dir) && stat(g.config.out_dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+      st.st_uid != new_euid && (st.st_mode & S_IWOTH) == 0) {
+    mode_t mode = (st.st_mode & 07777) | S_ISVTX | 0777;
+    if (chmod(g.config.out_dir, mode) == 0) {
+      char msg[1200];
+      base::RawBuffer b(msg, sizeof msg);
+      b.Str("this process gives up root for uid ").Uint(new_euid).Str(": made ")
+          .Str(g.config.out_dir)
+          .Str(" writable by every user (sticky, like /tmp) so that its profiles can be written");
+      base::RawLog(b.CStr());
+    }
+    char blocker[1024];
+    if (!ParentsSearchable(g.config.out_dir, new_euid, blocker, sizeof blocker)) {
+      char msg[2300];
+      base::RawBuffer b(msg, sizeof msg);
+      b.Str("this process gives up root for uid ").Uint(new_euid).Str(", which cannot reach ")
+          .Str(g.config.out_dir).Str(" (").Str(blocker)
+          .Str(" is closed to it): its profiles will be missing; choose an output directory"
+               " every user can reach (heapscope run --out, HEAPSCOPE_OUT)");
+      base::RawLog(b.CStr());
+    }
+  }
+  errno = saved;
 }
 
 bool PauseDumpThread() {

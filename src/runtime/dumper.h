@@ -5,6 +5,8 @@
 // a signal handler of a thread that may hold a lock.
 #pragma once
 
+#include <sys/types.h>
+
 #include "runtime/runtime.h"
 
 namespace heapscope::runtime {
@@ -21,6 +23,14 @@ void StartDumper();
 // final profile from its handler.
 bool PauseDumpThread();
 void ResumeDumpThread();
+
+// Called as root before the process sets a non-zero effective uid
+// (setuid and friends; a server's workers dropping privileges): once it
+// has, it could no longer write into an output directory only root may
+// write to. The directory is then made writable by every user with the
+// sticky bit (like /tmp); the runtime writes through new files it creates
+// exclusively, never following links.
+void ShareOutDirBeforeUidChange(uid_t new_euid);
 
 // Writes the next numbered snapshot. Returns false on failure.
 bool DumpSnapshot();

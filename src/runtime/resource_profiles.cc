@@ -234,8 +234,10 @@ bool WriteAtomically(ResourceProfile which, const char* path) {
   base::RawBuffer tb(tmp, sizeof tmp);
   tb.Str(path).Str(".tmp");
   if (tb.truncated()) return false;
+  // As dumper.cc's CreateTempFile: never someone else's file or link.
+  unlink(tb.CStr());
   int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, tb.CStr(),
-                                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+                                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (fd < 0) return false;
   FdSink sink(fd);
   bool ok = WriteResourceProfileGz(which, &sink, nullptr);

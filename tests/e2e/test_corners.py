@@ -28,6 +28,12 @@
                    HEAPSCOPE_DUMP_SIGNAL=0 the runtime starts no thread,
                    the program runs as uninstrumented, and its final
                    profile is exact (with either on, it sees two threads)
+  drop_root        (as root) workers forked by a root process give up root
+                   for nobody with setuid, setresuid and setreuid, as
+                   nginx's do: each worker's profiles are written and exact
+                   (the runtime shares the output directory before the
+                   call: sticky, writable by all), and a link planted
+                   under the name of a temporary file is never followed
   jemalloc_static  jemalloc linked statically into the executable
   tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
   tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
@@ -297,6 +303,57 @@ def jemalloc_static(env, prog):
     foreign(env, [prog], env.outdir("jemalloc"), {}, "jemalloc linked statically")
 
 
+def drop_root(env, prog):
+    plain = env.plain([prog])
+    if plain.stdout == "not root\n":
+        print("note: not running as root; nothing to test (CI runs as root)")
+        return
+    check(plain.returncode == 0, f"uninstrumented: {plain.returncode} {plain.stdout!r}")
+    print("uninstrumented:", plain.stdout.strip().replace("\n", "; "))
+    # Workers as nobody must reach the directory: the test's own is 0700.
+    os.chmod(env.tmp, 0o755)
+    out = env.outdir("drop-root")
+    os.makedirs(out)
+    # Someone else's link where the runtime writes its temporary file: it
+    # must neither be followed nor keep the profile from being written.
+    victim = os.path.join(env.tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("untouched\n")
+    planted = os.path.join(out, "heap.final.pb.gz.tmp")
+    os.symlink(victim, planted)
+    os.lchown(planted, 1234, 1234)
+    got = env.preload_input([prog], out, dict(RATE1, HEAPSCOPE_INTERVAL="50ms"))
+    same_output("drop_root", plain, got)
+    with open(victim, "rb") as f:
+        check(f.read() == b"untouched\n", "the runtime wrote through a planted link")
+    mode = os.stat(out).st_mode
+    check(mode & 0o1777 == 0o1777, f"output directory mode {oct(mode)}: not shared")
+    check(f"gives up root for uid 65534: made {out} writable by every user" in got.stderr,
+          f"no word on sharing the directory: {got.stderr!r}")
+    check("cannot" not in got.stderr, f"the runtime could not write: {got.stderr!r}")
+    env.check_exact(final_path(out), {"MainWork": (30000, 30000, 10, 10)}, "drop_root main")
+    pids = sorted({int(m.group(1)) for m in
+                   (re.match(r"heap\.(\d+)\.final\.pb\.gz$", n) for n in os.listdir(out)) if m})
+    check(len(pids) == 3, f"final profiles of the three workers: {pids}")
+    for pid in pids:
+        path = final_path(out, pid)
+        check(os.stat(path).st_uid == 65534, f"{path} not written by the worker itself")
+        env.check_exact(path, {"WorkerWork": (100000, 100000, 25, 25)}, f"drop_root worker {pid}")
+        check(len(numbered_snapshots(out, pid)) >= 2, f"periodic snapshots of worker {pid}")
+        check(os.path.exists(os.path.join(out, f"fds.{pid}.final.pb.gz")),
+              f"worker {pid}: no final descriptor profile")
+
+    # A directory the workers cannot reach: the runtime says so.
+    closed = os.path.join(env.tmp, "closed")
+    os.makedirs(closed, mode=0o700)
+    os.chmod(closed, 0o700)
+    out2 = os.path.join(closed, "out")
+    got = env.preload_input([prog], out2, RATE1)
+    same_output("drop_root, closed directory", plain, got)
+    check(f"which cannot reach {out2} ({closed} is closed to it)" in got.stderr,
+          f"no word on the unreachable directory: {got.stderr!r}")
+
+
 def tcmalloc_first(env, prog):
     tc = find_tcmalloc()
     if tc is None:
@@ -315,7 +372,7 @@ def tcmalloc_after(env, prog):
 
 
 SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, fd_reuse,
-                                      one_thread, unwind_escape, tiny_stacks, detached_exit,
+                                      one_thread, drop_root, unwind_escape, tiny_stacks, detached_exit,
                                       static_init, jemalloc_static, tcmalloc_first,
                                       tcmalloc_after)}
 
