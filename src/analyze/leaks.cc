@@ -361,6 +361,8 @@ format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(const std::vector<st
       continue;
     }
     ReadResourceSiblings(f, &*snap, warnings);
+    static const std::regex kFinal(R"(heap\.([0-9]+\.)?final\.pb\.gz)");
+    snap->at_exit = std::regex_match(fs::path(f).filename().string(), kFinal);
     snaps.push_back(std::move(*snap));
   }
   // One bad file among many (a disk filled up, a copy cut short) should not
@@ -412,7 +414,13 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
 
   std::vector<double> totals;
   for (const auto& s : snaps) totals.push_back(static_cast<double>(s.total.bytes));
-  Trend total_trend = ClassifyTrend(t, totals, trend);
+  size_t running = snaps.size();
+  if (snaps.back().at_exit && running - 1 >= trend.min_snapshots) {
+    running--;
+    r.total_running_only = true;
+  }
+  Trend total_trend = ClassifyTrend(std::span<const double>(t).first(running),
+                                    std::span<const double>(totals).first(running), trend);
   r.total_inuse = snaps.back().total.bytes;
   r.total_inuse_objects = snaps.back().total.objects;
   r.total_growth_per_sec = total_trend.slope;
@@ -565,11 +573,12 @@ std::string FormatLeaksText(const LeakReport& r) {
   std::snprintf(buf, sizeof buf, "leak trends: %zu snapshots over %.1fs (heap %s)\n",
                 r.snapshots, r.duration_sec, how.c_str());
   out += buf;
-  std::snprintf(buf, sizeof buf, "process in use: %s in %s objects, %s%s/s (%s/h) over the window\n",
+  std::snprintf(buf, sizeof buf, "process in use: %s in %s objects, %s%s/s (%s/h) %s\n",
                 Bytes(static_cast<double>(r.total_inuse)).c_str(),
                 Count(r.total_inuse_objects).c_str(), r.total_growth_per_sec >= 0 ? "+" : "",
-                Bytes(r.total_growth_per_sec).c_str(),
-                Bytes(r.total_growth_per_sec * 3600).c_str());
+                Bytes(r.total_growth_per_sec).c_str(), Bytes(r.total_growth_per_sec * 3600).c_str(),
+                r.total_running_only ? "while running (before the profile at exit)"
+                                     : "over the window");
   out += buf;
   if (r.heap_growth_floor_per_sec > 0) {
     out += "slowest heap leak this window can show: about " + Bytes(r.heap_growth_floor_per_sec) +
@@ -707,6 +716,8 @@ std::string FormatLeaksJson(const LeakReport& r) {
   j["total_inuse"] = r.total_inuse;
   j["total_inuse_objects"] = r.total_inuse_objects;
   j["total_growth_per_sec"] = r.total_growth_per_sec;
+  j["total_verdict"] = std::string(VerdictName(r.total_verdict));
+  j["total_running_only"] = r.total_running_only;
   J kinds = J::array();
   for (const KindSummary& k : r.resources) {
     J kj;

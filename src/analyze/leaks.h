@@ -73,6 +73,9 @@ struct LeakSnapshot {
   std::unordered_map<std::string, AgeHistogram> function_ages;
   InUse total;
   ResourceSnapshot resources[3];  // By ResourceIndex: fd, thread, mmap.
+  // The runtime's profile at exit (heap[.PID].final.pb.gz): written after
+  // the program's own teardown may have freed much of its heap.
+  bool at_exit = false;
 };
 
 // Reduces a resource profile (the runtime's fds, threadcreate or mmap; Go's
@@ -168,6 +171,11 @@ struct LeakReport {
   int64_t total_inuse_objects = 0;
   double total_growth_per_sec = 0;
   Verdict total_verdict = Verdict::kConstant;
+  // The process-wide heap series was judged without the profile at exit
+  // (LeakSnapshot::at_exit): what a program frees while it ends says
+  // nothing of how it grew while running. Stacks keep it (a leak is still
+  // in use at exit).
+  bool total_running_only = false;
   std::optional<int64_t> limit;
   std::string limit_source;
   std::optional<double> time_to_limit_sec;

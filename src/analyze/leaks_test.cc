@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyze/test_profile.h"
+#include "format/profile_writer.h"
 
 namespace heapscope::analyze {
 namespace {
@@ -205,6 +206,55 @@ TEST(LeaksTest, ListSnapshotFilesOrder) {
   EXPECT_FALSE(loaded.ok());
   EXPECT_FALSE(ListSnapshotFiles((dir / "missing").string(), 0).ok());
   fs::remove_all(dir);
+}
+
+// The runtime's profile at exit comes after the program's teardown: here
+// the table and the cache are freed, the leak is not. The process total
+// rose all along while running; it is judged without that profile, and
+// the leak's stack keeps it.
+TEST(LeaksTest, ProcessTotalIsJudgedWhileRunning) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("hs-leaks-exit-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  for (int64_t s = 0; s < 12; s++) {
+    char name[32];
+    std::snprintf(name, sizeof name, "heap.%04d.pb.gz", static_cast<int>(s) + 1);
+    ASSERT_TRUE(format::WriteProfileFile(
+                    Snapshot(s, 10000 * (s + 1), std::min<int64_t>(s + 1, 3) * 50000, 400000, 0),
+                    (dir / name).string())
+                    .ok());
+  }
+  ASSERT_TRUE(
+      format::WriteProfileFile(Snapshot(12, 130000, 0, 0, 0), (dir / "heap.final.pb.gz").string())
+          .ok());
+  std::vector<std::string> warnings;
+  auto snaps = LoadLeakSnapshots({dir.string()}, 0, &warnings);
+  fs::remove_all(dir);
+  ASSERT_TRUE(snaps.ok()) << snaps.error();
+  ASSERT_EQ(snaps->size(), 13u);
+  EXPECT_FALSE(snaps->front().at_exit);
+  EXPECT_TRUE(snaps->back().at_exit);
+
+  LeakReport r = AnalyzeLeaks(*snaps, LeakOptions{});
+  EXPECT_TRUE(r.total_running_only);
+  EXPECT_EQ(r.total_verdict, Verdict::kGrowing);
+  EXPECT_EQ(r.total_inuse, 130000);  // what is in use now: the profile at exit
+  ASSERT_EQ(r.suspects.size(), 1u);
+  EXPECT_EQ(r.suspects[0].frames[0], "Sessions::Remember");
+  EXPECT_EQ(r.suspects[0].inuse, 130000);
+  EXPECT_NE(FormatLeaksText(r).find("while running (before the profile at exit)"),
+            std::string::npos);
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_EQ(j["total_verdict"], "growing");
+  EXPECT_EQ(j["total_running_only"], true);
+
+  // The same series without knowing which profile came at exit: the
+  // teardown drop decides the process verdict.
+  snaps->back().at_exit = false;
+  LeakReport blind = AnalyzeLeaks(*snaps, LeakOptions{});
+  EXPECT_FALSE(blind.total_running_only);
+  EXPECT_NE(blind.total_verdict, Verdict::kGrowing);
+  EXPECT_NE(FormatLeaksText(blind).find("over the window"), std::string::npos);
 }
 
 // An fds profile as the runtime writes it: per stack, a count.

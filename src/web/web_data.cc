@@ -715,7 +715,7 @@ format::Result<std::string> WebData::Leaks() {
   options.limit_source = options_.limit_source;
   analyze::LeakReport report = analyze::AnalyzeLeaks(series_, options);
   Json j = Json::parse(analyze::FormatLeaksJson(report));
-  j["verdict"] = std::string(analyze::VerdictName(report.total_verdict));
+  j["verdict"] = j["total_verdict"];
   j["limit_source"] = report.limit_source;
   j["live"] = mode_ == Mode::kLive;
   j["every_sec"] = options_.every_sec;
