@@ -18,6 +18,7 @@
 #include "base/spinlock.h"
 #include "platform/modules.h"
 #include "runtime/memory_breakdown.h"
+#include "runtime/out_dir.h"
 #include "runtime/profile_writer.h"
 #include "runtime/recorder.h"
 #include "runtime/resource_profiles.h"
@@ -45,36 +46,8 @@ std::atomic<int> g_stop{kRun};
 base::SpinLock g_pause_lock;  // one pause at a time
 pthread_t g_thread;
 uint64_t g_seq = 0;  // numbered snapshots written by this process
-bool g_dir_ready = false;
 
 using base::MonoNs;
-
-// mkdir -p
-bool EnsureDir(const char* dir) {
-  if (g_dir_ready) return true;
-  char path[1024];
-  size_t n = strlen(dir);
-  if (n == 0 || n >= sizeof path) return false;
-  memcpy(path, dir, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (path[i] == '/' || path[i] == '\0') {
-      char saved = path[i];
-      path[i] = '\0';
-      if (mkdir(path, 0755) != 0 && errno != EEXIST) return false;
-      path[i] = saved;
-    }
-  }
-  g_dir_ready = true;
-  return true;
-}
-
-// The output directory may be shared with every user (ShareOutDir): a
-// temporary file is always a new one of ours, never whatever someone put
-// there under that name (a link to another file included).
-int CreateTempFile(const char* tmp) {
-  unlink(tmp);  // one of ours left by a crash; in a shared directory, only ours
-  return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-}
 
 // <out>/heap[.<pid>].<what>.pb.gz
 void SnapshotPath(base::RawBuffer* b, const char* what, uint64_t seq) {
@@ -97,15 +70,15 @@ bool WriteFileAtomically(const char* path) {
   base::RawBuffer tb(tmp, sizeof tmp);
   tb.Str(path).Str(".tmp");
   if (tb.truncated()) return false;
-  int fd = CreateTempFile(tb.CStr());
+  int fd = CreateOutFile(tb.CStr());
   if (fd < 0) return false;
   bool ok = WriteHeapProfileGz(fd, HeapProfileOptions{});
-  if (close(fd) != 0) ok = false;
+  if (syscall(SYS_close, fd) != 0) ok = false;
   if (!ok) {
-    unlink(tmp);
+    RemoveOutFile(tmp);
     return false;
   }
-  return rename(tmp, path) == 0;
+  return RenameOutFile(tmp, path);
 }
 
 void WarnWriteFailed(const char* path) {
@@ -119,7 +92,7 @@ void WarnWriteFailed(const char* path) {
 
 bool DumpSnapshotLocked() {
   State& g = GlobalState();
-  if (!EnsureDir(g.config.out_dir)) {
+  if (!EnsureOutDir()) {
     WarnWriteFailed(g.config.out_dir);
     return false;
   }
@@ -136,7 +109,7 @@ bool DumpSnapshotLocked() {
     char old[1100];
     base::RawBuffer ob(old, sizeof old);
     SnapshotPath(&ob, nullptr, seq - g.config.keep);
-    unlink(ob.CStr());
+    RemoveOutFile(ob.CStr());
   }
   return true;
 }
@@ -333,7 +306,7 @@ void FinalDump() {
   g_final_written.store(true);
   if (!g.config.final_dump) return;
   ForceFreshMemorySnapshot();  // the run summary reads the end from it
-  if (!EnsureDir(g.config.out_dir)) {
+  if (!EnsureOutDir()) {
     WarnWriteFailed(g.config.out_dir);
     return;
   }
@@ -381,10 +354,10 @@ void ShareOutDirBeforeUidChange(uid_t new_euid) {
   RecursionGuard guard;
   base::SpinLockHolder h(g_dump_lock);
   struct stat st;
-  if (EnsureDir(g.config.out_dir) && stat(g.config.out_dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-      st.st_uid != new_euid && (st.st_mode & S_IWOTH) == 0) {
+  bool held = HoldOutDir();
+  if (held && StatOutDir(&st) == 0 && st.st_uid != new_euid && (st.st_mode & S_IWOTH) == 0) {
     mode_t mode = (st.st_mode & 07777) | S_ISVTX | 0777;
-    if (chmod(g.config.out_dir, mode) == 0) {
+    if (ChmodOutDir(mode) == 0) {
       char msg[1200];
       base::RawBuffer b(msg, sizeof msg);
       b.Str("this process gives up root for uid ").Uint(new_euid).Str(": made ")
@@ -398,11 +371,23 @@ void ShareOutDirBeforeUidChange(uid_t new_euid) {
       base::RawBuffer b(msg, sizeof msg);
       b.Str("this process gives up root for uid ").Uint(new_euid).Str(", which cannot reach ")
           .Str(g.config.out_dir).Str(" (").Str(blocker)
-          .Str(" is closed to it): its profiles will be missing; choose an output directory"
+          .Str(" is closed to it): the process goes on writing through the directory it holds"
+               " open, but programs it starts from now on cannot; choose an output directory"
                " every user can reach (heapscope run --out, HEAPSCOPE_OUT)");
       base::RawLog(b.CStr());
     }
   }
+  errno = saved;
+}
+
+void HoldOutDirBeforeChroot() {
+  State& g = GlobalState();
+  if (!g.active.load() || !g.config.final_dump) return;
+  int saved = errno;
+  RecursionGuard guard;
+  base::SpinLockHolder h(g_dump_lock);
+  HoldOutDir();
+  LoadAllSymbols();
   errno = saved;
 }
 

@@ -30,7 +30,14 @@ void ResumeDumpThread();
 // write to. The directory is then made writable by every user with the
 // sticky bit (like /tmp); the runtime writes through new files it creates
 // exclusively, never following links.
+// The process also holds the directory open from then on (out_dir.h), so
+// that a directory above it closed to the new user does not matter to it.
 void ShareOutDirBeforeUidChange(uid_t new_euid);
+
+// Called before chroot(): from then on the output directory's path would
+// lead into the new root; the process holds the directory open and writes
+// through it.
+void HoldOutDirBeforeChroot();
 
 // Writes the next numbered snapshot. Returns false on failure.
 bool DumpSnapshot();

@@ -62,6 +62,16 @@ platform::ElfSymbols* SymbolsFor(SymbolCache* cache, size_t module_index) {
   return c.state[module_index] == 1 ? &c.symbols[module_index] : nullptr;
 }
 
+}  // namespace
+
+void LoadAllSymbols() {
+  Modules().Refresh();
+  SymbolCache* cache = DefaultSymbols();
+  for (size_t i = 0; i < Modules().size(); i++) SymbolsFor(cache, i);
+}
+
+namespace {
+
 const char* Demangled(SymbolCache* cache, platform::ElfSymbols::Symbol* s) {
   if (s->demangled != nullptr) return s->demangled;
   s->demangled = s->name;

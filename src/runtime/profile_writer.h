@@ -96,6 +96,11 @@ bool WriteHeapProfileGz(format::ByteSink* out, const HeapProfileOptions& options
 // one "#" line per frame with the function name, then "# heapscope" lines.
 bool WriteHeapProfileText(format::ByteSink* out, const HeapProfileOptions& options);
 
+// Loads the symbol tables of every module loaded now into the dump
+// thread's cache: before chroot(), after which their files may be out of
+// reach. Call with the dumper's lock held.
+void LoadAllSymbols();
+
 // Names the function containing pc from the ELF symbol tables (demangled)
 // into buf. Returns false if pc is in no known function.
 bool SymbolizePc(SymbolCache* cache, uintptr_t pc, char* buf, size_t cap);

@@ -8,6 +8,7 @@
 
 #include "base/mmap_arena.h"
 #include "base/raw_log.h"
+#include "runtime/out_dir.h"
 #include "runtime/proc_dir.h"
 #include "runtime/resource_table.h"
 #include "runtime/runtime.h"
@@ -234,19 +235,16 @@ bool WriteAtomically(ResourceProfile which, const char* path) {
   base::RawBuffer tb(tmp, sizeof tmp);
   tb.Str(path).Str(".tmp");
   if (tb.truncated()) return false;
-  // As dumper.cc's CreateTempFile: never someone else's file or link.
-  unlink(tb.CStr());
-  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, tb.CStr(),
-                                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  int fd = CreateOutFile(tb.CStr());
   if (fd < 0) return false;
   FdSink sink(fd);
   bool ok = WriteResourceProfileGz(which, &sink, nullptr);
   if (syscall(SYS_close, fd) != 0) ok = false;
   if (!ok) {
-    unlink(tmp);
+    RemoveOutFile(tmp);
     return false;
   }
-  return rename(tmp, path) == 0;
+  return RenameOutFile(tmp, path);
 }
 
 }  // namespace
@@ -299,7 +297,7 @@ void WriteResourceSnapshots(const char* what, uint64_t seq) {
       char old[1100];
       base::RawBuffer ob(old, sizeof old);
       ProfilePath(&ob, which, nullptr, seq - g.config.keep);
-      unlink(ob.CStr());
+      RemoveOutFile(ob.CStr());
     }
   }
 }

@@ -30,10 +30,12 @@
                    profile is exact (with either on, it sees two threads)
   drop_root        (as root) workers forked by a root process give up root
                    for nobody with setuid, setresuid and setreuid, as
-                   nginx's do: each worker's profiles are written and exact
-                   (the runtime shares the output directory before the
-                   call: sticky, writable by all), and a link planted
-                   under the name of a temporary file is never followed
+                   nginx's do, and one chroots first, as haproxy does: each
+                   worker's profiles are written into the output directory
+                   and exact (the runtime shares the directory before the
+                   call: sticky, writable by all; and holds it open), also
+                   under a parent closed to nobody; a link planted under
+                   the name of a temporary file is never followed
   jemalloc_static  jemalloc linked statically into the executable
   tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
   tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
@@ -304,14 +306,40 @@ def jemalloc_static(env, prog):
 
 
 def drop_root(env, prog):
-    plain = env.plain([prog])
+    # Workers as nobody must reach the directory: the test's own is 0700.
+    os.chmod(env.tmp, 0o755)
+    jail = os.path.join(env.tmp, "jail")
+    os.makedirs(jail)
+    cmd = [prog, jail]
+    plain = env.plain(cmd)
     if plain.stdout == "not root\n":
         print("note: not running as root; nothing to test (CI runs as root)")
         return
-    check(plain.returncode == 0, f"uninstrumented: {plain.returncode} {plain.stdout!r}")
+    check(plain.returncode == 0 and plain.stdout.count(": exit 0") == 4,
+          f"uninstrumented: {plain.returncode} {plain.stdout!r}")
     print("uninstrumented:", plain.stdout.strip().replace("\n", "; "))
-    # Workers as nobody must reach the directory: the test's own is 0700.
-    os.chmod(env.tmp, 0o755)
+
+    def check_workers(out, label):
+        pids = sorted({int(m.group(1)) for m in
+                       (re.match(r"heap\.(\d+)\.final\.pb\.gz$", n) for n in os.listdir(out))
+                       if m})
+        check(len(pids) == 4, f"{label}: final profiles of the four workers: {pids}")
+        for pid in pids:
+            path = final_path(out, pid)
+            check(os.stat(path).st_uid == 65534, f"{path} not written by the worker itself")
+            env.check_exact(path, {"WorkerWork": (100000, 100000, 25, 25)},
+                            f"{label} worker {pid}")
+            check(len(numbered_snapshots(out, pid)) >= 2, f"{label}: periodic snapshots of {pid}")
+            check(os.path.exists(os.path.join(out, f"fds.{pid}.final.pb.gz")),
+                  f"{label} worker {pid}: no final descriptor profile")
+            # Named by the runtime itself, as written (no binary at hand):
+            # the chrooted worker read its symbol tables before the call.
+            traces = env.go_pprof(["-traces", "-symbolize=none"], path)
+            check("WorkerWork" in traces and "main" in traces,
+                  f"{label} worker {pid}: frames not named in the profile: {traces[-400:]!r}")
+        check(not os.path.exists(os.path.join(jail, out.lstrip("/"))),
+              f"{label}: the chrooted worker wrote inside its new root")
+
     out = env.outdir("drop-root")
     os.makedirs(out)
     # Someone else's link where the runtime writes its temporary file: it
@@ -322,7 +350,7 @@ def drop_root(env, prog):
     planted = os.path.join(out, "heap.final.pb.gz.tmp")
     os.symlink(victim, planted)
     os.lchown(planted, 1234, 1234)
-    got = env.preload_input([prog], out, dict(RATE1, HEAPSCOPE_INTERVAL="50ms"))
+    got = env.preload_input(cmd, out, dict(RATE1, HEAPSCOPE_INTERVAL="50ms"))
     same_output("drop_root", plain, got)
     with open(victim, "rb") as f:
         check(f.read() == b"untouched\n", "the runtime wrote through a planted link")
@@ -332,26 +360,20 @@ def drop_root(env, prog):
           f"no word on sharing the directory: {got.stderr!r}")
     check("cannot" not in got.stderr, f"the runtime could not write: {got.stderr!r}")
     env.check_exact(final_path(out), {"MainWork": (30000, 30000, 10, 10)}, "drop_root main")
-    pids = sorted({int(m.group(1)) for m in
-                   (re.match(r"heap\.(\d+)\.final\.pb\.gz$", n) for n in os.listdir(out)) if m})
-    check(len(pids) == 3, f"final profiles of the three workers: {pids}")
-    for pid in pids:
-        path = final_path(out, pid)
-        check(os.stat(path).st_uid == 65534, f"{path} not written by the worker itself")
-        env.check_exact(path, {"WorkerWork": (100000, 100000, 25, 25)}, f"drop_root worker {pid}")
-        check(len(numbered_snapshots(out, pid)) >= 2, f"periodic snapshots of worker {pid}")
-        check(os.path.exists(os.path.join(out, f"fds.{pid}.final.pb.gz")),
-              f"worker {pid}: no final descriptor profile")
+    check_workers(out, "drop_root")
 
-    # A directory the workers cannot reach: the runtime says so.
+    # Under a directory nobody cannot search: the workers still write
+    # (through the directory they hold open); the runtime says that
+    # programs they would start could not.
     closed = os.path.join(env.tmp, "closed")
     os.makedirs(closed, mode=0o700)
     os.chmod(closed, 0o700)
     out2 = os.path.join(closed, "out")
-    got = env.preload_input([prog], out2, RATE1)
+    got = env.preload_input(cmd, out2, dict(RATE1, HEAPSCOPE_INTERVAL="50ms"))
     same_output("drop_root, closed directory", plain, got)
-    check(f"which cannot reach {out2} ({closed} is closed to it)" in got.stderr,
-          f"no word on the unreachable directory: {got.stderr!r}")
+    check(f"which cannot reach {out2} ({closed} is closed to it): the process goes on writing"
+          in got.stderr, f"no word on the unreachable directory: {got.stderr!r}")
+    check_workers(out2, "drop_root, closed directory")
 
 
 def tcmalloc_first(env, prog):

@@ -1,15 +1,15 @@
 // A server started as root whose workers give up root, as nginx's and
-// Apache's do: main allocates, forks three workers, and each sets its
+// Apache's do: main allocates, forks four workers, and each sets its
 // group and then its user to nobody (65534) with a different call
-// (setuid, setresuid, setreuid), allocates, and stays a moment so that
-// periodic snapshots see it. Each worker also keeps /dev/null open, so
+// (setuid, setresuid, setreuid; the fourth first shuts itself into the
+// directory argv[1] with chroot, as haproxy does, then calls setuid),
+// allocates, and stays a moment so that periodic snapshots see it. Each worker also keeps /dev/null open, so
 // that it writes descriptor profiles too. Every allocation is recorded (the test runs
 // at rate 1):
 //   MainWork    10 x malloc(3000), kept
 //   WorkerWork  25 x malloc(4000) in each worker, kept
 // Main prints each worker's result in order: the same with the runtime
 // as without.
-#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,36 +34,42 @@ __attribute__((noinline)) void* WorkerWork(size_t n) {
   return p;
 }
 
-int Worker(int how) {
+int Worker(int how, const char* jail) {
   const uid_t kNobody = 65534;
   if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0) return 10;
-  int rc = how == 0 ? setuid(kNobody)
+  if (how == 3 && (chroot(jail) != 0 || chdir("/") != 0)) return 14;
+  int rc = how == 0 || how == 3 ? setuid(kNobody)
            : how == 1 ? setresuid(kNobody, kNobody, kNobody)
                       : setreuid(kNobody, kNobody);
   if (rc != 0) return 11;
   if (geteuid() != kNobody || getuid() != kNobody) return 12;
   for (int i = 0; i < 25; i++) g_kept[i] = WorkerWork(4000);
-  if (open("/dev/null", O_RDONLY) < 0) return 13;
+  int kept_pipe[2];
+  if (pipe(kept_pipe) != 0) return 13;
   timespec t = {0, 300 * 1000000L};
   nanosleep(&t, nullptr);
   return 0;
 }
 
-int main() {
+int main(int argc, char** argv) {
   if (geteuid() != 0) {
     printf("not root\n");
     return 0;
   }
   for (int i = 0; i < 10; i++) g_kept[i] = MainWork(3000);
-  pid_t pids[3];
-  for (int how = 0; how < 3; how++) {
+  if (argc < 2) {
+    printf("usage: corner_drop_root JAIL_DIR\n");
+    return 2;
+  }
+  pid_t pids[4];
+  for (int how = 0; how < 4; how++) {
     fflush(stdout);
     pids[how] = fork();
     if (pids[how] < 0) return 1;
-    if (pids[how] == 0) exit(Worker(how));
+    if (pids[how] == 0) exit(Worker(how, argv[1]));
   }
-  const char* names[3] = {"setuid", "setresuid", "setreuid"};
-  for (int how = 0; how < 3; how++) {
+  const char* names[4] = {"setuid", "setresuid", "setreuid", "chroot+setuid"};
+  for (int how = 0; how < 4; how++) {
     int status = 0;
     if (waitpid(pids[how], &status, 0) != pids[how]) return 1;
     printf("worker %s: %s %d\n", names[how], WIFEXITED(status) ? "exit" : "signal",

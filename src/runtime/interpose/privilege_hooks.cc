@@ -1,9 +1,11 @@
-// setuid, seteuid, setreuid and setresuid, exported from libheapscope.so.
-// A server started as root often gives up root in its workers (nginx,
-// Apache) or execs its service through su or setpriv. From then on it
-// cannot write into the output directory root created. Before the call
-// gives up root, the directory is shared (dumper.h:
-// ShareOutDirBeforeUidChange); the call itself is unchanged.
+// setuid, seteuid, setreuid, setresuid and chroot, exported from
+// libheapscope.so. A server started as root often gives up root in its
+// workers (nginx, Apache) or execs its service through su or setpriv, and
+// some shut themselves into a directory first (haproxy, postfix). From
+// then on the output directory's path leads nowhere or to a directory the
+// process may not write to. Before such a call, the directory is shared
+// and held open (dumper.h: ShareOutDirBeforeUidChange,
+// HoldOutDirBeforeChroot); the call itself is unchanged.
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,6 +22,8 @@ std::atomic<SetuidFn> g_next_setuid{nullptr};
 std::atomic<SetuidFn> g_next_seteuid{nullptr};
 std::atomic<SetreuidFn> g_next_setreuid{nullptr};
 std::atomic<SetresuidFn> g_next_setresuid{nullptr};
+using ChrootFn = int (*)(const char*);
+std::atomic<ChrootFn> g_next_chroot{nullptr};
 
 }  // namespace
 }  // namespace heapscope::runtime
@@ -59,4 +63,11 @@ extern "C" __attribute__((visibility("default"))) int setresuid(uid_t ruid, uid_
   ShareOutDirBeforeUidChange(euid);
   if (f == nullptr) return static_cast<int>(syscall(SYS_setresuid, ruid, euid, suid));
   return f(ruid, euid, suid);
+}
+
+extern "C" __attribute__((visibility("default"))) int chroot(const char* path) {
+  ChrootFn f = NextFunction(&g_next_chroot, "chroot");
+  HoldOutDirBeforeChroot();
+  if (f == nullptr) return static_cast<int>(syscall(SYS_chroot, path));
+  return f(path);
 }

@@ -1,0 +1,123 @@
+#include "runtime/out_dir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+
+namespace heapscope::runtime {
+namespace {
+
+bool g_dir_ready = false;
+int g_held_fd = -1;
+dev_t g_held_dev = 0;
+ino_t g_held_ino = 0;
+
+// Descriptors the runtime holds for the program's lifetime sit high, away
+// from the numbers a program expects open() to return next.
+constexpr int kHeldFdFloor = 512;
+
+const char* OutDir() { return GlobalState().config.out_dir; }
+
+// Where path is reached: (AT_FDCWD, path), or (held descriptor, name)
+// once held. A held descriptor the program closed or reused no longer
+// names the directory: -1 then, and every operation fails.
+int Resolve(const char* path, const char** name) {
+  *name = path;
+  if (g_held_fd < 0) return AT_FDCWD;
+  size_t n = strlen(OutDir());
+  if (strncmp(path, OutDir(), n) != 0 || path[n] != '/') return -1;
+  struct stat st;
+  if (fstat(g_held_fd, &st) != 0 || st.st_dev != g_held_dev || st.st_ino != g_held_ino) {
+    errno = EBADF;
+    return -1;
+  }
+  *name = path + n + 1;
+  return g_held_fd;
+}
+
+}  // namespace
+
+bool EnsureOutDir() {
+  if (g_dir_ready || g_held_fd >= 0) return true;
+  char path[1024];
+  const char* dir = OutDir();
+  size_t n = strlen(dir);
+  if (n == 0 || n >= sizeof path) return false;
+  memcpy(path, dir, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (path[i] == '/' || path[i] == '\0') {
+      char saved = path[i];
+      path[i] = '\0';
+      if (mkdir(path, 0755) != 0 && errno != EEXIST) return false;
+      path[i] = saved;
+    }
+  }
+  g_dir_ready = true;
+  return true;
+}
+
+int CreateOutFile(const char* path) {
+  const char* name;
+  int dirfd = Resolve(path, &name);
+  if (dirfd == -1) return -1;
+  unlinkat(dirfd, name, 0);  // one of ours left by a crash; in a shared directory, only ours
+  // The system call itself: the runtime's own descriptors are not the
+  // program's (fd_hooks).
+  return static_cast<int>(syscall(SYS_openat, dirfd, name,
+                                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+}
+
+bool RenameOutFile(const char* from, const char* to) {
+  const char* from_name;
+  const char* to_name;
+  int dirfd = Resolve(from, &from_name);
+  if (dirfd == -1 || Resolve(to, &to_name) != dirfd) return false;
+  return renameat(dirfd, from_name, dirfd, to_name) == 0;
+}
+
+void RemoveOutFile(const char* path) {
+  const char* name;
+  int dirfd = Resolve(path, &name);
+  if (dirfd != -1) unlinkat(dirfd, name, 0);
+}
+
+bool HoldOutDir() {
+  if (g_held_fd >= 0) return true;
+  if (!EnsureOutDir()) return false;
+  int fd = static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, OutDir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd < 0) return false;
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, kHeldFdFloor);
+  if (high >= 0) {
+    syscall(SYS_close, fd);
+    fd = high;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    syscall(SYS_close, fd);
+    return false;
+  }
+  g_held_dev = st.st_dev;
+  g_held_ino = st.st_ino;
+  g_held_fd = fd;
+  return true;
+}
+
+bool OutDirHeld() { return g_held_fd >= 0; }
+
+int StatOutDir(struct stat* st) {
+  if (g_held_fd < 0) return stat(OutDir(), st);
+  return fstat(g_held_fd, st);
+}
+
+int ChmodOutDir(mode_t mode) {
+  if (g_held_fd < 0) return chmod(OutDir(), mode);
+  return fchmod(g_held_fd, mode);
+}
+
+}  // namespace heapscope::runtime
