@@ -163,29 +163,64 @@ std::string_view LeakKindProfileName(LeakKind kind) {
 
 namespace {
 
-// Calls fn(stack key, leaf name, values) for every sample: the key is the
-// frame names, leaf first, each followed by '\n'.
+constexpr std::string_view kJitFrame = "[jit]\n";
+
+// Calls fn(stack key, frames shown, leaf name, values, sample index) for
+// every sample: the key is the frame names, leaf first, each followed by
+// '\n', with JIT code as kJitFrame (ShownFrames); the frames shown name
+// every frame ("" when they equal the key). The leaf is the key's.
 template <typename Fn>
 void ForEachStack(const format::Profile& p, Fn fn) {
   NodeTable nodes = NodeTable::Build(p);
-  std::string key;
+  // A profile with no mappings at all (a converter's) has no way to tell
+  // JIT code from the rest.
+  const bool has_mappings = !p.mappings.empty();
+  std::string key, shown;
   for (size_t i = 0; i < p.samples.size(); i++) {
     auto v = p.samples.Values(i);
     auto locs = p.samples.Locations(i);
     size_t skip = nodes.PrunedPrefix(locs);
     key.clear();
+    shown.clear();
+    bool differs = false;
     std::string leaf;
     for (size_t l = skip; l < locs.size(); l++) {
+      const format::Location& loc = p.locations[locs[l]];
+      bool jit = has_mappings && loc.mapping == format::kNoIndex && loc.address != 0;
       for (NodeId n : nodes.NodesOf(locs[l])) {
         std::string name = ShortName(nodes.Name(n));
+        shown += name;
+        shown += '\n';
+        if (jit) {
+          differs = true;
+          if (key.size() >= kJitFrame.size() && key.ends_with(kJitFrame)) continue;
+          name = std::string(kJitFrame.substr(0, kJitFrame.size() - 1));
+        }
         if (leaf.empty()) leaf = name;
         key += name;
         key += '\n';
       }
     }
-    fn(key, leaf, v, i);
+    fn(key, differs ? shown : std::string(), leaf, v, i);
   }
 }
+
+// Keeps, per key, the frames shown of its largest sample.
+class ShownPicker {
+ public:
+  explicit ShownPicker(ShownFrames* out) : out_(out) {}
+  void Note(const std::string& key, const std::string& shown, int64_t bytes) {
+    if (shown.empty()) return;
+    auto [it, inserted] = best_.try_emplace(key, bytes);
+    if (!inserted && bytes <= it->second) return;
+    it->second = bytes;
+    (*out_)[key] = shown;
+  }
+
+ private:
+  ShownFrames* out_;
+  std::unordered_map<std::string, int64_t> best_;
+};
 
 void AddAge(AgeHistogram* h, double age, double bytes) {
   auto it = std::lower_bound(h->begin(), h->end(), age,
@@ -209,11 +244,14 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
   snap.time_sec = static_cast<double>(p.time_nanos) / 1e9;
   snap.rate = RuntimeRate(p);
   const format::StringIndex age_key = AgeLabelKey(p);
-  ForEachStack(p, [&](const std::string& key, const std::string& leaf, auto v, size_t i) {
+  ShownPicker picker(&snap.shown);
+  ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string& leaf,
+                      auto v, size_t i) {
     InUse in{v[is], io >= 0 ? v[io] : 0};
     snap.total.bytes += in.bytes;
     snap.total.objects += in.objects;
     if (in.bytes == 0 && in.objects == 0) return;
+    picker.Note(key, shown, in.bytes);
     const std::string fkey = leaf.empty() ? std::string("<unknown>") : leaf;
     InUse& s = snap.stacks[key];
     s.bytes += in.bytes;
@@ -261,11 +299,14 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
     int64_t limit = 0;
     if (it != kv.end() && ParseCommentInt(it->second, &limit) && limit > 0) r.limit = limit;
   }
-  ForEachStack(p, [&](const std::string& key, const std::string&, auto v, size_t) {
+  ShownPicker picker(&r.shown);
+  ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string&,
+                      auto v, size_t) {
     InUse in{v[value], count >= 0 ? v[count] : 0};
     r.total.bytes += in.bytes;
     r.total.objects += in.objects;
     if (in.bytes == 0 && in.objects == 0) return;
+    picker.Note(key, shown, in.bytes);
     InUse& s = r.stacks[key];
     s.bytes += in.bytes;
     s.objects += in.objects;
@@ -473,6 +514,15 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
   }
   if (!r.enough_snapshots) return r;
 
+  // The frames shown for each key, the newest snapshot's.
+  ShownFrames shown;
+  for (const LeakSnapshot& s : snaps) {
+    for (const auto& [k, v] : s.shown) shown[k] = v;
+    for (const ResourceSnapshot& res : s.resources) {
+      for (const auto& [k, v] : res.shown) shown[k] = v;
+    }
+  }
+
   auto classify = [&](LeakKind kind, const TrendOptions& opts, double total_growth,
                       const std::vector<double>& times, const std::vector<const StackMap*>& maps,
                       bool by_function, std::vector<LeakSuspect>* out,
@@ -503,7 +553,9 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
       LeakSuspect sus;
       sus.kind = kind;
       sus.verdict = tr.verdict;
-      sus.frames = by_function ? std::vector<std::string>{key} : SplitKey(key);
+      auto shown_it = by_function ? shown.end() : shown.find(key);
+      sus.frames = by_function ? std::vector<std::string>{key}
+                               : SplitKey(shown_it != shown.end() ? shown_it->second : key);
       sus.inuse = s.last.bytes;
       sus.inuse_objects = s.last.objects;
       sus.growth_per_sec = tr.slope;

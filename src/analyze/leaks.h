@@ -50,9 +50,17 @@ inline size_t ResourceIndex(LeakKind kind) { return static_cast<size_t>(kind) - 
 // A resource profile taken with a heap snapshot: per stack, InUse.bytes is
 // the value followed (descriptors, threads, or mapped bytes) and
 // InUse.objects the count (descriptors, threads, mappings).
+// Stack keys name every frame, except that code outside every mapped file
+// (what a JIT compiled, named only by the JIT's perf map, when at all, and
+// moved when recompiled) counts as one "[jit]" frame per run of such
+// frames, so a stack keeps its key from snapshot to snapshot. The frames
+// shown for a key, when they differ from it: those of its largest sample.
+using ShownFrames = std::unordered_map<std::string, std::string>;
+
 struct ResourceSnapshot {
   bool present = false;
   std::unordered_map<std::string, InUse> stacks;
+  ShownFrames shown;
   InUse total;
   // The process's open-file limit (fd profiles whose comments carry
   // `fd_limit=`), for the projection of a descriptor leak.
@@ -67,6 +75,7 @@ struct LeakSnapshot {
   // Keyed by frame names, leaf first, joined by '\n' (stacks), or by the
   // leaf function's name (functions).
   std::unordered_map<std::string, InUse> stacks;
+  ShownFrames shown;
   std::unordered_map<std::string, InUse> functions;
   // In-use bytes by age, for the keys above that have any.
   std::unordered_map<std::string, AgeHistogram> stack_ages;

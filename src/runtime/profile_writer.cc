@@ -18,6 +18,7 @@
 #include "platform/elf_symbols.h"
 #include "platform/modules.h"
 #include "runtime/memory_breakdown.h"
+#include "runtime/perf_map.h"
 #include "runtime/real_functions.h"
 #include "runtime/recorder.h"
 #include "runtime/runtime.h"
@@ -33,6 +34,7 @@ class SymbolCache {
   base::MmapArena arena{1 << 20};
   platform::ElfSymbols symbols[platform::ModuleTable::kMaxModules];
   uint8_t state[platform::ModuleTable::kMaxModules];  // 0 unknown, 1 loaded, 2 none
+  PerfMap perf_map;  // names for JIT code (outside every module)
 };
 
 SymbolCache* NewSymbolCache() {
@@ -326,6 +328,19 @@ class ProfileBuilder {
 
   format::StreamEncoder enc_;
   SymbolCache* symbols_;
+  bool perf_map_read_ = false;
+
+  // The JIT's name for pc (perf_map.h), the map read once per profile.
+  const char* JitName(uintptr_t pc) {
+    if (!perf_map_read_) {
+      perf_map_read_ = true;
+      char path[64];
+      base::RawBuffer b(path, sizeof path);
+      b.Str("/tmp/perf-").Uint(static_cast<uint64_t>(getpid())).Str(".map");
+      symbols_->perf_map.Refresh(b.CStr());
+    }
+    return symbols_->perf_map.Find(pc);
+  }
   base::MmapArena arena_{1 << 20};
   StringTable strings_;
   U64Map locations_;
@@ -444,6 +459,9 @@ bool ProfileBuilder::WriteLocationsAndMappings() {
             fkey = reinterpret_cast<uintptr_t>(s);  // unique per symbol
           }
         }
+      } else if (const char* jit = JitName(pc)) {
+        name = system_name = jit;
+        fkey = reinterpret_cast<uintptr_t>(jit);  // unique per entry
       }
     }
     if (name != nullptr) {

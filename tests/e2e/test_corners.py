@@ -36,6 +36,13 @@
                    call: sticky, writable by all; and holds it open), also
                    under a parent closed to nobody; a link planted under
                    the name of a temporary file is never followed
+  jit              a program that runs code it wrote into an anonymous
+                   executable mapping (a JIT) and lists it in
+                   /tmp/perf-PID.map at its end, as the JVM does: exact
+                   totals through the JIT frame, the frame named in the
+                   final profile as the map names it (the newest entry),
+                   and the leak through it found over all snapshots, named
+                   or not
   jemalloc_static  jemalloc linked statically into the executable
   tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
   tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
@@ -49,6 +56,7 @@ nothing or the exact truth for the program's functions, never something in
 between.
 
 Usage: test_corners.py HEAPSCOPE LIBHEAPSCOPE SCENARIO PROGRAM"""
+import json
 import math
 import os
 import re
@@ -376,6 +384,51 @@ def drop_root(env, prog):
     check_workers(out2, "drop_root, closed directory")
 
 
+def jit(env, prog):
+    def run(extra_env):
+        p = subprocess.Popen([prog], env=extra_env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            stdout, stderr = p.communicate(timeout=60)
+        finally:
+            kill_quietly(p)
+            try:
+                os.unlink(f"/tmp/perf-{p.pid}.map")
+            except FileNotFoundError:
+                pass
+        return p.returncode, stdout, stderr
+
+    rc, stdout, _ = run(None)
+    if stdout == "not x86-64\n":
+        print("note: not x86-64; nothing to test")
+        return
+    check(rc == 0 and stdout == "done\n", f"uninstrumented: {rc} {stdout!r}")
+    out = env.outdir("jit")
+    rc, stdout, stderr = run(env.preload_env(out, dict(RATE1, HEAPSCOPE_INTERVAL="50ms")))
+    check(rc == 0 and stdout == "done\n", f"with the runtime: {rc} {stdout!r} {stderr!r}")
+    check(stderr == "", f"the runtime wrote to stderr: {stderr!r}")
+    env.check_exact(final_path(out), {"JitAlloc": (2000000, 2000000, 40, 40)}, "jit")
+    traces = env.go_pprof(["-traces", "-symbolize=none"], final_path(out))
+    check("JS:handleRequest app.js:12" in traces,
+          f"the JIT frame is not named from the perf map: {traces[-600:]!r}")
+    check("JS:oldHandler" not in traces, "an older perf map entry named the frame")
+    seqs = numbered_snapshots(out)
+    check(len(seqs) >= 10, f"periodic snapshots: {seqs}")
+    early = env.go_pprof(["-traces", "-symbolize=none"], snapshot_path(out, seqs[0]))
+    check("JS:handleRequest" not in early, "a snapshot named JIT code before the map")
+    r = subprocess.run([env.heapscope, "leaks", "--format", "json", out], capture_output=True,
+                       text=True, timeout=120)
+    check(r.returncode == 0, f"heapscope leaks: {r.stderr}")
+    if r.returncode == 0:
+        heap = [s for s in json.loads(r.stdout)["suspects"]
+                if s["kind"] == "heap" and "JitAlloc" in s["frames"]]
+        check(len(heap) == 1, f"one suspect through the JIT code: {heap}")
+        if heap:
+            check(heap[0]["inuse"] == 2000000 and
+                  "JS:handleRequest app.js:12" in heap[0]["frames"],
+                  f"the suspect: {heap[0]['inuse']} bytes, frames {heap[0]['frames']}")
+
+
 def tcmalloc_first(env, prog):
     tc = find_tcmalloc()
     if tc is None:
@@ -394,7 +447,7 @@ def tcmalloc_after(env, prog):
 
 
 SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, fd_reuse,
-                                      one_thread, drop_root, unwind_escape, tiny_stacks, detached_exit,
+                                      one_thread, drop_root, jit, unwind_escape, tiny_stacks, detached_exit,
                                       static_init, jemalloc_static, tcmalloc_first,
                                       tcmalloc_after)}
 
