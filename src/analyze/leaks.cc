@@ -417,8 +417,13 @@ format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(const std::vector<st
   return snaps;
 }
 
-LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOptions& options) {
+LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions& options) {
   LeakReport r;
+  // The profile at exit comes after the program's teardown: judged
+  // without it when the snapshots before it are enough.
+  r.running_only = all.size() > 1 && all.back().at_exit &&
+                   all.size() - 1 >= options.trend.min_snapshots;
+  std::span<const LeakSnapshot> snaps(all.data(), all.size() - (r.running_only ? 1 : 0));
   r.snapshots = snaps.size();
   r.min_snapshots = options.trend.min_snapshots;
   r.enough_snapshots = snaps.size() >= options.trend.min_snapshots;
@@ -455,13 +460,7 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
 
   std::vector<double> totals;
   for (const auto& s : snaps) totals.push_back(static_cast<double>(s.total.bytes));
-  size_t running = snaps.size();
-  if (snaps.back().at_exit && running - 1 >= trend.min_snapshots) {
-    running--;
-    r.total_running_only = true;
-  }
-  Trend total_trend = ClassifyTrend(std::span<const double>(t).first(running),
-                                    std::span<const double>(totals).first(running), trend);
+  Trend total_trend = ClassifyTrend(t, totals, trend);
   r.total_inuse = snaps.back().total.bytes;
   r.total_inuse_objects = snaps.back().total.objects;
   r.total_growth_per_sec = total_trend.slope;
@@ -514,9 +513,10 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snaps, const LeakOption
   }
   if (!r.enough_snapshots) return r;
 
-  // The frames shown for each key, the newest snapshot's.
+  // The frames shown for each key, the newest snapshot's (the profile at
+  // exit included: a JIT may name its code only then).
   ShownFrames shown;
-  for (const LeakSnapshot& s : snaps) {
+  for (const LeakSnapshot& s : all) {
     for (const auto& [k, v] : s.shown) shown[k] = v;
     for (const ResourceSnapshot& res : s.resources) {
       for (const auto& [k, v] : res.shown) shown[k] = v;
@@ -625,12 +625,15 @@ std::string FormatLeaksText(const LeakReport& r) {
   std::snprintf(buf, sizeof buf, "leak trends: %zu snapshots over %.1fs (heap %s)\n",
                 r.snapshots, r.duration_sec, how.c_str());
   out += buf;
-  std::snprintf(buf, sizeof buf, "process in use: %s in %s objects, %s%s/s (%s/h) %s\n",
+  if (r.running_only) {
+    out += "judged while running: the profile at exit, written after the program's own "
+           "teardown, is left out\n";
+  }
+  std::snprintf(buf, sizeof buf, "process in use: %s in %s objects, %s%s/s (%s/h) over the window\n",
                 Bytes(static_cast<double>(r.total_inuse)).c_str(),
                 Count(r.total_inuse_objects).c_str(), r.total_growth_per_sec >= 0 ? "+" : "",
-                Bytes(r.total_growth_per_sec).c_str(), Bytes(r.total_growth_per_sec * 3600).c_str(),
-                r.total_running_only ? "while running (before the profile at exit)"
-                                     : "over the window");
+                Bytes(r.total_growth_per_sec).c_str(),
+                Bytes(r.total_growth_per_sec * 3600).c_str());
   out += buf;
   if (r.heap_growth_floor_per_sec > 0) {
     out += "slowest heap leak this window can show: about " + Bytes(r.heap_growth_floor_per_sec) +
@@ -769,7 +772,7 @@ std::string FormatLeaksJson(const LeakReport& r) {
   j["total_inuse_objects"] = r.total_inuse_objects;
   j["total_growth_per_sec"] = r.total_growth_per_sec;
   j["total_verdict"] = std::string(VerdictName(r.total_verdict));
-  j["total_running_only"] = r.total_running_only;
+  j["running_only"] = r.running_only;
   J kinds = J::array();
   for (const KindSummary& k : r.resources) {
     J kj;

@@ -158,6 +158,12 @@ struct KindSummary {
 };
 
 struct LeakReport {
+  // The series were judged without the profile at exit
+  // (LeakSnapshot::at_exit), because the snapshots before it are enough:
+  // what a program frees while it ends (its destructors free a global
+  // cache, a table, whatever main owned) says nothing of how it grew
+  // while running. Everything below then describes the snapshots before.
+  bool running_only = false;
   size_t snapshots = 0;
   size_t min_snapshots = 0;
   bool enough_snapshots = false;
@@ -180,11 +186,6 @@ struct LeakReport {
   int64_t total_inuse_objects = 0;
   double total_growth_per_sec = 0;
   Verdict total_verdict = Verdict::kConstant;
-  // The process-wide heap series was judged without the profile at exit
-  // (LeakSnapshot::at_exit): what a program frees while it ends says
-  // nothing of how it grew while running. Stacks keep it (a leak is still
-  // in use at exit).
-  bool total_running_only = false;
   std::optional<int64_t> limit;
   std::string limit_source;
   std::optional<double> time_to_limit_sec;

@@ -363,7 +363,10 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
   }
   PrintRss(out_dir, kv, at_exit, out);
   if (rows.empty()) {
+    // Often the program's teardown freed it all; the trends below judge
+    // the run without that.
     fprintf(out, "heapscope: nothing still in use %s\n", when);
+    PrintRunLeakReport(out_dir, out);
     return;
   }
   fprintf(out, "heapscope: still in use %s, by leading stacks:\n", when);

@@ -187,7 +187,7 @@ export async function renderLeaks(main, state, stillShown) {
   const draws = [];
   const summary = h('div.summary.leak-summary', {},
     'heap in use ', h('b', { text: fmtValue(data.total_inuse, 'bytes') }), ' is ', verdictBadge(data.verdict),
-    ` · ${fmtValue(data.total_growth_per_sec, 'bytes')}/s ${data.total_running_only ? 'while running (before the profile at exit)' : 'over ' + fmtDuration(data.duration_sec)}, ${data.snapshots} snapshots`,
+    ` · ${fmtValue(data.total_growth_per_sec, 'bytes')}/s over ${fmtDuration(data.duration_sec)}, ${data.snapshots} snapshots${data.running_only ? ' while running (the profile at exit, after teardown, left out)' : ''}`,
     data.limit ? ` · limit ${fmtValue(data.limit, 'bytes')} (${data.limit_source})` + (data.time_to_limit_sec !== null ? `, reached in ${fmtDuration(data.time_to_limit_sec)}` : '') : '',
     data.live ? h('span.live', { text: ` · live, every ${data.every_sec}s` }) : '');
   // The other resources the program used: counts (or mapped bytes) now.
