@@ -19,6 +19,7 @@
 #include "platform/modules.h"
 #include "runtime/memory_breakdown.h"
 #include "runtime/out_dir.h"
+#include "runtime/proc_dir.h"
 #include "runtime/profile_writer.h"
 #include "runtime/recorder.h"
 #include "runtime/resource_profiles.h"
@@ -387,6 +388,7 @@ void HoldOutDirBeforeChroot() {
   RecursionGuard guard;
   base::SpinLockHolder h(g_dump_lock);
   HoldOutDir();
+  HoldProcDir();
   LoadAllSymbols();
   errno = saved;
 }

@@ -17,6 +17,7 @@
 #include "base/mmap_arena.h"
 #include "base/spinlock.h"
 #include "runtime/memory_breakdown.h"
+#include "runtime/proc_dir.h"
 #include "runtime/resource_table.h"
 #include "runtime/runtime.h"
 
@@ -90,7 +91,7 @@ uint64_t StatusKb(const char* status, const char* key) {
 void ReadStatus(MemorySnapshot* m) {
   char status[8192];
   size_t len = 0;
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  int fd = OpenProc("/proc/self/status", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   for (;;) {
     ssize_t n = read(fd, status + len, sizeof status - 1 - len);
@@ -203,7 +204,7 @@ MemorySnapshot ReadMemorySnapshot(uint64_t live_heap) {
 
   RssClassifier classifier(hints, nhints, ranges, nranges, ResidentAnon);
   SmapsParser parser(RssClassifier::AddTo, &classifier);
-  int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+  int fd = OpenProc("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     char buf[16384];
     for (;;) {

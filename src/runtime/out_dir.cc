@@ -24,13 +24,14 @@ constexpr int kHeldFdFloor = 512;
 const char* OutDir() { return GlobalState().config.out_dir; }
 
 // Where path is reached: (AT_FDCWD, path), or (held descriptor, name)
-// once held. A held descriptor the program closed or reused no longer
-// names the directory: -1 then, and every operation fails.
+// once held, for a file of the output directory. A held descriptor the
+// program closed or reused no longer names the directory: -1 then, and
+// every operation fails. Paths elsewhere (DumpToPath's) go by path.
 int Resolve(const char* path, const char** name) {
   *name = path;
   if (g_held_fd < 0) return AT_FDCWD;
   size_t n = strlen(OutDir());
-  if (strncmp(path, OutDir(), n) != 0 || path[n] != '/') return -1;
+  if (strncmp(path, OutDir(), n) != 0 || path[n] != '/') return AT_FDCWD;
   struct stat st;
   if (fstat(g_held_fd, &st) != 0 || st.st_dev != g_held_dev || st.st_ino != g_held_ino) {
     errno = EBADF;

@@ -2,14 +2,57 @@
 
 #include <string.h>
 
+#include <atomic>
+
 #include "base/raw_log.h"
 
 namespace heapscope::runtime {
+namespace {
+
+std::atomic<int> g_proc_fd{-1};
+
+// (held /proc, "self/...") for "/proc/self/...", else (AT_FDCWD, path).
+int ProcAt(const char* path, const char** rel) {
+  *rel = path;
+  int held = g_proc_fd.load(std::memory_order_acquire);
+  if (held < 0 || strncmp(path, "/proc/", 6) != 0) return AT_FDCWD;
+  *rel = path + 6;
+  return held;
+}
+
+}  // namespace
+
+int OpenProc(const char* path, int flags) {
+  const char* rel;
+  int dir = ProcAt(path, &rel);
+  return static_cast<int>(syscall(SYS_openat, dir, rel, flags));
+}
+
+long ReadlinkProc(const char* path, char* buf, size_t cap) {
+  const char* rel;
+  int dir = ProcAt(path, &rel);
+  return syscall(SYS_readlinkat, dir, rel, buf, cap);
+}
+
+void HoldProcDir() {
+  if (g_proc_fd.load(std::memory_order_acquire) >= 0) return;
+  int fd = static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (fd < 0) return;
+  // Away from the numbers a program expects open() to return next.
+  int high = static_cast<int>(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 512));
+  if (high >= 0) {
+    syscall(SYS_close, fd);
+    fd = high;
+  }
+  int expected = -1;
+  if (!g_proc_fd.compare_exchange_strong(expected, fd)) syscall(SYS_close, fd);
+}
 
 size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
   if (cap == 0) return 0;
   buf[0] = '\0';
-  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+  int fd = OpenProc(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   size_t len = 0;
   while (len + 1 < cap) {

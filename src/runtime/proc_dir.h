@@ -10,6 +10,17 @@
 
 namespace heapscope::runtime {
 
+// Opens a file of /proc (path starts "/proc/") with the system call
+// itself. Once HoldProcDir ran, through a descriptor of /proc held open:
+// a program that chroots (haproxy, postfix) has no /proc of its own, yet
+// "self" under the held one still names the calling process, forked
+// children included.
+int OpenProc(const char* path, int flags);
+long ReadlinkProc(const char* path, char* buf, size_t cap);
+
+// Holds /proc open from now on (before chroot). Idempotent.
+void HoldProcDir();
+
 // Reads a small file into buf (NUL-terminated); its length, 0 when it
 // cannot be read.
 size_t ReadSmallFile(const char* path, char* buf, size_t cap);
@@ -37,8 +48,7 @@ const char* ThreadStateName(char c);
 // False when the directory does not open.
 template <typename Fn>
 bool ForEachNumberedEntry(const char* path, Fn&& fn) {
-  int dir = static_cast<int>(
-      syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int dir = OpenProc(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return false;
   struct Dirent64 {
     uint64_t ino;

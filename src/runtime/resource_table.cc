@@ -289,7 +289,7 @@ FdKind ClassifyFd(int fd) {
   base::RawBuffer b(path, sizeof path);
   b.Str("/proc/self/fd/").Int(fd);
   char target[64];
-  long n = syscall(SYS_readlinkat, AT_FDCWD, b.CStr(), target, sizeof target - 1);
+  long n = ReadlinkProc(b.CStr(), target, sizeof target - 1);
   if (n <= 0) return FdKind::kUnknown;
   target[n] = '\0';
   if (Starts(target, "socket:")) return FdKind::kSocket;

@@ -32,8 +32,9 @@
                    for nobody with setuid, setresuid and setreuid, as
                    nginx's do, and one chroots first, as haproxy does: each
                    worker's profiles are written into the output directory
-                   and exact (the runtime shares the directory before the
-                   call: sticky, writable by all; and holds it open), also
+                   and exact, named, with resident memory read from /proc
+                   (the runtime shares the directory before the call:
+                   sticky, writable by all; and holds it and /proc open), also
                    under a parent closed to nobody; a link planted under
                    the name of a temporary file is never followed
   jit              a program that runs code it wrote into an anonymous
@@ -345,6 +346,10 @@ def drop_root(env, prog):
             traces = env.go_pprof(["-traces", "-symbolize=none"], path)
             check("WorkerWork" in traces and "main" in traces,
                   f"{label} worker {pid}: frames not named in the profile: {traces[-400:]!r}")
+            # /proc is read through the directory held before chroot.
+            kv = runtime_comments(env.go_pprof_top(path))
+            check(int(kv.get("vm_rss", "0")) > 0,
+                  f"{label} worker {pid}: no resident memory in the profile: {kv}")
         check(not os.path.exists(os.path.join(jail, out.lstrip("/"))),
               f"{label}: the chrooted worker wrote inside its new root")
 

@@ -6,6 +6,7 @@
 
 #include "base/raw_log.h"
 #include "runtime/cpu_profile.h"
+#include "runtime/proc_dir.h"
 #include "runtime/resource_profiles.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_stacks.h"
@@ -316,7 +317,7 @@ void ServeIndex(Reply* reply) {
 }
 
 void ServeCmdline(Reply* reply) {
-  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  int fd = OpenProc("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     ServeError(500, "cannot read /proc/self/cmdline", reply);
     return;

@@ -71,7 +71,7 @@ void Collect(Figures* f) {
   f->heap = ComputeHeapTotals();
   char status[8192];
   size_t len = 0;
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  int fd = OpenProc("/proc/self/status", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     for (;;) {
       ssize_t n = read(fd, status + len, sizeof status - 1 - len);
@@ -119,7 +119,7 @@ void ServeVars(Reply* reply) {
   Text t(reply->body);
   // cmdline as expvar has it: an array of strings.
   t.Str("{\n\"cmdline\": [");
-  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  int fd = OpenProc("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     base::MmapBuffer args;
     char buf[4096];
