@@ -27,6 +27,9 @@ if [ "$what" = test ]; then
   pkgs+=(chromium)
   # A TLS server for the https input test (tests/e2e/test_https.py).
   pkgs+=(openssl)
+  # glibc's separate debug symbols: the runtime names glibc's local
+  # functions (start_thread) from them (tests/e2e/test_threads.py).
+  pkgs+=(libc6-dbg)
 fi
 if [ "$what" = bench ]; then
   # The tools bench/run_bench.py compares with, and GNU time for peak RSS.

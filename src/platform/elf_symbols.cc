@@ -46,6 +46,7 @@ bool InBounds(size_t off, size_t len, size_t total) { return off <= total && len
 bool ElfSymbols::Load(const char* path, base::MmapArena* arena) {
   symbols_ = nullptr;
   count_ = 0;
+  full_ = false;
   MappedFile f(path);
   const uint8_t* d = f.data();
   size_t n = f.size();
@@ -126,6 +127,7 @@ bool ElfSymbols::Load(const char* path, base::MmapArena* arena) {
   }
   symbols_ = out;
   count_ = w;
+  full_ = symtab->sh_type == SHT_SYMTAB;
   return true;
 }
 

@@ -27,10 +27,13 @@ class ElfSymbols {
   Symbol* Find(uint64_t vaddr);
 
   size_t size() const { return count_; }
+  // Read from a full symbol table (.symtab), not only the dynamic one.
+  bool full() const { return full_; }
 
  private:
   Symbol* symbols_ = nullptr;
   size_t count_ = 0;
+  bool full_ = false;
 };
 
 }  // namespace heapscope::platform

@@ -55,10 +55,30 @@ SymbolCache* DefaultSymbols() {
   return &*g_symbols;
 }
 
+// Debian's debug packages (libc6-dbg, ...) and debuginfod caches keep the
+// full symbol table of a stripped library under its build ID: it names
+// the local functions (start_thread, execute_native_thread_routine) that
+// the library's own dynamic symbols leave out.
+bool LoadSeparateDebugSymbols(const platform::Module& m, platform::ElfSymbols* out,
+                              base::MmapArena* arena) {
+  size_t id_len = m.build_id != nullptr ? strlen(m.build_id) : 0;
+  if (id_len < 4) return false;
+  char path[256];
+  base::RawBuffer b(path, sizeof path);
+  b.Str("/usr/lib/debug/.build-id/").Str(m.build_id, 2).Char('/').Str(m.build_id + 2).Str(".debug");
+  if (b.truncated() || access(b.CStr(), R_OK) != 0) return false;
+  platform::ElfSymbols dbg;
+  if (!dbg.Load(path, arena) || !dbg.full()) return false;
+  *out = dbg;
+  return true;
+}
+
 platform::ElfSymbols* SymbolsFor(SymbolCache* cache, size_t module_index) {
   SymbolCache& c = *cache;
   if (c.state[module_index] == 0) {
-    bool ok = c.symbols[module_index].Load(Modules().at(module_index).path, &c.arena);
+    const platform::Module& m = Modules().at(module_index);
+    bool ok = LoadSeparateDebugSymbols(m, &c.symbols[module_index], &c.arena) ||
+              c.symbols[module_index].Load(m.path, &c.arena);
     c.state[module_index] = ok ? 1 : 2;
   }
   return c.state[module_index] == 1 ? &c.symbols[module_index] : nullptr;
