@@ -23,7 +23,8 @@ class PerfMap {
   // Reads what was appended to the file since the last call (the file is
   // written append-only; a new file, or a shorter one, is read afresh).
   // A missing file is no error: the program has no JIT, or it writes no
-  // map.
+  // map. Only a regular file owned by the process's user or root is read,
+  // never through a link.
   void Refresh(const char* path);
 
   // The name of the newest entry holding pc; nullptr when none does.

@@ -1,6 +1,7 @@
 #include "runtime/perf_map.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -78,6 +79,24 @@ TEST_F(PerfMapTest, BadLinesAreSkippedAndCounted) {
   EXPECT_EQ(m.skipped(), 8u);
   EXPECT_STREQ(m.Find(0x7005), "after the long line");
   EXPECT_EQ(m.Find(0x6005), nullptr);
+}
+
+TEST_F(PerfMapTest, OnlyARegularFileIsRead) {
+  Write("1000 10 target\n");
+  std::string link = path_ + ".link";
+  ASSERT_EQ(symlink(path_.c_str(), link.c_str()), 0);
+  PerfMap m;
+  m.Refresh(link.c_str());
+  EXPECT_EQ(m.size(), 0u);
+  unlink(link.c_str());
+  // A FIFO nobody writes to: opening it must not wait.
+  std::string fifo = path_ + ".fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  m.Refresh(fifo.c_str());
+  EXPECT_EQ(m.size(), 0u);
+  unlink(fifo.c_str());
+  m.Refresh(path_.c_str());
+  EXPECT_EQ(m.size(), 1u);
 }
 
 TEST_F(PerfMapTest, MissingFileIsNoMap) {
