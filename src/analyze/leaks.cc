@@ -240,6 +240,8 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
     return format::Error{source + ": not a heap profile (no inuse_space sample type)"};
   }
   LeakSnapshot snap;
+  static const std::regex kAtExit(R"((^|/)heap\.([0-9]+\.)?final\.pb\.gz$)");
+  snap.at_exit = std::regex_search(source, kAtExit);
   snap.source = std::move(source);
   snap.time_sec = static_cast<double>(p.time_nanos) / 1e9;
   snap.rate = RuntimeRate(p);
@@ -402,8 +404,6 @@ format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(const std::vector<st
       continue;
     }
     ReadResourceSiblings(f, &*snap, warnings);
-    static const std::regex kFinal(R"(heap\.([0-9]+\.)?final\.pb\.gz)");
-    snap->at_exit = std::regex_match(fs::path(f).filename().string(), kFinal);
     snaps.push_back(std::move(*snap));
   }
   // One bad file among many (a disk filled up, a copy cut short) should not

@@ -82,8 +82,9 @@ struct LeakSnapshot {
   std::unordered_map<std::string, AgeHistogram> function_ages;
   InUse total;
   ResourceSnapshot resources[3];  // By ResourceIndex: fd, thread, mmap.
-  // The runtime's profile at exit (heap[.PID].final.pb.gz): written after
-  // the program's own teardown may have freed much of its heap.
+  // The runtime's profile at exit (source named heap[.PID].final.pb.gz):
+  // written after the program's own teardown may have freed much of its
+  // heap.
   bool at_exit = false;
 };
 

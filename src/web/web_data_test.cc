@@ -141,6 +141,27 @@ TEST_F(WebDataTest, TwoProfilesDiff) {
   EXPECT_EQ(diff["flame"]["nodes"][3], 1301);
 }
 
+// The profile at exit, after the program's teardown freed the leak: the
+// page judges the run without it, as `heapscope leaks` does.
+TEST_F(WebDataTest, SeriesLeaksLeaveOutTheProfileAtExit) {
+  std::filesystem::create_directories(dir_ / "snaps");
+  for (int i = 1; i <= 10; i++) {
+    char name[32];
+    std::snprintf(name, sizeof name, "snaps/heap.%04d.pb.gz", i);
+    Write(name, 1000000LL * i, 1000 + i);
+  }
+  Write("snaps/heap.final.pb.gz", 0, 1011);
+  auto d = Open({(dir_ / "snaps").string()});
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(Get(*d, "/api/info")["snapshots"], 11);
+  json leaks = Get(*d, "/api/leaks");
+  EXPECT_EQ(leaks["running_only"], true);
+  EXPECT_EQ(leaks["verdict"], "growing");
+  ASSERT_GE(leaks["suspects"].size(), 1u);
+  EXPECT_EQ(leaks["suspects"][0]["frames"][0], "leak_more");
+  EXPECT_EQ(leaks["suspects"][0]["inuse"], 10000000);
+}
+
 TEST_F(WebDataTest, SeriesLeaksWithOneSeriesPerSuspect) {
   std::filesystem::create_directories(dir_ / "snaps");
   for (int i = 1; i <= 10; i++) {
