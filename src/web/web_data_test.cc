@@ -31,6 +31,17 @@ class WebDataTest : public ::testing::Test {
 
   // main -> leak holds `leak` bytes, main -> cache 300, main -> tiny 1 byte
   // (below 1/50000 of the total once leak is large).
+  // snaps/heap.0001 .. 0010.pb.gz, one second apart: leak_more grows by
+  // 1 MB a snapshot.
+  void WriteGrowingSeries() {
+    std::filesystem::create_directories(dir_ / "snaps");
+    for (int i = 1; i <= 10; i++) {
+      char name[32];
+      std::snprintf(name, sizeof name, "snaps/heap.%04d.pb.gz", i);
+      Write(name, 1000000LL * i, 1000 + i);
+    }
+  }
+
   std::string Write(const std::string& name, int64_t leak, int64_t time_sec = 0,
                     const std::string& comment = "") {
     ProfileBuilder b({{"alloc_objects", "count"},
@@ -144,12 +155,7 @@ TEST_F(WebDataTest, TwoProfilesDiff) {
 // The profile at exit, after the program's teardown freed the leak: the
 // page judges the run without it, as `heapscope leaks` does.
 TEST_F(WebDataTest, SeriesLeaksLeaveOutTheProfileAtExit) {
-  std::filesystem::create_directories(dir_ / "snaps");
-  for (int i = 1; i <= 10; i++) {
-    char name[32];
-    std::snprintf(name, sizeof name, "snaps/heap.%04d.pb.gz", i);
-    Write(name, 1000000LL * i, 1000 + i);
-  }
+  WriteGrowingSeries();
   Write("snaps/heap.final.pb.gz", 0, 1011);
   auto d = Open({(dir_ / "snaps").string()});
   ASSERT_NE(d, nullptr);
@@ -163,12 +169,7 @@ TEST_F(WebDataTest, SeriesLeaksLeaveOutTheProfileAtExit) {
 }
 
 TEST_F(WebDataTest, SeriesLeaksWithOneSeriesPerSuspect) {
-  std::filesystem::create_directories(dir_ / "snaps");
-  for (int i = 1; i <= 10; i++) {
-    char name[32];
-    std::snprintf(name, sizeof name, "snaps/heap.%04d.pb.gz", i);
-    Write(name, 1000000LL * i, 1000 + i);
-  }
+  WriteGrowingSeries();
   auto d = Open({(dir_ / "snaps").string()});
   ASSERT_NE(d, nullptr);
   json info = Get(*d, "/api/info");
