@@ -109,8 +109,6 @@ bool HoldOutDir() {
   return true;
 }
 
-bool OutDirHeld() { return g_held_fd >= 0; }
-
 int StatOutDir(struct stat* st) {
   if (g_held_fd < 0) return stat(OutDir(), st);
   return fstat(g_held_fd, st);

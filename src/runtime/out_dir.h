@@ -28,7 +28,6 @@ void RemoveOutFile(const char* path);
 // Opens the output directory (creating it) and writes through that
 // descriptor from now on. True when held (now or before).
 bool HoldOutDir();
-bool OutDirHeld();
 
 // stat and chmod of the output directory itself, through the descriptor
 // when held.
