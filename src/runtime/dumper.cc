@@ -320,6 +320,12 @@ void FinalDump() {
 
 namespace {
 
+// Whether this process writes profiles into the output directory.
+bool WritesFiles() {
+  const Config& c = GlobalState().config;
+  return c.final_dump || ThreadWanted();
+}
+
 // Whether uid (with the process's current group, which a server sets
 // before its user) may search every directory above dir. Supplementary
 // groups are not looked at.
@@ -350,7 +356,7 @@ bool ParentsSearchable(const char* dir, uid_t uid, char* blocker, size_t blocker
 void ShareOutDirBeforeUidChange(uid_t new_euid) {
   if (new_euid == 0 || new_euid == static_cast<uid_t>(-1) || geteuid() != 0) return;
   State& g = GlobalState();
-  if (!g.active.load() || !g.config.final_dump) return;
+  if (!g.active.load() || !WritesFiles()) return;
   int saved = errno;
   RecursionGuard guard;
   base::SpinLockHolder h(g_dump_lock);
@@ -383,11 +389,11 @@ void ShareOutDirBeforeUidChange(uid_t new_euid) {
 
 void HoldOutDirBeforeChroot() {
   State& g = GlobalState();
-  if (!g.active.load() || !g.config.final_dump) return;
+  if (!g.active.load()) return;
   int saved = errno;
   RecursionGuard guard;
   base::SpinLockHolder h(g_dump_lock);
-  HoldOutDir();
+  if (WritesFiles()) HoldOutDir();
   HoldProcDir();
   LoadAllSymbols();
   errno = saved;

@@ -8,12 +8,14 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "base/age_buckets.h"
 #include "base/mmap_arena.h"
 #include "base/no_destructor.h"
 #include "base/raw_log.h"
+#include "base/spinlock.h"
 #include "format/profile_fields.h"
 #include "platform/elf_symbols.h"
 #include "platform/modules.h"
@@ -28,18 +30,38 @@ namespace heapscope::runtime {
 platform::ModuleTable& Modules();
 
 // Symbol tables per module, loaded once and kept (modules never change on
-// disk while the process runs, and unloaded ones must stay nameable).
+// disk while the process runs, and unloaded ones must stay nameable). A
+// cache is used by one thread at a time, except that LoadAllSymbols may
+// load tables into it from another: loading is under load_lock, and a
+// table is read only once its state says it is there.
 class SymbolCache {
  public:
   base::MmapArena arena{1 << 20};
   platform::ElfSymbols symbols[platform::ModuleTable::kMaxModules];
-  uint8_t state[platform::ModuleTable::kMaxModules];  // 0 unknown, 1 loaded, 2 none
-  PerfMap perf_map;  // names for JIT code (outside every module)
+  // 0 unknown, 1 loaded, 2 none
+  std::atomic<uint8_t> state[platform::ModuleTable::kMaxModules];
+  base::SpinLock load_lock;
+  PerfMap perf_map;  // names for JIT code (outside every module); its user's only
 };
+
+namespace {
+
+// The caches of threads other than the dump thread (the HTTP server's),
+// for LoadAllSymbols.
+constexpr size_t kMaxExtraCaches = 4;
+std::atomic<SymbolCache*> g_extra_caches[kMaxExtraCaches];
+
+}  // namespace
 
 SymbolCache* NewSymbolCache() {
   void* mem = base::MapPages(sizeof(SymbolCache));
-  return mem != nullptr ? new (mem) SymbolCache() : nullptr;
+  if (mem == nullptr) return nullptr;
+  SymbolCache* c = new (mem) SymbolCache();
+  for (auto& slot : g_extra_caches) {
+    SymbolCache* expected = nullptr;
+    if (slot.compare_exchange_strong(expected, c)) break;
+  }
+  return c;
 }
 
 namespace {
@@ -75,21 +97,33 @@ bool LoadSeparateDebugSymbols(const platform::Module& m, platform::ElfSymbols* o
 
 platform::ElfSymbols* SymbolsFor(SymbolCache* cache, size_t module_index) {
   SymbolCache& c = *cache;
-  if (c.state[module_index] == 0) {
-    const platform::Module& m = Modules().at(module_index);
-    bool ok = LoadSeparateDebugSymbols(m, &c.symbols[module_index], &c.arena) ||
-              c.symbols[module_index].Load(m.path, &c.arena);
-    c.state[module_index] = ok ? 1 : 2;
+  uint8_t state = c.state[module_index].load(std::memory_order_acquire);
+  if (state == 0) {
+    base::SpinLockHolder h(c.load_lock);
+    state = c.state[module_index].load(std::memory_order_relaxed);
+    if (state == 0) {
+      const platform::Module& m = Modules().at(module_index);
+      bool ok = LoadSeparateDebugSymbols(m, &c.symbols[module_index], &c.arena) ||
+                c.symbols[module_index].Load(m.path, &c.arena);
+      state = ok ? 1 : 2;
+      c.state[module_index].store(state, std::memory_order_release);
+    }
   }
-  return c.state[module_index] == 1 ? &c.symbols[module_index] : nullptr;
+  return state == 1 ? &c.symbols[module_index] : nullptr;
 }
 
 }  // namespace
 
 void LoadAllSymbols() {
   Modules().Refresh();
+  size_t n = Modules().size();
   SymbolCache* cache = DefaultSymbols();
-  for (size_t i = 0; i < Modules().size(); i++) SymbolsFor(cache, i);
+  for (size_t i = 0; i < n; i++) SymbolsFor(cache, i);
+  for (auto& slot : g_extra_caches) {
+    if (SymbolCache* c = slot.load(std::memory_order_acquire)) {
+      for (size_t i = 0; i < n; i++) SymbolsFor(c, i);
+    }
+  }
 }
 
 namespace {

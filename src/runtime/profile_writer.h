@@ -97,8 +97,9 @@ bool WriteHeapProfileGz(format::ByteSink* out, const HeapProfileOptions& options
 bool WriteHeapProfileText(format::ByteSink* out, const HeapProfileOptions& options);
 
 // Loads the symbol tables of every module loaded now into the dump
-// thread's cache: before chroot(), after which their files may be out of
-// reach. Call with the dumper's lock held.
+// thread's cache and every other (the HTTP server's): before chroot(),
+// after which their files may be out of reach. Call with the dumper's
+// lock held.
 void LoadAllSymbols();
 
 // Names the function containing pc from the ELF symbol tables (demangled)

@@ -35,7 +35,8 @@
                    and exact, named, with resident memory read from /proc
                    (the runtime shares the directory before the call:
                    sticky, writable by all; and holds it and /proc open), also
-                   under a parent closed to nobody; a link planted under
+                   under a parent closed to nobody; the live endpoint of a
+                   process that chroots names its frames; a link planted under
                    the name of a temporary file is never followed
   jit              a program that runs code it wrote into an anonymous
                    executable mapping (a JIT) and lists it in
@@ -65,6 +66,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hstest import (CornerEnv, LineReader, check, fail, final_path, find_tcmalloc, finish,
@@ -387,6 +389,36 @@ def drop_root(env, prog):
     check(f"which cannot reach {out2} ({closed} is closed to it): the process goes on writing"
           in got.stderr, f"no word on the unreachable directory: {got.stderr!r}")
     check_workers(out2, "drop_root, closed directory")
+
+    # The live endpoint of a process that chroots after it started: its
+    # thread's symbol tables were read before the call.
+    out3 = env.outdir("drop-root-http")
+    p = env.spawn(cmd + ["serve"], out=out3,
+                  extra=dict(RATE1, HEAPSCOPE_HTTP="127.0.0.1:0", HEAPSCOPE_FINAL="0"))
+    try:
+        so, se = LineReader(p.stdout), LineReader(p.stderr)
+        url = None
+        while url is None:
+            line = se.readline(timeout=30)
+            if not line:
+                break
+            m = re.search(r"serving (http://\S+/debug/pprof/)", line)
+            if m:
+                url = m.group(1)
+        ready = so.readline(timeout=30)
+        check(url is not None and ready == "ready\n", f"serve: {url} {ready!r}")
+        if url is not None and ready == "ready\n":
+            heap = os.path.join(env.tmp, "served-heap.pb.gz")
+            with urllib.request.urlopen(url + "heap", timeout=30) as r, open(heap, "wb") as f:
+                f.write(r.read())
+            traces = env.go_pprof(["-traces", "-symbolize=none"], heap)
+            check("ServeWork" in traces and "main" in traces,
+                  f"the endpoint did not name frames after chroot: {traces[-600:]!r}")
+        p.stdin.close()
+        p.wait(timeout=30)
+        check(p.returncode == 0, f"serve: exit status {p.returncode}")
+    finally:
+        kill_quietly(p)
 
 
 def jit(env, prog):

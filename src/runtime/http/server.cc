@@ -534,7 +534,6 @@ void* ServerMain(void* arg) {
     if (!Listen(s)) return nullptr;
     AnnounceAddress(s);
   }
-  s.symbols = NewSymbolCache();
   Serve(s);
   return nullptr;
 }
@@ -686,6 +685,9 @@ void StartHttpServer() {
       return;
     }
   }
+  // Made here, not by the thread: a chroot() right after start finds it
+  // registered and loads its tables (LoadAllSymbols).
+  s->symbols = NewSymbolCache();
   g_server = s;
   pthread_atfork(nullptr, nullptr, ForkChild);
   sigset_t all, old;

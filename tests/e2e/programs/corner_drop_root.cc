@@ -10,6 +10,11 @@
 //   WorkerWork  25 x malloc(4000) in each worker, kept
 // Main prints each worker's result in order: the same with the runtime
 // as without.
+//
+// `corner_drop_root JAIL serve`: main itself shuts itself into JAIL and
+// becomes nobody, keeps 25 x malloc(4000) (ServeWork), prints "ready" and
+// waits for its input to end (for the live endpoint, started before the
+// chroot, to be asked for the heap).
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +29,13 @@ __attribute__((noinline)) void* MainWork(size_t n) {
   void* p = malloc(n);
   if (p == nullptr) abort();
   memset(p, 1, n);
+  return p;
+}
+
+__attribute__((noinline)) void* ServeWork(size_t n) {
+  void* p = malloc(n);
+  if (p == nullptr) abort();
+  memset(p, 4, n);
   return p;
 }
 
@@ -58,8 +70,20 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < 10; i++) g_kept[i] = MainWork(3000);
   if (argc < 2) {
-    printf("usage: corner_drop_root JAIL_DIR\n");
+    printf("usage: corner_drop_root JAIL_DIR [serve]\n");
     return 2;
+  }
+  if (argc > 2 && strcmp(argv[2], "serve") == 0) {
+    const uid_t kNobody = 65534;
+    if (chroot(argv[1]) != 0 || chdir("/") != 0) return 3;
+    if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0) return 4;
+    for (int i = 10; i < 32; i++) g_kept[i] = ServeWork(4000);
+    printf("ready\n");
+    fflush(stdout);
+    char buf[64];
+    while (fread(buf, 1, sizeof buf, stdin) > 0) {
+    }
+    return 0;
   }
   pid_t pids[4];
   for (int how = 0; how < 4; how++) {
