@@ -134,7 +134,9 @@ static NOINLINE void MapAnon() {
   munmap(MAP(64 * kKiB), 64 * kKiB);
 }
 
-static int Hold() {
+// Not inlined into main: its frame is named Hold whether or not a reader
+// expands inlined frames from DWARF.
+static NOINLINE int Hold() {
   if (pipe(g_park) != 0) return 2;  // made in main: not one of the counted functions
   OpenFiles();
   OpenSockets();
