@@ -17,7 +17,9 @@
   namespaces       setns() into a mount namespace and unshare(CLONE_NEWUSER),
                    which the kernel allows a single-threaded process only:
                    same results as uninstrumented (the runtime's dump
-                   thread ends for the call), periodic snapshots after it
+                   thread ends for the call), periodic snapshots after it;
+                   the same with the live endpoint on (its thread ends
+                   too), which serves the heap after the calls
   fd_reuse         a program closes every descriptor past stderr, then
                    passes messages on a socketpair at the low numbers while
                    a signal handler allocates over code without unwind
@@ -158,6 +160,34 @@ def namespaces(env, prog):
     check(len(after) >= 2, f"periodic snapshots after the calls: {after}")
     env.check_exact(final_path(out), {"BeforeNamespaces": (20000, 20000, 20, 20),
                                       "AfterNamespaces": (60000, 60000, 30, 30)}, "namespaces")
+
+    # With the live endpoint on: its thread ends for the calls too, and
+    # serves again after them.
+    out = env.outdir("namespaces-http")
+    p = env.spawn([prog], out=out, extra=dict(RATE1, HEAPSCOPE_INTERVAL="50ms",
+                                              HEAPSCOPE_HTTP="127.0.0.1:0"))
+    try:
+        se = LineReader(p.stderr)
+        first = se.readline(timeout=30)
+        m = re.search(r"serving (http://\S+/debug/pprof/)", first)
+        check(m is not None, f"namespaces, endpoint: no address: {first!r}")
+        stdout = LineReader(p.stdout)
+        lines = [stdout.readline(timeout=30) for _ in plain.stdout.splitlines()]
+        check("".join(lines) == plain.stdout,
+              f"namespaces, endpoint: {''.join(lines)!r}, uninstrumented {plain.stdout!r}")
+        if m is not None:
+            heap = os.path.join(env.tmp, "namespaces-heap.pb.gz")
+            with urllib.request.urlopen(m.group(1) + "heap", timeout=10) as r, \
+                    open(heap, "wb") as f:
+                f.write(r.read())
+            env.check_exact(heap, {"AfterNamespaces": (60000, 60000, 30, 30)},
+                            "namespaces, endpoint after the calls")
+        p.wait(timeout=30)
+        check(p.returncode == 0, f"namespaces, endpoint: exit status {p.returncode}")
+        rest = se.rest(timeout=5)
+        check(rest == "", f"namespaces, endpoint: the runtime wrote to stderr: {rest!r}")
+    finally:
+        kill_quietly(p)
 
 
 def fd_reuse(env, prog):

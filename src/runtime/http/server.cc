@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -9,9 +10,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <new>
 
 #include "base/clock.h"
@@ -72,6 +75,23 @@ struct Server {
 Server* g_server = nullptr;
 sem_t g_start_signal;
 std::atomic<bool> g_started{false};
+
+// Pausing the thread (PauseHttpThread), as the dumper pauses its own: asked,
+// then the thread ends (kStopped) at the top of its loop, or Resume comes
+// first and it goes on (kRun). Each side moves the state by
+// compare-and-swap. Connections, delta bases and the CPU profile live in
+// the Server, not on the thread, so a new thread takes up where it was.
+enum : int { kRun, kStopAsked, kStopped };
+std::atomic<int> g_stop{kRun};
+std::atomic<bool> g_thread_running{false};
+int g_wake[2] = {-1, -1};  // written to by Pause: poll returns at once
+
+// True when the thread is asked to stop and agrees (it then returns).
+bool StopNow() {
+  int asked = kStopAsked;
+  return g_stop.load(std::memory_order_acquire) == kStopAsked &&
+         g_stop.compare_exchange_strong(asked, kStopped);
+}
 
 void Log2(const char* a, const char* b, const char* c = "", const char* d = "") {
   char msg[768];
@@ -402,12 +422,16 @@ void Accept(Server& s, uint64_t now) {
 }
 
 void Serve(Server& s) {
-  struct pollfd fds[kMaxConnections + 1];
-  Conn* owners[kMaxConnections + 1];
+  struct pollfd fds[kMaxConnections + 2];
+  Conn* owners[kMaxConnections + 2];
   for (;;) {
+    if (StopNow()) return;
     uint64_t now = MonoNs();
     int nfds = 0;
     fds[nfds] = {s.listen_fd, POLLIN, 0};
+    owners[nfds++] = nullptr;
+    const int wake_index = nfds;
+    fds[nfds] = {g_wake[0], POLLIN, 0};  // -1 (ignored by poll) when there is none
     owners[nfds++] = nullptr;
     uint64_t next = now + kSecond;
     for (Conn& c : s.conns) {
@@ -445,7 +469,12 @@ void Serve(Server& s) {
     }
     now = MonoNs();
     if (cpu) TickCpuProfile();
-    for (int i = 1; i < nfds; i++) {
+    if (ready > 0 && (fds[wake_index].revents & POLLIN) != 0) {
+      char drain[16];
+      while (syscall(SYS_read, g_wake[0], drain, sizeof drain) > 0) {
+      }
+    }
+    for (int i = wake_index + 1; i < nfds; i++) {
       Conn& c = *owners[i];
       short re = ready > 0 ? fds[i].revents : 0;
       if (c.state == ConnState::kReading) {
@@ -528,14 +557,32 @@ void* ServerMain(void* arg) {
   GlobalState().http_tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
   Server& s = *static_cast<Server*>(arg);
   if (s.listen_fd < 0) {
-    // Started by signal: wait for it, then listen.
+    // Started by signal: wait for it, then listen. A pause posts too.
     while (sem_wait(&g_start_signal) != 0) {
     }
+    if (StopNow()) return nullptr;
     if (!Listen(s)) return nullptr;
     AnnounceAddress(s);
   }
   Serve(s);
   return nullptr;
+}
+
+bool StartServerThread(Server* s) {
+  sigset_t all, old;
+  sigfillset(&all);
+  // The thread inherits this mask: program signals never land on it.
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 512 * 1024);
+  g_stop.store(kRun);
+  bool ok = pthread_create(&s->thread, &attr, ServerMain, s) == 0;
+  g_thread_running.store(ok);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return ok;
 }
 
 void OnStartSignal(int) {
@@ -549,6 +596,8 @@ void OnStartSignal(int) {
 void ForkChild() {
   CpuProfileForkChild();
   GlobalState().http_tid.store(0, std::memory_order_relaxed);
+  g_thread_running.store(false);
+  g_stop.store(kRun);
   Server* s = g_server;
   if (s == nullptr) return;
   if (s->listen_fd >= 0) close(s->listen_fd);
@@ -688,23 +737,57 @@ void StartHttpServer() {
   // Made here, not by the thread: a chroot() right after start finds it
   // registered and loads its tables (LoadAllSymbols).
   s->symbols = NewSymbolCache();
+  if (syscall(SYS_pipe2, g_wake, O_NONBLOCK | O_CLOEXEC) != 0) g_wake[0] = g_wake[1] = -1;
   g_server = s;
   pthread_atfork(nullptr, nullptr, ForkChild);
-  sigset_t all, old;
-  sigfillset(&all);
-  // The thread inherits this mask: program signals never land on it.
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 512 * 1024);
-  if (pthread_create(&s->thread, &attr, ServerMain, s) != 0) {
+  if (!StartServerThread(s)) {
     base::RawLog("cannot start the HTTP endpoint thread; it is off");
     if (s->listen_fd >= 0) close(s->listen_fd);
     s->listen_fd = -1;
   }
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+bool PauseHttpThread() {
+  Server* s = g_server;
+  if (s == nullptr || !g_thread_running.load()) return true;
+  State& g = GlobalState();
+  // The thread notes its tid as its first act; one just started may not
+  // have yet.
+  uint64_t deadline = MonoNs() + kSecond;
+  int32_t tid;
+  while ((tid = g.http_tid.load(std::memory_order_acquire)) == 0 && MonoNs() < deadline) {
+    sched_yield();
+  }
+  g_stop.store(kStopAsked);
+  char one = 1;
+  if (g_wake[1] >= 0) syscall(SYS_write, g_wake[1], &one, 1);
+  if (s->listen_fd < 0) sem_post(&g_start_signal);  // waiting for its start signal
+  // A profile being built finishes first: seconds at most.
+  deadline = MonoNs() + 10 * kSecond;
+  while (g_stop.load() == kStopAsked && MonoNs() < deadline) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, nullptr);
+  }
+  if (g_stop.load() != kStopped) return false;
+  g_thread_running.store(false);
+  // Gone from the kernel's view, not just returning.
+  deadline = MonoNs() + kSecond;
+  pid_t pid = getpid();
+  while (tid != 0 && MonoNs() < deadline) {
+    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH) break;
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, nullptr);
+  }
+  g.http_tid.compare_exchange_strong(tid, 0);
+  return true;
+}
+
+void ResumeHttpThread() {
+  Server* s = g_server;
+  if (s == nullptr) return;
+  int asked = kStopAsked;
+  if (g_stop.compare_exchange_strong(asked, kRun)) return;  // it had not stopped: it goes on
+  if (g_stop.load() == kStopped && !g_thread_running.load()) StartServerThread(s);
 }
 
 }  // namespace heapscope::runtime::http

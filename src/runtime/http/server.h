@@ -33,4 +33,11 @@ bool ParseListenAddress(const char* text, ListenAddress* out, const char** why);
 // stderr and the program runs on without the endpoint.
 void StartHttpServer();
 
+// As PauseDumpThread/ResumeDumpThread (dumper.h), for the endpoint's
+// thread: unshare(CLONE_NEWUSER) and setns() into a user or mount
+// namespace need a process with one thread. Requests in progress are kept
+// (their state is not the thread's) and served after Resume.
+bool PauseHttpThread();
+void ResumeHttpThread();
+
 }  // namespace heapscope::runtime::http

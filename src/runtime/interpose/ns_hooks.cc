@@ -3,8 +3,9 @@
 // setns) or another mount namespace (setns), and fails the call with
 // EINVAL otherwise. The runtime's dump thread would make every such call
 // fail (`unshare -U`, bubblewrap, rootless container tools): it ends for
-// the call and starts again after it. The program's own threads are its
-// business: with them the call fails as it always would.
+// the call and starts again after it, and so does the live endpoint's
+// thread when it is on. The program's own threads are its business: with
+// them the call fails as it always would.
 #include <errno.h>
 #include <linux/nsfs.h>
 #include <sched.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "runtime/dumper.h"
+#include "runtime/http/server.h"
 #include "runtime/resource_table.h"
 
 namespace heapscope::runtime {
@@ -43,20 +45,24 @@ bool SetnsNeedsOneThread(int fd, int nstype) {
   return (nstype & (CLONE_NEWUSER | CLONE_NEWNS)) != 0;
 }
 
-class PausedDumpThread {
+// The runtime's threads (the dump thread, the live endpoint's) end for
+// the call and start again after it.
+class PausedThreads {
  public:
-  PausedDumpThread() {
+  PausedThreads() {
     int saved = errno;
     PauseDumpThread();
+    http::PauseHttpThread();
     errno = saved;
   }
-  ~PausedDumpThread() {
+  ~PausedThreads() {
     int saved = errno;
+    http::ResumeHttpThread();
     ResumeDumpThread();
     errno = saved;
   }
-  PausedDumpThread(const PausedDumpThread&) = delete;
-  PausedDumpThread& operator=(const PausedDumpThread&) = delete;
+  PausedThreads(const PausedThreads&) = delete;
+  PausedThreads& operator=(const PausedThreads&) = delete;
 };
 
 }  // namespace
@@ -68,7 +74,7 @@ extern "C" __attribute__((visibility("default"))) int unshare(int flags) {
   UnshareFn f = NextFunction(&g_next_unshare, "unshare");
   if (f == nullptr) return static_cast<int>(syscall(SYS_unshare, flags));
   if (!UnshareNeedsOneThread(flags)) return f(flags);
-  PausedDumpThread paused;
+  PausedThreads paused;
   return f(flags);
 }
 
@@ -76,6 +82,6 @@ extern "C" __attribute__((visibility("default"))) int setns(int fd, int nstype) 
   SetnsFn f = NextFunction(&g_next_setns, "setns");
   if (f == nullptr) return static_cast<int>(syscall(SYS_setns, fd, nstype));
   if (!SetnsNeedsOneThread(fd, nstype)) return f(fd, nstype);
-  PausedDumpThread paused;
+  PausedThreads paused;
   return f(fd, nstype);
 }

@@ -5,9 +5,10 @@
 // which must be the same with the runtime as without, allocating before
 // and after (exact totals, every allocation recorded):
 //   BeforeNamespaces  20 x malloc(1000), kept
-//   AfterNamespaces   30 x malloc(2000), kept, then 400 ms of sleep so
-//                     periodic snapshots show them (the runtime's dump
-//                     thread runs again after the calls)
+//   AfterNamespaces   30 x malloc(2000), kept, then a second of sleep so
+//                     periodic snapshots (the runtime's dump thread runs
+//                     again after the calls) and the live endpoint show
+//                     them
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -52,6 +53,6 @@ int main() {
   Report("unshare user", unshare(CLONE_NEWUSER));
   for (int i = 20; i < 50; i++) g_kept[i] = AfterNamespaces(2000);
   fflush(stdout);
-  Sleep(400);
+  Sleep(1000);
   return 0;
 }
