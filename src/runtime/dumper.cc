@@ -154,35 +154,11 @@ void* DumpThreadMain(void*) {
   return nullptr;
 }
 
-// True once thread `tid` of this process is gone for the kernel: a
-// detached thread leaves its thread group shortly after its start routine
-// returns.
-bool WaitThreadGone(int32_t tid, uint64_t timeout_ns) {
-  uint64_t deadline = MonoNs() + timeout_ns;
-  pid_t pid = getpid();
-  for (;;) {
-    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH) return true;
-    if (MonoNs() >= deadline) return false;
-    struct timespec ts = {0, 100000};
-    nanosleep(&ts, nullptr);
-  }
-}
-
 void StartThread() {
-  sigset_t all, old;
-  sigfillset(&all);
-  // The thread inherits this mask: program signals never land on it.
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
   g_stop.store(kRun);
-  if (pthread_create(&g_thread, &attr, DumpThreadMain, nullptr) == 0) {
+  if (StartOwnThread(&g_thread, DumpThreadMain, nullptr, 256 * 1024)) {
     g_thread_running.store(true);
   }
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 // The thread is there for periodic snapshots and the dump signal. With

@@ -4,6 +4,7 @@
 #include "runtime/runtime.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -243,6 +244,32 @@ void WarnDropOnce(const char* what) {
   base::RawBuffer b(msg, sizeof msg);
   b.Str(what).Str("; dropping samples from now on, counted in every profile");
   base::RawLog(b.CStr());
+}
+
+bool StartOwnThread(pthread_t* thread, void* (*fn)(void*), void* arg, size_t stack_size) {
+  sigset_t all, old;
+  sigfillset(&all);
+  // The thread inherits this mask.
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, stack_size);
+  bool ok = pthread_create(thread, &attr, fn, arg) == 0;
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return ok;
+}
+
+bool WaitThreadGone(int32_t tid, uint64_t timeout_ns) {
+  uint64_t deadline = base::MonoNs() + timeout_ns;
+  pid_t pid = getpid();
+  for (;;) {
+    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH) return true;
+    if (base::MonoNs() >= deadline) return false;
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, nullptr);
+  }
 }
 
 namespace {

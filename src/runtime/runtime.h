@@ -6,6 +6,8 @@
 // allocates through malloc on the recording path.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -109,5 +111,15 @@ class RecursionGuard {
 bool EnsureInitialized();
 
 void WarnDropOnce(const char* what);
+
+// Starts one of the runtime's own threads (the dump thread, the live
+// endpoint's): detached, with every signal blocked so that the program's
+// signals never land on it. True when it started.
+bool StartOwnThread(pthread_t* thread, void* (*fn)(void*), void* arg, size_t stack_size);
+
+// True once thread `tid` of this process is gone for the kernel (within
+// timeout_ns): a detached thread leaves its thread group shortly after its
+// start routine returns.
+bool WaitThreadGone(int32_t tid, uint64_t timeout_ns);
 
 }  // namespace heapscope::runtime

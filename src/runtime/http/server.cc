@@ -569,19 +569,9 @@ void* ServerMain(void* arg) {
 }
 
 bool StartServerThread(Server* s) {
-  sigset_t all, old;
-  sigfillset(&all);
-  // The thread inherits this mask: program signals never land on it.
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 512 * 1024);
   g_stop.store(kRun);
-  bool ok = pthread_create(&s->thread, &attr, ServerMain, s) == 0;
+  bool ok = StartOwnThread(&s->thread, ServerMain, s, 512 * 1024);
   g_thread_running.store(ok);
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return ok;
 }
 
@@ -771,15 +761,9 @@ bool PauseHttpThread() {
   if (g_stop.load() != kStopped) return false;
   g_thread_running.store(false);
   // Gone from the kernel's view, not just returning.
-  deadline = MonoNs() + kSecond;
-  pid_t pid = getpid();
-  while (tid != 0 && MonoNs() < deadline) {
-    if (syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH) break;
-    struct timespec ts = {0, 100000};
-    nanosleep(&ts, nullptr);
-  }
+  bool gone = tid != 0 && WaitThreadGone(tid, kSecond);
   g.http_tid.compare_exchange_strong(tid, 0);
-  return true;
+  return gone;
 }
 
 void ResumeHttpThread() {
