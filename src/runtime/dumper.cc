@@ -302,29 +302,16 @@ bool WritesFiles() {
   return c.final_dump || ThreadWanted();
 }
 
-// Whether uid (with the process's current group, which a server sets
-// before its user) may search every directory above dir. Supplementary
-// groups are not looked at.
-bool ParentsSearchable(const char* dir, uid_t uid, char* blocker, size_t blocker_size) {
-  char path[1024];
+// The directory `depth` levels above dir (1: its parent), by its path.
+void AncestorPath(const char* dir, int depth, char* out, size_t cap) {
+  base::RawBuffer b(out, cap);
   size_t n = strlen(dir);
-  if (n >= sizeof path) return true;
-  memcpy(path, dir, n + 1);
-  gid_t gid = getegid();
-  for (size_t i = n; i > 0; i--) {
-    if (path[i] != '/') continue;
-    path[i] = '\0';
-    struct stat st;
-    if (stat(path, &st) == 0) {
-      mode_t bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
-      if ((st.st_mode & bit) == 0) {
-        base::RawBuffer b(blocker, blocker_size);
-        b.Str(path).CStr();
-        return false;
-      }
-    }
+  while (n > 1 && dir[n - 1] == '/') n--;
+  for (int k = 0; k < depth && n > 1; k++) {
+    while (n > 1 && dir[n - 1] != '/') n--;  // the last component
+    while (n > 1 && dir[n - 1] == '/') n--;  // the slash before it
   }
-  return true;
+  b.Str(dir, n).CStr();
 }
 
 }  // namespace
@@ -348,8 +335,10 @@ void ShareOutDirBeforeUidChange(uid_t new_euid) {
           .Str(" writable by every user (sticky, like /tmp) so that its profiles can be written");
       base::RawLog(b.CStr());
     }
-    char blocker[1024];
-    if (!ParentsSearchable(g.config.out_dir, new_euid, blocker, sizeof blocker)) {
+    // With the process's current group: a server sets it before its user.
+    if (int depth = ClosedAncestorDepth(new_euid, getegid()); depth > 0) {
+      char blocker[1024];
+      AncestorPath(g.config.out_dir, depth, blocker, sizeof blocker);
       char msg[2300];
       base::RawBuffer b(msg, sizeof msg);
       b.Str("this process gives up root for uid ").Uint(new_euid).Str(", which cannot reach ")

@@ -109,6 +109,36 @@ bool HoldOutDir() {
   return true;
 }
 
+int ClosedAncestorDepth(uid_t uid, gid_t gid) {
+  int cur = g_held_fd >= 0
+                ? static_cast<int>(syscall(SYS_fcntl, g_held_fd, F_DUPFD_CLOEXEC, 0))
+                : static_cast<int>(syscall(SYS_openat, AT_FDCWD, OutDir(),
+                                           O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (cur < 0) return 0;
+  struct stat here;
+  int depth = 0;
+  if (fstat(cur, &here) == 0) {
+    for (int k = 1; k <= 256; k++) {
+      int up = static_cast<int>(
+          syscall(SYS_openat, cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (up < 0) break;
+      syscall(SYS_close, cur);
+      cur = up;
+      struct stat st;
+      if (fstat(cur, &st) != 0) break;
+      if (st.st_dev == here.st_dev && st.st_ino == here.st_ino) break;  // "/": its own parent
+      mode_t bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+      if ((st.st_mode & bit) == 0) {
+        depth = k;
+        break;
+      }
+      here = st;
+    }
+  }
+  syscall(SYS_close, cur);
+  return depth;
+}
+
 int StatOutDir(struct stat* st) {
   if (g_held_fd < 0) return stat(OutDir(), st);
   return fstat(g_held_fd, st);

@@ -29,6 +29,13 @@ void RemoveOutFile(const char* path);
 // descriptor from now on. True when held (now or before).
 bool HoldOutDir();
 
+// How many levels above the output directory the first directory is that
+// uid (with group gid) may not search: 1 for its parent; 0 when there is
+// none, or when it cannot be told. Walks up through ".." from the held
+// descriptor, so it holds after chroot too. Supplementary groups are not
+// looked at.
+int ClosedAncestorDepth(uid_t uid, gid_t gid);
+
 // stat and chmod of the output directory itself, through the descriptor
 // when held.
 int StatOutDir(struct stat* st);

@@ -419,6 +419,15 @@ def drop_root(env, prog):
     check(f"which cannot reach {out2} ({closed} is closed to it): the process goes on writing"
           in got.stderr, f"no word on the unreachable directory: {got.stderr!r}")
     check_workers(out2, "drop_root, closed directory")
+    # One process, chroot first and then setuid: the closed parent is found
+    # by walking up from the directory held open, not by its path (which
+    # leads nowhere in the new root).
+    out4 = os.path.join(closed, "out-jail")
+    got = env.preload_input(cmd + ["jail"], out4, RATE1)
+    check(got.returncode == 0 and got.stdout == "ready\n", f"jail: {got.returncode} {got.stdout!r}")
+    check(f"which cannot reach {out4} ({closed} is closed to it)" in got.stderr,
+          f"jail: no word on the unreachable directory: {got.stderr!r}")
+    env.check_exact(final_path(out4), {"ServeWork": (88000, 88000, 22, 22)}, "jail")
 
     # The live endpoint of a process that chroots after it started: its
     # thread's symbol tables were read before the call.

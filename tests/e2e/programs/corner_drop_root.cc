@@ -12,9 +12,10 @@
 // as without.
 //
 // `corner_drop_root JAIL serve`: main itself shuts itself into JAIL and
-// becomes nobody, keeps 25 x malloc(4000) (ServeWork), prints "ready" and
+// becomes nobody, keeps 22 x malloc(4000) (ServeWork), prints "ready" and
 // waits for its input to end (for the live endpoint, started before the
-// chroot, to be asked for the heap).
+// chroot, to be asked for the heap). `corner_drop_root JAIL jail`: the
+// same without waiting, and no forks.
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,13 +74,14 @@ int main(int argc, char** argv) {
     printf("usage: corner_drop_root JAIL_DIR [serve]\n");
     return 2;
   }
-  if (argc > 2 && strcmp(argv[2], "serve") == 0) {
+  if (argc > 2 && (strcmp(argv[2], "serve") == 0 || strcmp(argv[2], "jail") == 0)) {
     const uid_t kNobody = 65534;
     if (chroot(argv[1]) != 0 || chdir("/") != 0) return 3;
     if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0) return 4;
     for (int i = 10; i < 32; i++) g_kept[i] = ServeWork(4000);
     printf("ready\n");
     fflush(stdout);
+    if (strcmp(argv[2], "jail") == 0) return 0;
     char buf[64];
     while (fread(buf, 1, sizeof buf, stdin) > 0) {
     }
