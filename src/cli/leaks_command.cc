@@ -341,8 +341,9 @@ CommandFn RegisterLeaksCommand(CLI::App& app) {
       "in time order; fds/threadcreate/mmap.X.pb.gz beside each heap.X.pb.gz are read too. "
       "An http(s)://HOST:PORT URL is polled live every --every until --duration or Ctrl-C, "
       "which prints the report so far. At least 6 snapshots are needed before anything is "
-      "called growing. README.md, \"Leak trends: how verdicts are reached\", explains the "
-      "method and the JSON schema.");
+      "called growing; the profile at exit (heap.final.pb.gz, written after the program's "
+      "own teardown) is left out when the snapshots before it are enough. README.md, "
+      "\"Leak trends: how verdicts are reached\", explains the method and the JSON schema.");
   cmd->add_option("-n,--rows", o->rows, "How many suspects to show (0 shows all)")
       ->capture_default_str();
   cmd->add_option("--format", o->format, "Output format")
