@@ -343,6 +343,18 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
   fprintf(out, "heapscope: in use %s %s in %s objects; peak in use %s\n", when,
           Bytes(tot[3]).c_str(), Count(tot[2]).c_str(),
           Bytes(Num(kv, "peak_inuse_space")).c_str());
+  // The profile at exit comes after the program's own teardown: when that
+  // freed most of the heap, say what the program held while it ran.
+  if (at_exit && !newest.empty()) {
+    if (auto last = TotalsOf(out_dir + "/" + newest);
+        last && last->inuse_bytes >= 2 * tot[3] && last->inuse_bytes - tot[3] >= (1 << 20)) {
+      fprintf(out,
+              "heapscope: at the last snapshot before exit (%s) %s in %s objects were in use: "
+              "the program's teardown freed the rest\n",
+              newest.c_str(), Bytes(last->inuse_bytes).c_str(),
+              Count(last->inuse_objects).c_str());
+    }
+  }
   fprintf(out, "heapscope: allocated in total %s in %s objects\n",
           Bytes(tot[1]).c_str(), Count(tot[0]).c_str());
   // The profiler's own recording time (record_ns, from the runtime's TSC

@@ -29,6 +29,9 @@ def main():
     held = env.top(final_path(out), "inuse_space")
     check(held.get("RememberForever", 0) == 0 and held.get("BuildTable", 0) == 0,
           f"the teardown did not free the cache and the table: {held}")
+    check("heapscope: at the last snapshot before exit" in summary and
+          "the program's teardown freed the rest" in summary,
+          f"the summary does not say what was in use before the teardown: {summary[-3000:]!r}")
     check("heapscope: judged while running" in summary,
           f"the summary does not say the profile at exit was left out: {summary[-3000:]!r}")
     check("leak suspects (growing)" in summary and "RememberForever" in summary,
