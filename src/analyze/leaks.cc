@@ -193,7 +193,7 @@ void ForEachStack(const format::Profile& p, Fn fn) {
         shown += '\n';
         if (jit) {
           differs = true;
-          if (key.size() >= kJitFrame.size() && key.ends_with(kJitFrame)) continue;
+          if (key.ends_with(kJitFrame)) continue;
           name = std::string(kJitFrame.substr(0, kJitFrame.size() - 1));
         }
         if (leaf.empty()) leaf = name;

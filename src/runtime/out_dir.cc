@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/proc_dir.h"
 #include "runtime/runtime.h"
 
 namespace heapscope::runtime {
@@ -16,10 +17,6 @@ bool g_dir_ready = false;
 int g_held_fd = -1;
 dev_t g_held_dev = 0;
 ino_t g_held_ino = 0;
-
-// Descriptors the runtime holds for the program's lifetime sit high, away
-// from the numbers a program expects open() to return next.
-constexpr int kHeldFdFloor = 512;
 
 const char* OutDir() { return GlobalState().config.out_dir; }
 
@@ -93,11 +90,7 @@ bool HoldOutDir() {
   int fd = static_cast<int>(
       syscall(SYS_openat, AT_FDCWD, OutDir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd < 0) return false;
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, kHeldFdFloor);
-  if (high >= 0) {
-    syscall(SYS_close, fd);
-    fd = high;
-  }
+  fd = MoveToHighFd(fd);
   struct stat st;
   if (fstat(fd, &st) != 0) {
     syscall(SYS_close, fd);

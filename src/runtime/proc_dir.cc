@@ -34,17 +34,19 @@ long ReadlinkProc(const char* path, char* buf, size_t cap) {
   return syscall(SYS_readlinkat, dir, rel, buf, cap);
 }
 
+int MoveToHighFd(int fd) {
+  int high = static_cast<int>(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 512));
+  if (high < 0) return fd;
+  syscall(SYS_close, fd);
+  return high;
+}
+
 void HoldProcDir() {
   if (g_proc_fd.load(std::memory_order_acquire) >= 0) return;
   int fd = static_cast<int>(
       syscall(SYS_openat, AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (fd < 0) return;
-  // Away from the numbers a program expects open() to return next.
-  int high = static_cast<int>(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 512));
-  if (high >= 0) {
-    syscall(SYS_close, fd);
-    fd = high;
-  }
+  fd = MoveToHighFd(fd);
   int expected = -1;
   if (!g_proc_fd.compare_exchange_strong(expected, fd)) syscall(SYS_close, fd);
 }

@@ -21,6 +21,12 @@ long ReadlinkProc(const char* path, char* buf, size_t cap);
 // Holds /proc open from now on (before chroot). Idempotent.
 void HoldProcDir();
 
+// Moves a descriptor the runtime keeps for the program's lifetime (the
+// held /proc, the held output directory) to 512 or above, away from the
+// numbers a program expects open() to return next; close-on-exec. Returns
+// the descriptor to use (fd itself when it cannot move).
+int MoveToHighFd(int fd);
+
 // Reads a small file into buf (NUL-terminated); its length, 0 when it
 // cannot be read.
 size_t ReadSmallFile(const char* path, char* buf, size_t cap);

@@ -47,7 +47,7 @@ int main() {
   // saw the code unnamed, the final profile names it.
   FILE* f = fopen(map, "w");
   if (f == nullptr) return 1;
-  // A stub before it, and an entry that a later one replaces.
+  // A trampoline's entry before it, and an entry that a later one replaces.
   fprintf(f, "%lx 40 Builtin:InterpreterEntryTrampoline\n", reinterpret_cast<unsigned long>(page));
   fprintf(f, "0x%lx 0x%zx JS:oldHandler app.js:3\n", reinterpret_cast<unsigned long>(fn),
           sizeof code);
