@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string_view>
 #include <system_error>
 
@@ -240,8 +239,10 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
     return format::Error{source + ": not a heap profile (no inuse_space sample type)"};
   }
   LeakSnapshot snap;
-  static const std::regex kAtExit(R"((^|/)heap\.([0-9]+\.)?final\.pb\.gz$)");
-  snap.at_exit = std::regex_search(source, kAtExit);
+  std::string_view base(source);
+  if (size_t slash = base.rfind('/'); slash != base.npos) base.remove_prefix(slash + 1);
+  auto name = ParseSnapshotName(base);
+  snap.at_exit = name && name->final;
   snap.source = std::move(source);
   snap.time_sec = static_cast<double>(p.time_nanos) / 1e9;
   snap.rate = RuntimeRate(p);
@@ -316,25 +317,49 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
   return r;
 }
 
+std::optional<SnapshotName> ParseSnapshotName(std::string_view name) {
+  auto digits = [](std::string_view s) {
+    return !s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == s.npos;
+  };
+  if (name.size() < std::string_view("heap.0000.pb.gz").size() || !name.starts_with("heap.") ||
+      !name.ends_with(".pb.gz")) {
+    return std::nullopt;
+  }
+  std::string_view mid = name.substr(5, name.size() - 5 - 6);  // [PID.]NNNN|final
+  SnapshotName out;
+  if (size_t dot = mid.find('.'); dot != mid.npos) {
+    std::string_view pid = mid.substr(0, dot);
+    if (!digits(pid) || pid[0] == '0') return std::nullopt;
+    out.pid = std::stol(std::string(pid));
+    mid = mid.substr(dot + 1);
+  }
+  if (mid == "final") {
+    out.final = true;
+    return out;
+  }
+  if (mid.size() < 4 || !digits(mid)) return std::nullopt;
+  out.seq = std::stoull(std::string(mid));
+  return out;
+}
+
 format::Result<std::vector<std::string>> ListSnapshotFiles(const std::string& dir, long pid) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return format::Error{dir + ": no such directory"};
-  std::string mid = pid != 0 ? std::to_string(pid) + "\\." : "";
-  std::regex numbered("heap\\." + mid + "([0-9]{4,})\\.pb\\.gz");
   std::string final_name = "heap." + (pid != 0 ? std::to_string(pid) + "." : std::string()) +
                            "final.pb.gz";
-  std::vector<std::pair<unsigned long long, std::string>> found;
+  std::vector<std::pair<uint64_t, std::string>> found;
   bool has_final = false;
   fs::directory_iterator it(dir, ec);
   if (ec) return format::Error{dir + ": " + ec.message()};
   for (const auto& e : it) {
     std::string name = e.path().filename().string();
-    std::smatch m;
-    if (std::regex_match(name, m, numbered)) {
-      found.emplace_back(std::stoull(m[1].str()), e.path().string());
-    } else if (name == final_name) {
+    auto parsed = ParseSnapshotName(name);
+    if (!parsed || parsed->pid != pid) continue;
+    if (parsed->final) {
       has_final = true;
+    } else {
+      found.emplace_back(parsed->seq, e.path().string());
     }
   }
   std::sort(found.begin(), found.end());

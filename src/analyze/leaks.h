@@ -99,6 +99,15 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& profil
 format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& profile,
                                                std::string source);
 
+// A file name the runtime gives a heap profile: heap[.PID].NNNN.pb.gz (a
+// numbered snapshot, four digits or more) or heap[.PID].final.pb.gz.
+struct SnapshotName {
+  long pid = 0;       // 0: the process heapscope started (no PID in the name)
+  uint64_t seq = 0;   // 0 for the final profile
+  bool final = false;
+};
+std::optional<SnapshotName> ParseSnapshotName(std::string_view name);
+
 // The snapshot files of a directory the runtime wrote, in time order:
 // heap.NNNN.pb.gz by number, then heap.final.pb.gz. pid != 0 selects a
 // child's heap.PID.NNNN.pb.gz and heap.PID.final.pb.gz instead.

@@ -187,15 +187,16 @@ TEST(LeaksTest, ListSnapshotFilesOrder) {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("hs-leaks-test-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  for (const char* name : {"heap.0010.pb.gz", "heap.0002.pb.gz", "heap.final.pb.gz",
+  // After snapshot 9999 the names have five digits and still sort by number.
+  for (const char* name : {"heap.10000.pb.gz", "heap.9999.pb.gz", "heap.final.pb.gz",
                            "heap.123.0001.pb.gz", "heap.123.final.pb.gz", "other.txt"}) {
     std::ofstream(dir / name) << "x";
   }
   auto files = ListSnapshotFiles(dir.string(), 0);
   ASSERT_TRUE(files.ok()) << files.error();
   ASSERT_EQ(files->size(), 3u);
-  EXPECT_EQ(fs::path((*files)[0]).filename(), "heap.0002.pb.gz");
-  EXPECT_EQ(fs::path((*files)[1]).filename(), "heap.0010.pb.gz");
+  EXPECT_EQ(fs::path((*files)[0]).filename(), "heap.9999.pb.gz");
+  EXPECT_EQ(fs::path((*files)[1]).filename(), "heap.10000.pb.gz");
   EXPECT_EQ(fs::path((*files)[2]).filename(), "heap.final.pb.gz");
   auto child = ListSnapshotFiles(dir.string(), 123);
   ASSERT_TRUE(child.ok());
@@ -206,6 +207,28 @@ TEST(LeaksTest, ListSnapshotFilesOrder) {
   EXPECT_FALSE(loaded.ok());
   EXPECT_FALSE(ListSnapshotFiles((dir / "missing").string(), 0).ok());
   fs::remove_all(dir);
+}
+
+TEST(LeaksTest, ParseSnapshotName) {
+  auto main10k = ParseSnapshotName("heap.10000.pb.gz");
+  ASSERT_TRUE(main10k);
+  EXPECT_EQ(main10k->pid, 0);
+  EXPECT_EQ(main10k->seq, 10000u);
+  EXPECT_FALSE(main10k->final);
+  auto child = ParseSnapshotName("heap.4242.0007.pb.gz");
+  ASSERT_TRUE(child);
+  EXPECT_EQ(child->pid, 4242);
+  EXPECT_EQ(child->seq, 7u);
+  auto child_final = ParseSnapshotName("heap.4242.final.pb.gz");
+  ASSERT_TRUE(child_final);
+  EXPECT_TRUE(child_final->final);
+  EXPECT_EQ(child_final->pid, 4242);
+  EXPECT_TRUE(ParseSnapshotName("heap.final.pb.gz")->final);
+  for (const char* bad : {"heap.123.pb.gz", "heap.0001.pb.gz.tmp", "fds.0001.pb.gz",
+                          "heap..0001.pb.gz", "heap.01.0001.pb.gz", "heap.x.final.pb.gz",
+                          "heap.1.2.0001.pb.gz", "heap.pb.gz", "heap.1234567890123456789.pb.gz"}) {
+    EXPECT_FALSE(ParseSnapshotName(bad)) << bad;
+  }
 }
 
 // The runtime's profile at exit comes after the program's teardown: here

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "analyze/function_names.h"
+#include "analyze/leaks.h"
 #include "analyze/rss_report.h"
 #include "analyze/runtime_comments.h"
 #include "analyze/units.h"
@@ -63,6 +64,20 @@ void FrameNames(const format::Profile& p, uint32_t loc, std::vector<std::string>
 
 std::string Bytes(int64_t v) { return analyze::Label(v, "bytes"); }
 
+// The numbered snapshots of the process heapscope started (file names, in
+// order; heap.10000.pb.gz comes after heap.9999.pb.gz).
+std::vector<std::string> NumberedSnapshots(const std::string& out_dir) {
+  std::vector<std::string> names;
+  auto files = analyze::ListSnapshotFiles(out_dir, 0);
+  if (!files.ok()) return names;
+  for (const std::string& path : *files) {
+    std::string name = std::filesystem::path(path).filename().string();
+    auto parsed = analyze::ParseSnapshotName(name);
+    if (parsed && !parsed->final) names.push_back(std::move(name));
+  }
+  return names;
+}
+
 // 1234567 -> "1,234,567"
 std::string Count(int64_t v) {
   std::string digits = std::to_string(v < 0 ? -v : v);
@@ -91,17 +106,9 @@ void PrintRss(const std::string& out_dir, const std::map<std::string, std::strin
   auto last = analyze::RssFromComments(final_kv);
   if (!last) return;
   fprintf(out, "heapscope: %s, %s\n", when, analyze::RssPartsLine(*last).c_str());
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::string oldest;
-  for (const auto& e : fs::directory_iterator(out_dir, ec)) {
-    std::string name = e.path().filename().string();
-    if (name.rfind("heap.", 0) == 0 && name.find("final") == std::string::npos &&
-        name.size() == strlen("heap.0000.pb.gz") && (oldest.empty() || name < oldest)) {
-      oldest = name;
-    }
-  }
-  if (oldest.empty()) return;
+  std::vector<std::string> snapshots = NumberedSnapshots(out_dir);
+  if (snapshots.empty()) return;
+  const std::string& oldest = snapshots.front();
   auto prof = format::ReadProfileFile(out_dir + "/" + oldest);
   if (!prof.ok()) return;
   auto first = analyze::RssFromComments(analyze::RuntimeComments(*prof));
@@ -150,6 +157,7 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
   struct Child {
     long pid = 0;
     std::string file;  // heap.PID.final.pb.gz, else its newest snapshot
+    uint64_t seq = 0;
     bool final = false;
   };
   std::map<long, Child> children;
@@ -157,22 +165,15 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
   for (const auto& e : fs::directory_iterator(out_dir, ec)) {
     std::string name = e.path().filename().string();
     // heap.PID.final.pb.gz or heap.PID.NNNN.pb.gz
-    if (name.rfind("heap.", 0) != 0 || name.size() < strlen("heap.1.final.pb.gz")) continue;
-    size_t dot = name.find('.', 5);
-    if (dot == std::string::npos || dot == 5) continue;
-    std::string pid = name.substr(5, dot - 5);
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string rest = name.substr(dot + 1);
-    bool is_final = rest == "final.pb.gz";
-    bool is_snapshot = rest.size() == strlen("0000.pb.gz") &&
-                       rest.find_first_not_of("0123456789") == 4 && rest.substr(4) == ".pb.gz";
-    if (!is_final && !is_snapshot) continue;
-    Child& c = children[strtol(pid.c_str(), nullptr, 10)];
-    c.pid = strtol(pid.c_str(), nullptr, 10);
+    auto parsed = analyze::ParseSnapshotName(name);
+    if (!parsed || parsed->pid == 0) continue;
+    Child& c = children[parsed->pid];
+    c.pid = parsed->pid;
     if (c.final) continue;
-    if (is_final || name > c.file) {
+    if (parsed->final || c.file.empty() || parsed->seq > c.seq) {
       c.file = name;
-      c.final = is_final;
+      c.seq = parsed->seq;
+      c.final = parsed->final;
     }
   }
   if (children.empty()) return;
@@ -247,16 +248,9 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
                       double seconds, FILE* out) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  size_t snapshots = 0;
-  std::string newest;
-  for (const auto& e : fs::directory_iterator(out_dir, ec)) {
-    std::string name = e.path().filename().string();
-    if (name.rfind("heap.", 0) == 0 && name.find("final") == std::string::npos &&
-        name.size() == strlen("heap.0000.pb.gz")) {
-      snapshots++;
-      if (name > newest) newest = name;
-    }
-  }
+  std::vector<std::string> numbered = NumberedSnapshots(out_dir);
+  size_t snapshots = numbered.size();
+  std::string newest = numbered.empty() ? std::string() : numbered.back();
   fprintf(out, "\nheapscope: %s %s after %.1fs\n", program.c_str(), Describe(status).c_str(),
           seconds);
   std::string final_path = out_dir + "/heap.final.pb.gz";
