@@ -89,6 +89,69 @@ std::string Count(int64_t v) {
   return v < 0 ? "-" + out : out;
 }
 
+// A heap profile's totals (alloc_objects, alloc_space, inuse_objects,
+// inuse_space) and its stacks holding memory, most bytes first. Stacks
+// that differ only in call-site addresses (an unrolled loop, say) read the
+// same to a person: they merge by their frame names.
+struct StackTable {
+  struct Row {
+    std::vector<std::string> names;
+    int64_t bytes = 0, objects = 0;
+    size_t first = 0;
+  };
+  int64_t tot[4] = {0, 0, 0, 0};
+  std::vector<Row> rows;
+};
+
+StackTable LeadingStacks(const format::Profile& p, int ao, int as, int io, int is) {
+  StackTable t;
+  std::map<std::string, StackTable::Row> merged;
+  for (size_t i = 0; i < p.samples.size(); i++) {
+    auto v = p.samples.Values(i);
+    t.tot[0] += v[ao];
+    t.tot[1] += v[as];
+    t.tot[2] += v[io];
+    t.tot[3] += v[is];
+    if (v[is] <= 0) continue;
+    std::vector<std::string> names;
+    for (uint32_t loc : p.samples.Locations(i)) FrameNames(p, loc, &names);
+    std::string key;
+    for (const auto& n : names) key += n + '\n';
+    StackTable::Row& r = merged[key];
+    if (r.names.empty()) {
+      r.names = std::move(names);
+      r.first = i;
+    }
+    r.bytes += v[is];
+    r.objects += v[io];
+  }
+  for (auto& [k, r] : merged) t.rows.push_back(std::move(r));
+  std::sort(t.rows.begin(), t.rows.end(), [](const auto& a, const auto& b) {
+    return a.bytes != b.bytes ? a.bytes > b.bytes : a.first < b.first;
+  });
+  return t;
+}
+
+// The table's leading rows, "  bytes  share  objects  leaf < caller < ...".
+void PrintStackRows(const StackTable& t, FILE* out) {
+  size_t shown = std::min<size_t>(t.rows.size(), 8);
+  for (size_t r = 0; r < shown; r++) {
+    const std::vector<std::string>& names = t.rows[r].names;
+    std::string stack;
+    for (size_t i = 0; i < names.size() && i < 4; i++) {
+      if (i > 0) stack += " < ";
+      stack += names[i];
+    }
+    if (names.size() > 4) stack += " < ...";
+    fprintf(out, "  %10s %5.1f%% %10s objs  %s\n", Bytes(t.rows[r].bytes).c_str(),
+            t.tot[3] > 0
+                ? 100.0 * static_cast<double>(t.rows[r].bytes) / static_cast<double>(t.tot[3])
+                : 0.0,
+            Count(t.rows[r].objects).c_str(), stack.c_str());
+  }
+  if (t.rows.size() > shown) fprintf(out, "  ... and %zu more stacks\n", t.rows.size() - shown);
+}
+
 std::string Describe(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
@@ -292,39 +355,8 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
     fprintf(out, "heapscope: %s is not a heap profile\n", final_path.c_str());
     return;
   }
-  int64_t tot[4] = {0, 0, 0, 0};
-  // Stacks that differ only in call-site addresses (an unrolled loop, say)
-  // read the same to a person: merge them by their frame names.
-  struct Row {
-    std::vector<std::string> names;
-    int64_t bytes = 0, objects = 0;
-    size_t first = 0;
-  };
-  std::map<std::string, Row> merged;
-  for (size_t i = 0; i < p.samples.size(); i++) {
-    auto v = p.samples.Values(i);
-    tot[0] += v[ao];
-    tot[1] += v[as];
-    tot[2] += v[io];
-    tot[3] += v[is];
-    if (v[is] <= 0) continue;
-    std::vector<std::string> names;
-    for (uint32_t loc : p.samples.Locations(i)) FrameNames(p, loc, &names);
-    std::string key;
-    for (const auto& n : names) key += n + '\n';
-    Row& r = merged[key];
-    if (r.names.empty()) {
-      r.names = std::move(names);
-      r.first = i;
-    }
-    r.bytes += v[is];
-    r.objects += v[io];
-  }
-  std::vector<Row> rows;
-  for (auto& [k, r] : merged) rows.push_back(std::move(r));
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    return a.bytes != b.bytes ? a.bytes > b.bytes : a.first < b.first;
-  });
+  StackTable table = LeadingStacks(p, ao, as, io, is);
+  const int64_t* tot = table.tot;
   int64_t rate = Num(kv, "rate");
   bool exact = kv.count("mode") && kv["mode"] == "exact";
   fprintf(out, "heapscope: profiles in %s/ (%zu snapshots%s)\n", out_dir.c_str(), snapshots,
@@ -338,15 +370,24 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
           Bytes(tot[3]).c_str(), Count(tot[2]).c_str(),
           Bytes(Num(kv, "peak_inuse_space")).c_str());
   // The profile at exit comes after the program's own teardown: when that
-  // freed most of the heap, say what the program held while it ran.
+  // freed most of the heap, say what the program held while it ran, and
+  // by which stacks (its last snapshot, at most one interval old).
+  std::optional<StackTable> before_exit;
   if (at_exit && !newest.empty()) {
-    if (auto last = TotalsOf(out_dir + "/" + newest);
-        last && last->inuse_bytes >= 2 * tot[3] && last->inuse_bytes - tot[3] >= (1 << 20)) {
-      fprintf(out,
-              "heapscope: at the last snapshot before exit (%s) %s in %s objects were in use: "
-              "the program's teardown freed the rest\n",
-              newest.c_str(), Bytes(last->inuse_bytes).c_str(),
-              Count(last->inuse_objects).c_str());
+    auto last = format::ReadProfileFile(out_dir + "/" + newest);
+    if (last.ok()) {
+      int lao = TypeIndex(*last, "alloc_objects"), las = TypeIndex(*last, "alloc_space");
+      int lio = TypeIndex(*last, "inuse_objects"), lis = TypeIndex(*last, "inuse_space");
+      if (lao >= 0 && las >= 0 && lio >= 0 && lis >= 0) {
+        StackTable t = LeadingStacks(*last, lao, las, lio, lis);
+        if (t.tot[3] >= 2 * tot[3] && t.tot[3] - tot[3] >= (1 << 20)) {
+          fprintf(out,
+                  "heapscope: at the last snapshot before exit (%s) %s in %s objects were in "
+                  "use: the program's teardown freed the rest\n",
+                  newest.c_str(), Bytes(t.tot[3]).c_str(), Count(t.tot[2]).c_str());
+          before_exit = std::move(t);
+        }
+      }
     }
   }
   fprintf(out, "heapscope: allocated in total %s in %s objects\n",
@@ -368,30 +409,24 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
             dropped);
   }
   PrintRss(out_dir, kv, at_exit, out);
-  if (rows.empty()) {
+  if (before_exit) {
+    fprintf(out, "heapscope: in use at the last snapshot before exit, by leading stacks:\n");
+    PrintStackRows(*before_exit, out);
+  }
+  if (table.rows.empty()) {
     // Often the program's teardown freed it all; the trends below judge
     // the run without that.
     fprintf(out, "heapscope: nothing still in use %s\n", when);
-    PrintRunLeakReport(out_dir, out);
-    return;
+  } else {
+    fprintf(out, "heapscope: still in use %s, by leading stacks:\n", when);
+    PrintStackRows(table, out);
   }
-  fprintf(out, "heapscope: still in use %s, by leading stacks:\n", when);
-  size_t shown = std::min<size_t>(rows.size(), 8);
-  for (size_t r = 0; r < shown; r++) {
-    const std::vector<std::string>& names = rows[r].names;
-    std::string stack;
-    for (size_t i = 0; i < names.size() && i < 4; i++) {
-      if (i > 0) stack += " < ";
-      stack += names[i];
-    }
-    if (names.size() > 4) stack += " < ...";
-    fprintf(out, "  %10s %5.1f%% %10s objs  %s\n", Bytes(rows[r].bytes).c_str(),
-            tot[3] > 0 ? 100.0 * static_cast<double>(rows[r].bytes) / static_cast<double>(tot[3])
-                       : 0.0,
-            Count(rows[r].objects).c_str(), stack.c_str());
+  if (before_exit) {
+    fprintf(out, "heapscope: explore with: heapscope top %s/%s (before exit), heapscope top %s\n",
+            out_dir.c_str(), newest.c_str(), final_path.c_str());
+  } else if (!table.rows.empty()) {
+    fprintf(out, "heapscope: explore with: heapscope top %s\n", final_path.c_str());
   }
-  if (rows.size() > shown) fprintf(out, "  ... and %zu more stacks\n", rows.size() - shown);
-  fprintf(out, "heapscope: explore with: heapscope top %s\n", final_path.c_str());
   PrintRunLeakReport(out_dir, out);
 }
 

@@ -32,6 +32,12 @@ def main():
     check("heapscope: at the last snapshot before exit" in summary and
           "the program's teardown freed the rest" in summary,
           f"the summary does not say what was in use before the teardown: {summary[-3000:]!r}")
+    # ... and by which stacks: the table of the last snapshot names the
+    # cache, which the table at exit (after the teardown) cannot.
+    table = summary.split("in use at the last snapshot before exit, by leading stacks:\n", 1)
+    rows = table[1].split("heapscope:", 1)[0] if len(table) == 2 else ""
+    check("RememberForever" in rows,
+          f"the summary shows no stacks of the last snapshot before exit: {summary[-3000:]!r}")
     check("heapscope: judged while running" in summary,
           f"the summary does not say the profile at exit was left out: {summary[-3000:]!r}")
     check("leak suspects (growing)" in summary and "RememberForever" in summary,
