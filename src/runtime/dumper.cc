@@ -161,6 +161,23 @@ void StartThread() {
   }
 }
 
+// Programs exec'd with the runtime inherited (not the process heapscope
+// started) start the thread lazily: at their first recorded event once
+// this time (MonoNs) has come, or at once when they create a thread
+// themselves. Sandboxes check that a new process is single-threaded
+// before they shut themselves in (Chromium's zygote stops the browser if
+// not); a program that lives shorter than an interval (a shell script's
+// commands, a compiler driver's) never starts one. 0: no start pending.
+std::atomic<uint64_t> g_lazy_start_ns{0};
+
+void ArmLazyStart() {
+  const Config& c = GlobalState().config;
+  // With the dump signal alone, a second: the signal is then served at the
+  // first recorded event after it (OnDumpSignal).
+  uint64_t wait = c.interval_ns != 0 ? c.interval_ns : 1000000000ULL;
+  g_lazy_start_ns.store(MonoNs() + wait);
+}
+
 // The thread is there for periodic snapshots and the dump signal. With
 // neither (HEAPSCOPE_INTERVAL=0, HEAPSCOPE_DUMP_SIGNAL=0) the process keeps
 // the threads it has: for programs that check they have one (Chromium's
@@ -173,6 +190,10 @@ bool ThreadWanted() {
 void OnDumpSignal(int) {
   int saved = errno;
   g_dump_requested.store(true);
+  // Not started yet (lazily): the next recorded event starts the thread,
+  // which finds the wake-up waiting.
+  uint64_t due = g_lazy_start_ns.load();
+  if (due > 1) g_lazy_start_ns.compare_exchange_strong(due, 1);
   sem_post(&g_wake);
   errno = saved;
 }
@@ -255,7 +276,10 @@ void ForkChild() {
   }
   ReseedAfterFork();
   // The child has no dump thread: start one, so its periodic snapshots and
-  // the dump signal work even before it allocates again.
+  // the dump signal work even before it allocates again (the workers of a
+  // pre-forking server sit idle for long). A start the parent was waiting
+  // for is the child's at once.
+  g_lazy_start_ns.store(0);
   if (ThreadWanted()) StartThread();
 }
 
@@ -412,7 +436,40 @@ void StartDumper() {
     InstallIfDefault(SIGINT, OnTerminate);
     InstallIfDefault(SIGHUP, OnTerminate);
   }
-  if (ThreadWanted()) StartThread();
+  if (!ThreadWanted()) return;
+  if (g.is_main_process) {
+    StartThread();
+  } else {
+    ArmLazyStart();
+  }
+}
+
+void StartLazyThread(bool now) {
+  uint64_t due = g_lazy_start_ns.load(std::memory_order_relaxed);
+  if (HS_LIKELY(due == 0)) return;
+  bool on_time = MonoNs() >= due;
+  if (!now && !on_time) return;
+  // Not inside the profiler's own code or a hook's recording section (a
+  // signal handler that interrupted one), and never while the thread is
+  // paused for unshare/setns.
+  if (tls_state.guard != 0 || tls_state.in_hook != 0) return;
+  if (!g_pause_lock.TryLock()) return;
+  if (g_lazy_start_ns.compare_exchange_strong(due, 0) && !g_final_started.load() &&
+      !g_thread_running.load()) {
+    int saved = errno;
+    {
+      RecursionGuard guard;  // pthread_create's own allocations are not the program's
+      // Started at the time of the first periodic snapshot: it writes that
+      // one at once.
+      if (on_time && GlobalState().config.interval_ns != 0) {
+        g_dump_requested.store(true);
+        sem_post(&g_wake);
+      }
+      StartThread();
+    }
+    errno = saved;
+  }
+  g_pause_lock.Unlock();
 }
 
 }  // namespace heapscope::runtime

@@ -15,6 +15,12 @@ namespace heapscope::runtime {
 // Called from the library constructor, once libc is up.
 void StartDumper();
 
+// In programs exec'd from the profiled process (not in forked children),
+// the dump thread starts lazily: hooks call this at recorded events (sampled allocations,
+// the program's pthread_create with now = true); it starts the thread
+// once its time has come. One relaxed load when nothing is pending.
+void StartLazyThread(bool now);
+
 // unshare(CLONE_NEWUSER) and setns() into a user or mount namespace need
 // a process with one thread: the dump thread ends for the call and starts
 // again after it. Pause returns false if the thread did not end in time

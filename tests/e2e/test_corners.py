@@ -29,7 +29,15 @@
                    Chromium's zygote does): with HEAPSCOPE_INTERVAL=0 and
                    HEAPSCOPE_DUMP_SIGNAL=0 the runtime starts no thread,
                    the program runs as uninstrumented, and its final
-                   profile is exact (with either on, it sees two threads)
+                   profile is exact (with either on, it sees two threads);
+                   a program it starts (fork, then exec) makes the same
+                   check at once and passes with the runtime's defaults
+                   (periodic snapshots and the dump signal on), as
+                   Chromium's zygote does: the runtime starts its thread
+                   there only at its first recorded event once the first
+                   snapshot is due (or when it creates a thread); its
+                   snapshots are written, and the dump signal sent before
+                   the thread started is served
   drop_root        (as root) workers forked by a root process give up root
                    for nobody with setuid, setresuid and setreuid, as
                    nginx's do, and one chroots first, as haproxy does: each
@@ -217,6 +225,40 @@ def one_thread(env, prog):
                             dict(RATE1, HEAPSCOPE_INTERVAL="0"))
     check(got.returncode == 3 and got.stdout == "2 threads: stopping\n",
           f"with the dump signal on: {got.returncode} {got.stdout!r}")
+
+    # A program it starts checks at once and passes; the runtime's thread
+    # starts there later, on time for its snapshots.
+    cmd = [prog, "children", os.path.abspath(prog)]
+    plain = env.plain(cmd)
+    want = "exec child: one thread\n"
+    check(plain.returncode == 0 and plain.stdout == want,
+          f"uninstrumented children: {plain.returncode} {plain.stdout!r}")
+    out = env.outdir("one-thread-children")
+    got = env.preload_input(cmd, out, dict(RATE1, HEAPSCOPE_INTERVAL="500ms"))
+    same_output("children", plain, got)
+    check("exec child: 2 threads after 1.5 s" in got.stderr,
+          f"the runtime's thread did not start in the child later: {got.stderr!r}")
+    files = sorted(os.listdir(out)) if os.path.isdir(out) else []
+    pids = {f.split(".")[1] for f in files if re.fullmatch(r"heap\.\d+\.final\.pb\.gz", f)}
+    check(len(pids) == 1, f"child final profiles: {files}")
+    for pid in pids:
+        # Thread at 0.5 s with a snapshot at once, then one at 1.0 s.
+        snaps = [f for f in files if re.fullmatch(rf"heap\.{pid}\.\d{{4}}\.pb\.gz", f)]
+        check(len(snaps) >= 2, f"child {pid}: snapshots {snaps} of {files}")
+        if snaps:
+            r = env.run(["top", "--format", "json", os.path.join(out, snaps[0])])
+            check(r.returncode == 0, f"heapscope top {snaps[0]}: {r.stderr}")
+
+    # The dump signal, sent before the thread started, is served at the
+    # child's next allocations (0.5 s of them: before the lazy start's 1 s).
+    out = env.outdir("one-thread-signal-child")
+    got = env.preload_input([prog, "signal-child", os.path.abspath(prog)], out,
+                            dict(RATE1, HEAPSCOPE_INTERVAL="0"))
+    check(got.returncode == 0 and got.stdout == "exec child: one thread\n",
+          f"signal child: {got.returncode} {got.stdout!r} {got.stderr!r}")
+    files = sorted(os.listdir(out)) if os.path.isdir(out) else []
+    snaps = [f for f in files if re.fullmatch(r"heap\.\d+\.0001\.pb\.gz", f)]
+    check(len(snaps) == 1, f"the dump signal was not served in the child: {files}")
 
 
 def unwind_escape(env, prog):

@@ -9,6 +9,7 @@
 
 #include <new>
 
+#include "runtime/dumper.h"
 #include "runtime/deferred.h"
 #include "runtime/real_functions.h"
 #include "runtime/recorder.h"
@@ -95,6 +96,7 @@ HS_NOINLINE void* AllocDeferred(size_t size, size_t align, bool zero) {
 
 void* AllocSampled(size_t size, size_t align, bool zero) {
   if (HS_UNLIKELY(InterruptedSection())) return AllocDeferred(size, align, zero);
+  StartLazyThread(false);
   InHook in_hook;
   RecursionGuard guard;
   void* p = nullptr;
@@ -210,6 +212,7 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
   bool recording = GlobalState().active.load(std::memory_order_relaxed);
   // Decided before the section (the sampler says no inside it).
   bool sample = size != 0 && !TrySkipFast(size) && ShouldSampleSlow(size);
+  if (sample) StartLazyThread(false);
   // One section for all of it: the live entry taken out, the real realloc,
   // and the entry accounted or put back, with no gap where a signal
   // handler's allocation could take a table lock this thread holds.

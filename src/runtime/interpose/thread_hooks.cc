@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/lazy_thread_key.h"
+#include "runtime/dumper.h"
 #include "runtime/cpu_profile.h"
 #include "runtime/deferred.h"
 #include "runtime/resource_table.h"
@@ -66,6 +67,9 @@ extern "C" int hs_pthread_create(pthread_t* thread, const pthread_attr_t* attr,
                                  void* (*start)(void*), void* arg) {
   CreateFn f = NextFunction(&g_next_create, "pthread_create");
   if (f == nullptr) return EAGAIN;
+  // The program goes multi-threaded: the runtime's thread, if it waits to
+  // start (dumper.h), may start now too.
+  if (!IsOwnCode(start)) StartLazyThread(true);
   if (!ShouldRecordResources() || IsOwnCode(start)) {
     return f(thread, attr, start, arg);
   }
