@@ -246,6 +246,13 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
   snap.source = std::move(source);
   snap.time_sec = static_cast<double>(p.time_nanos) / 1e9;
   snap.rate = RuntimeRate(p);
+  {
+    auto kv = RuntimeComments(p);
+    if (auto it = kv.find("heap_not_seen"); it != kv.end() && it->second == "1") {
+      auto from = kv.find("malloc_from");
+      snap.heap_not_seen = from != kv.end() && !from->second.empty() ? from->second : "?";
+    }
+  }
   const format::StringIndex age_key = AgeLabelKey(p);
   ShownPicker picker(&snap.shown);
   ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string& leaf,
@@ -486,6 +493,7 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
   std::vector<double> totals;
   for (const auto& s : snaps) totals.push_back(static_cast<double>(s.total.bytes));
   Trend total_trend = ClassifyTrend(t, totals, trend);
+  r.heap_not_seen = snaps.back().heap_not_seen;
   r.total_inuse = snaps.back().total.bytes;
   r.total_inuse_objects = snaps.back().total.objects;
   r.total_growth_per_sec = total_trend.slope;
@@ -645,8 +653,9 @@ std::string FormatLeaksText(const LeakReport& r) {
   std::string out;
   char buf[512];
   for (const auto& w : r.warnings) out += "warning: " + w + "\n";
-  std::string how = r.rate <= 1 ? "every allocation recorded"
-                                : "sampled every " + Bytes(r.rate) + " on average";
+  std::string how = !r.heap_not_seen.empty() ? "not profiled"
+                    : r.rate <= 1              ? "every allocation recorded"
+                                               : "sampled every " + Bytes(r.rate) + " on average";
   std::snprintf(buf, sizeof buf, "leak trends: %zu snapshots over %.1fs (heap %s)\n",
                 r.snapshots, r.duration_sec, how.c_str());
   out += buf;
@@ -654,15 +663,21 @@ std::string FormatLeaksText(const LeakReport& r) {
     out += "judged while running: the profile at exit, written after the program's own "
            "teardown, is left out\n";
   }
-  std::snprintf(buf, sizeof buf, "process in use: %s in %s objects, %s%s/s (%s/h) over the window\n",
-                Bytes(static_cast<double>(r.total_inuse)).c_str(),
-                Count(r.total_inuse_objects).c_str(), r.total_growth_per_sec >= 0 ? "+" : "",
-                Bytes(r.total_growth_per_sec).c_str(),
-                Bytes(r.total_growth_per_sec * 3600).c_str());
-  out += buf;
-  if (r.heap_growth_floor_per_sec > 0) {
-    out += "slowest heap leak this window can show: about " + Bytes(r.heap_growth_floor_per_sec) +
-           "/s (watch longer, or sample more often with --rate, to see slower ones)\n";
+  if (!r.heap_not_seen.empty()) {
+    out += "heap: not profiled: malloc comes from " + r.heap_not_seen +
+           ", an allocator ahead of the runtime (descriptors, threads and mappings are "
+           "profiled)\n";
+  } else {
+    std::snprintf(buf, sizeof buf, "process in use: %s in %s objects, %s%s/s (%s/h) over the window\n",
+                  Bytes(static_cast<double>(r.total_inuse)).c_str(),
+                  Count(r.total_inuse_objects).c_str(), r.total_growth_per_sec >= 0 ? "+" : "",
+                  Bytes(r.total_growth_per_sec).c_str(),
+                  Bytes(r.total_growth_per_sec * 3600).c_str());
+    out += buf;
+    if (r.heap_growth_floor_per_sec > 0) {
+      out += "slowest heap leak this window can show: about " + Bytes(r.heap_growth_floor_per_sec) +
+             "/s (watch longer, or sample more often with --rate, to see slower ones)\n";
+    }
   }
   for (const KindSummary& k : r.resources) {
     out += std::string(LeakKindName(k.kind)) + ": " + Amount(k.kind, k.total, k.total_objects) +
@@ -798,6 +813,7 @@ std::string FormatLeaksJson(const LeakReport& r) {
   j["total_growth_per_sec"] = r.total_growth_per_sec;
   j["total_verdict"] = std::string(VerdictName(r.total_verdict));
   j["running_only"] = r.running_only;
+  j["heap_not_seen"] = r.heap_not_seen.empty() ? J() : J(r.heap_not_seen);
   J kinds = J::array();
   for (const KindSummary& k : r.resources) {
     J kj;

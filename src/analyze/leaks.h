@@ -86,6 +86,10 @@ struct LeakSnapshot {
   // written after the program's own teardown may have freed much of its
   // heap.
   bool at_exit = false;
+  // The runtime saw none of the heap: the program's malloc is another
+  // allocator's, ahead of the runtime (comment `heap_not_seen`); this
+  // holds that file. Empty when the heap was profiled.
+  std::string heap_not_seen;
 };
 
 // Reduces a resource profile (the runtime's fds, threadcreate or mmap; Go's
@@ -174,6 +178,9 @@ struct LeakReport {
   // cache, a table, whatever main owned) says nothing of how it grew
   // while running. Everything below then describes the snapshots before.
   bool running_only = false;
+  // The newest snapshot's LeakSnapshot::heap_not_seen: the heap figures
+  // are empty because the runtime could not see the heap.
+  std::string heap_not_seen;
   size_t snapshots = 0;
   size_t min_snapshots = 0;
   bool enough_snapshots = false;

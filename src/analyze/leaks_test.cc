@@ -209,6 +209,41 @@ TEST(LeaksTest, ListSnapshotFilesOrder) {
   fs::remove_all(dir);
 }
 
+// A program whose malloc is another allocator's (Chromium's): the runtime
+// says so in every profile, and the report says the heap was not seen
+// rather than that nothing grew.
+TEST(LeaksTest, HeapNotSeenIsSaid) {
+  std::vector<LeakSnapshot> series;
+  for (int64_t s = 0; s < 8; s++) {
+    ProfileBuilder b({{"alloc_objects", "count"},
+                      {"alloc_space", "bytes"},
+                      {"inuse_objects", "count"},
+                      {"inuse_space", "bytes"}});
+    format::Profile& p = b.profile();
+    p.time_nanos = (1700000000 + s) * 1000000000LL;
+    p.comments.push_back(b.Str("heapscope: rate=524288 mode=sampled pid=7"));
+    p.comments.push_back(
+        b.Str("heapscope: heap_not_seen=1 malloc_from=/usr/lib/chromium/chromium"));
+    auto snap = SummarizeSnapshot(b.Build(), "heap." + std::to_string(s));
+    ASSERT_TRUE(snap.ok()) << snap.error();
+    EXPECT_EQ(snap->heap_not_seen, "/usr/lib/chromium/chromium");
+    series.push_back(std::move(*snap));
+  }
+  LeakReport r = AnalyzeLeaks(series, LeakOptions{});
+  EXPECT_EQ(r.heap_not_seen, "/usr/lib/chromium/chromium");
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("heap: not profiled: malloc comes from /usr/lib/chromium/chromium"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("slowest heap leak"), std::string::npos) << text;
+  EXPECT_EQ(text.find("process in use"), std::string::npos) << text;
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_EQ(j["heap_not_seen"], "/usr/lib/chromium/chromium");
+  // A profiled heap: null.
+  auto plain = nlohmann::json::parse(FormatLeaksJson(AnalyzeLeaks(Series(8), LeakOptions{})));
+  EXPECT_TRUE(plain["heap_not_seen"].is_null());
+}
+
 TEST(LeaksTest, ParseSnapshotName) {
   auto main10k = ParseSnapshotName("heap.10000.pb.gz");
   ASSERT_TRUE(main10k);

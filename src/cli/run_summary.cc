@@ -185,6 +185,7 @@ void PrintRss(const std::string& out_dir, const std::map<std::string, std::strin
 struct HeapTotals {
   int64_t inuse_bytes = 0, inuse_objects = 0, alloc_bytes = 0, alloc_objects = 0, peak = 0;
   std::string program;
+  bool heap_not_seen = false;  // its malloc is another allocator's
 };
 
 std::optional<HeapTotals> TotalsOf(const std::string& path) {
@@ -202,7 +203,9 @@ std::optional<HeapTotals> TotalsOf(const std::string& path) {
     t.inuse_objects += v[io];
     t.inuse_bytes += v[is];
   }
-  t.peak = Num(analyze::RuntimeComments(p), "peak_inuse_space");
+  auto kv = analyze::RuntimeComments(p);
+  t.peak = Num(kv, "peak_inuse_space");
+  t.heap_not_seen = kv.count("heap_not_seen") && kv["heap_not_seen"] == "1";
   if (!p.mappings.empty()) {
     std::string file(p.String(p.mappings[0].filename));
     size_t slash = file.rfind('/');
@@ -249,13 +252,15 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
     if (auto t = TotalsOf(out_dir + "/" + c.file)) rows.push_back(Row{c, *t});
   }
   if (rows.empty()) return;
-  // Those with nothing sampled (a shell script's `seq`, `tail`...) go
-  // last and are only counted, by program.
-  auto empty = [](const Row& r) {
-    return r.totals.alloc_bytes == 0 && r.totals.inuse_bytes == 0 && r.totals.peak == 0;
+  // Those whose heap the runtime could not see (an allocator of their
+  // own, as Chromium's), then those with nothing sampled (a shell script's
+  // `seq`, `tail`...) go last and are only counted, by program.
+  auto group = [](const Row& r) {
+    if (r.totals.heap_not_seen) return 1;
+    return r.totals.alloc_bytes == 0 && r.totals.inuse_bytes == 0 && r.totals.peak == 0 ? 2 : 0;
   };
   std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
-    if (empty(a) != empty(b)) return empty(b);
+    if (group(a) != group(b)) return group(a) < group(b);
     int64_t pa = std::max({a.totals.peak, a.totals.inuse_bytes, a.totals.alloc_bytes});
     int64_t pb = std::max({b.totals.peak, b.totals.inuse_bytes, b.totals.alloc_bytes});
     return pa != pb ? pa > pb : a.child.pid < b.child.pid;
@@ -263,7 +268,9 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
   fprintf(out, "heapscope: %zu process%s started by the program wrote profiles too (largest first):\n",
           rows.size(), rows.size() == 1 ? "" : "es");
   size_t with_heap = 0;
-  while (with_heap < rows.size() && !empty(rows[with_heap])) with_heap++;
+  while (with_heap < rows.size() && group(rows[with_heap]) == 0) with_heap++;
+  size_t not_seen_end = with_heap;
+  while (not_seen_end < rows.size() && group(rows[not_seen_end]) == 1) not_seen_end++;
   // Programs by count, most first: "bash x30, sed x2".
   auto by_program = [&](size_t from, size_t to) {
     std::map<std::string, size_t> count;
@@ -297,9 +304,13 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
     fprintf(out, "  ... and %zu more (%s)\n", with_heap - shown,
             by_program(shown, with_heap).c_str());
   }
-  if (rows.size() > with_heap) {
-    fprintf(out, "  %zu with no sampled allocation (%s)\n", rows.size() - with_heap,
-            by_program(with_heap, rows.size()).c_str());
+  if (not_seen_end > with_heap) {
+    fprintf(out, "  %zu whose heap is not profiled, their malloc being another allocator's (%s)\n",
+            not_seen_end - with_heap, by_program(with_heap, not_seen_end).c_str());
+  }
+  if (rows.size() > not_seen_end) {
+    fprintf(out, "  %zu with no sampled allocation (%s)\n", rows.size() - not_seen_end,
+            by_program(not_seen_end, rows.size()).c_str());
   }
   fprintf(out,
           "heapscope: explore a child with: heapscope top %s/%s; its trends: heapscope leaks "
@@ -366,6 +377,17 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
                 : ("sampled every " + Bytes(rate) +
                    " on average; figures are unbiased estimates")
                       .c_str());
+  if (auto it = kv.find("heap_not_seen"); it != kv.end() && it->second == "1") {
+    // The program's malloc is another allocator's: the heap figures would
+    // all read 0.
+    fprintf(out,
+            "heapscope: the heap is not profiled: malloc comes from %s, an allocator ahead of "
+            "the runtime (descriptors, threads and mappings are profiled)\n",
+            kv.count("malloc_from") ? kv["malloc_from"].c_str() : "another allocator");
+    PrintRss(out_dir, kv, at_exit, out);
+    PrintRunLeakReport(out_dir, out);
+    return;
+  }
   fprintf(out, "heapscope: in use %s %s in %s objects; peak in use %s\n", when,
           Bytes(tot[3]).c_str(), Count(tot[2]).c_str(),
           Bytes(Num(kv, "peak_inuse_space")).c_str());

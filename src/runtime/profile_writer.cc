@@ -654,6 +654,16 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   Comment(Format("heapscope: samples=", g.samples.load(), " dropped_samples=", dropped,
                  " dropped_stacks=", g.dropped_stacks.load(),
                  " dropped_live=", g.dropped_live.load(), " record_ns=", RecordNs()));
+  if (g.heap_shadowed) {
+    // The program's malloc is another allocator's (runtime.cc): the heap
+    // values are empty for that reason, not because nothing was allocated.
+    char tmp[600];
+    base::RawBuffer buf(tmp, sizeof tmp);
+    buf.Str("heapscope: heap_not_seen=1 malloc_from=");
+    const char* from = g.heap_shadowed_by != nullptr ? g.heap_shadowed_by : "?";
+    for (const char* c = from; *c != '\0'; c++) buf.Char(*c == ' ' ? '_' : *c);
+    Comment(Copy(buf.data(), buf.size()));
+  }
   if (g.dropped_deferred.load() != 0) {
     // Signal handlers' allocations that found the deferred queue full.
     Comment(Format("heapscope: dropped_in_signal_handler=", g.dropped_deferred.load()));

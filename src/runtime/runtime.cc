@@ -278,13 +278,14 @@ namespace {
 // program's malloc calls before our hooks can: say so once, plainly,
 // rather than write profiles that look empty for no visible reason. (A
 // program's own operator new usually calls malloc, which we still see.)
-void WarnIfShadowed(const State& g) {
+void WarnIfShadowed(State& g) {
   if (!g.heap_shadowed) return;
   Dl_info info;
   const char* from = dladdr(reinterpret_cast<void*>(their.malloc), &info) != 0 &&
                              info.dli_fname != nullptr && info.dli_fname[0]
                          ? info.dli_fname
                          : "the program itself";
+  g.heap_shadowed_by = from;  // the loader's string, there for the process's life
   char msg[1024];
   base::RawBuffer b(msg, sizeof msg);
   b.Str("malloc comes from ").Str(from).Str(

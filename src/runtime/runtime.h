@@ -53,6 +53,7 @@ struct State {
   // The program (or a library ahead of us) has its own malloc: our hooks
   // would see only the odd call, so the heap is not sampled at all.
   bool heap_shadowed = false;
+  const char* heap_shadowed_by = nullptr;  // the file whose malloc comes first
   std::atomic<bool> active{false};  // recording on
   uintptr_t self_begin = 0;         // our own code, stripped from stacks
   uintptr_t self_end = 0;

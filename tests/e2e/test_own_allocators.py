@@ -25,7 +25,8 @@ import os
 import subprocess
 import sys
 
-from hstest import HEAP_TYPES, CornerEnv, check, find_tcmalloc, finish, final_path, short_name
+from hstest import (HEAP_TYPES, CornerEnv, check, find_tcmalloc, finish, final_path,
+                    runtime_comments, short_name)
 
 
 def same_run(env, cmd, label, out, extra=None):
@@ -76,6 +77,20 @@ def main():
     if check(os.path.exists(final_path(out)), "own_malloc: no final profile"):
         got = env.values(final_path(out), ["main"])
         check(got["main"] == (0, 0, 0, 0), f"own_malloc: the profile shows {got['main']} in main")
+        # The profile says why its heap is empty, and so do the run summary
+        # and the leak report, rather than "0 in use" or "no leak".
+        kv = runtime_comments(env.go_pprof_top(final_path(out)) or "")
+        check(kv.get("heap_not_seen") == "1" and kv.get("malloc_from", "") != "",
+              f"own_malloc: the profile does not say the heap was not seen: {kv}")
+    out = env.outdir("malloc-run")
+    r = env.run(["run", "--out", out, "--", own_malloc], env=dict(os.environ, HEAPSCOPE_LIB=env.lib))
+    check(r.returncode == 0, f"own_malloc under heapscope run: {r.returncode} {r.stderr!r}")
+    check("heapscope: the heap is not profiled: malloc comes from" in r.stderr and
+          "in use at exit" not in r.stderr,
+          f"own_malloc: the run summary does not say the heap was not profiled: {r.stderr!r}")
+    r = env.run(["leaks", "--format", "json", out])
+    check(r.returncode == 0 and json.loads(r.stdout).get("heap_not_seen"),
+          f"own_malloc: heapscope leaks does not say the heap was not seen: {r.stdout[:500]!r}")
 
     out = env.outdir("canonical-plt")
     r = same_run(env, [canonical_plt], "canonical_plt", out)
