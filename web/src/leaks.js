@@ -185,9 +185,16 @@ function suspectCard(s, data, i, list) {
 export async function renderLeaks(main, state, stillShown) {
   const data = await api('/api/leaks');
   const draws = [];
+  // The program's malloc is another allocator's: the heap figures are
+  // empty for that reason, so say that rather than "0 B, constant".
+  const heapPart = data.heap_not_seen
+    ? [h('span.heap-not-seen', { text: `heap not profiled: malloc comes from ${data.heap_not_seen}, an allocator ahead of the runtime (descriptors, threads and mappings are profiled)` }),
+      ` · ${fmtDuration(data.duration_sec)}, ${data.snapshots} snapshots`]
+    : ['heap in use ', h('b', { text: fmtValue(data.total_inuse, 'bytes') }), ' is ', verdictBadge(data.verdict),
+      ` · ${fmtValue(data.total_growth_per_sec, 'bytes')}/s over ${fmtDuration(data.duration_sec)}, ${data.snapshots} snapshots`];
   const summary = h('div.summary.leak-summary', {},
-    'heap in use ', h('b', { text: fmtValue(data.total_inuse, 'bytes') }), ' is ', verdictBadge(data.verdict),
-    ` · ${fmtValue(data.total_growth_per_sec, 'bytes')}/s over ${fmtDuration(data.duration_sec)}, ${data.snapshots} snapshots${data.running_only ? ' while running (the profile at exit, after teardown, left out)' : ''}`,
+    ...heapPart,
+    data.running_only ? ' while running (the profile at exit, after teardown, left out)' : '',
     data.limit ? ` · limit ${fmtValue(data.limit, 'bytes')} (${data.limit_source})` + (data.time_to_limit_sec !== null ? `, reached in ${fmtDuration(data.time_to_limit_sec)}` : '') : '',
     data.live ? h('span.live', { text: ` · live, every ${data.every_sec}s` }) : '');
   // The other resources the program used: counts (or mapped bytes) now.

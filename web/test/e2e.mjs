@@ -2,13 +2,15 @@
 // (playwright-core drives /usr/bin/chromium; no browser is ever downloaded).
 //
 // node web/test/e2e.mjs --heapscope BIN --runtime LIB --program LEAK_SCENARIOS --out DIR
+//     [--own-malloc OWN_MALLOC]
 //   Runs the leaking program under `heapscope run`, serves the snapshot
 //   directory, loads every view, searches the flame graph, clicks from the
 //   top table into the flame graph and the source view, checks what is on
 //   screen, checks every request went to the heapscope server, writes a
 //   screenshot of each view into DIR; then the offline files of
 //   `heapscope leaks --html` and `heapscope flame -o X.html`, a live
-//   endpoint, and bad input.
+//   endpoint, a program with its own malloc (the page says its heap was
+//   not profiled), and bad input.
 // node web/test/e2e.mjs --heapscope BIN --measure PROFILE [--runs N]
 //   How long the page takes from navigation to the flame graph drawn.
 //
@@ -375,6 +377,24 @@ async function viewsTest() {
   const remote = offlineRequests.filter((u) => !u.startsWith('file://'));
   check(remote.length === 0, `offline pages request nothing but themselves (${remote.join(', ')})`);
   check(pageErrors.length === 0, `no script errors offline (${pageErrors.join('; ')})`);
+
+  // A program whose malloc is its own: the trend view says the heap was
+  // not profiled, not that 0 B is constant.
+  if (args['own-malloc']) {
+    const omDir = path.join(tmp, 'own-malloc');
+    const om = spawnSync(args.heapscope, ['run', '--out', omDir, '--', args['own-malloc']],
+      { env: { ...process.env, HEAPSCOPE_LIB: args.runtime }, encoding: 'utf8' });
+    check(om.status === 0, `own_malloc under heapscope run (${om.status}: ${om.stderr.slice(-300)})`);
+    const ow = await startWeb([omDir]);
+    const op = await context.newPage();
+    await op.goto(ow.url + '#/leaks');
+    await waitReady(op, 'leaks');
+    const omText = await op.innerText('main .leak-summary');
+    check(/heap not profiled: malloc comes from \S*own_malloc/.test(omText) && !/heap in use/.test(omText),
+      `own allocator: the trend view says the heap was not profiled (${omText})`);
+    await op.close();
+    await stopWeb(ow);
+  }
 
   // A live endpoint: the trend view updates while the program runs.
   const live = spawn(args.program, ['40'], {
