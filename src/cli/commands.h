@@ -73,8 +73,9 @@ int WriteOfflinePage(const web::WebOptions& options, const std::string& title,
                      const std::string& path);
 
 // The leak report `heapscope run` appends to its summary (leaks_command.cc);
-// prints nothing when the directory has too few snapshots.
-void PrintRunLeakReport(const std::string& out_dir, FILE* out);
+// prints nothing when the directory has too few snapshots. pid != 0: the
+// snapshots of that process (heap.PID.*) rather than the one started.
+void PrintRunLeakReport(const std::string& out_dir, long pid, FILE* out);
 
 // Reads any supported input (format/any_reader.h) and, when `want_lines`,
 // --symbols directories are given or some location has no name, symbolizes

@@ -305,12 +305,12 @@ int RunLeaks(const LeaksCommandOptions& o) {
 
 }  // namespace
 
-void PrintRunLeakReport(const std::string& out_dir, FILE* out) {
+void PrintRunLeakReport(const std::string& out_dir, long pid, FILE* out) {
   analyze::LeakOptions options;
   options.max_suspects = 5;
   if (!ResolveLimit("", &options)) return;
   std::vector<std::string> warnings;
-  auto snaps = analyze::LoadLeakSnapshots({out_dir}, 0, &warnings);
+  auto snaps = analyze::LoadLeakSnapshots({out_dir}, pid, &warnings);
   if (!snaps.ok() || snaps->size() < options.trend.min_snapshots) return;
   analyze::LeakReport report = analyze::AnalyzeLeaks(*snaps, options);
   std::string text = analyze::FormatLeaksText(report);
@@ -325,7 +325,8 @@ void PrintRunLeakReport(const std::string& out_dir, FILE* out) {
     start = nl + 1;
   }
   fprintf(out, "%s", prefixed.c_str());
-  fprintf(out, "heapscope: details: heapscope leaks %s\n", out_dir.c_str());
+  fprintf(out, "heapscope: details: heapscope leaks %s%s\n",
+          pid != 0 ? ("--pid " + std::to_string(pid) + " ").c_str() : "", out_dir.c_str());
 }
 
 CommandFn RegisterLeaksCommand(CLI::App& app) {

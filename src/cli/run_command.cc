@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -36,16 +37,39 @@ struct RunOptions {
   std::string keep = "600";
   std::string http;  // HEAPSCOPE_HTTP for the program: the live endpoint
   bool quiet = false;
+  bool follow = false;  // wait for the processes the program leaves running
   std::vector<std::string> command;
 };
 
-volatile sig_atomic_t g_child = 0;
-
-void Forward(int sig, siginfo_t* info, void*) {
-  // A terminal's Ctrl-C already reached the whole process group; only
-  // signals sent to us alone (kill) need forwarding.
-  if (info != nullptr && info->si_code == SI_KERNEL) return;
-  if (g_child > 0) kill(g_child, sig);
+// The live children of this process other than `except` (pid, command
+// name): once the program has ended, what it left running, re-parented to
+// us as the child subreaper.
+std::vector<std::pair<pid_t, std::string>> LiveChildren(pid_t except) {
+  std::vector<std::pair<pid_t, std::string>> found;
+  const pid_t self = getpid();
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    FILE* f = fopen(("/proc/" + name + "/stat").c_str(), "re");
+    if (f == nullptr) continue;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    const char* open_paren = strchr(buf, '(');
+    const char* close_paren = strrchr(buf, ')');
+    if (open_paren == nullptr || close_paren == nullptr || close_paren < open_paren) continue;
+    char state = 0;
+    int ppid = 0;
+    if (sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2) continue;
+    const pid_t pid = static_cast<pid_t>(atoi(name.c_str()));
+    if (ppid != self || pid == except || state == 'Z' || state == 'X') continue;
+    found.emplace_back(pid, std::string(open_paren + 1, close_paren));
+  }
+  std::sort(found.begin(), found.end());
+  return found;
 }
 
 std::string SelfDir() {
@@ -243,16 +267,16 @@ int Run(const RunOptions& o) {
   std::string cwd = std::filesystem::current_path().string();
   auto start = std::chrono::steady_clock::now();
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = Forward;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  // Block the forwarded signals until the child exists, so none is lost.
-  sigset_t block, old;
-  sigemptyset(&block);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&block, s);
-  sigprocmask(SIG_BLOCK, &block, &old);
+  // Processes the program leaves running (a daemon forks and lets its
+  // parent exit) are re-parented to us rather than to init, so that we can
+  // name them, and follow them with --follow.
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  // The signals passed on, and SIGCHLD, are taken with sigwaitinfo: blocked
+  // from before the child exists, so none is lost.
+  sigset_t waited, old;
+  sigemptyset(&waited);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&waited, s);
+  sigprocmask(SIG_BLOCK, &waited, &old);
 
   pid_t child = fork();
   if (child < 0) {
@@ -285,12 +309,9 @@ int Run(const RunOptions& o) {
     (void)w;
     _exit(127);
   }
-  g_child = child;
   if (out_dir.empty()) {
     out_dir = cwd + "/heapscope-" + BaseName(o.command[0]) + "-" + std::to_string(child);
   }
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaction(s, &sa, nullptr);
-  sigprocmask(SIG_SETMASK, &old, nullptr);
   close(errpipe[1]);
   int exec_err = 0;
   ssize_t got;
@@ -299,28 +320,118 @@ int Run(const RunOptions& o) {
   } while (got < 0 && errno == EINTR);
   close(errpipe[0]);
 
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   int status = 0;
-  while (waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) {
-      std::fprintf(stderr, "heapscope: run: waitpid: %s\n", strerror(errno));
-      return 2;
+  bool ended = false;
+  double seconds = 0;
+  std::vector<LeftRunning> left;  // what the program left running, as found
+  // Reaps every child that has ended: the program, what it left running,
+  // and orphans re-parented to us while it ran. false once none is left.
+  auto reap = [&] {
+    for (;;) {
+      int st = 0;
+      pid_t p = waitpid(-1, &st, WNOHANG);
+      if (p == 0) return true;
+      if (p < 0) return errno == EINTR;
+      if (p == child) {
+        status = st;
+        ended = true;
+        seconds = elapsed();
+      }
+      for (LeftRunning& l : left) {
+        if (l.pid == p) {
+          l.status = st;
+          l.seconds = elapsed();
+          l.ended = true;
+        }
+      }
+    }
+  };
+  auto find_left = [&] {
+    bool added = false;
+    for (auto& [pid, name] : LiveChildren(child)) {
+      bool known = std::any_of(left.begin(), left.end(),
+                               [&](const LeftRunning& l) { return l.pid == pid; });
+      if (!known) {
+        left.push_back(LeftRunning{pid, name});
+        added = true;
+      }
+    }
+    return added;
+  };
+  // Passes a signal on: to the program while it runs, then to what it
+  // left running. A terminal's Ctrl-C already reached the whole process
+  // group (si_code SI_KERNEL); only processes outside it (a daemon in a
+  // session of its own) and signals sent to us alone (kill) need passing.
+  auto pass_on = [&](const siginfo_t& info) {
+    const bool from_terminal = info.si_code == SI_KERNEL;
+    if (!ended) {
+      if (!from_terminal) kill(child, info.si_signo);
+      return;
+    }
+    for (const LeftRunning& l : left) {
+      if (l.ended) continue;
+      if (from_terminal && getpgid(l.pid) == getpgrp()) continue;
+      kill(l.pid, info.si_signo);
+    }
+  };
+
+  // Until the program ends.
+  while (reap() && !ended) {
+    siginfo_t info;
+    if (sigwaitinfo(&waited, &info) > 0 && info.si_signo != SIGCHLD) pass_on(info);
+  }
+  if (!ended) {
+    std::fprintf(stderr, "heapscope: run: waitpid: %s\n", strerror(errno));
+    return 2;
+  }
+  // What it left running. A daemon's intermediate process (fork, setsid,
+  // fork again) may still be on its way out: settle until no child has
+  // ended for 100 ms (1 s at most).
+  find_left();
+  for (int round = 0; round < 10 && !left.empty(); round++) {
+    siginfo_t info;
+    struct timespec wait_for = {0, 100 * 1000 * 1000};
+    int sig = sigtimedwait(&waited, &info, &wait_for);
+    if (sig < 0) break;
+    if (sig != SIGCHLD) pass_on(info);
+    reap();
+    find_left();
+  }
+  // Those that merely passed through (a daemon's intermediate process).
+  std::erase_if(left, [](const LeftRunning& l) { return l.ended; });
+  if (o.follow) {
+    // Until every process it left running has ended, and those they left.
+    while (reap()) {
+      siginfo_t info;
+      if (sigwaitinfo(&waited, &info) > 0) {
+        if (info.si_signo == SIGCHLD) {
+          reap();
+          find_left();
+        } else {
+          pass_on(info);
+        }
+      }
     }
   }
-  g_child = 0;
   if (got == sizeof exec_err) {
     std::fprintf(stderr, "heapscope: run: cannot run %s: %s\n", o.command[0].c_str(),
                  strerror(exec_err));
     return 127;
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!o.quiet) PrintRunSummary(o.command[0], out_dir, status, seconds, stderr);
+  if (!o.quiet) PrintRunSummary(o.command[0], out_dir, status, seconds, left, o.follow, stderr);
 
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) {
     // Die of the same signal, so our parent sees what the program did.
     int sig = WTERMSIG(status);
     signal(sig, SIG_DFL);
+    sigset_t just;  // the signals passed on are blocked (taken by sigwaitinfo)
+    sigemptyset(&just);
+    sigaddset(&just, sig);
+    sigprocmask(SIG_UNBLOCK, &just, nullptr);
     raise(sig);
     return 128 + sig;
   }
@@ -339,6 +450,9 @@ CommandFn RegisterRunCommand(CLI::App& app) {
   cmd->add_option("--keep", o->keep, "Newest snapshots kept on disk (default 600, 0: all)");
   cmd->add_option("--http", o->http,
                   "Serve the live endpoint (pprof, /metrics) on ADDR:PORT, e.g. 127.0.0.1:6060");
+  cmd->add_flag("--follow", o->follow,
+                "When the program ends, wait for the processes it left running (a daemon), "
+                "passing SIGINT/SIGTERM/SIGHUP on to them, and summarize each");
   cmd->add_flag("-q,--quiet", o->quiet, "Print no summary");
   // Everything from the first argument that is not ours (or after "--")
   // belongs to the program.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -64,11 +65,17 @@ void FrameNames(const format::Profile& p, uint32_t loc, std::vector<std::string>
 
 std::string Bytes(int64_t v) { return analyze::Label(v, "bytes"); }
 
-// The numbered snapshots of the process heapscope started (file names, in
-// order; heap.10000.pb.gz comes after heap.9999.pb.gz).
-std::vector<std::string> NumberedSnapshots(const std::string& out_dir) {
+// A heap profile's file name: heap.REST for the process heapscope started
+// (pid 0), heap.PID.REST for another.
+std::string HeapFile(long pid, const std::string& rest) {
+  return "heap." + (pid != 0 ? std::to_string(pid) + "." : std::string()) + rest;
+}
+
+// The numbered snapshots of process `pid` (0: the one heapscope started),
+// file names in order; heap.10000.pb.gz comes after heap.9999.pb.gz.
+std::vector<std::string> NumberedSnapshots(const std::string& out_dir, long pid) {
   std::vector<std::string> names;
-  auto files = analyze::ListSnapshotFiles(out_dir, 0);
+  auto files = analyze::ListSnapshotFiles(out_dir, pid);
   if (!files.ok()) return names;
   for (const std::string& path : *files) {
     std::string name = std::filesystem::path(path).filename().string();
@@ -163,13 +170,13 @@ std::string Describe(int status) {
 
 // Where resident memory went at exit, and which part grew from the oldest
 // snapshot kept to the final profile.
-void PrintRss(const std::string& out_dir, const std::map<std::string, std::string>& final_kv,
-              bool at_exit, FILE* out) {
+void PrintRss(const std::string& out_dir, long pid,
+              const std::map<std::string, std::string>& final_kv, bool at_exit, FILE* out) {
   const char* when = at_exit ? "at exit" : "at the last snapshot";
   auto last = analyze::RssFromComments(final_kv);
   if (!last) return;
   fprintf(out, "heapscope: %s, %s\n", when, analyze::RssPartsLine(*last).c_str());
-  std::vector<std::string> snapshots = NumberedSnapshots(out_dir);
+  std::vector<std::string> snapshots = NumberedSnapshots(out_dir, pid);
   if (snapshots.empty()) return;
   const std::string& oldest = snapshots.front();
   auto prof = format::ReadProfileFile(out_dir + "/" + oldest);
@@ -218,7 +225,7 @@ std::optional<HeapTotals> TotalsOf(const std::string& path) {
 // inherited) write heap.PID.* beside its files: name them, with their
 // totals, so that a wrapper script or a driver such as g++ does not look
 // like a program that allocated nothing.
-void PrintChildren(const std::string& out_dir, FILE* out) {
+void PrintChildren(const std::string& out_dir, const std::set<long>& shown_already, FILE* out) {
   namespace fs = std::filesystem;
   struct Child {
     long pid = 0;
@@ -232,7 +239,7 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
     std::string name = e.path().filename().string();
     // heap.PID.final.pb.gz or heap.PID.NNNN.pb.gz
     auto parsed = analyze::ParseSnapshotName(name);
-    if (!parsed || parsed->pid == 0) continue;
+    if (!parsed || parsed->pid == 0 || shown_already.count(parsed->pid)) continue;
     Child& c = children[parsed->pid];
     c.pid = parsed->pid;
     if (c.final) continue;
@@ -318,16 +325,18 @@ void PrintChildren(const std::string& out_dir, FILE* out) {
           out_dir.c_str(), rows[0].child.file.c_str(), rows[0].child.pid, out_dir.c_str());
 }
 
-void PrintMainSummary(const std::string& program, const std::string& out_dir, int status,
-                      double seconds, FILE* out) {
+// The summary of one process's profiles: process `pid` (0: the one
+// heapscope started) after the line `header`.
+void PrintProcessSummary(const std::string& header, const std::string& out_dir, long pid,
+                         FILE* out) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  std::vector<std::string> numbered = NumberedSnapshots(out_dir);
+  std::vector<std::string> numbered = NumberedSnapshots(out_dir, pid);
   size_t snapshots = numbered.size();
   std::string newest = numbered.empty() ? std::string() : numbered.back();
-  fprintf(out, "\nheapscope: %s %s after %.1fs\n", program.c_str(), Describe(status).c_str(),
-          seconds);
-  std::string final_path = out_dir + "/heap.final.pb.gz";
+  fprintf(out, "\nheapscope: %s\n", header.c_str());
+  std::string final_name = HeapFile(pid, "final.pb.gz");
+  std::string final_path = out_dir + "/" + final_name;
   auto prof = format::ReadProfileFile(final_path);
   bool at_exit = true;  // else the figures are the newest snapshot's
   if (!prof.ok() && !fs::exists(final_path, ec) && !newest.empty()) {
@@ -370,13 +379,9 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
   const int64_t* tot = table.tot;
   int64_t rate = Num(kv, "rate");
   bool exact = kv.count("mode") && kv["mode"] == "exact";
-  fprintf(out, "heapscope: profiles in %s/ (%zu snapshots%s)\n", out_dir.c_str(), snapshots,
-          at_exit ? " and heap.final.pb.gz" : "");
-  fprintf(out, "heapscope: %s\n",
-          exact ? "every allocation recorded (exact)"
-                : ("sampled every " + Bytes(rate) +
-                   " on average; figures are unbiased estimates")
-                      .c_str());
+  fprintf(out, "heapscope: profiles in %s/ (%s%zu snapshots%s)\n", out_dir.c_str(),
+          pid != 0 ? (HeapFile(pid, "*") + ": ").c_str() : "", snapshots,
+          at_exit ? (" and " + final_name).c_str() : "");
   if (auto it = kv.find("heap_not_seen"); it != kv.end() && it->second == "1") {
     // The program's malloc is another allocator's: the heap figures would
     // all read 0.
@@ -384,10 +389,15 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
             "heapscope: the heap is not profiled: malloc comes from %s, an allocator ahead of "
             "the runtime (descriptors, threads and mappings are profiled)\n",
             kv.count("malloc_from") ? kv["malloc_from"].c_str() : "another allocator");
-    PrintRss(out_dir, kv, at_exit, out);
-    PrintRunLeakReport(out_dir, out);
+    PrintRss(out_dir, pid, kv, at_exit, out);
+    PrintRunLeakReport(out_dir, pid, out);
     return;
   }
+  fprintf(out, "heapscope: %s\n",
+          exact ? "every allocation recorded (exact)"
+                : ("sampled every " + Bytes(rate) +
+                   " on average; figures are unbiased estimates")
+                      .c_str());
   fprintf(out, "heapscope: in use %s %s in %s objects; peak in use %s\n", when,
           Bytes(tot[3]).c_str(), Count(tot[2]).c_str(),
           Bytes(Num(kv, "peak_inuse_space")).c_str());
@@ -430,7 +440,7 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
     fprintf(out, "heapscope: WARNING %" PRId64 " samples dropped (tables full): figures are low\n",
             dropped);
   }
-  PrintRss(out_dir, kv, at_exit, out);
+  PrintRss(out_dir, pid, kv, at_exit, out);
   if (before_exit) {
     fprintf(out, "heapscope: in use at the last snapshot before exit, by leading stacks:\n");
     PrintStackRows(*before_exit, out);
@@ -449,15 +459,49 @@ void PrintMainSummary(const std::string& program, const std::string& out_dir, in
   } else if (!table.rows.empty()) {
     fprintf(out, "heapscope: explore with: heapscope top %s\n", final_path.c_str());
   }
-  PrintRunLeakReport(out_dir, out);
+  PrintRunLeakReport(out_dir, pid, out);
 }
 
 }  // namespace
 
 void PrintRunSummary(const std::string& program, const std::string& out_dir, int status,
-                     double seconds, FILE* out) {
-  PrintMainSummary(program, out_dir, status, seconds, out);
-  PrintChildren(out_dir, out);
+                     double seconds, const std::vector<LeftRunning>& left, bool followed,
+                     FILE* out) {
+  char when[64];
+  snprintf(when, sizeof when, " after %.1fs", seconds);
+  PrintProcessSummary(program + " " + Describe(status) + when, out_dir, 0, out);
+  // What the program left running (daemons): with --follow, each one that
+  // lived to write snapshots gets a summary of its own.
+  std::set<long> shown;
+  std::string names;
+  for (const LeftRunning& l : left) {
+    if (!names.empty()) names += ", ";
+    names += "pid " + std::to_string(l.pid) + " " + l.name;
+  }
+  if (followed && !left.empty()) {
+    fprintf(out, "heapscope: %s left %zu process%s running (%s), followed until %s ended\n",
+            program.c_str(), left.size(), left.size() == 1 ? "" : "es", names.c_str(),
+            left.size() == 1 ? "it" : "they");
+    for (const LeftRunning& l : left) {
+      if (NumberedSnapshots(out_dir, l.pid).empty()) continue;
+      snprintf(when, sizeof when, " %.1fs after the start", l.seconds);
+      PrintProcessSummary("pid " + std::to_string(l.pid) + " " + l.name + ", left running by " +
+                              program + ", " + Describe(l.status) + when,
+                          out_dir, l.pid, out);
+      shown.insert(l.pid);
+    }
+  }
+  PrintChildren(out_dir, shown, out);
+  if (!followed && !left.empty()) {
+    fprintf(out,
+            "heapscope: %s left %zu process%s running (%s); %s writing profiles into %s/: "
+            "heapscope leaks --pid %ld %s\n"
+            "heapscope: heapscope run --follow waits for such processes, passing signals on to "
+            "them, and summarizes each\n",
+            program.c_str(), left.size(), left.size() == 1 ? "" : "es", names.c_str(),
+            left.size() == 1 ? "it keeps" : "they keep", out_dir.c_str(), left.front().pid,
+            out_dir.c_str());
+  }
 }
 
 }  // namespace heapscope::cli
