@@ -66,6 +66,40 @@ def check_followed(env, err, pid, out, label):
                   for s in suspects), f"{label}: DaemonLeak is not a growing suspect: {suspects}")
 
 
+def follow(env, prog, base, label, stdin, preexec, end, close_after_start=None):
+    """heapscope run --follow on the daemon; end(p) should end it through
+    heapscope run after 4 s of following."""
+    out = env.outdir(label)
+    pid_file = os.path.join(env.tmp, label + ".pid")
+    pid = None
+    p = subprocess.Popen([env.heapscope] + base + ["--follow", "--out", out, "--", prog, pid_file,
+                                                   "60"],
+                         env=clean_env(), stdin=stdin, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, preexec_fn=preexec)
+    if close_after_start is not None:
+        os.close(close_after_start)
+    try:
+        check(LineReader(p.stdout).readline() == "started\n", f"{label}: no started line")
+        pid = read_pid(pid_file)
+        check(pid is not None, f"{label}: the daemon wrote no pid file")
+        time.sleep(4)
+        check(p.poll() is None, f"{label}: heapscope run ended while the daemon ran: {p.poll()}")
+        end(p)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            check(False, f"{label}: heapscope run did not pass the signal on to the daemon")
+            return
+        err = p.stderr.read().decode()
+        check(p.returncode == 0, f"{label}: status {p.returncode}, want the launcher's 0")
+        if pid is not None:
+            check(not alive(pid), f"{label}: the daemon still runs")
+            check_followed(env, err, pid, out, label)
+    finally:
+        kill_quietly(p)
+        stop_quietly(pid)
+
+
 def main():
     env = CornerEnv(sys.argv)
     prog = env.args[0]
@@ -100,67 +134,20 @@ def main():
         stop_quietly(pid)
 
     # --follow, ended by SIGTERM sent to heapscope run.
-    out = env.outdir("follow")
-    pid_file = os.path.join(env.tmp, "follow.pid")
-    pid = None
-    p = subprocess.Popen([env.heapscope] + base + ["--follow", "--out", out, "--", prog, pid_file,
-                                                   "60"],
-                         env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    try:
-        check(LineReader(p.stdout).readline() == "started\n", "follow: no started line")
-        pid = read_pid(pid_file)
-        check(pid is not None, "follow: the daemon wrote no pid file")
-        time.sleep(4)
-        check(p.poll() is None, f"follow: heapscope run ended while the daemon ran: {p.poll()}")
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            check(False, "follow: SIGTERM to heapscope run did not end the daemon")
-        err = p.stderr.read().decode()
-        check(p.returncode == 0, f"follow: status {p.returncode}, want the launcher's 0")
-        if pid is not None:
-            check(not alive(pid), "follow: the daemon still runs")
-            check_followed(env, err, pid, out, "follow")
-    finally:
-        kill_quietly(p)
-        stop_quietly(pid)
+    follow(env, prog, base, "follow", subprocess.DEVNULL, None,
+           lambda p: p.send_signal(signal.SIGTERM))
 
     # --follow from a terminal: Ctrl-C.
-    out = env.outdir("tty")
-    pid_file = os.path.join(env.tmp, "tty.pid")
-    pid = None
     master, slave = os.openpty()
 
     def own_terminal():
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    p = subprocess.Popen([env.heapscope] + base + ["--follow", "--out", out, "--", prog, pid_file,
-                                                   "60"],
-                         env=clean_env(), stdin=slave, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, preexec_fn=own_terminal)
-    os.close(slave)
     try:
-        check(LineReader(p.stdout).readline() == "started\n", "tty: no started line")
-        pid = read_pid(pid_file)
-        check(pid is not None, "tty: the daemon wrote no pid file")
-        time.sleep(4)
-        check(p.poll() is None, f"tty: heapscope run ended while the daemon ran: {p.poll()}")
-        os.write(master, b"\x03")
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            check(False, "tty: Ctrl-C did not end the daemon")
-        err = p.stderr.read().decode()
-        check(p.returncode == 0, f"tty: status {p.returncode}, want the launcher's 0")
-        if pid is not None:
-            check(not alive(pid), "tty: the daemon still runs")
-            check_followed(env, err, pid, out, "tty")
+        follow(env, prog, base, "tty", slave, own_terminal, lambda p: os.write(master, b"\x03"),
+               close_after_start=slave)
     finally:
-        kill_quietly(p)
-        stop_quietly(pid)
         os.close(master)
     finish(env, "test_run_daemons")
 
