@@ -350,16 +350,12 @@ int Run(const RunOptions& o) {
     }
   };
   auto find_left = [&] {
-    bool added = false;
     for (auto& [pid, name] : LiveChildren(child)) {
-      bool known = std::any_of(left.begin(), left.end(),
-                               [&](const LeftRunning& l) { return l.pid == pid; });
-      if (!known) {
+      if (std::none_of(left.begin(), left.end(),
+                       [&](const LeftRunning& l) { return l.pid == pid; })) {
         left.push_back(LeftRunning{pid, name});
-        added = true;
       }
     }
-    return added;
   };
   // Passes a signal on: to the program while it runs, then to what it
   // left running. A terminal's Ctrl-C already reached the whole process
@@ -406,13 +402,11 @@ int Run(const RunOptions& o) {
     // Until every process it left running has ended, and those they left.
     while (reap()) {
       siginfo_t info;
-      if (sigwaitinfo(&waited, &info) > 0) {
-        if (info.si_signo == SIGCHLD) {
-          reap();
-          find_left();
-        } else {
-          pass_on(info);
-        }
+      if (sigwaitinfo(&waited, &info) <= 0) continue;
+      if (info.si_signo == SIGCHLD) {
+        find_left();  // orphans of what it left, re-parented to us
+      } else {
+        pass_on(info);
       }
     }
   }

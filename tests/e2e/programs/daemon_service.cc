@@ -4,13 +4,14 @@
 // DaemonLeak until SIGTERM or SIGINT (it leaves main with status 0) or
 // until LIMIT_SECONDS have passed (status 3: the test did not end it).
 // Usage: daemon_service PID_FILE [LIMIT_SECONDS]
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "daemon_steps.h"
 
 volatile sig_atomic_t g_stop = 0;
 void* volatile g_keep;
@@ -31,30 +32,13 @@ int main(int argc, char** argv) {
   LauncherAlloc();
   printf("started\n");
   fflush(stdout);
-  pid_t pid = fork();
-  if (pid < 0) return 1;
-  if (pid > 0) return 0;  // the launcher
-  setsid();
-  pid = fork();
-  if (pid < 0) _exit(1);
-  if (pid > 0) _exit(0);  // the intermediate process
-  int null = open("/dev/null", O_RDWR);
-  dup2(null, 0);
-  dup2(null, 1);
-  dup2(null, 2);
-  if (null > 2) close(null);
+  if (int r = BecomeDaemon(); r <= 0) return r < 0 ? 1 : 0;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = Stop;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]);
-  FILE* f = fopen(tmp, "w");
-  if (f == nullptr) return 1;
-  fprintf(f, "%d\n", static_cast<int>(getpid()));
-  fclose(f);
-  rename(tmp, argv[1]);
+  if (!WritePidFile(argv[1])) return 1;
   const time_t until = time(nullptr) + limit;
   while (!g_stop) {
     if (time(nullptr) >= until) return 3;

@@ -4,11 +4,10 @@
 //   ParentAlloc  2 x malloc(3000) in the original process     6000 / 2
 //   DaemonAlloc  4 x malloc(2500) in the daemon only          10000 / 4
 // The daemon writes its pid to MARKER_FILE when it is done, then exits.
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+
+#include "daemon_steps.h"
 
 void* volatile g_parent[2];
 void* volatile g_daemon[4];
@@ -26,25 +25,7 @@ int main(int argc, char** argv) {
   ParentAlloc();
   printf("started\n");
   fflush(stdout);
-  pid_t pid = fork();
-  if (pid < 0) return 1;
-  if (pid > 0) return 0;  // the original process
-  setsid();
-  pid = fork();
-  if (pid < 0) _exit(1);
-  if (pid > 0) _exit(0);  // the intermediate process
-  int null = open("/dev/null", O_RDWR);
-  dup2(null, 0);
-  dup2(null, 1);
-  dup2(null, 2);
-  if (null > 2) close(null);
+  if (int r = BecomeDaemon(); r <= 0) return r < 0 ? 1 : 0;
   DaemonAlloc();
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]);
-  FILE* f = fopen(tmp, "w");
-  if (f == nullptr) return 1;
-  fprintf(f, "%d\n", static_cast<int>(getpid()));
-  fclose(f);
-  rename(tmp, argv[1]);
-  return 0;
+  return WritePidFile(argv[1]) ? 0 : 1;
 }
