@@ -17,6 +17,7 @@
 #include "base/raw_log.h"
 #include "base/spinlock.h"
 #include "platform/modules.h"
+#include "runtime/http/server.h"
 #include "runtime/memory_breakdown.h"
 #include "runtime/out_dir.h"
 #include "runtime/proc_dir.h"
@@ -115,14 +116,45 @@ bool DumpSnapshotLocked() {
   return true;
 }
 
-void* DumpThreadMain(void*) {
-  RecursionGuard guard;  // for its whole life: nothing it allocates is recorded
-  pthread_setname_np(pthread_self(), "heapscope");
+// glibc ends a process when its last thread ends, so a program whose main
+// thread calls pthread_exit ends once its other threads have; the
+// runtime's own threads would keep it alive for ever. Once the main thread
+// has gone (the pthread_exit hook says so at once; a main thread cancelled
+// is seen at the next periodic wake-up), the dump thread looks every
+// kMainGonePollNs whether any thread of the program is left, and when
+// none is, ends the process as glibc would have: exit(0), which writes
+// the final profile on the way.
+std::atomic<bool> g_main_gone{false};
+constexpr uint64_t kMainGonePollNs = 20 * 1000000ULL;
+
+// Whether the main thread (the thread group's leader, tid == pid) has
+// ended while other threads go on: it then shows as a zombie.
+bool MainThreadEnded() {
+  char state = ReadThreadState(static_cast<int>(getpid()));
+  return state == 'Z' || state == 'X';
+}
+
+// Whether a thread other than the main thread and the runtime's own is
+// still there.
+bool ProgramThreadLeft() {
+  const State& g = GlobalState();
+  const int64_t pid = getpid();
+  bool left = false;
+  bool read = ForEachNumberedEntry("/proc/self/task", [&](int64_t tid, int) {
+    left = tid != pid && tid != g.dump_tid.load(std::memory_order_relaxed) &&
+           tid != g.http_tid.load(std::memory_order_relaxed);
+    return !left;
+  });
+  return left || !read;  // when it cannot tell, the program goes on
+}
+
+// The dump thread's work until it is paused (false) or the program's
+// threads have all ended (true).
+bool DumpLoop() {
+  RecursionGuard guard;  // nothing it allocates is recorded
   State& g = GlobalState();
-  g.dump_tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
   uint64_t interval = g.config.interval_ns;
   uint64_t next = interval != 0 ? MonoNs() + interval : 0;
-  const auto self = static_cast<int32_t>(gettid());
   for (;;) {
     // A final dump asked for just before a pause is still written.
     if (g_final_requested.exchange(false)) {
@@ -130,11 +162,18 @@ void* DumpThreadMain(void*) {
       sem_post(&g_final_done);
     }
     int asked = kStopAsked;
-    if (g_stop.load() == kStopAsked && g_stop.compare_exchange_strong(asked, kStopped)) break;
-    if (next != 0) {
+    if (g_stop.load() == kStopAsked && g_stop.compare_exchange_strong(asked, kStopped)) {
+      return false;
+    }
+    uint64_t wake = next;
+    if (g_main_gone.load()) {
+      uint64_t poll = MonoNs() + kMainGonePollNs;
+      if (wake == 0 || poll < wake) wake = poll;
+    }
+    if (wake != 0) {
       struct timespec ts;
-      ts.tv_sec = static_cast<time_t>(next / 1000000000ULL);
-      ts.tv_nsec = static_cast<long>(next % 1000000000ULL);
+      ts.tv_sec = static_cast<time_t>(wake / 1000000000ULL);
+      ts.tv_nsec = static_cast<long>(wake % 1000000000ULL);
       sem_clockwait(&g_wake, CLOCK_MONOTONIC, &ts);
     } else {
       sem_wait(&g_wake);
@@ -146,7 +185,22 @@ void* DumpThreadMain(void*) {
       next += interval;
       uint64_t now = MonoNs();
       if (next <= now) next = now + interval;
+      if (!g_main_gone.load() && MainThreadEnded()) g_main_gone.store(true);
     }
+    if (g_main_gone.load() && !g_final_started.load() && !ProgramThreadLeft()) return true;
+  }
+}
+
+void* DumpThreadMain(void*) {
+  pthread_setname_np(pthread_self(), "heapscope");
+  State& g = GlobalState();
+  const auto self = static_cast<int32_t>(gettid());
+  g.dump_tid.store(self, std::memory_order_relaxed);
+  if (DumpLoop()) {
+    // The program's threads have all ended: this one is its last. Its
+    // exit handlers run here, outside the recursion guard, so that what
+    // they free and allocate is recorded as the program's.
+    exit(0);
   }
   // (A thread started since may have noted its own tid already.)
   int32_t mine = self;
@@ -266,6 +320,7 @@ void ForkChild() {
   g.dump_tid.store(0, std::memory_order_relaxed);  // the parent's thread's
   g_final_requested.store(false);
   g_dump_requested.store(false);
+  g_main_gone.store(false);  // the forking thread is the child's main thread
   sem_init(&g_wake, 0, 0);
   sem_init(&g_final_done, 0, 0);
   if (!g.config.follow_fork) {
@@ -442,6 +497,29 @@ void StartDumper() {
   } else {
     ArmLazyStart();
   }
+}
+
+void MainThreadExiting() {
+  g_main_gone.store(true);
+  if (g_thread_running.load()) {
+    sem_post(&g_wake);
+    return;
+  }
+  // No dump thread (none wanted, or a lazy start not come yet): only the
+  // HTTP server's thread could keep the process alive; one is started to
+  // end it when the program's threads have.
+  if (!http::HttpThreadRunning() || tls_state.guard != 0) return;
+  if (!g_pause_lock.TryLock()) return;
+  if (!g_final_started.load() && !g_thread_running.load()) {
+    g_lazy_start_ns.store(0);
+    int saved = errno;
+    {
+      RecursionGuard guard;  // pthread_create's own allocations are not the program's
+      StartThread();
+    }
+    errno = saved;
+  }
+  g_pause_lock.Unlock();
 }
 
 void StartLazyThread(bool now) {

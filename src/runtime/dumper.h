@@ -21,6 +21,11 @@ void StartDumper();
 // once its time has come. One relaxed load when nothing is pending.
 void StartLazyThread(bool now);
 
+// Called by the pthread_exit hook in the main thread: the process must end
+// when the program's other threads have, not be kept alive by the
+// runtime's (see DumpLoop in dumper.cc).
+void MainThreadExiting();
+
 // unshare(CLONE_NEWUSER) and setns() into a user or mount namespace need
 // a process with one thread: the dump thread ends for the call and starts
 // again after it. Pause returns false if the thread did not end in time

@@ -1,7 +1,10 @@
 """Every way out of a program writes heap.final.pb.gz with the program's
 own exit status unchanged: return from main, exit(3), _exit(4), _Exit(5),
-exit(6) called from a second thread, and a return from main while another
-thread is still allocating. On return and exit() the final profile comes
+exit(6) called from a second thread, a return from main while another
+thread is still allocating, and the main thread ending first (by
+pthread_exit, or cancelled) with the process ending when its last thread
+does, as soon as without the runtime (its threads, the HTTP server's
+included, do not keep the process alive). On return and exit() the final profile comes
 after the atexit handlers and static destructors, so their frees (and an
 allocation made in an atexit handler) count; after _exit/_Exit they never
 ran. quick_exit(7) keeps its status and output (the README promises no
@@ -9,7 +12,9 @@ profile for it; one written must be readable). The program always runs:
 an output directory that cannot be created costs one warning line, bad
 HEAPSCOPE_* values one line each, and the defaults are used instead."""
 import os
+import re
 import sys
+import time
 
 from hstest import CornerEnv, check, finish, final_path, listdir, runtime_comments
 
@@ -25,36 +30,54 @@ WITHOUT_HANDLERS = {
     "StaticFreedAlloc": (4321, 4321, 1, 1),
     "AtexitAlloc": (0, 0, 0, 0),
 }
+# (label, mode, status, expected, extra environment). The main thread's
+# pthread_exit is seen at once; its cancellation at the next periodic
+# snapshot (100 ms here). With the HTTP server alone, no dump thread runs
+# until the main thread ends.
 MODES = [
-    ("return", 0, AFTER_HANDLERS),
-    ("exit3", 3, AFTER_HANDLERS),
-    ("thread-exit6", 6, AFTER_HANDLERS),
-    ("busy-return", 0, AFTER_HANDLERS),
-    ("_exit4", 4, WITHOUT_HANDLERS),
-    ("_Exit5", 5, WITHOUT_HANDLERS),
+    ("return", "return", 0, AFTER_HANDLERS, {}),
+    ("exit3", "exit3", 3, AFTER_HANDLERS, {}),
+    ("thread-exit6", "thread-exit6", 6, AFTER_HANDLERS, {}),
+    ("busy-return", "busy-return", 0, AFTER_HANDLERS, {}),
+    ("_exit4", "_exit4", 4, WITHOUT_HANDLERS, {}),
+    ("_Exit5", "_Exit5", 5, WITHOUT_HANDLERS, {}),
+    ("main-pthread_exit", "main-pthread_exit", 0, AFTER_HANDLERS, {}),
+    ("main-cancelled", "main-cancelled", 0, AFTER_HANDLERS, {"HEAPSCOPE_INTERVAL": "100ms"}),
+    ("main-pthread_exit-http", "main-pthread_exit", 0, AFTER_HANDLERS,
+     {"HEAPSCOPE_HTTP": "127.0.0.1:0", "HEAPSCOPE_DUMP_SIGNAL": "0"}),
+    ("quick_exit7", "quick_exit7", 7, None, {}),
 ]
+SERVING = re.compile(r"^heapscope: serving http://\S+\n", re.M)
 
 
 def main():
     env = CornerEnv(sys.argv)
     prog = env.args[0]
-    for mode, status, expected in MODES + [("quick_exit7", 7, None)]:
+    for label, mode, status, expected, extra in MODES:
+        started = time.monotonic()
         plain = env.plain([prog, mode])
+        took_plain = time.monotonic() - started
         check(plain.returncode == status, f"{mode} without the runtime: status {plain.returncode}")
-        out = env.outdir(mode)
-        r = env.preload_input([prog, mode], out, {"HEAPSCOPE_RATE": "1"})
-        check(r.returncode == status, f"{mode}: exit status {r.returncode}, want {status}: {r.stderr}")
-        check(r.stdout == plain.stdout, f"{mode}: output changed: {r.stdout!r} (was {plain.stdout!r})")
-        check(r.stderr == plain.stderr, f"{mode}: stderr changed: {r.stderr!r}")
+        out = env.outdir(label)
+        started = time.monotonic()
+        r = env.preload_input([prog, mode], out, {"HEAPSCOPE_RATE": "1", **extra}, timeout=30)
+        took = time.monotonic() - started
+        check(r.returncode == status, f"{label}: exit status {r.returncode}, want {status}: {r.stderr}")
+        check(r.stdout == plain.stdout, f"{label}: output changed: {r.stdout!r} (was {plain.stdout!r})")
+        stderr = SERVING.sub("", r.stderr) if "HEAPSCOPE_HTTP" in extra else r.stderr
+        check(stderr == plain.stderr, f"{label}: stderr changed: {r.stderr!r}")
+        # Generous against a loaded machine; a process kept alive would
+        # have run into the 30 s timeout.
+        check(took < took_plain + 5, f"{label}: {took:.2f}s with the runtime, {took_plain:.2f}s without")
         files = listdir(out)
         check(not [f for f in files if f.endswith(".tmp")], f"{mode}: *.tmp left: {files}")
         if expected is not None:
-            env.check_exact(final_path(out), expected, mode)
+            env.check_exact(final_path(out), expected, label)
         elif os.path.exists(final_path(out)):
             env.go_pprof_top(final_path(out))
-            print(f"{mode}: a final profile was written")
+            print(f"{label}: a final profile was written")
         else:
-            print(f"{mode}: no final profile (not promised)")
+            print(f"{label}: no final profile (not promised)")
 
     plain = env.plain([prog, "exit3"])
     blocker = os.path.join(env.tmp, "a-file")

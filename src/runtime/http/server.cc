@@ -737,6 +737,8 @@ void StartHttpServer() {
   }
 }
 
+bool HttpThreadRunning() { return g_thread_running.load(); }
+
 bool PauseHttpThread() {
   Server* s = g_server;
   if (s == nullptr || !g_thread_running.load()) return true;

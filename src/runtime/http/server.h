@@ -37,6 +37,9 @@ void StartHttpServer();
 // thread: unshare(CLONE_NEWUSER) and setns() into a user or mount
 // namespace need a process with one thread. Requests in progress are kept
 // (their state is not the thread's) and served after Resume.
+// Whether the server's thread runs (its tid may not be noted yet).
+bool HttpThreadRunning();
+
 bool PauseHttpThread();
 void ResumeHttpThread();
 

@@ -20,6 +20,8 @@ namespace {
 
 using CreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 std::atomic<CreateFn> g_next_create{nullptr};
+using ExitFn = void (*)(void*);
+std::atomic<ExitFn> g_next_exit{nullptr};
 
 // The record is forgotten by a thread-specific key's destructor, which
 // glibc runs however the thread ends (return, pthread_exit, cancellation).
@@ -89,4 +91,21 @@ extern "C" int hs_pthread_create(pthread_t* thread, const pthread_attr_t* attr,
   int rc = f(thread, attr, Trampoline, r);
   if (rc != 0) ReleaseThreadRecord(r);
   return rc;
+}
+
+// pthread_exit: when the main thread calls it, the process ends once the
+// program's other threads have (glibc's rule); the runtime's threads must
+// not keep it alive (MainThreadExiting in dumper.h).
+extern "C" __attribute__((visibility("default"), noreturn)) void hs_pthread_exit(void* value)
+    __asm__("pthread_exit");
+
+extern "C" void hs_pthread_exit(void* value) {
+  ExitFn f = NextFunction(&g_next_exit, "pthread_exit");
+  if (syscall(SYS_gettid) == getpid()) {
+    ErrnoKeeper keep;
+    MainThreadExiting();
+  }
+  if (f != nullptr) f(value);
+  // Not found (cannot happen once libc is loaded): end this thread alone.
+  for (;;) syscall(SYS_exit, 0);
 }

@@ -1,6 +1,11 @@
 // Ends in every way a program can end, after known allocations.
 // Usage: exit_paths MODE   (return, exit3, _exit4, _Exit5, thread-exit6,
-//                           busy-return, quick_exit7)
+//                           busy-return, quick_exit7, main-pthread_exit,
+//                           main-cancelled)
+// main-pthread_exit: the main thread calls pthread_exit; a second thread
+// ends 100 ms later, and with it the process (glibc's exit(0) after the
+// last thread). main-cancelled: the second thread cancels the main thread
+// (waiting in pthread_join), then ends 300 ms later.
 // Allocations (bytes, objects):
 //   KeptAlloc        4 x malloc(2500), never freed          10000, 4
 //   AtexitFreedAlloc malloc(1234), freed by an atexit handler
@@ -71,6 +76,24 @@ __attribute__((noinline)) void* BusyChurn(void*) {
   return nullptr;
 }
 
+void* EndLater(void*) {
+  usleep(100000);
+  std::printf("the last thread ends\n");
+  std::fflush(stdout);
+  return nullptr;
+}
+
+pthread_t g_main_thread;
+
+void* CancelMain(void*) {
+  usleep(50000);
+  pthread_cancel(g_main_thread);
+  usleep(300000);
+  std::printf("the last thread ends\n");
+  std::fflush(stdout);
+  return nullptr;
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "return";
   atexit(AtexitHandler);
@@ -97,6 +120,18 @@ int main(int argc, char** argv) {
     pthread_detach(t);
     usleep(20000);
     return 0;
+  }
+  if (strcmp(mode, "main-pthread_exit") == 0) {
+    pthread_t t;
+    pthread_create(&t, nullptr, EndLater, nullptr);
+    pthread_exit(nullptr);
+  }
+  if (strcmp(mode, "main-cancelled") == 0) {
+    g_main_thread = pthread_self();
+    pthread_t t;
+    pthread_create(&t, nullptr, CancelMain, nullptr);
+    pthread_join(t, nullptr);
+    return 1;  // not reached: cancelled while it waits
   }
   std::fprintf(stderr, "exit_paths: unknown mode %s\n", mode);
   return 2;
