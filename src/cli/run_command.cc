@@ -41,10 +41,13 @@ struct RunOptions {
   std::vector<std::string> command;
 };
 
-// The live children of this process other than `except` (pid, command
-// name): once the program has ended, what it left running, re-parented to
-// us as the child subreaper.
-std::vector<std::pair<pid_t, std::string>> LiveChildren(pid_t except) {
+// The children of this process other than `except` (pid, command name):
+// once the program has ended, what it left running, re-parented to us as
+// the child subreaper. Zombies count: a multi-threaded process whose main
+// thread has exited shows as one while its other threads finish, and its
+// own children stay with those threads until then, out of our sight; it
+// is reaped (and known to have ended) once they have.
+std::vector<std::pair<pid_t, std::string>> Children(pid_t except) {
   std::vector<std::pair<pid_t, std::string>> found;
   const pid_t self = getpid();
   std::error_code ec;
@@ -65,7 +68,7 @@ std::vector<std::pair<pid_t, std::string>> LiveChildren(pid_t except) {
     int ppid = 0;
     if (sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2) continue;
     const pid_t pid = static_cast<pid_t>(atoi(name.c_str()));
-    if (ppid != self || pid == except || state == 'Z' || state == 'X') continue;
+    if (ppid != self || pid == except || state == 'X') continue;
     found.emplace_back(pid, std::string(open_paren + 1, close_paren));
   }
   std::sort(found.begin(), found.end());
@@ -350,7 +353,7 @@ int Run(const RunOptions& o) {
     }
   };
   auto find_left = [&] {
-    for (auto& [pid, name] : LiveChildren(child)) {
+    for (auto& [pid, name] : Children(child)) {
       if (std::none_of(left.begin(), left.end(),
                        [&](const LeftRunning& l) { return l.pid == pid; })) {
         left.push_back(LeftRunning{pid, name});
@@ -384,12 +387,12 @@ int Run(const RunOptions& o) {
     return 2;
   }
   // What it left running. A daemon's intermediate process (fork, setsid,
-  // fork again) may still be on its way out: settle until no child has
-  // ended for 100 ms (1 s at most).
+  // fork again) may still be on its way out (writing its final profile):
+  // settle until no child has ended for 250 ms (2 s at most).
   find_left();
-  for (int round = 0; round < 10 && !left.empty(); round++) {
+  for (int round = 0; round < 8 && !left.empty(); round++) {
     siginfo_t info;
-    struct timespec wait_for = {0, 100 * 1000 * 1000};
+    struct timespec wait_for = {0, 250 * 1000 * 1000};
     int sig = sigtimedwait(&waited, &info, &wait_for);
     if (sig < 0) break;
     if (sig != SIGCHLD) pass_on(info);
