@@ -135,12 +135,13 @@ bool MainThreadEnded() {
 }
 
 // Whether a thread other than the main thread and the runtime's own is
-// still there.
+// still there. Read a few entries at a time: the first ones tell (7 us
+// with 2000 threads, against 54 us for a 4 KiB read).
 bool ProgramThreadLeft() {
   const State& g = GlobalState();
   const int64_t pid = getpid();
   bool left = false;
-  bool read = ForEachNumberedEntry("/proc/self/task", [&](int64_t tid, int) {
+  bool read = ForEachNumberedEntry<256>("/proc/self/task", [&](int64_t tid, int) {
     left = tid != pid && tid != g.dump_tid.load(std::memory_order_relaxed) &&
            tid != g.http_tid.load(std::memory_order_relaxed);
     return !left;

@@ -51,8 +51,10 @@ const char* ThreadStateName(char c);
 // Calls fn(number, dir_fd) for each entry of a directory whose name is a
 // number (/proc/self/task, /proc/self/fd); fn returns false to stop. dir_fd
 // is the descriptor reading the directory (it shows in /proc/self/fd).
-// False when the directory does not open.
-template <typename Fn>
+// False when the directory does not open. kBuffer: bytes read per system
+// call; a small one makes a walk that stops early cheap (/proc/self/task
+// of a process with thousands of threads).
+template <size_t kBuffer = 4096, typename Fn>
 bool ForEachNumberedEntry(const char* path, Fn&& fn) {
   int dir = OpenProc(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return false;
@@ -63,7 +65,7 @@ bool ForEachNumberedEntry(const char* path, Fn&& fn) {
     unsigned char type;
     char name[1];
   };
-  alignas(8) char buf[4096];
+  alignas(8) char buf[kBuffer];
   bool go = true;
   while (go) {
     long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
