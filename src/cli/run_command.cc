@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/parse.h"
@@ -73,6 +74,33 @@ std::vector<std::pair<pid_t, std::string>> Children(pid_t except) {
   }
   std::sort(found.begin(), found.end());
   return found;
+}
+
+// Whether process pid has the runtime `lib` loaded: a static program, or
+// one whose environment lost LD_PRELOAD, has not, and writes no profiles.
+// Read through any of its threads: a main thread that has ended
+// (pthread_exit) shows no mappings.
+bool HasRuntime(pid_t pid, const std::string& lib) {
+  const std::string name = "/" + std::filesystem::path(lib).filename().string();
+  std::error_code ec;
+  const std::string task = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& t : std::filesystem::directory_iterator(task, ec)) {
+    FILE* f = fopen((t.path() / "maps").c_str(), "re");
+    if (f == nullptr) continue;
+    char line[4096];
+    bool any = false;
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f) != nullptr) {
+      any = true;
+      std::string_view l(line);
+      while (!l.empty() && l.back() == '\n') l.remove_suffix(1);
+      found = l.size() >= name.size() && l.substr(l.size() - name.size()) == name;
+    }
+    fclose(f);
+    if (found) return true;
+    if (any) return false;
+  }
+  return false;
 }
 
 std::string SelfDir() {
@@ -357,6 +385,7 @@ int Run(const RunOptions& o) {
       if (std::none_of(left.begin(), left.end(),
                        [&](const LeftRunning& l) { return l.pid == pid; })) {
         left.push_back(LeftRunning{pid, name});
+        left.back().profiled = HasRuntime(pid, lib);
       }
     }
   };
@@ -401,6 +430,14 @@ int Run(const RunOptions& o) {
   }
   // Those that merely passed through (a daemon's intermediate process).
   std::erase_if(left, [](const LeftRunning& l) { return l.ended; });
+  // As they are now (one may have exec'd another program since it was found).
+  for (const auto& [pid, name] : Children(child)) {
+    for (LeftRunning& l : left) {
+      if (l.pid != pid) continue;
+      l.name = name;
+      l.profiled = HasRuntime(pid, lib);
+    }
+  }
   if (o.follow) {
     // Until every process it left running has ended, and those they left.
     while (reap()) {

@@ -464,6 +464,10 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
 
 }  // namespace
 
+constexpr const char* kNotProfiled =
+    "not profiled (the runtime is not loaded in it: a static program, or one started "
+    "without LD_PRELOAD in its environment)";
+
 void PrintRunSummary(const std::string& program, const std::string& out_dir, int status,
                      double seconds, const std::vector<LeftRunning>& left, bool followed,
                      FILE* out) {
@@ -483,24 +487,40 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, int
             program.c_str(), left.size(), left.size() == 1 ? "" : "es", names.c_str(),
             left.size() == 1 ? "it" : "they");
     for (const LeftRunning& l : left) {
-      if (NumberedSnapshots(out_dir, l.pid).empty()) continue;
       snprintf(when, sizeof when, " %.1fs after the start", l.seconds);
-      PrintProcessSummary("pid " + std::to_string(l.pid) + " " + l.name + ", left running by " +
-                              program + ", " + Describe(l.status) + when,
-                          out_dir, l.pid, out);
+      const std::string header = "pid " + std::to_string(l.pid) + " " + l.name +
+                                 ", left running by " + program + ", " + Describe(l.status) + when;
+      if (!l.profiled) {
+        fprintf(out, "heapscope: %s: %s\n", header.c_str(), kNotProfiled);
+        continue;
+      }
+      if (NumberedSnapshots(out_dir, l.pid).empty()) continue;
+      PrintProcessSummary(header, out_dir, l.pid, out);
       shown.insert(l.pid);
     }
   }
   PrintChildren(out_dir, shown, out);
   if (!followed && !left.empty()) {
+    std::string commands;  // how to see the leaks of each one profiled
+    size_t profiled = 0;
+    for (const LeftRunning& l : left) {
+      if (!l.profiled) continue;
+      if (profiled++ > 0) commands += ", ";
+      commands += "heapscope leaks --pid " + std::to_string(l.pid) + " " + out_dir;
+    }
+    fprintf(out, "heapscope: %s left %zu process%s running (%s)", program.c_str(), left.size(),
+            left.size() == 1 ? "" : "es", names.c_str());
+    if (profiled > 0) {
+      fprintf(out, "; %s writing profiles into %s/: %s", profiled == 1 ? "it keeps" : "they keep",
+              out_dir.c_str(), commands.c_str());
+    }
+    fprintf(out, "\n");
+    for (const LeftRunning& l : left) {
+      if (!l.profiled) fprintf(out, "heapscope: pid %ld %s: %s\n", l.pid, l.name.c_str(), kNotProfiled);
+    }
     fprintf(out,
-            "heapscope: %s left %zu process%s running (%s); %s writing profiles into %s/: "
-            "heapscope leaks --pid %ld %s\n"
             "heapscope: heapscope run --follow waits for such processes, passing signals on to "
-            "them, and summarizes each\n",
-            program.c_str(), left.size(), left.size() == 1 ? "" : "es", names.c_str(),
-            left.size() == 1 ? "it keeps" : "they keep", out_dir.c_str(), left.front().pid,
-            out_dir.c_str());
+            "them, and summarizes each\n");
   }
 }
 

@@ -15,6 +15,7 @@ struct LeftRunning {
   bool ended = false;
   int status = 0;      // wait status, once it ended
   double seconds = 0;  // when it ended, from the start of the run
+  bool profiled = true;  // the runtime is loaded in it (it writes profiles)
 };
 
 // Reads <out_dir>/heap.final.pb.gz and prints what was still in use at the

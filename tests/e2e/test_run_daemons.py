@@ -133,6 +133,36 @@ def plain(env, prog, base, label, extra_args):
         stop_quietly(pid)
 
 
+def two(env, prog, base):
+    """Two processes left running, one of them not profiled (exec'd without
+    LD_PRELOAD): each profiled one gets its own command, the other is said
+    not to be profiled."""
+    out = env.outdir("two")
+    pid_file = os.path.join(env.tmp, "two.pid")
+    pid = other = None
+    try:
+        r = subprocess.run([env.heapscope] + base + ["--out", out, "--", prog, pid_file, "60",
+                                                     "two"], capture_output=True, text=True,
+                           timeout=60, env=clean_env(), stdin=subprocess.DEVNULL)
+        pid = read_pid(pid_file)
+        other = read_pid(pid_file + ".2")
+        check(r.returncode == 0, f"two: status {r.returncode}: {r.stderr}")
+        check(pid is not None and other is not None, "two: the daemons wrote no pid files")
+        if pid is not None and other is not None:
+            line = next((l for l in r.stderr.splitlines() if " left 2 processes running (" in l), "")
+            check(f"pid {pid} daemon_service" in line and f"pid {other} sleep" in line,
+                  f"two: the summary does not name both daemons ({pid}, {other}): {r.stderr}")
+            check(f"heapscope leaks --pid {pid} {out}" in line,
+                  f"two: no leaks command for the profiled daemon: {r.stderr}")
+            check(f"--pid {other}" not in r.stderr,
+                  f"two: a leaks command for the daemon not profiled: {r.stderr}")
+            check(f"pid {other} sleep: not profiled" in r.stderr,
+                  f"two: the daemon not profiled is not said to be: {r.stderr}")
+    finally:
+        stop_quietly(pid)
+        stop_quietly(other)
+
+
 def main():
     env = CornerEnv(sys.argv)
     prog = env.args[0]
@@ -142,6 +172,7 @@ def main():
     # The intermediate process still a zombie with a live thread when the
     # launcher has ended; the daemon comes 100 ms later.
     plain(env, prog, base, "threaded", ["threaded"])
+    two(env, prog, base)
 
     # --follow, ended by SIGTERM sent to heapscope run.
     follow(env, prog, base, "follow", subprocess.DEVNULL, None,

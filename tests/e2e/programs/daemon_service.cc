@@ -7,7 +7,10 @@
 // (pthread_exit) and a second thread forks the daemon 100 ms after the
 // launcher has returned: while the launcher ends, the intermediate shows
 // as a zombie whose children are not re-parented yet.
-// Usage: daemon_service PID_FILE [LIMIT_SECONDS [threaded]]
+// With `two`, a second daemon is left running first, one that is not
+// profiled: it writes its pid to PID_FILE.2 and becomes `sleep LIMIT`
+// without LD_PRELOAD.
+// Usage: daemon_service PID_FILE [LIMIT_SECONDS [threaded|two]]
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -110,6 +113,20 @@ int main(int argc, char** argv) {
     pthread_t thread;
     if (pthread_create(&thread, nullptr, ForkDaemonLater, &t) != 0) _exit(1);
     pthread_exit(nullptr);
+  }
+  if (argc > 3 && strcmp(argv[3], "two") == 0) {
+    int r = BecomeDaemon();
+    if (r < 0) return 1;
+    if (r == 1) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s.2", argv[1]);
+      if (!WritePidFile(path)) _exit(1);
+      unsetenv("LD_PRELOAD");
+      char seconds[16];
+      snprintf(seconds, sizeof seconds, "%d", limit);
+      execlp("sleep", "sleep", seconds, static_cast<char*>(nullptr));
+      _exit(127);
+    }
   }
   if (int r = BecomeDaemon(); r <= 0) return r < 0 ? 1 : 0;
   return RunDaemon(argv[1], limit);
