@@ -44,7 +44,12 @@ std::string RssPartsLine(const RssParts& r) {
     first = false;
     s += RssPartLabel(name) + " " + Bytes(v) + Share(v, r.total);
   }
-  if (!r.allocator_known) s += "; the allocator's overhead and free memory are unknown";
+  if (r.heap_not_seen) {
+    s += "; the heap is not profiled (the program's own malloc): it is in anonymous mappings "
+         "and other";
+  } else if (!r.allocator_known) {
+    s += "; the allocator's overhead and free memory are unknown";
+  }
   return s;
 }
 

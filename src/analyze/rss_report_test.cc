@@ -49,6 +49,19 @@ TEST(RssFromCommentsTest, AllocatorUnknownLeavesItsPartsOut) {
   EXPECT_EQ(r->parts.size(), 6u);
 }
 
+TEST(RssFromCommentsTest, HeapNotSeenLeavesTheHeapOut) {
+  auto r = RssFromComments(Kv("rss=10 rss_heap=0 rss_thread_stacks=2 rss_anon_mappings=3 "
+                              "rss_files=1 rss_code=1 rss_other=3 allocator=unknown "
+                              "heap_not_seen=1"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->heap_not_seen);
+  ASSERT_EQ(r->parts.size(), 5u);
+  EXPECT_EQ(r->parts[0].first, "thread_stacks");
+  const std::string line = RssPartsLine(*r);
+  EXPECT_EQ(line.find("live heap"), std::string::npos) << line;
+  EXPECT_NE(line.find("the heap is not profiled"), std::string::npos) << line;
+}
+
 TEST(RssFromCommentsTest, MissingOrBadIsEmpty) {
   EXPECT_FALSE(RssFromComments(Kv("rate=524288 mode=sampled")).has_value());
   EXPECT_FALSE(RssFromComments(Kv("rss=12 rss_heap=1")).has_value());

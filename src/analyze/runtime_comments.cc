@@ -85,6 +85,10 @@ std::optional<RssParts> RssFromComments(const std::map<std::string, std::string>
   }
   auto vm = kv.find("vm_rss");
   if (vm != kv.end()) ParseInt(vm->second, &r.vm_rss);
+  if (auto it = kv.find("heap_not_seen"); it != kv.end() && it->second == "1") {
+    r.heap_not_seen = true;
+    std::erase_if(r.parts, [](const auto& part) { return part.first == "heap"; });
+  }
   return r;
 }
 

@@ -42,6 +42,9 @@ struct RssParts {
   int64_t vm_rss = 0;
   std::vector<std::pair<std::string, int64_t>> parts;
   bool allocator_known = false;
+  // The program's malloc is another allocator's (comment heap_not_seen):
+  // no "heap" part; its heap is in the anonymous mappings and "other".
+  bool heap_not_seen = false;
 };
 
 // Empty when the profile carries no breakdown (older runtimes, other tools).

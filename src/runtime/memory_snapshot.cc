@@ -52,7 +52,9 @@ std::atomic<bool> g_avoid_locks{false};
 
 AllocatorStats ReadAllocator() {
   AllocatorStats a;
-  if (!GlobalState().real_is_glibc) {
+  // The program's malloc is another allocator's (heap_shadowed): glibc's
+  // counts say nothing of its heap.
+  if (!GlobalState().real_is_glibc || GlobalState().heap_shadowed) {
     a.arenas_in_mappings = true;
     return a;
   }
