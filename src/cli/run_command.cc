@@ -103,6 +103,37 @@ bool HasRuntime(pid_t pid, const std::string& lib) {
   return false;
 }
 
+// Removes the partial files (KIND[.PID].WHAT.pb.gz.tmp, written whole
+// and then renamed) of processes that are gone: one killed while writing
+// leaves its file behind. Those of the program itself (no pid in the name)
+// once it has ended, those of others once their pid is gone. Returns the
+// names removed.
+std::vector<std::string> RemoveStalePartials(const std::string& out_dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(out_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.ends_with(".pb.gz.tmp")) continue;
+    // KIND.WHAT.pb.gz.tmp (the program's) or KIND.PID.WHAT.pb.gz.tmp.
+    std::vector<std::string> parts;
+    for (size_t i = 0, dot; i <= name.size(); i = dot + 1) {
+      dot = name.find('.', i);
+      if (dot == std::string::npos) dot = name.size();
+      parts.push_back(name.substr(i, dot - i));
+    }
+    if (parts.size() == 6) {
+      uint64_t pid = 0;
+      if (!base::ParseUint(parts[1].c_str(), &pid) || pid == 0 || pid > INT32_MAX) continue;
+      if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still there
+    } else if (parts.size() != 5) {
+      continue;
+    }
+    if (std::filesystem::remove(e.path(), ec)) removed.push_back(name);
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
+}
+
 std::string SelfDir() {
   char buf[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -455,7 +486,19 @@ int Run(const RunOptions& o) {
                  strerror(exec_err));
     return 127;
   }
-  if (!o.quiet) PrintRunSummary(o.command[0], out_dir, status, seconds, left, o.follow, stderr);
+  const std::vector<std::string> partials = RemoveStalePartials(out_dir);
+  if (!o.quiet) {
+    PrintRunSummary(o.command[0], out_dir, status, seconds, left, o.follow, stderr);
+    if (!partials.empty()) {
+      std::string names;
+      for (size_t i = 0; i < partials.size() && i < 3; i++) names += (i ? ", " : "") + partials[i];
+      if (partials.size() > 3) names += ", ...";
+      std::fprintf(stderr,
+                   "heapscope: removed %zu partial file%s left by processes ended while writing "
+                   "(%s)\n",
+                   partials.size(), partials.size() == 1 ? "" : "s", names.c_str());
+    }
+  }
 
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) {

@@ -14,7 +14,8 @@ status through, with a warning before and a plain account after (no
 profile, and why) instead of a file error; so does a set-user-ID program
 that the loader runs in secure-execution mode. Processes the program starts
 (here a shell's child) are named in the summary with their totals and
-files."""
+files. Partial files of writers that are gone (killed while writing) are
+removed at the end."""
 import glob
 import os
 import re
@@ -146,6 +147,27 @@ def main():
     kept = [l for l in r.stderr.splitlines() if "KeptBeforeKill" in l]
     check(len(kept) == 1 and re.match(r"^\s+8\.79kB\s.*\s3 objs\s+KeptBeforeKill", kept[0]),
           f"kill9-late: KeptBeforeKill (3 x 3000 bytes) not among the leading stacks: {r.stderr}")
+
+    # Partial files (*.pb.gz.tmp) of processes killed while writing are
+    # removed once their writer is gone: the program's own (no pid in the
+    # name) once it has ended, another process's once its pid is gone.
+    out = env.outdir("partials")
+    os.makedirs(out)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = ["heap.0042.pb.gz.tmp", f"heap.{gone.pid}.0001.pb.gz.tmp",
+             f"fds.{gone.pid}.final.pb.gz.tmp"]
+    kept = [f"heap.{os.getpid()}.0001.pb.gz.tmp", "notes.tmp"]
+    for name in stale + kept:
+        open(os.path.join(out, name), "w").close()
+    r = subprocess.run([hs, "run", "--out", out, "--", run_child, "status", "0"],
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    left = sorted(os.listdir(out))
+    check(r.returncode == 0, f"partials: status {r.returncode}: {r.stderr}")
+    check(not [n for n in stale if n in left], f"partials: stale files kept: {left}")
+    check(all(n in left for n in kept), f"partials: a file of a live process removed: {left}")
+    check("removed 3 partial files left by processes ended while writing" in r.stderr,
+          f"partials: the summary does not say what it removed: {r.stderr}")
 
     # Signals sent to the wrapper reach the program.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
