@@ -96,6 +96,11 @@ std::string Count(int64_t v) {
   return v < 0 ? "-" + out : out;
 }
 
+// "1 object", "2,048 objects" (noun: "object", "sample").
+std::string Count(int64_t v, const char* noun) {
+  return Count(v) + " " + noun + (v == 1 ? "" : "s");
+}
+
 // A heap profile's totals (alloc_objects, alloc_space, inuse_objects,
 // inuse_space) and its stacks holding memory, most bytes first. Stacks
 // that differ only in call-site addresses (an unrolled loop, say) read the
@@ -301,10 +306,10 @@ void PrintChildren(const std::string& out_dir, const std::set<long>& shown_alrea
   size_t shown = std::min<size_t>(with_heap, 8);
   for (size_t i = 0; i < shown; i++) {
     const Row& r = rows[i];
-    fprintf(out, "  pid %ld %s: in use at %s %s in %s objects, peak %s, allocated %s  (%s)\n",
+    fprintf(out, "  pid %ld %s: in use at %s %s in %s, peak %s, allocated %s  (%s)\n",
             r.child.pid, r.totals.program.empty() ? "?" : r.totals.program.c_str(),
             r.child.final ? "exit" : "its last snapshot", Bytes(r.totals.inuse_bytes).c_str(),
-            Count(r.totals.inuse_objects).c_str(), Bytes(r.totals.peak).c_str(),
+            Count(r.totals.inuse_objects, "object").c_str(), Bytes(r.totals.peak).c_str(),
             Bytes(r.totals.alloc_bytes).c_str(), r.child.file.c_str());
   }
   if (with_heap > shown) {
@@ -398,8 +403,8 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
                 : ("sampled every " + Bytes(rate) +
                    " on average; figures are unbiased estimates")
                       .c_str());
-  fprintf(out, "heapscope: in use %s %s in %s objects; peak in use %s\n", when,
-          Bytes(tot[3]).c_str(), Count(tot[2]).c_str(),
+  fprintf(out, "heapscope: in use %s %s in %s; peak in use %s\n", when,
+          Bytes(tot[3]).c_str(), Count(tot[2], "object").c_str(),
           Bytes(Num(kv, "peak_inuse_space")).c_str());
   // The profile at exit comes after the program's own teardown: when that
   // freed most of the heap, say what the program held while it ran, and
@@ -414,16 +419,16 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
         StackTable t = LeadingStacks(*last, lao, las, lio, lis);
         if (t.tot[3] >= 2 * tot[3] && t.tot[3] - tot[3] >= (1 << 20)) {
           fprintf(out,
-                  "heapscope: at the last snapshot before exit (%s) %s in %s objects were in "
+                  "heapscope: at the last snapshot before exit (%s) %s in %s were in "
                   "use: the program's teardown freed the rest\n",
-                  newest.c_str(), Bytes(t.tot[3]).c_str(), Count(t.tot[2]).c_str());
+                  newest.c_str(), Bytes(t.tot[3]).c_str(), Count(t.tot[2], "object").c_str());
           before_exit = std::move(t);
         }
       }
     }
   }
-  fprintf(out, "heapscope: allocated in total %s in %s objects\n",
-          Bytes(tot[1]).c_str(), Count(tot[0]).c_str());
+  fprintf(out, "heapscope: allocated in total %s in %s\n", Bytes(tot[1]).c_str(),
+          Count(tot[0], "object").c_str());
   // The profiler's own recording time (record_ns, from the runtime's TSC
   // timing): what the samples cost directly, not the cache misses they
   // cause the program.
@@ -431,8 +436,8 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
   int64_t samples = Num(kv, "samples");
   if (record_ns > 0 && samples > 0) {
     fprintf(out,
-            "heapscope: recording %s samples took %.0f ms of CPU (%.2f us each, frees included)\n",
-            Count(samples).c_str(), static_cast<double>(record_ns) / 1e6,
+            "heapscope: recording %s took %.0f ms of CPU (%.2f us each, frees included)\n",
+            Count(samples, "sample").c_str(), static_cast<double>(record_ns) / 1e6,
             static_cast<double>(record_ns) / 1e3 / static_cast<double>(samples));
   }
   int64_t dropped = Num(kv, "dropped_samples");

@@ -198,7 +198,7 @@ def main():
     check(r.returncode == 0, f"children: status {r.returncode}: {r.stderr}")
     check("started by the program wrote profiles too" in r.stderr,
           f"children: the summary does not name the child processes: {r.stderr!r}")
-    rows = re.findall(r"^  pid (\d+) run_child: in use at exit \S+ in [\d,]+ objects, peak \S+, "
+    rows = re.findall(r"^  pid (\d+) run_child: in use at exit \S+ in [\d,]+ objects?, peak \S+, "
                       r"allocated \S+  \((heap\.\d+\.final\.pb\.gz)\)$", r.stderr, re.M)
     check(len(rows) == 1, f"children: no one row for run_child: {r.stderr!r}")
     if rows:
