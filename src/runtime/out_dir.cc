@@ -99,6 +99,7 @@ bool HoldOutDir() {
   g_held_dev = st.st_dev;
   g_held_ino = st.st_ino;
   g_held_fd = fd;
+  RegisterOwnFd(fd);
   return true;
 }
 

@@ -2,9 +2,12 @@
 
 #include <string.h>
 
+#include <algorithm>
 #include <atomic>
 
+#include "base/base.h"
 #include "base/raw_log.h"
+#include "base/spinlock.h"
 
 namespace heapscope::runtime {
 namespace {
@@ -41,6 +44,70 @@ int MoveToHighFd(int fd) {
   return high;
 }
 
+namespace {
+
+std::atomic<int> g_own_fds[kMaxOwnFds];  // -1 (from RegisterOwnFd's first call) or an fd
+std::atomic<int> g_own_count{0};         // slots ever used: 0 skips the scan
+std::atomic<bool> g_own_init{false};
+base::SpinLock g_own_lock;  // registration only; lookups are lock-free
+
+}  // namespace
+
+void RegisterOwnFd(int fd) {
+  if (fd < 0) return;
+  base::SpinLockHolder h(g_own_lock);
+  if (!g_own_init.load(std::memory_order_relaxed)) {
+    for (auto& slot : g_own_fds) slot.store(-1, std::memory_order_relaxed);
+    g_own_init.store(true, std::memory_order_release);
+  }
+  const int used = g_own_count.load(std::memory_order_relaxed);
+  for (int i = 0; i < used; i++) {
+    if (g_own_fds[i].load(std::memory_order_relaxed) == -1) {
+      g_own_fds[i].store(fd, std::memory_order_release);
+      return;
+    }
+  }
+  if (used < static_cast<int>(kMaxOwnFds)) {
+    g_own_fds[used].store(fd, std::memory_order_release);
+    g_own_count.store(used + 1, std::memory_order_release);
+  }
+}
+
+bool IsOwnFd(int fd) {
+  const int used = g_own_count.load(std::memory_order_acquire);
+  if (HS_LIKELY(used == 0) || fd < 0) return false;
+  for (int i = 0; i < used; i++) {
+    if (g_own_fds[i].load(std::memory_order_acquire) == fd) return true;
+  }
+  return false;
+}
+
+int CloseOwnFd(int fd) {
+  if (fd < 0) return 0;
+  {
+    base::SpinLockHolder h(g_own_lock);
+    const int used = g_own_count.load(std::memory_order_relaxed);
+    for (int i = 0; i < used; i++) {
+      int expected = fd;
+      g_own_fds[i].compare_exchange_strong(expected, -1, std::memory_order_acq_rel);
+    }
+  }
+  return static_cast<int>(syscall(SYS_close, fd));
+}
+
+size_t OwnFdsIn(unsigned first, unsigned last, int* out, size_t cap) {
+  size_t n = 0;
+  const int used = g_own_count.load(std::memory_order_acquire);
+  for (int i = 0; i < used && n < cap; i++) {
+    int fd = g_own_fds[i].load(std::memory_order_acquire);
+    if (fd >= 0 && static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last) {
+      out[n++] = fd;
+    }
+  }
+  std::sort(out, out + n);
+  return n;
+}
+
 void HoldProcDir() {
   if (g_proc_fd.load(std::memory_order_acquire) >= 0) return;
   int fd = static_cast<int>(
@@ -48,7 +115,11 @@ void HoldProcDir() {
   if (fd < 0) return;
   fd = MoveToHighFd(fd);
   int expected = -1;
-  if (!g_proc_fd.compare_exchange_strong(expected, fd)) syscall(SYS_close, fd);
+  if (g_proc_fd.compare_exchange_strong(expected, fd)) {
+    RegisterOwnFd(fd);
+  } else {
+    syscall(SYS_close, fd);
+  }
 }
 
 size_t ReadSmallFile(const char* path, char* buf, size_t cap) {

@@ -27,6 +27,24 @@ void HoldProcDir();
 // the descriptor to use (fd itself when it cannot move).
 int MoveToHighFd(int fd);
 
+// The runtime's own descriptors that live on (the held /proc and output
+// directory, the HTTP server's socket, wake pipe and connections). The
+// program's close(), close_range(), closefrom(), dup2() and dup3() leave
+// them alone (close and dup2/dup3 onto one fail with EBADF, as if it were
+// not open; the ranges are closed around them), as valgrind does for its
+// own: a daemon that closes every descriptor it did not open would
+// otherwise cut the profiler off, and then get the number back for a file
+// or socket of its own, which the profiler would read, write or accept
+// connections on. Registered once obtained (moved high first), and
+// unregistered before the runtime closes one itself (CloseOwnFd).
+void RegisterOwnFd(int fd);
+bool IsOwnFd(int fd);
+int CloseOwnFd(int fd);
+// The own descriptors in [first, last], sorted, into out; how many (at
+// most cap).
+size_t OwnFdsIn(unsigned first, unsigned last, int* out, size_t cap);
+inline constexpr size_t kMaxOwnFds = 32;
+
 // Reads a small file into buf (NUL-terminated); its length, 0 when it
 // cannot be read.
 size_t ReadSmallFile(const char* path, char* buf, size_t cap);

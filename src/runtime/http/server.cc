@@ -23,6 +23,7 @@
 #include "runtime/cpu_profile.h"
 #include "runtime/http/handlers.h"
 #include "runtime/http/request.h"
+#include "runtime/proc_dir.h"
 #include "runtime/profile_writer.h"
 #include "runtime/runtime.h"
 
@@ -299,7 +300,7 @@ void HandleRequest(Server& s, Conn& c, const Request& req, uint64_t now) {
 void CloseConn(Conn& c) {
   if (c.cpu) AbortCpuProfile();  // its client went away
   c.cpu = false;
-  if (c.fd >= 0) close(c.fd);
+  if (c.fd >= 0) CloseOwnFd(c.fd);
   c.fd = -1;
   c.state = ConnState::kFree;
   c.in_len = 0;
@@ -391,6 +392,10 @@ void Accept(Server& s, uint64_t now) {
       if (errno == EINTR) continue;
       return;  // EAGAIN, or out of descriptors: try again on the next poll
     }
+    // Out of the numbers the program uses, and out of its close() calls
+    // (proc_dir.h).
+    fd = MoveToHighFd(fd);
+    RegisterOwnFd(fd);
     Conn* slot = nullptr;
     for (Conn& c : s.conns) {
       if (c.state == ConnState::kFree) {
@@ -404,13 +409,13 @@ void Accept(Server& s, uint64_t now) {
           "Retry-After: 1\r\nConnection: close\r\n\r\ntoo many connections\n";
       ssize_t w = send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
       (void)w;
-      close(fd);
+      CloseOwnFd(fd);
       continue;
     }
     if (slot->in == nullptr) {
       slot->in = static_cast<char*>(base::MapPages(kInCapacity));
       if (slot->in == nullptr) {
-        close(fd);
+        CloseOwnFd(fd);
         continue;
       }
     }
@@ -524,7 +529,8 @@ bool Listen(Server& s) {
     close(fd);
     return false;
   }
-  s.listen_fd = fd;
+  s.listen_fd = MoveToHighFd(fd);
+  RegisterOwnFd(s.listen_fd);
   return true;
 }
 
@@ -590,10 +596,10 @@ void ForkChild() {
   g_stop.store(kRun);
   Server* s = g_server;
   if (s == nullptr) return;
-  if (s->listen_fd >= 0) close(s->listen_fd);
+  if (s->listen_fd >= 0) CloseOwnFd(s->listen_fd);
   s->listen_fd = -1;
   for (Conn& c : s->conns) {
-    if (c.fd >= 0) close(c.fd);
+    if (c.fd >= 0) CloseOwnFd(c.fd);
     c.fd = -1;
     c.state = ConnState::kFree;
     c.cpu = false;
@@ -727,12 +733,19 @@ void StartHttpServer() {
   // Made here, not by the thread: a chroot() right after start finds it
   // registered and loads its tables (LoadAllSymbols).
   s->symbols = NewSymbolCache();
-  if (syscall(SYS_pipe2, g_wake, O_NONBLOCK | O_CLOEXEC) != 0) g_wake[0] = g_wake[1] = -1;
+  if (syscall(SYS_pipe2, g_wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+    g_wake[0] = g_wake[1] = -1;
+  } else {
+    for (int& fd : g_wake) {
+      fd = MoveToHighFd(fd);
+      RegisterOwnFd(fd);
+    }
+  }
   g_server = s;
   pthread_atfork(nullptr, nullptr, ForkChild);
   if (!StartServerThread(s)) {
     base::RawLog("cannot start the HTTP endpoint thread; it is off");
-    if (s->listen_fd >= 0) close(s->listen_fd);
+    if (s->listen_fd >= 0) CloseOwnFd(s->listen_fd);
     s->listen_fd = -1;
   }
 }

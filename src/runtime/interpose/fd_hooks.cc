@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "runtime/deferred.h"
+#include "runtime/proc_dir.h"
 #include "runtime/resource_table.h"
 
 namespace heapscope::runtime {
@@ -274,6 +275,10 @@ HS_HOOK(int, dup, hs_dup, int oldfd) {
 }
 
 HS_HOOK(int, dup2, hs_dup2, int oldfd, int newfd) {
+  if (HS_UNLIKELY(oldfd != newfd && IsOwnFd(newfd))) {
+    errno = EBADF;
+    return -1;
+  }
   auto f = NextFunction(&next_hs_dup2, "dup2");
   int fd = f != nullptr ? f(oldfd, newfd) : static_cast<int>(syscall(SYS_dup2, oldfd, newfd));
   // dup2(fd, fd) makes nothing new.
@@ -282,6 +287,10 @@ HS_HOOK(int, dup2, hs_dup2, int oldfd, int newfd) {
 }
 
 HS_HOOK(int, dup3, hs_dup3, int oldfd, int newfd, int flags) {
+  if (HS_UNLIKELY(oldfd != newfd && IsOwnFd(newfd))) {
+    errno = EBADF;
+    return -1;
+  }
   auto f = NextFunction(&next_hs_dup3, "dup3");
   int fd = f != nullptr ? f(oldfd, newfd, flags)
                         : static_cast<int>(syscall(SYS_dup3, oldfd, newfd, flags));
@@ -473,19 +482,76 @@ HS_HOOK(DIR*, fdopendir, hs_fdopendir, int fd) {
 // descriptor number another thread gets from the kernel right after is
 // never forgotten by mistake.
 
+// The runtime's own descriptors are not the program's to close or replace
+// (proc_dir.h): closing one fails as if it were not open.
 HS_HOOK(int, close, hs_close, int fd) {
+  if (HS_UNLIKELY(IsOwnFd(fd))) {
+    errno = EBADF;
+    return -1;
+  }
   ForgetFd(fd);
   auto f = NextFunction(&next_hs_close, "close");
   return f != nullptr ? f(fd) : static_cast<int>(syscall(SYS_close, fd));
 }
 
+namespace {
+
+using CloseRangeFn = int (*)(unsigned int, unsigned int, int);
+constexpr int kCloseRangeCloexec = 1 << 2;  // CLOSE_RANGE_CLOEXEC: only marks them
+
+// close_range over [first, last] but around the runtime's own descriptors:
+// the stretches between them, in order. -1 (errno of the first failure)
+// if any stretch failed.
+int CloseRangeAround(CloseRangeFn f, unsigned int first, unsigned int last, int flags) {
+  auto call = [&](unsigned int a, unsigned int b) {
+    return f != nullptr ? f(a, b, flags) : static_cast<int>(syscall(SYS_close_range, a, b, flags));
+  };
+  int own[kMaxOwnFds];
+  size_t n = (flags & kCloseRangeCloexec) != 0 || first > last
+                 ? 0
+                 : OwnFdsIn(first, last, own, kMaxOwnFds);
+  if (n == 0) return call(first, last);
+  int result = 0;
+  int saved = 0;
+  unsigned int from = first;
+  for (size_t i = 0; i <= n; i++) {
+    const bool at_end = i == n;
+    const auto mine = at_end ? 0U : static_cast<unsigned int>(own[i]);
+    if (at_end || mine > from) {
+      const unsigned int to = at_end ? last : mine - 1;
+      if (from <= to && call(from, to) != 0 && result == 0) {
+        result = -1;
+        saved = errno;
+      }
+    }
+    if (!at_end) from = mine + 1;
+  }
+  if (result != 0) errno = saved;
+  return result;
+}
+
+}  // namespace
+
 HS_HOOK(int, close_range, hs_close_range, unsigned int first, unsigned int last, int flags) {
-  // CLOSE_RANGE_CLOEXEC only marks them.
-  constexpr int kCloexec = 1 << 2;
-  if ((flags & kCloexec) == 0 && first <= last) ClearFdRange(first, last);
-  auto f = NextFunction(&next_hs_close_range, "close_range");
-  return f != nullptr ? f(first, last, flags)
-                      : static_cast<int>(syscall(SYS_close_range, first, last, flags));
+  if ((flags & kCloseRangeCloexec) == 0 && first <= last) ClearFdRange(first, last);
+  return CloseRangeAround(NextFunction(&next_hs_close_range, "close_range"), first, last, flags);
+}
+
+// glibc's closefrom calls close_range inside libc, past the hook above.
+HS_HOOK(void, closefrom, hs_closefrom, int lowfd) {
+  const unsigned int first = lowfd < 0 ? 0U : static_cast<unsigned int>(lowfd);
+  ClearFdRange(first, ~0U);
+  auto f = NextFunction(&next_hs_closefrom, "closefrom");
+  int own[1];
+  if (f != nullptr && OwnFdsIn(first, ~0U, own, 1) == 0) return f(lowfd);
+  if (CloseRangeAround(NextFunction(&next_hs_close_range, "close_range"), first, ~0U, 0) == 0) {
+    return;
+  }
+  // No close_range (kernels before 5.9): one by one, as glibc falls back to.
+  ForEachNumberedEntry("/proc/self/fd", [&](int64_t fd, int dir) {
+    if (fd >= first && fd != dir && !IsOwnFd(static_cast<int>(fd))) syscall(SYS_close, fd);
+    return true;
+  });
 }
 
 HS_HOOK(int, fclose, hs_fclose, FILE* stream) {
