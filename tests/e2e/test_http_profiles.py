@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hstest import (CornerEnv, LineReader, check, fail, finish, go_pprof_top_url, http_request,
-                    kill_quietly, wait_serving)
+                    kill_quietly, wait_for, wait_serving)
 
 env = CornerEnv(sys.argv)
 prog = env.args[0]
@@ -170,8 +170,9 @@ try:
 
     th = threading.Thread(target=profile)
     th.start()
-    time.sleep(0.8)
-    check(caught(p.pid, SIGPROF), "SIGPROF is not handled while a profile runs")
+    # Until the profile runs (go tool pprof may take a while to start on a
+    # loaded machine; the profile lasts 3 s from its request).
+    check(wait_for(lambda: caught(p.pid, SIGPROF), 20), "SIGPROF is not handled while a profile runs")
     st, _, body = http_request(hp, "/debug/pprof/profile?seconds=1")
     check(st == 409 and b"already" in body, f"second CPU profile: {st} {body!r}")
     st, _, _ = http_request(hp, "/metrics")
@@ -212,10 +213,15 @@ try:
     import socket
     s = socket.create_connection(("127.0.0.1", int(hp.rsplit(":", 1)[1])))
     s.sendall(b"GET /debug/pprof/profile?seconds=20 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    time.sleep(0.5)
+    check(wait_for(lambda: caught(p.pid, SIGPROF), 20), "the abandoned profile did not start")
     s.close()
-    time.sleep(0.5)
-    st, _, _ = http_request(hp, "/debug/pprof/profile?seconds=1", timeout=60)
+    # Seen gone within a poll round; a loaded machine may take longer.
+    deadline = time.monotonic() + 10
+    while True:
+        st, _, _ = http_request(hp, "/debug/pprof/profile?seconds=1", timeout=60)
+        if st != 409 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     check(st == 200, f"profile after an abandoned one: {st}")
     check(not caught(p.pid, SIGPROF), "SIGPROF is still handled after an abandoned profile")
 
@@ -242,7 +248,7 @@ try:
     th = threading.Thread(target=lambda: result.update(
         top=go_pprof_top_url(env, f"http://{hp}/debug/pprof/profile?seconds=3")))
     th.start()
-    time.sleep(0.8)
+    check(wait_for(lambda: caught(p.pid, SIGPROF), 20), "no resources: the profile did not start")
     send(p, "late\n")
     check(so.readline() == "late started\n", "late thread did not start (no resources)")
     for _ in range(10):
