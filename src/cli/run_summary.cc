@@ -435,10 +435,15 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
   int64_t record_ns = Num(kv, "record_ns");
   int64_t samples = Num(kv, "samples");
   if (record_ns > 0 && samples > 0) {
-    fprintf(out,
-            "heapscope: recording %s took %.0f ms of CPU (%.2f us each, frees included)\n",
-            Count(samples, "sample").c_str(), static_cast<double>(record_ns) / 1e6,
-            static_cast<double>(record_ns) / 1e3 / static_cast<double>(samples));
+    fprintf(out, "heapscope: recording %s took %.0f ms of CPU", Count(samples, "sample").c_str(),
+            static_cast<double>(record_ns) / 1e6);
+    // Per sample only over enough of them: the first ones also pay for the
+    // tables' first touch and each first sight of a library.
+    if (samples >= 100) {
+      fprintf(out, " (%.2f us each, frees included)",
+              static_cast<double>(record_ns) / 1e3 / static_cast<double>(samples));
+    }
+    fprintf(out, "\n");
   }
   int64_t dropped = Num(kv, "dropped_samples");
   if (dropped > 0) {
