@@ -66,6 +66,22 @@ SymbolCache* NewSymbolCache() {
 
 namespace {
 
+// drop_frames of heap profiles (matched, as pprof does, against the whole
+// function name without its parameter list): operator new, the standard
+// allocators' allocate(), and the libstdc++ container helpers that only
+// allocate. pprof drops a matching frame with every frame beneath it, so
+// nothing that constructs elements is here (_Hashtable_alloc::
+// _M_allocate_node, _Rb_tree::_M_create_node, vector's insert paths): a
+// constructor of the program's own that allocates, called from them, must
+// stay the leaf.
+constexpr const char kAllocationPlumbing[] =
+    "operator new|operator new\\[\\]|"
+    "std::__new_allocator<.*>::allocate|__gnu_cxx::new_allocator<.*>::allocate|"
+    "std::allocator<.*>::allocate|std::allocator_traits<.*>::allocate|"
+    "std::_Vector_base<.*>::_M_allocate|std::(__cxx11::)?basic_string<.*>::_M_create|"
+    "std::__detail::_Hashtable_alloc<.*>::_M_allocate_buckets|std::_Rb_tree<.*>::_M_get_node|"
+    "std::_Deque_base<.*>::_M_allocate_(node|map)";
+
 base::NoDestructor<SymbolCache> g_symbols;
 bool g_symbols_ready = false;
 
@@ -688,6 +704,13 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
     }
   }
   for (int i = 0; i < ncomments_; i++) enc_.Int64(pb::profile::kComment, comments_[i]);
+  // C++'s allocation plumbing, as Go's heap profiles name runtime.malloc*:
+  // pprof (and heapscope) drop these frames and those beneath, so that the
+  // code that asked for the memory is the leaf once a symbolizer has
+  // expanded inlined frames (std::__new_allocator<char>::allocate inlined
+  // into every std::string growth would otherwise hold most of the flat
+  // column), and in builds without optimisation, where they are calls.
+  enc_.Int64(pb::profile::kDropFrames, strings_.Intern(kAllocationPlumbing));
   enc_.Int64(pb::profile::kDefaultSampleType,
              strings_.Intern(options.alloc_default ? "alloc_space" : "inuse_space"));
   strings_.Write(&enc_);
