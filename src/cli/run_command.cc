@@ -76,11 +76,12 @@ std::vector<std::pair<pid_t, std::string>> Children(pid_t except) {
   return found;
 }
 
-// Whether process pid has the runtime `lib` loaded: a static program, or
-// one whose environment lost LD_PRELOAD, has not, and writes no profiles.
+// Whether process pid does not have the runtime `lib` loaded: a static
+// program, or one whose environment lost LD_PRELOAD, writes no profiles.
 // Read through any of its threads: a main thread that has ended
-// (pthread_exit) shows no mappings.
-bool HasRuntime(pid_t pid, const std::string& lib) {
+// (pthread_exit) shows no mappings. False when it cannot tell (a zombie,
+// a process gone).
+bool LacksRuntime(pid_t pid, const std::string& lib) {
   const std::string name = "/" + std::filesystem::path(lib).filename().string();
   std::error_code ec;
   const std::string task = "/proc/" + std::to_string(pid) + "/task";
@@ -97,8 +98,8 @@ bool HasRuntime(pid_t pid, const std::string& lib) {
       found = l.size() >= name.size() && l.substr(l.size() - name.size()) == name;
     }
     fclose(f);
-    if (found) return true;
-    if (any) return false;
+    if (found) return false;
+    if (any) return true;
   }
   return false;
 }
@@ -416,7 +417,7 @@ int Run(const RunOptions& o) {
       if (std::none_of(left.begin(), left.end(),
                        [&](const LeftRunning& l) { return l.pid == pid; })) {
         left.push_back(LeftRunning{pid, name});
-        left.back().profiled = HasRuntime(pid, lib);
+        left.back().profiled = !LacksRuntime(pid, lib);
       }
     }
   };
@@ -466,7 +467,7 @@ int Run(const RunOptions& o) {
     for (LeftRunning& l : left) {
       if (l.pid != pid) continue;
       l.name = name;
-      l.profiled = HasRuntime(pid, lib);
+      l.profiled = !LacksRuntime(pid, lib);
     }
   }
   if (o.follow) {
