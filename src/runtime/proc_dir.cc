@@ -7,7 +7,6 @@
 
 #include "base/base.h"
 #include "base/raw_log.h"
-#include "base/spinlock.h"
 
 namespace heapscope::runtime {
 namespace {
@@ -46,30 +45,26 @@ int MoveToHighFd(int fd) {
 
 namespace {
 
-std::atomic<int> g_own_fds[kMaxOwnFds];  // -1 (from RegisterOwnFd's first call) or an fd
-std::atomic<int> g_own_count{0};         // slots ever used: 0 skips the scan
-std::atomic<bool> g_own_init{false};
-base::SpinLock g_own_lock;  // registration only; lookups are lock-free
+// fd + 1 per slot, 0 when free: zero-initialised, and without a lock, so
+// that a fork while another thread registers leaves nothing held in the
+// child.
+std::atomic<int> g_own_fds[kMaxOwnFds];
+std::atomic<int> g_own_count{0};  // slots ever used: 0 skips the scan
 
 }  // namespace
 
 void RegisterOwnFd(int fd) {
   if (fd < 0) return;
-  base::SpinLockHolder h(g_own_lock);
-  if (!g_own_init.load(std::memory_order_relaxed)) {
-    for (auto& slot : g_own_fds) slot.store(-1, std::memory_order_relaxed);
-    g_own_init.store(true, std::memory_order_release);
-  }
-  const int used = g_own_count.load(std::memory_order_relaxed);
-  for (int i = 0; i < used; i++) {
-    if (g_own_fds[i].load(std::memory_order_relaxed) == -1) {
-      g_own_fds[i].store(fd, std::memory_order_release);
-      return;
+  for (int i = 0; i < static_cast<int>(kMaxOwnFds); i++) {
+    int expected = 0;
+    if (!g_own_fds[i].compare_exchange_strong(expected, fd + 1, std::memory_order_acq_rel)) {
+      continue;
     }
-  }
-  if (used < static_cast<int>(kMaxOwnFds)) {
-    g_own_fds[used].store(fd, std::memory_order_release);
-    g_own_count.store(used + 1, std::memory_order_release);
+    int used = g_own_count.load(std::memory_order_relaxed);
+    while (used < i + 1 &&
+           !g_own_count.compare_exchange_weak(used, i + 1, std::memory_order_acq_rel)) {
+    }
+    return;
   }
 }
 
@@ -77,20 +72,17 @@ bool IsOwnFd(int fd) {
   const int used = g_own_count.load(std::memory_order_acquire);
   if (HS_LIKELY(used == 0) || fd < 0) return false;
   for (int i = 0; i < used; i++) {
-    if (g_own_fds[i].load(std::memory_order_acquire) == fd) return true;
+    if (g_own_fds[i].load(std::memory_order_acquire) == fd + 1) return true;
   }
   return false;
 }
 
 int CloseOwnFd(int fd) {
   if (fd < 0) return 0;
-  {
-    base::SpinLockHolder h(g_own_lock);
-    const int used = g_own_count.load(std::memory_order_relaxed);
-    for (int i = 0; i < used; i++) {
-      int expected = fd;
-      g_own_fds[i].compare_exchange_strong(expected, -1, std::memory_order_acq_rel);
-    }
+  const int used = g_own_count.load(std::memory_order_acquire);
+  for (int i = 0; i < used; i++) {
+    int expected = fd + 1;
+    g_own_fds[i].compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
   }
   return static_cast<int>(syscall(SYS_close, fd));
 }
@@ -99,7 +91,7 @@ size_t OwnFdsIn(unsigned first, unsigned last, int* out, size_t cap) {
   size_t n = 0;
   const int used = g_own_count.load(std::memory_order_acquire);
   for (int i = 0; i < used && n < cap; i++) {
-    int fd = g_own_fds[i].load(std::memory_order_acquire);
+    int fd = g_own_fds[i].load(std::memory_order_acquire) - 1;
     if (fd >= 0 && static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last) {
       out[n++] = fd;
     }

@@ -598,6 +598,10 @@ void ForkChild() {
   if (s == nullptr) return;
   if (s->listen_fd >= 0) CloseOwnFd(s->listen_fd);
   s->listen_fd = -1;
+  for (int& fd : g_wake) {
+    if (fd >= 0) CloseOwnFd(fd);
+    fd = -1;
+  }
   for (Conn& c : s->conns) {
     if (c.fd >= 0) CloseOwnFd(c.fd);
     c.fd = -1;
