@@ -647,6 +647,14 @@ format::Result<SymbolizeStats> Symbolize(format::Profile& profile,
   return stats;
 }
 
+void DropInlinedFrames(format::Profile& profile) {
+  for (format::Location& loc : profile.locations) {
+    if (loc.line_count <= 1) continue;
+    loc.line_begin += loc.line_count - 1;
+    loc.line_count = 1;
+  }
+}
+
 void UseLinesAsFunctions(format::Profile& profile) {
   std::unordered_map<std::string, format::StringIndex> strings;
   std::map<std::pair<uint32_t, int64_t>, uint32_t> functions;

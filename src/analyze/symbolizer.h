@@ -61,6 +61,12 @@ std::string DefaultSymbolCacheDir();
 // none or is not an ELF file.
 std::string ReadBuildId(const std::string& path);
 
+// Keeps of each location only the function the code was inlined into (the
+// last Line of its chain): pprof's -noinlines, which gives what inlined
+// helpers (container internals, say) hold to their first out-of-line
+// caller.
+void DropInlinedFrames(format::Profile& profile);
+
 // Rewrites every Line to name a function "NAME FILE:LINE" (pprof's -lines
 // granularity), so reports group rows by source line instead of function.
 // Lines without a line number keep their function.

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyze/symbolizer.h"
 #include "analyze/test_profile.h"
 
 namespace heapscope::analyze {
@@ -64,6 +65,19 @@ TEST(TopTest, FlatAndCumPerFunction) {
   EXPECT_EQ(Find(*r, "outer")->flat, 0);
   EXPECT_EQ(Find(*r, "outer")->cum, kMiB);
   EXPECT_EQ(r->shown_flat, 10 * kMiB);
+}
+
+TEST(TopTest, NoInlinesGivesInlinedFramesToTheirOutOfLineCaller) {
+  format::Profile p = SmallHeap();
+  DropInlinedFrames(p);
+  format::Result<TopReport> r = ComputeTop(p, {.sample_type = "", .max_rows = 0});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(Find(*r, "inlined_leaf"), nullptr);
+  ASSERT_NE(Find(*r, "outer"), nullptr);
+  EXPECT_EQ(Find(*r, "outer")->flat, kMiB);
+  EXPECT_EQ(Find(*r, "outer")->cum, kMiB);
+  EXPECT_EQ(Find(*r, "alloc")->flat, 7 * kMiB);  // out of line already: unchanged
+  EXPECT_EQ(r->total, 21 * kMiB / 2);
 }
 
 TEST(TopTest, OtherSampleTypeAndZeroValues) {

@@ -20,6 +20,7 @@ struct TopCommandOptions {
   size_t rows = 20;
   std::string format = "text";
   bool lines = false;                    // --lines: rows by file:line.
+  bool noinlines = false;                // --noinlines: out-of-line functions only.
   std::vector<std::string> symbol_dirs;  // --symbols DIR.
   std::string focus;
   std::string ignore;
@@ -38,6 +39,7 @@ int RunTop(const TopCommandOptions& o) {
   if (!filter) return 1;
   format::Result<analyze::FilterStats> filtered = analyze::ApplySampleFilter(&*profile, *filter);
   if (!filtered.ok()) return Fail(filtered.error());
+  if (o.noinlines) analyze::DropInlinedFrames(*profile);
   if (o.lines) analyze::UseLinesAsFunctions(*profile);
   analyze::TopOptions options;
   options.sample_type = o.sample_type;
@@ -71,6 +73,9 @@ CommandFn RegisterTopCommand(CLI::App& app) {
   AddMinAgeOption(*cmd, o->min_age);
   cmd->add_flag("--lines", o->lines,
                 "One row per source line (FUNCTION FILE:LINE, from DWARF) instead of per function");
+  cmd->add_flag("--noinlines", o->noinlines,
+                "Give what inlined functions hold to their first out-of-line caller (like "
+                "go tool pprof -noinlines)");
   cmd->add_option("--symbols", o->symbol_dirs,
                   "Directory to look for binaries and debug files in (repeatable)");
   cmd->add_option("-n,--rows", o->rows, "How many functions to show (0 shows all)")

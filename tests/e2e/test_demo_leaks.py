@@ -57,6 +57,16 @@ def main():
     check(not shown, f"allocation plumbing holds flat values: {shown}")
     check(any("demo::" in f or "std::" in f for f, v in flat.items() if v > 0),
           f"no flat rows: {flat}")
+    # --noinlines gives what inlined container internals hold to their
+    # first out-of-line caller: the demo's own leaking functions.
+    r = env.run(["top", "--noinlines", "--format", "json", "-n", "0", "--sample", "alloc_space",
+                 os.path.join(out, "heap.final.pb.gz")])
+    check(r.returncode == 0, f"top --noinlines: {r.stderr}")
+    if r.returncode == 0:
+        rows = {row["function"]: row["flat"] for row in json.loads(r.stdout)["rows"]}
+        for name in ("SessionCache::Remember", "EventBus::Subscribe"):
+            check(any(name in f and v > 0 for f, v in rows.items()),
+                  f"top --noinlines: {name} holds nothing flat: {sorted(rows, key=rows.get)[-8:]}")
     finish(env, "test_demo_leaks")
 
 
