@@ -119,6 +119,9 @@ format::Result<ListReport> ComputeList(const format::Profile& profile, const Lis
       const format::Location& loc = profile.locations[loc_index];
       std::span<const format::Line> lines = profile.LinesOf(loc);
       std::span<const NodeId> chain = nodes.NodesOf(loc_index);
+      // drop_frames may have cut the innermost lines of the chain: the
+      // nodes left are those of its outer lines.
+      if (chain.size() < lines.size()) lines = lines.subspan(lines.size() - chain.size());
       for (size_t k = 0; k < lines.size() && k < chain.size(); k++, leaf = false) {
         if (!node_matches(chain[k])) continue;
         const format::Line& line = lines[k];

@@ -109,6 +109,31 @@ TEST(SourceList, MissingSourceListsTheLinesWithValues) {
   EXPECT_EQ(f.lines[0].flat[1], 150);
 }
 
+// drop_frames cuts the innermost lines of an inline chain: the lines left
+// keep their own files and line numbers (the caller's line is not taken
+// from a dropped frame's header).
+TEST(SourceList, InlineChainCutByDropFrames) {
+  testing::ProfileBuilder b({{"inuse_space", "bytes"}});
+  format::Profile& p = b.profile();
+  uint32_t alloc = b.Function("std::allocator_traits<A>::allocate");
+  uint32_t caller = b.Function("Caller");
+  p.functions[alloc].filename = b.Str("/usr/include/c++/12/bits/alloc_traits.h");
+  p.functions[caller].filename = b.Str("/src/caller.cc");
+  uint32_t l = b.LocWithFunctions({alloc, caller}, format::kNoIndex, 0);
+  p.lines[p.locations[l].line_begin].line = 464;
+  p.lines[p.locations[l].line_begin + 1].line = 58;
+  b.Sample({l}, {1000});
+  p.drop_frames = b.Str("std::allocator_traits(<.*>)?::allocate");
+  format::Result<ListReport> r = ComputeList(p, ListOpts("^Caller$"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_EQ(r->functions.size(), 1u);
+  const ListFunction& f = r->functions[0];
+  EXPECT_EQ(f.file, "/src/caller.cc");
+  EXPECT_EQ(f.flat[0], 1000);  // the innermost frame left
+  ASSERT_EQ(f.lines.size(), 1u);
+  EXPECT_EQ(f.lines[0].line, 58);
+}
+
 TEST(SourceList, BadRegexAndNoMatch) {
   format::Profile p = MakeProfile("/x.cc");
   EXPECT_EQ(ComputeList(p, ListOpts("(")).error(), "not a valid regular expression: (");

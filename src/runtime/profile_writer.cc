@@ -74,13 +74,15 @@ namespace {
 // _M_allocate_node, _Rb_tree::_M_create_node, vector's insert paths): a
 // constructor of the program's own that allocates, called from them, must
 // stay the leaf.
+// Template arguments are optional: a reader that names functions from
+// their mangled form alone shows them without (pprof's default).
 constexpr const char kAllocationPlumbing[] =
     "operator new|operator new\\[\\]|"
-    "std::__new_allocator<.*>::allocate|__gnu_cxx::new_allocator<.*>::allocate|"
-    "std::allocator<.*>::allocate|std::allocator_traits<.*>::allocate|"
-    "std::_Vector_base<.*>::_M_allocate|std::(__cxx11::)?basic_string<.*>::_M_create|"
-    "std::__detail::_Hashtable_alloc<.*>::_M_allocate_buckets|std::_Rb_tree<.*>::_M_get_node|"
-    "std::_Deque_base<.*>::_M_allocate_(node|map)";
+    "std::__new_allocator(<.*>)?::allocate|__gnu_cxx::new_allocator(<.*>)?::allocate|"
+    "std::allocator(<.*>)?::allocate|std::allocator_traits(<.*>)?::allocate|"
+    "std::_Vector_base(<.*>)?::_M_allocate|std::(__cxx11::)?basic_string(<.*>)?::_M_create|"
+    "std::__detail::_Hashtable_alloc(<.*>)?::_M_allocate_buckets|"
+    "std::_Rb_tree(<.*>)?::_M_get_node|std::_Deque_base(<.*>)?::_M_allocate_(node|map)";
 
 base::NoDestructor<SymbolCache> g_symbols;
 bool g_symbols_ready = false;
