@@ -244,6 +244,10 @@ struct WebData::Side {
   std::unique_ptr<format::Profile> lines;
   std::string lines_error;
   bool lines_tried = false;
+  // Inlined frames given to their out-of-line caller (top by=caller).
+  std::unique_ptr<format::Profile> callers;
+  std::string callers_error;
+  bool callers_tried = false;
   std::vector<std::string> types;
   std::string default_type;
 };
@@ -509,10 +513,10 @@ format::Result<std::string> WebData::DoHandle(std::string_view path, const Param
   if (path == "/api/flame") return Flame(type);
   if (path == "/api/top") {
     std::string by = Param(params, "by");
-    if (!by.empty() && by != "function" && by != "line") {
-      return BadRequest("by must be 'function' or 'line', not '" + by + "'");
+    if (!by.empty() && by != "function" && by != "line" && by != "caller") {
+      return BadRequest("by must be 'function', 'line' or 'caller', not '" + by + "'");
     }
-    return Top(type, by == "line");
+    return Top(type, by);
   }
   if (path == "/api/source") {
     std::string fn = Param(params, "fn");
@@ -609,9 +613,27 @@ const format::Profile* WebData::LineProfile(Side& side, std::string* error) {
   return side.lines.get();
 }
 
-format::Result<std::string> WebData::Top(const std::string& type_param, bool by_line) {
+const format::Profile* WebData::CallerProfile(Side& side, std::string* error) {
+  if (!side.callers_tried) {
+    side.callers_tried = true;
+    std::vector<std::string> warnings;
+    format::Result<format::Profile> p =
+        LoadWebProfile(side.bytes, side.source, false, options_.filter, &warnings);
+    if (p.ok()) {
+      analyze::DropInlinedFrames(*p);
+      side.callers = std::make_unique<format::Profile>(std::move(*p));
+    } else {
+      side.callers_error = p.error();
+    }
+  }
+  *error = side.callers_error;
+  return side.callers.get();
+}
+
+format::Result<std::string> WebData::Top(const std::string& type_param, const std::string& by) {
   format::Result<std::string> type = CheckedType(*current_, type_param);
   if (!type.ok()) return format::Error{type.error()};
+  const bool by_line = by == "line";
   const format::Profile* p = &current_->profile;
   if (by_line) {
     std::string error;
@@ -621,6 +643,11 @@ format::Result<std::string> WebData::Top(const std::string& type_param, bool by_
   analyze::TopOptions options;
   options.sample_type = *type;
   options.max_rows = 0;
+  if (by == "caller") {
+    std::string error;
+    p = CallerProfile(*current_, &error);
+    if (p == nullptr) return BadRequest(error);
+  }
   format::Result<analyze::TopReport> report = analyze::ComputeTop(*p, options);
   if (!report.ok()) return BadRequest(report.error());
   constexpr size_t kMaxRows = 5000;
@@ -651,7 +678,7 @@ format::Result<std::string> WebData::Top(const std::string& type_param, bool by_
   j["sample_type"] = report->sample_type;
   j["unit"] = report->unit;
   j["total"] = report->total;
-  j["by"] = by_line ? "line" : "function";
+  j["by"] = by.empty() ? "function" : by;
   j["has_lines"] = has_lines;
   j["node_count"] = report->node_count;
   j["rows"] = std::move(rows);
@@ -872,6 +899,7 @@ std::string WebData::OfflineData() {
   for (const std::string& t : current_->types) put("/api/flame", {{"type", t}});
   Json top = put("/api/top", {{"by", "function"}, {"type", type}});
   put("/api/top", {{"by", "line"}, {"type", type}});
+  put("/api/top", {{"by", "caller"}, {"type", type}});
   if (base_) put("/api/diff", {{"type", type}});
   if (mode_ == Mode::kSeries || mode_ == Mode::kLive) put("/api/leaks", {});
   // Source of the leading functions by flat and by cum.

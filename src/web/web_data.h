@@ -90,12 +90,15 @@ class WebData {
   format::Result<std::string> DoHandle(std::string_view path, const Params& params);
   format::Result<std::string> Info();
   format::Result<std::string> Flame(const std::string& type);
-  format::Result<std::string> Top(const std::string& type, bool by_line);
+  // by: "function" (or ""), "line", or "caller" (inlined frames given to
+  // their out-of-line caller, pprof's -noinlines).
+  format::Result<std::string> Top(const std::string& type, const std::string& by);
   format::Result<std::string> Source(const std::string& fn, const std::string& type);
   format::Result<std::string> Diff(const std::string& type);
   format::Result<std::string> Leaks();
   format::Result<std::string> CheckedType(const Side& side, const std::string& type);
   const format::Profile* LineProfile(Side& side, std::string* error);
+  const format::Profile* CallerProfile(Side& side, std::string* error);
 
   WebOptions options_;
   Mode mode_ = Mode::kProfile;

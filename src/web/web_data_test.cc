@@ -120,6 +120,9 @@ TEST_F(WebDataTest, TopSourceAndErrors) {
   EXPECT_EQ(d->Handle("/api/flame", {{"type", "bogus"}}).status, 400);
   EXPECT_NE(d->Handle("/api/flame", {{"type", "bogus"}}).body.find("inuse_space"),
             std::string::npos);
+  json caller = Get(*d, "/api/top", {{"type", "alloc_space"}, {"by", "caller"}});
+  EXPECT_EQ(caller["by"], "caller");
+  EXPECT_EQ(caller["rows"][0]["function"], "leak_more(int)");
   EXPECT_EQ(d->Handle("/api/top", {{"by", "file"}}).status, 400);
   EXPECT_EQ(d->Handle("/api/top", {{"color", "red"}}).status, 400);
   EXPECT_EQ(d->Handle("/api/source", {}).status, 400);

@@ -241,7 +241,7 @@ function bar(v, max) {
 }
 
 async function topView(main, params) {
-  const by = params.get('by') === 'line' ? 'line' : 'function';
+  const by = ['line', 'caller'].includes(params.get('by')) ? params.get('by') : 'function';
   const data = await api('/api/top', { type: state.type, by });
   const unit = data.unit;
   const total = data.total;
@@ -273,10 +273,12 @@ async function topView(main, params) {
   const table = sortableTable(columns, data.rows, sort, rowFn);
   const modes = h('div.segmented', { role: 'group', 'aria-label': 'rows by' },
     h('a', { href: hashLink('top', { by: 'function' }), class: by === 'function' ? 'active' : '', text: 'by function' }),
-    h('a', { href: hashLink('top', { by: 'line' }), class: by === 'line' ? 'active' : '', text: 'by line' }));
+    h('a', { href: hashLink('top', { by: 'line' }), class: by === 'line' ? 'active' : '', text: 'by line' }),
+    h('a', { href: hashLink('top', { by: 'caller' }), class: by === 'caller' ? 'active' : '', text: 'no inlines',
+      title: 'What inlined functions (container internals, say) hold goes to their first out-of-line caller, as go tool pprof -noinlines' }));
   const filter = h('input#top-filter', { type: 'search', placeholder: 'Filter by name', 'aria-label': 'filter rows', oninput: (e) => table.setFilter(e.target.value) });
   main.replaceChildren(
-    h('div.summary', {}, h('b', { text: data.sample_type }), ` total ${fmtValue(total, unit)} · ${data.node_count.toLocaleString('en-US')} ${by === 'line' ? 'lines' : 'functions'}`,
+    h('div.summary', {}, h('b', { text: data.sample_type }), ` total ${fmtValue(total, unit)} · ${data.node_count.toLocaleString('en-US')} ${by === 'line' ? 'lines' : by === 'caller' ? 'functions, inlined ones counted in their callers' : 'functions'}`,
       by === 'line' && !data.has_lines ? h('span.warn', { text: ' · no line numbers: the binaries were not found or have no DWARF' }) : ''),
     h('div.controls', {}, modes, filter, h('span.muted', { text: 'Click a column to sort; a name opens the flame graph.' })),
     table.el,

@@ -311,6 +311,22 @@ async function viewsTest() {
   check(locs.some((l) => /leak_scenarios\.cc:\d+/.test(l)), `top by line: file:line rows (${locs.slice(0, 2).join(', ')})`);
   await shot(page, 'top-by-line');
 
+  // No inlines: what inlined frames hold goes to the out-of-line caller.
+  await page.goto(web.url + '#/top?by=caller');
+  await waitReady(page, 'top');
+  text = await page.innerText('main');
+  check(text.includes('LeakIntoUnboundedCache') && text.includes('inlined ones counted in their callers'),
+    'top no inlines: rows and the mode named');
+  const inl = await page.$$eval('table.data tbody span.muted', (els) => els.map((e) => e.textContent).filter((t) => /inline/.test(t)));
+  check(inl.length === 0, `top no inlines: no (inline) rows (${inl.length})`);
+  await page.goto(web.url + '#/top');
+  await waitReady(page, 'top');
+  const inlDefault = await page.$$eval('table.data tbody span.muted', (els) => els.map((e) => e.textContent).filter((t) => /inline/.test(t)));
+  check(inlDefault.length > 0, `top: (inline) rows by default (${inlDefault.length}), so the check above can fail`);
+  await page.goto(web.url + '#/top?by=caller');
+  await waitReady(page, 'top');
+  await shot(page, 'top-no-inlines');
+
   // Diff: first snapshot against the last.
   await page.goto(web.url + '#/diff');
   await waitReady(page, 'diff');
