@@ -72,6 +72,12 @@ std::string SourceName(const std::string& file);
 int WriteOfflinePage(const web::WebOptions& options, const std::string& title,
                      const std::string& path);
 
+// Whether process pid has libheapscope.so mapped (dump_command.cc), read
+// through any of its threads: a main thread that has ended (pthread_exit)
+// shows no mappings. Nothing when no thread's mappings can be read (no
+// such process, no permission, a zombie).
+std::optional<bool> RuntimeLoaded(long pid);
+
 // The leak report `heapscope run` appends to its summary (leaks_command.cc);
 // prints nothing when the directory has too few snapshots. pid != 0: the
 // snapshots of that process (heap.PID.*) rather than the one started.

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "base/parse.h"
@@ -43,6 +45,27 @@ int SignalOf(const std::string& pid) {
   return sig;
 }
 
+}  // namespace
+
+std::optional<bool> RuntimeLoaded(long pid) {
+  std::error_code ec;
+  const std::string task = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& t : std::filesystem::directory_iterator(task, ec)) {
+    std::ifstream maps(t.path() / "maps");
+    std::string line;
+    bool any = false;
+    while (std::getline(maps, line)) {
+      any = true;
+      // (" (deleted)" follows the path of a library replaced since.)
+      if (line.find("/libheapscope.so") != std::string::npos) return true;
+    }
+    if (any) return false;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 int Dump(const DumpOptions& o) {
   uint64_t pid;
   if (!base::ParseUint(o.pid.c_str(), &pid) || pid == 0 || pid > INT32_MAX) {
@@ -50,26 +73,16 @@ int Dump(const DumpOptions& o) {
     return 2;
   }
   // The signal would kill a process that does not have the runtime loaded.
-  {
-    std::ifstream maps("/proc/" + o.pid + "/maps");
-    if (!maps) {
-      std::fprintf(stderr, "heapscope: dump: no process %s (or no permission to inspect it)\n",
-                   o.pid.c_str());
-      return 1;
-    }
-    std::string line;
-    bool loaded = false;
-    while (std::getline(maps, line)) {
-      if (line.find("libheapscope.so") != std::string::npos) {
-        loaded = true;
-        break;
-      }
-    }
-    if (!loaded) {
-      std::fprintf(stderr, "heapscope: dump: process %s does not run with libheapscope.so\n",
-                   o.pid.c_str());
-      return 1;
-    }
+  std::optional<bool> loaded = RuntimeLoaded(static_cast<long>(pid));
+  if (!loaded) {
+    std::fprintf(stderr, "heapscope: dump: no process %s (or no permission to inspect it)\n",
+                 o.pid.c_str());
+    return 1;
+  }
+  if (!*loaded) {
+    std::fprintf(stderr, "heapscope: dump: process %s does not run with libheapscope.so\n",
+                 o.pid.c_str());
+    return 1;
   }
   int sig = SignalOf(o.pid);
   if (sig <= 0) {

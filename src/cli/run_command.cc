@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "base/parse.h"
@@ -74,34 +73,6 @@ std::vector<std::pair<pid_t, std::string>> Children(pid_t except) {
   }
   std::sort(found.begin(), found.end());
   return found;
-}
-
-// Whether process pid does not have the runtime `lib` loaded: a static
-// program, or one whose environment lost LD_PRELOAD, writes no profiles.
-// Read through any of its threads: a main thread that has ended
-// (pthread_exit) shows no mappings. False when it cannot tell (a zombie,
-// a process gone).
-bool LacksRuntime(pid_t pid, const std::string& lib) {
-  const std::string name = "/" + std::filesystem::path(lib).filename().string();
-  std::error_code ec;
-  const std::string task = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& t : std::filesystem::directory_iterator(task, ec)) {
-    FILE* f = fopen((t.path() / "maps").c_str(), "re");
-    if (f == nullptr) continue;
-    char line[4096];
-    bool any = false;
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f) != nullptr) {
-      any = true;
-      std::string_view l(line);
-      while (!l.empty() && l.back() == '\n') l.remove_suffix(1);
-      found = l.size() >= name.size() && l.substr(l.size() - name.size()) == name;
-    }
-    fclose(f);
-    if (found) return false;
-    if (any) return true;
-  }
-  return false;
 }
 
 // Removes the partial files (KIND[.PID].WHAT.pb.gz.tmp, written whole
@@ -417,7 +388,7 @@ int Run(const RunOptions& o) {
       if (std::none_of(left.begin(), left.end(),
                        [&](const LeftRunning& l) { return l.pid == pid; })) {
         left.push_back(LeftRunning{pid, name});
-        left.back().profiled = !LacksRuntime(pid, lib);
+        left.back().profiled = RuntimeLoaded(pid) != false;  // unknown: assumed
       }
     }
   };
@@ -467,7 +438,7 @@ int Run(const RunOptions& o) {
     for (LeftRunning& l : left) {
       if (l.pid != pid) continue;
       l.name = name;
-      l.profiled = !LacksRuntime(pid, lib);
+      l.profiled = RuntimeLoaded(pid) != false;
     }
   }
   if (o.follow) {
