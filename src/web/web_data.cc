@@ -241,13 +241,14 @@ struct WebData::Side {
   std::string source;
   format::ByteBuffer bytes;
   format::Profile profile;
-  std::unique_ptr<format::Profile> lines;
-  std::string lines_error;
-  bool lines_tried = false;
-  // Inlined frames given to their out-of-line caller (top by=caller).
-  std::unique_ptr<format::Profile> callers;
-  std::string callers_error;
-  bool callers_tried = false;
+  // Variants of `profile` made on first use (Variant): functions by source
+  // line, and inlined frames given to their out-of-line caller.
+  struct Derived {
+    std::unique_ptr<format::Profile> profile;
+    std::string error;
+    bool tried = false;
+  };
+  Derived lines, callers;
   std::vector<std::string> types;
   std::string default_type;
 };
@@ -598,36 +599,23 @@ format::Result<std::string> WebData::Flame(const std::string& type_param) {
   return WithTree(j, FlameTree(merged, false), stacks->total);
 }
 
-const format::Profile* WebData::LineProfile(Side& side, std::string* error) {
-  if (!side.lines_tried) {
-    side.lines_tried = true;
-    std::vector<std::string> warnings;
-    format::Result<format::Profile> p = LoadWebProfile(side.bytes, side.source, true, options_.filter, &warnings);
-    if (p.ok()) {
-      side.lines = std::make_unique<format::Profile>(std::move(*p));
-    } else {
-      side.lines_error = p.error();
-    }
-  }
-  *error = side.lines_error;
-  return side.lines.get();
-}
-
-const format::Profile* WebData::CallerProfile(Side& side, std::string* error) {
-  if (!side.callers_tried) {
-    side.callers_tried = true;
+const format::Profile* WebData::Variant(Side& side, const std::string& by, std::string* error) {
+  const bool by_line = by == "line";
+  Side::Derived& d = by_line ? side.lines : side.callers;
+  if (!d.tried) {
+    d.tried = true;
     std::vector<std::string> warnings;
     format::Result<format::Profile> p =
-        LoadWebProfile(side.bytes, side.source, false, options_.filter, &warnings);
+        LoadWebProfile(side.bytes, side.source, by_line, options_.filter, &warnings);
     if (p.ok()) {
-      analyze::DropInlinedFrames(*p);
-      side.callers = std::make_unique<format::Profile>(std::move(*p));
+      if (!by_line) analyze::DropInlinedFrames(*p);
+      d.profile = std::make_unique<format::Profile>(std::move(*p));
     } else {
-      side.callers_error = p.error();
+      d.error = p.error();
     }
   }
-  *error = side.callers_error;
-  return side.callers.get();
+  *error = d.error;
+  return d.profile.get();
 }
 
 format::Result<std::string> WebData::Top(const std::string& type_param, const std::string& by) {
@@ -635,19 +623,14 @@ format::Result<std::string> WebData::Top(const std::string& type_param, const st
   if (!type.ok()) return format::Error{type.error()};
   const bool by_line = by == "line";
   const format::Profile* p = &current_->profile;
-  if (by_line) {
+  if (by_line || by == "caller") {
     std::string error;
-    p = LineProfile(*current_, &error);
+    p = Variant(*current_, by, &error);
     if (p == nullptr) return BadRequest(error);
   }
   analyze::TopOptions options;
   options.sample_type = *type;
   options.max_rows = 0;
-  if (by == "caller") {
-    std::string error;
-    p = CallerProfile(*current_, &error);
-    if (p == nullptr) return BadRequest(error);
-  }
   format::Result<analyze::TopReport> report = analyze::ComputeTop(*p, options);
   if (!report.ok()) return BadRequest(report.error());
   constexpr size_t kMaxRows = 5000;

@@ -97,8 +97,9 @@ class WebData {
   format::Result<std::string> Diff(const std::string& type);
   format::Result<std::string> Leaks();
   format::Result<std::string> CheckedType(const Side& side, const std::string& type);
-  const format::Profile* LineProfile(Side& side, std::string* error);
-  const format::Profile* CallerProfile(Side& side, std::string* error);
+  // The profile of `side` for top by=line or by=caller, made on first use;
+  // null (with *error) when it cannot be made.
+  const format::Profile* Variant(Side& side, const std::string& by, std::string* error);
 
   WebOptions options_;
   Mode mode_ = Mode::kProfile;
