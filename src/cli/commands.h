@@ -47,11 +47,14 @@ struct ViewOptions {
   std::string focus;
   std::string ignore;
   std::string min_age;  // --min-age DURATION; "" for none.
+  bool noinlines = false;  // --noinlines: inlined frames given to their out-of-line caller.
 };
-// Adds --sample, --focus, --ignore and --min-age.
+// Adds --sample, --focus, --ignore, --min-age and --noinlines.
 void AddViewOptions(CLI::App& cmd, ViewOptions& o);
 // Adds --min-age to a command.
 void AddMinAgeOption(CLI::App& cmd, std::string& min_age);
+// Adds --noinlines to a command.
+void AddNoInlinesOption(CLI::App& cmd, bool& noinlines);
 // The sample filter for these options; on a bad --min-age prints one
 // "heapscope: ..." line and returns nothing.
 std::optional<analyze::SampleFilter> ViewFilter(const std::string& focus,

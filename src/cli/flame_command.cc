@@ -44,6 +44,7 @@ int RunFlame(const FlameCommandOptions& o) {
     options.sources = o.base.empty() ? std::vector<std::string>{o.file}
                                      : std::vector<std::string>{o.base, o.file};
     options.sample_type = o.view.sample_type;
+    options.noinlines = o.view.noinlines;
     std::optional<analyze::SampleFilter> filter =
         ViewFilter(o.view.focus, o.view.ignore, o.view.min_age);
     if (!filter) return 1;

@@ -10,6 +10,7 @@
 
 #include "analyze/filter.h"
 #include "analyze/folded.h"
+#include "analyze/symbolizer.h"
 #include "base/parse.h"
 #include "cli/commands.h"
 #include "format/profile_reader.h"
@@ -25,6 +26,13 @@ void AddViewOptions(CLI::App& cmd, ViewOptions& o) {
   cmd.add_option("--ignore", o.ignore,
                  "Drop samples with a frame whose function matches this regular expression");
   AddMinAgeOption(cmd, o.min_age);
+  AddNoInlinesOption(cmd, o.noinlines);
+}
+
+void AddNoInlinesOption(CLI::App& cmd, bool& noinlines) {
+  cmd.add_flag("--noinlines", noinlines,
+               "Give what inlined functions hold to their first out-of-line caller (like "
+               "go tool pprof -noinlines)");
 }
 
 void AddMinAgeOption(CLI::App& cmd, std::string& min_age) {
@@ -71,6 +79,7 @@ std::optional<format::Profile> LoadViewProfile(const std::string& file, const Vi
     FailView(filtered.error());
     return std::nullopt;
   }
+  if (o.noinlines) analyze::DropInlinedFrames(*profile);
   return std::move(*profile);
 }
 

@@ -73,9 +73,7 @@ CommandFn RegisterTopCommand(CLI::App& app) {
   AddMinAgeOption(*cmd, o->min_age);
   cmd->add_flag("--lines", o->lines,
                 "One row per source line (FUNCTION FILE:LINE, from DWARF) instead of per function");
-  cmd->add_flag("--noinlines", o->noinlines,
-                "Give what inlined functions hold to their first out-of-line caller (like "
-                "go tool pprof -noinlines)");
+  AddNoInlinesOption(*cmd, o->noinlines);
   cmd->add_option("--symbols", o->symbol_dirs,
                   "Directory to look for binaries and debug files in (repeatable)");
   cmd->add_option("-n,--rows", o->rows, "How many functions to show (0 shows all)")

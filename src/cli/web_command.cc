@@ -1,4 +1,5 @@
-// `heapscope web [--port P] [--open] [--every D] [--limit SIZE] SOURCE...`:
+// `heapscope web [--port P] [--open] [--every D] [--limit SIZE] [--noinlines]
+// SOURCE...`:
 // serves the page (flame graph, top, source, diff, leak trends) on
 // 127.0.0.1. SOURCE is a profile, two profiles to compare, a snapshot
 // directory (or profiles in time order), or a live endpoint URL polled
@@ -31,6 +32,7 @@ struct WebCommandOptions {
   std::string limit;
   long pid = 0;
   std::string sample_type;
+  bool noinlines = false;
 };
 
 int Fail(const std::string& message) {
@@ -53,6 +55,7 @@ int RunWeb(const WebCommandOptions& o) {
   options.sources = o.sources;
   options.pid = o.pid;
   options.sample_type = o.sample_type;
+  options.noinlines = o.noinlines;
   uint64_t every_ns = 0;
   if (!base::ParseDuration(o.every.c_str(), &every_ns) || every_ns < 100000000) {
     return Fail("--every wants a duration of at least 100ms such as 2s, got '" + o.every + "'");
@@ -118,6 +121,7 @@ CommandFn RegisterWebCommand(CLI::App& app) {
                   "memory.max when set");
   cmd->add_option("--pid", o->pid, "In a directory, read the child process PID's snapshots");
   cmd->add_option("--sample", o->sample_type, "Sample type shown first, e.g. alloc_space");
+  AddNoInlinesOption(*cmd, o->noinlines);
   cmd->add_option("source", o->sources, "Profile(s), snapshot directory or live endpoint URL")
       ->required();
   return [o] { return RunWeb(*o); };

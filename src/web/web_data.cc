@@ -255,6 +255,7 @@ struct WebData::Side {
 
 format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
                                                const std::string& source, bool by_line,
+                                               bool noinlines,
                                                const analyze::SampleFilter& filter,
                                                std::vector<std::string>* warnings) {
   format::ByteBuffer copy(bytes.begin(), bytes.end());
@@ -272,6 +273,7 @@ format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
       warnings->push_back(w);
     }
   }
+  if (noinlines) analyze::DropInlinedFrames(*profile);
   if (by_line) analyze::UseLinesAsFunctions(*profile);
   return profile;
 }
@@ -316,7 +318,7 @@ format::Result<std::unique_ptr<WebData>> WebData::Open(const WebOptions& options
     auto side = std::make_shared<Side>();
     side->source = source == "-" ? "standard input" : source;
     side->bytes = std::move(bytes);
-    format::Result<format::Profile> p = LoadWebProfile(side->bytes, side->source, false, options.filter, &d->warnings_);
+    format::Result<format::Profile> p = LoadWebProfile(side->bytes, side->source, false, options.noinlines, options.filter, &d->warnings_);
     if (!p.ok()) return format::Error{p.error()};
     side->profile = std::move(*p);
     if (side->profile.sample_types.empty()) return format::Error{source + ": no sample types"};
@@ -427,7 +429,7 @@ std::string WebData::Poll() {
   if (!snap.ok()) return url + ": " + snap.error();
   std::map<std::string, std::string> comments = analyze::RuntimeComments(*raw);
   std::vector<std::string> warnings;
-  format::Result<format::Profile> p = LoadWebProfile(*bytes, url, false, options_.filter, &warnings);
+  format::Result<format::Profile> p = LoadWebProfile(*bytes, url, false, options_.noinlines, options_.filter, &warnings);
   if (!p.ok()) return p.error();
   if (snap->time_sec == 0) snap->time_sec = NowSec();
   // The resource profiles the endpoint serves beside the heap; one it does
@@ -606,9 +608,9 @@ const format::Profile* WebData::Variant(Side& side, const std::string& by, std::
     d.tried = true;
     std::vector<std::string> warnings;
     format::Result<format::Profile> p =
-        LoadWebProfile(side.bytes, side.source, by_line, options_.filter, &warnings);
+        LoadWebProfile(side.bytes, side.source, by_line, !by_line || options_.noinlines,
+                       options_.filter, &warnings);
     if (p.ok()) {
-      if (!by_line) analyze::DropInlinedFrames(*p);
       d.profile = std::make_unique<format::Profile>(std::move(*p));
     } else {
       d.error = p.error();

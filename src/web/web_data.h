@@ -56,6 +56,7 @@ struct WebOptions {
   std::string sample_type;       // Shown first; "" for the profile's default.
   analyze::SampleFilter filter;  // --focus/--ignore, applied to the profiles shown.
   bool series = false;           // Treat even one or two files as a snapshot series.
+  bool noinlines = false;        // Every view gives inlined frames to their out-of-line caller.
 };
 
 enum class Mode { kProfile, kDiff, kSeries, kLive };
@@ -115,9 +116,12 @@ class WebData {
 };
 
 // Decodes a profile's bytes, applies `filter` and symbolizes it (file:line
-// from DWARF where binaries are found); warnings are appended.
+// from DWARF where binaries are found), with `noinlines` gives inlined
+// frames to their out-of-line caller, with `by_line` names functions by
+// line; warnings are appended.
 format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
                                                const std::string& source, bool by_line,
+                                               bool noinlines,
                                                const analyze::SampleFilter& filter,
                                                std::vector<std::string>* warnings);
 

@@ -141,6 +141,38 @@ TEST_F(WebDataTest, TopSourceAndErrors) {
   EXPECT_EQ(d->Handle("/api/source", {{"fn", "leak_mor"}}).status, 404);
 }
 
+TEST_F(WebDataTest, NoInlinesGivesEveryViewTheOutOfLineCaller) {
+  // Vec::reserve is inlined into Store::Add: one location, two lines.
+  ProfileBuilder b({{"inuse_space", "bytes"}});
+  uint32_t main_fn = b.Loc({"main"});
+  uint32_t add_fn = b.Loc({"Vec::reserve", "Store::Add"});
+  b.Sample({add_fn, main_fn}, {4096});
+  std::string path = (dir_ / "inl.pb.gz").string();
+  ASSERT_TRUE(format::WriteProfileFile(b.Build(), path).ok());
+
+  auto plain = Open({path});
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(Get(*plain, "/api/top")["rows"][0]["function"], "Vec::reserve");
+
+  WebOptions o;
+  o.sources = {path};
+  o.noinlines = true;
+  auto d = WebData::Open(o);
+  ASSERT_TRUE(d.ok()) << d.error();
+  json top = Get(**d, "/api/top");
+  ASSERT_EQ(top["rows"].size(), 2u);
+  EXPECT_EQ(top["rows"][0]["function"], "Store::Add");
+  EXPECT_EQ(top["rows"][0]["flat"], 4096);
+  json flame = Get(**d, "/api/flame");
+  std::string names = flame["names"].dump();
+  EXPECT_NE(names.find("Store::Add"), std::string::npos) << names;
+  EXPECT_EQ(names.find("reserve"), std::string::npos) << names;
+  // By line too: the lines of the out-of-line caller only.
+  json lines = Get(**d, "/api/top", {{"by", "line"}});
+  EXPECT_EQ(lines["rows"][0]["function"].get<std::string>().find("reserve"), std::string::npos)
+      << lines.dump();
+}
+
 TEST_F(WebDataTest, TwoProfilesDiff) {
   auto d = Open({Write("old.pb.gz", 1000), Write("new.pb.gz", 9000)});
   ASSERT_NE(d, nullptr);

@@ -67,6 +67,15 @@ def main():
         for name in ("SessionCache::Remember", "EventBus::Subscribe"):
             check(any(name in f and v > 0 for f, v in rows.items()),
                   f"top --noinlines: {name} holds nothing flat: {sorted(rows, key=rows.get)[-8:]}")
+    # The views take it too: in `folded --noinlines` the demo's leaking
+    # functions are leaves (stacks end in them), as in top's flat column.
+    r = env.run(["folded", "--noinlines", "--sample", "alloc_space",
+                 os.path.join(out, "heap.final.pb.gz")])
+    check(r.returncode == 0, f"folded --noinlines: {r.stderr}")
+    leaves = {line.rsplit(" ", 1)[0].split(";")[-1] for line in r.stdout.splitlines()}
+    for name in ("SessionCache::Remember", "EventBus::Subscribe"):
+        check(any(name in leaf for leaf in leaves),
+              f"folded --noinlines: no stack ends in {name}: {sorted(leaves)[:8]}")
     finish(env, "test_demo_leaks")
 
 
