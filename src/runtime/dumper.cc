@@ -14,6 +14,7 @@
 #include <atomic>
 
 #include "base/clock.h"
+#include "base/lazy_thread_key.h"
 #include "base/raw_log.h"
 #include "base/spinlock.h"
 #include "platform/modules.h"
@@ -119,13 +120,34 @@ bool DumpSnapshotLocked() {
 // glibc ends a process when its last thread ends, so a program whose main
 // thread calls pthread_exit ends once its other threads have; the
 // runtime's own threads would keep it alive for ever. Once the main thread
-// has gone (the pthread_exit hook says so at once; a main thread cancelled
-// is seen at the next periodic wake-up), the dump thread looks every
+// has gone (said at once by a thread-specific data destructor, see
+// g_main_key, and by the pthread_exit hook; else seen at the next periodic
+// wake-up, when the runtime started on another thread), the dump thread looks every
 // kMainGonePollNs whether any thread of the program is left, and when
 // none is, ends the process as glibc would have: exit(0), which writes
 // the final profile on the way.
 std::atomic<bool> g_main_gone{false};
 constexpr uint64_t kMainGonePollNs = 20 * 1000000ULL;
+
+// However the main thread ends while the process goes on (pthread_exit,
+// cancelled by another thread, or in a forked child the forking thread
+// returning from its start routine), glibc runs its thread-specific data
+// destructors first: a key with a value in the main thread alone says so
+// at once, also where the pthread_exit hook does not run.
+constinit base::LazyThreadKey g_main_key;
+
+void OnMainKey(void*) {
+  if (syscall(SYS_gettid) == getpid()) MainThreadExiting();
+}
+
+// Gives the key its value in the calling thread if it is the main thread.
+void MarkMainThread() {
+  if (syscall(SYS_gettid) != getpid()) return;
+  RecursionGuard guard;  // a key past glibc's first block makes it allocate
+  if (g_main_key.Ready(OnMainKey, /*wait=*/true)) {
+    pthread_setspecific(g_main_key.key(), reinterpret_cast<void*>(1));
+  }
+}
 
 // Whether the main thread (the thread group's leader, tid == pid) has
 // ended while other threads go on: it then shows as a zombie.
@@ -322,6 +344,7 @@ void ForkChild() {
   g_final_requested.store(false);
   g_dump_requested.store(false);
   g_main_gone.store(false);  // the forking thread is the child's main thread
+  MarkMainThread();
   sem_init(&g_wake, 0, 0);
   sem_init(&g_final_done, 0, 0);
   if (!g.config.follow_fork) {
@@ -486,6 +509,7 @@ void StartDumper() {
   sem_init(&g_wake, 0, 0);
   sem_init(&g_final_done, 0, 0);
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
+  MarkMainThread();
   if (g.config.dump_signal > 0) InstallIfDefault(g.config.dump_signal, OnDumpSignal);
   if (g.config.final_dump) {
     InstallIfDefault(SIGTERM, OnTerminate);

@@ -31,9 +31,11 @@ WITHOUT_HANDLERS = {
     "AtexitAlloc": (0, 0, 0, 0),
 }
 # (label, mode, status, expected, extra environment). The main thread's
-# pthread_exit is seen at once; its cancellation at the next periodic
-# snapshot (100 ms here). With the HTTP server alone, no dump thread runs
-# until the main thread ends.
+# end is seen at once, by pthread_exit or cancelled (a thread-specific data
+# destructor); with an interval, also at the next periodic snapshot. With
+# the HTTP server alone, no dump thread runs until the main thread ends.
+# fork-thread-return: a forked child (followed, so with a dump thread of
+# its own) whose only thread returns from its start routine must end too.
 MODES = [
     ("return", "return", 0, AFTER_HANDLERS, {}),
     ("exit3", "exit3", 3, AFTER_HANDLERS, {}),
@@ -42,7 +44,10 @@ MODES = [
     ("_exit4", "_exit4", 4, WITHOUT_HANDLERS, {}),
     ("_Exit5", "_Exit5", 5, WITHOUT_HANDLERS, {}),
     ("main-pthread_exit", "main-pthread_exit", 0, AFTER_HANDLERS, {}),
-    ("main-cancelled", "main-cancelled", 0, AFTER_HANDLERS, {"HEAPSCOPE_INTERVAL": "100ms"}),
+    ("main-cancelled", "main-cancelled", 0, AFTER_HANDLERS, {}),
+    ("main-cancelled-interval", "main-cancelled", 0, AFTER_HANDLERS,
+     {"HEAPSCOPE_INTERVAL": "100ms"}),
+    ("fork-thread-return", "fork-thread-return", 0, AFTER_HANDLERS, {}),
     ("main-pthread_exit-http", "main-pthread_exit", 0, AFTER_HANDLERS,
      {"HEAPSCOPE_HTTP": "127.0.0.1:0", "HEAPSCOPE_DUMP_SIGNAL": "0"}),
     ("quick_exit7", "quick_exit7", 7, None, {}),

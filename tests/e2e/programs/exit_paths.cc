@@ -1,7 +1,7 @@
 // Ends in every way a program can end, after known allocations.
 // Usage: exit_paths MODE   (return, exit3, _exit4, _Exit5, thread-exit6,
 //                           busy-return, quick_exit7, main-pthread_exit,
-//                           main-cancelled)
+//                           main-cancelled, fork-thread-return)
 // main-pthread_exit: the main thread calls pthread_exit; a second thread
 // ends 100 ms later, and with it the process (glibc's exit(0) after the
 // last thread). main-cancelled: the second thread cancels the main thread
@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -85,6 +86,20 @@ void* EndLater(void*) {
 
 pthread_t g_main_thread;
 
+// In the child, the forking thread is the only one, and it returns from
+// its start routine: glibc ends the process with exit(0) as for any last
+// thread. The parent waits for the child, then returns from main.
+void* ForkFromThread(void*) {
+  pid_t pid = fork();
+  if (pid == 0) return nullptr;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::printf("the child ended: %s %d\n", WIFEXITED(status) ? "status" : "signal",
+              WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  std::fflush(stdout);
+  return nullptr;
+}
+
 void* CancelMain(void*) {
   usleep(50000);
   pthread_cancel(g_main_thread);
@@ -125,6 +140,12 @@ int main(int argc, char** argv) {
     pthread_t t;
     pthread_create(&t, nullptr, EndLater, nullptr);
     pthread_exit(nullptr);
+  }
+  if (strcmp(mode, "fork-thread-return") == 0) {
+    pthread_t t;
+    pthread_create(&t, nullptr, ForkFromThread, nullptr);
+    pthread_join(t, nullptr);
+    return 0;
   }
   if (strcmp(mode, "main-cancelled") == 0) {
     g_main_thread = pthread_self();
