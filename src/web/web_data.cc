@@ -513,7 +513,13 @@ format::Result<std::string> WebData::DoHandle(std::string_view path, const Param
   }
   std::string type = Param(params, "type");
   if (path == "/api/info") return Info();
-  if (path == "/api/flame") return Flame(type);
+  if (path == "/api/flame") {
+    std::string by = Param(params, "by");
+    if (!by.empty() && by != "function" && by != "caller") {
+      return BadRequest("by must be 'function' or 'caller', not '" + by + "'");
+    }
+    return Flame(type, by);
+  }
   if (path == "/api/top") {
     std::string by = Param(params, "by");
     if (!by.empty() && by != "function" && by != "line" && by != "caller") {
@@ -570,10 +576,16 @@ format::Result<std::string> WebData::Info() {
   return Dump(j);
 }
 
-format::Result<std::string> WebData::Flame(const std::string& type_param) {
+format::Result<std::string> WebData::Flame(const std::string& type_param, const std::string& by) {
   format::Result<std::string> type = CheckedType(*current_, type_param);
   if (!type.ok()) return format::Error{type.error()};
-  const format::Profile& p = current_->profile;
+  const format::Profile* variant = &current_->profile;
+  if (by == "caller") {
+    std::string error;
+    variant = Variant(*current_, by, &error);
+    if (variant == nullptr) return BadRequest(error);
+  }
+  const format::Profile& p = *variant;
   format::Result<analyze::CollapsedStacks> stacks = analyze::CollapseStacks(p, *type);
   if (!stacks.ok()) return BadRequest(stacks.error());
   std::string companion = CompanionType(p, *type);
@@ -598,6 +610,7 @@ format::Result<std::string> WebData::Flame(const std::string& type_param) {
   j["total"] = stacks->total;
   j["source"] = current_->source;
   j["warnings"] = stacks->warnings;
+  j["by"] = by == "caller" ? "caller" : "function";
   return WithTree(j, FlameTree(merged, false), stacks->total);
 }
 
@@ -882,6 +895,7 @@ std::string WebData::OfflineData() {
   put("/api/info", {});
   const std::string type = current_->default_type;
   for (const std::string& t : current_->types) put("/api/flame", {{"type", t}});
+  put("/api/flame", {{"by", "caller"}, {"type", type}});
   Json top = put("/api/top", {{"by", "function"}, {"type", type}});
   put("/api/top", {{"by", "line"}, {"type", type}});
   put("/api/top", {{"by", "caller"}, {"type", type}});

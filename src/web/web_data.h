@@ -6,8 +6,9 @@
 // aggregated here, the page never sees raw samples.
 //
 //   GET /api/info                          what the source is, views, sample types
-//   GET /api/flame?type=T                  flame tree (pruned below 1/50000 of the total)
-//   GET /api/top?type=T&by=function|line   flat/cum table
+//   GET /api/flame?type=T&by=function|caller  flame tree (pruned below 1/50000 of the total;
+//                                          by=caller: inlined frames given to their caller)
+//   GET /api/top?type=T&by=function|line|caller  flat/cum table
 //   GET /api/source?fn=NAME&type=T         bytes per source line of one function
 //   GET /api/diff?type=T                   differential tree + what grew
 //   GET /api/leaks                         leak report with the series behind it
@@ -90,7 +91,8 @@ class WebData {
 
   format::Result<std::string> DoHandle(std::string_view path, const Params& params);
   format::Result<std::string> Info();
-  format::Result<std::string> Flame(const std::string& type);
+  // by: "function" (or "") or "caller" (as for Top).
+  format::Result<std::string> Flame(const std::string& type, const std::string& by);
   // by: "function" (or ""), "line", or "caller" (inlined frames given to
   // their out-of-line caller, pprof's -noinlines).
   format::Result<std::string> Top(const std::string& type, const std::string& by);
@@ -98,7 +100,8 @@ class WebData {
   format::Result<std::string> Diff(const std::string& type);
   format::Result<std::string> Leaks();
   format::Result<std::string> CheckedType(const Side& side, const std::string& type);
-  // The profile of `side` for top by=line or by=caller, made on first use;
+  // The profile of `side` for top by=line or by=caller (and the flame graph
+  // by=caller), made on first use;
   // null (with *error) when it cannot be made.
   const format::Profile* Variant(Side& side, const std::string& by, std::string* error);
 

@@ -138,16 +138,32 @@ function flameControls(graph, onSearch) {
 }
 
 async function flameView(main, params) {
-  const data = await api('/api/flame', { type: state.type });
+  const noInlines = params.get('by') === 'caller';
+  const data = await api('/api/flame', { type: state.type, by: noInlines ? 'caller' : undefined });
   main.dataset.fetched = String(performance.now());
   const summary = h('div.summary', {},
     h('b', { text: data.sample_type }), ` total ${fmtValue(data.total, data.unit)}`,
     data.companion_type ? '' : '',
-    h('span.muted', { text: ` · ${data.node_count.toLocaleString('en-US')} frames` + (data.pruned ? `; ${data.pruned.toLocaleString('en-US')} smaller ones not shown` : '') }));
+    h('span.muted', { text: ` · ${data.node_count.toLocaleString('en-US')} frames` + (data.pruned ? `; ${data.pruned.toLocaleString('en-US')} smaller ones not shown` : '') + (noInlines ? '; inlined functions counted in their callers' : '') }));
   const holder = h('div.flame-holder');
   main.replaceChildren(summary, holder);
   const graph = new FlameGraph(holder, { inverted: state.inverted });
   const { bar, input } = flameControls(graph);
+  // Inlined frames (container internals, say) given to their first
+  // out-of-line caller, as go tool pprof -noinlines; the zoom and search
+  // stay in the address.
+  const inlines = h('label.check', { title: 'What inlined functions hold goes to their first out-of-line caller, as go tool pprof -noinlines' },
+    h('input#noinlines', {
+      type: 'checkbox',
+      checked: noInlines,
+      onchange: (e) => {
+        const next = Object.fromEntries(params.entries());
+        next.by = e.target.checked ? 'caller' : undefined;
+        go('flame', next);
+      },
+    }),
+    ' no inlines');
+  bar.insertBefore(inlines, bar.querySelector('#zoomed'));
   main.insertBefore(bar, holder);
   main.append(h('p.hint', { text: 'Hover a frame for its bytes, objects and share; click to zoom; Esc or "Reset zoom" to go back.' }));
   graph.setData(data, {

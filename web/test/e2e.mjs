@@ -274,6 +274,30 @@ async function viewsTest() {
   check(text.includes('alloc_space'), `flame: alloc_space selectable (${text})`);
   await page.selectOption('#sample-type', 'inuse_space');
   await waitReady(page, 'flame');
+  // No inlines: the checkbox redraws the graph with what inlined frames
+  // hold given to their out-of-line caller; no function the top table
+  // marks (inline) is drawn then, though some are by default.
+  await page.check('#noinlines');
+  await waitReady(page, 'flame');
+  check((await page.evaluate(() => location.hash)).includes('by=caller'), 'flame no inlines: kept in the address');
+  text = await page.innerText('main .summary');
+  check(text.includes('inlined functions counted in their callers'), `flame no inlines: the mode named (${text})`);
+  const named = await page.evaluate(async () => {
+    const get = async (q) => (await (await fetch('/api/' + q)).json());
+    const top = await get('top?type=inuse_space&by=function');
+    return {
+      inline: top.rows.filter((r) => r.inline === '(inline)').map((r) => r.function),
+      drawn: (await get('flame?type=inuse_space')).names,
+      noInlines: (await get('flame?by=caller&type=inuse_space')).names,
+    };
+  });
+  check(named.inline.some((n) => named.drawn.includes(n)), `flame: inlined functions drawn by default (${named.inline.length} in top)`);
+  const left = named.inline.filter((n) => named.noInlines.includes(n));
+  check(named.noInlines.length > 1 && left.length === 0, `flame no inlines: no inlined function drawn (${left.slice(0, 3).join(', ')})`);
+  await shot(page, 'flame-no-inlines');
+  await page.uncheck('#noinlines');
+  await waitReady(page, 'flame');
+  check(!(await page.evaluate(() => location.hash)).includes('by=caller'), 'flame: inlines back');
 
   // Top table: sort, then into the flame graph and the source view.
   await page.goto(web.url + '#/top');
@@ -384,6 +408,9 @@ async function viewsTest() {
   await waitReady(off, 'flame');
   await off.fill('#search', 'LeakListener');
   check(/[1-9]\d* frames? matched/.test(await off.textContent('#matched')), 'offline flame page: search works');
+  await off.check('#noinlines');
+  await waitReady(off, 'flame');
+  check(await off.$('canvas.flame-canvas') && !(await off.$('main .error')), 'offline flame page: the no-inlines graph is in the file');
   await off.goto('file://' + flameHtml + '#/top');
   await waitReady(off, 'top');
   await off.click('table.data tbody tr:has(a.fn:has-text("LeakIntoUnboundedCache")) a.to-source');
