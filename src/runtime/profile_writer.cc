@@ -76,7 +76,15 @@ namespace {
 // stay the leaf.
 // Template arguments are optional: a reader that names functions from
 // their mangled form alone shows them without (pprof's default).
+// C programs allocate through wrappers that only allocate (or copy what
+// they were given): libc's string copies, libiberty's and git's x*
+// (malloc or die), GLib's g_*, OpenSSL's CRYPTO_*; what they hold counts
+// in their caller, which is what a leak report must name.
 constexpr const char kAllocationPlumbing[] =
+    "(__)?strn?dup|wcsdup|"
+    "x(malloc|mallocz|calloc|realloc|zalloc|strdup|strndup|memdup|memdupz)(_gently)?|"
+    "g_(try_)?(malloc0?|realloc)(_n)?|g_strn?dup|g_memdup2?|g_slice_alloc0?|"
+    "CRYPTO_(malloc|zalloc|realloc|clear_realloc|strdup|strndup|memdup)|"
     "operator new|operator new\\[\\]|"
     "std::__new_allocator(<.*>)?::allocate|__gnu_cxx::new_allocator(<.*>)?::allocate|"
     "std::allocator(<.*>)?::allocate|std::allocator_traits(<.*>)?::allocate|"

@@ -2,7 +2,9 @@
 aligned_alloc, memalign (also with an alignment glibc rounds up), valloc,
 pvalloc, reallocarray (and its overflow), realloc to 0 and across sizes,
 calloc (zeroed, and its overflow: NULL with ENOMEM), malloc_usable_size,
-nothrow and throwing operator new. The program checks its own results;
+nothrow and throwing operator new, strdup/strndup and a malloc wrapper
+(xmalloc, in the heap profiles' drop_frames: what they allocate counts in
+their caller). The program checks its own results;
 its output and exit status must not change under the runtime, in
 every-allocation mode (where each function's totals are exact) and at a
 rate where sampled objects are moved to page-aligned blocks.
@@ -35,6 +37,8 @@ EXPECTED = {
     "UsableSize": (1000, 1000, 1, 1),
     "NothrowNew": (3000, 3000, 1, 1),
     "NewThrows": (0, 0, 0, 0),
+    "Strdup": (100, 150, 1, 2),
+    "Wrapper": (300, 300, 1, 1),
 }
 
 
@@ -57,6 +61,10 @@ def main():
         own = sorted(fn for fn in env.top(prof, "alloc_space")
                      if fn.startswith(("heapscope::", "operator new", "operator delete")))
         check(not own, f"rate 1: the profiler's own frames are in the profile's stacks: {own}")
+        wrappers = {fn: v for fn, v in env.top(prof, "alloc_space").items()
+                    if fn.split("(")[0] in ("xmalloc", "strdup", "__strdup", "strndup", "__strndup")
+                    and v != 0}
+        check(not wrappers, f"rate 1: allocation wrappers hold flat values: {wrappers}")
 
     # 64K is the lowest rate at which sampled objects are moved to
     # page-aligned blocks (memalign(4096)); with 300 rounds many of these

@@ -25,6 +25,11 @@
 //   NothrowNew      new (nothrow) char[3000]; a huge one -> nullptr
 //                                                     3000 / 3000,   1 / 1
 //   NewThrows       operator new(SIZE_MAX / 2) throws std::bad_alloc  nothing
+//   Strdup          strdup of 99 chars (kept), strndup(s, 49) (freed): the
+//                   copies count in the caller (strdup is in the heap
+//                   profiles' drop_frames)                 100 / 150,    1 / 2
+//   Wrapper         xmalloc(300), a wrapper of the libiberty kind, also
+//                   dropped: the block counts in its caller 300 / 300,    1 / 1
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -189,7 +194,29 @@ __attribute__((noinline)) void NewThrows() {
   Expect(13, thrown, "huge operator new did not throw std::bad_alloc");
 }
 
+char g_text[100];
+
+__attribute__((noinline)) void Strdup() {
+  char* kept = strdup(g_text);
+  Expect(14, kept != nullptr && strcmp(kept, g_text) == 0, "strdup copy differs");
+  char* part = strndup(g_text, 49);
+  Expect(14, part != nullptr && strlen(part) == 49 && memcmp(part, g_text, 49) == 0,
+         "strndup copy differs");
+  free(part);
+  g_sink[20] = kept;
+}
+
+// As libiberty's (GCC, binutils) and git's: malloc or die.
+extern "C" __attribute__((noinline, visibility("default"))) void* xmalloc(size_t n) {
+  void* p = malloc(n);
+  if (p == nullptr) abort();
+  return p;
+}
+
+__attribute__((noinline)) void Wrapper() { g_sink[21] = xmalloc(300); }
+
 int main(int argc, char** argv) {
+  for (int i = 0; i < 99; i++) g_text[i] = static_cast<char>('a' + i % 26);
   int repeat = argc > 1 ? atoi(argv[1]) : 1;
   for (int i = 0; i < repeat; i++) {
     PosixMemalign();
@@ -211,13 +238,15 @@ int main(int argc, char** argv) {
     UsableSize();
     NothrowNew();
     NewThrows();
+    Strdup();
+    Wrapper();
   }
   static const char* kNames[] = {"PosixMemalign", "AlignedAlloc", "Memalign", "OddAlignment",
                                  "Valloc",        "Pvalloc",      "Reallocarray", "ReallocZero",
                                  "ReallocMove",   "CallocZero",   "CallocOverflow", "UsableSize",
-                                 "NothrowNew",    "NewThrows"};
+                                 "NothrowNew",    "NewThrows",    "Strdup",       "Wrapper"};
   int failed = 0;
-  for (int i = 0; i < 14; i++) {
+  for (int i = 0; i < 16; i++) {
     std::printf("%s: %s\n", kNames[i], g_fail[i].empty() ? "ok" : g_fail[i].c_str());
     failed += !g_fail[i].empty();
   }
