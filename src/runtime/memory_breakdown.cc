@@ -243,12 +243,14 @@ void RssClassifier::Add(const SmapsEntry& e) {
 //   The anonymous memory left, A (brk heap, the allocator's mmap'ed arenas
 //   and large blocks, the profiler's own tables, libc's internals), is split
 //   in this order, each part taking at most what is left of A:
-//     heap               = live            (the sampled estimate)
-//     allocator_overhead = uordblks + hblkhd - live
+//     heap               = live            (the sampled estimate, at most
+//                          uordblks + hblkhd: no more can be in use, and
+//                          with few samples the estimate can be far above)
+//     allocator_overhead = uordblks + hblkhd - heap
 //                          (bytes in in-use chunks beyond what the program
 //                          asked for: chunk headers, alignment, the page
 //                          rounding of mmap'ed blocks, and any error of
-//                          the estimate; 0 when negative)
+//                          the estimate)
 //     allocator_free     = fordblks        (free chunks and arena tops)
 //     other              = the rest of A, plus special mappings
 //   mallinfo2 counts address space: arena + hblkhd is what the allocator
@@ -275,9 +277,9 @@ RssBreakdown Apportion(const ResidentClasses& c, uint64_t live, const AllocatorS
   uint64_t left = c.anon;
   uint64_t heap;
   if (a.known) {
-    heap = Min(live, left);
+    heap = Min(Min(live, a.uordblks + a.hblkhd), left);
     left -= heap;
-    uint64_t overhead = Min(Sub(a.uordblks + a.hblkhd, live), left);
+    uint64_t overhead = Min(Sub(a.uordblks + a.hblkhd, heap), left);
     left -= overhead;
     uint64_t free = Min(a.fordblks, left);
     left -= free;
