@@ -150,8 +150,8 @@ async function flameView(main, params) {
   const graph = new FlameGraph(holder, { inverted: state.inverted });
   const { bar, input } = flameControls(graph);
   // Inlined frames (container internals, say) given to their first
-  // out-of-line caller, as go tool pprof -noinlines; the zoom and search
-  // stay in the address.
+  // out-of-line caller, as go tool pprof -noinlines; the address's other
+  // parameters (focus, q) stay.
   const inlines = h('label.check', { title: 'What inlined functions hold goes to their first out-of-line caller, as go tool pprof -noinlines' },
     h('input#noinlines', {
       type: 'checkbox',
