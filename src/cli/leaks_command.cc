@@ -325,8 +325,11 @@ void PrintRunLeakReport(const std::string& out_dir, long pid, FILE* out) {
     start = nl + 1;
   }
   fprintf(out, "%s", prefixed.c_str());
-  fprintf(out, "heapscope: details: heapscope leaks %s%s\n",
-          pid != 0 ? ("--pid " + std::to_string(pid) + " ").c_str() : "", out_dir.c_str());
+  const std::string pid_option = pid != 0 ? "--pid " + std::to_string(pid) + " " : "";
+  fprintf(out, "heapscope: details: heapscope leaks %s%s\n", pid_option.c_str(), out_dir.c_str());
+  // The same series drawn: one chart per suspect, RSS and its parts.
+  fprintf(out, "heapscope: charts: heapscope web %s%s\n", pid_option.c_str(),
+          out_dir.c_str());
 }
 
 CommandFn RegisterLeaksCommand(CLI::App& app) {

@@ -29,6 +29,7 @@ def main():
     check("leak suspects (growing)" in report, f"no leak report:\n{r.stderr[-3000:]}")
     for name in LEAKS:
         check(name in report, f"the run summary does not name {name}:\n{report}")
+    check(f"charts: heapscope web {out}" in report, f"no pointer to the page:\n{report}")
     j = env.run(["leaks", "--format", "json", "-n", "0", out])
     check(j.returncode == 0, f"leaks: {j.stderr}")
     data = json.loads(j.stdout)
