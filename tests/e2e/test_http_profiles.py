@@ -251,9 +251,20 @@ try:
     check(wait_for(lambda: caught(p.pid, SIGPROF), 20), "no resources: the profile did not start")
     send(p, "late\n")
     check(so.readline() == "late started\n", "late thread did not start (no resources)")
+    # Every dump answers, and shows the spinning thread's stack; a thread
+    # not scheduled within the runtime's 1 s wait for answers (seen once in
+    # a full parallel CI run) says "[no answer]" instead: allowed once in
+    # ten, anything else is a failure.
+    misses = []
     for _ in range(10):
         st, _, body = http_request(hp, "/debug/pprof/threads?debug=2")
-        check(st == 200 and b"SpinHotLoop" in body, f"/threads during a CPU profile: {st}")
+        text = body.decode(errors="replace")
+        check(st == 200, f"/threads during a CPU profile: {st}")
+        if "SpinHotLoop" not in text:
+            misses.append(text)
+    check(len(misses) <= 1 and all("[no answer]" in m for m in misses),
+          f"/threads during a CPU profile: {len(misses)} of 10 without SpinHotLoop:\n"
+          + "\n---\n".join(m[-1500:] for m in misses))
     th.join(timeout=150)
     rc, text = result.get("top", (1, "no result"))
     rows = [l.split() for l in text.splitlines() if re.match(r"^\s*[\d.]+m?s\s", l)]
