@@ -263,7 +263,9 @@ void HandleRequest(Server& s, Conn& c, const Request& req, uint64_t now) {
       }
       c.cpu = true;
       c.state = ConnState::kWaiting;
-      c.deadline = now + seconds * kSecond;
+      // From the profile's own start (later than `now`, this loop's turn):
+      // it then lasts the seconds asked for, as its Duration says.
+      c.deadline = MonoNs() + seconds * kSecond;
       return;
     }
     case Route::kThreads:
