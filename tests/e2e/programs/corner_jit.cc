@@ -43,6 +43,11 @@ int main() {
     timespec t = {0, 30 * 1000000L};
     nanosleep(&t, nullptr);
   }
+  // Three snapshot intervals (50 ms in the test) with all 40 in use: the
+  // leak report judges the running program by its last periodic snapshot,
+  // which must not come before the last allocation.
+  timespec settle = {0, 150 * 1000000L};
+  nanosleep(&settle, nullptr);
   // At the end, as the JVM writes its map at exit: the periodic snapshots
   // saw the code unnamed, the final profile names it.
   FILE* f = fopen(map, "w");
