@@ -67,7 +67,7 @@ void Process(const RecursionGuard& g, Entry& e) {
     RecordAllocFreed(g, e.size, e.frames, e.depth, e.truncated != 0);
   } else if (s == kFreePending) {
     RecordFree(g, reinterpret_cast<void*>(e.p));
-    real.free(reinterpret_cast<void*>(e.p));
+    FreeBlock(reinterpret_cast<void*>(e.p));
   }
   e.p = 0;
   __atomic_store_n(&e.state, kEmpty, __ATOMIC_RELEASE);
@@ -112,7 +112,7 @@ void DeferFree(void* p) {
     if (e.p != addr) continue;
     uint32_t s = kPending;
     if (CasState(e, &s, kCancelled)) {
-      real.free(p);  // never in the live table
+      FreeBlock(p);  // never in the live table
       return;
     }
   }
@@ -120,7 +120,7 @@ void DeferFree(void* p) {
   if (e == nullptr) {
     // Its live entry stays until the address is recorded again (then it
     // counts as freed); the program's free happens now.
-    real.free(p);
+    FreeBlock(p);
     return;
   }
   e->p = addr;

@@ -350,7 +350,9 @@ void ForkChild() {
   if (!g.config.follow_fork) {
     g.active.store(false);
     g.config.final_dump = false;
-    tls_state.bytes_until_sample = ~uint64_t{0} >> 1;
+    // Blocks keep their headers (g_headers): every allocation still takes
+    // the slow path, which sees the runtime inactive.
+    if (!g_headers) tls_state.bytes_until_sample = ~uint64_t{0} >> 1;
     return;
   }
   ReseedAfterFork();

@@ -159,8 +159,8 @@ const char* Demangled(SymbolCache* cache, platform::ElfSymbols::Symbol* s) {
   s->demangled = s->name;
   if (s->name[0] == '_' && s->name[1] == 'Z') {
     int status = 0;
-    // Called with the recursion guard held: its malloc goes to the real
-    // allocator and is not recorded.
+    // Called with the recursion guard held: its malloc is not recorded,
+    // and its block is given back as the hooks hand them out.
     char* d = abi::__cxa_demangle(s->name, nullptr, nullptr, &status);
     if (status == 0 && d != nullptr) {
       size_t len = strlen(d);
@@ -170,7 +170,7 @@ const char* Demangled(SymbolCache* cache, platform::ElfSymbols::Symbol* s) {
         s->demangled = copy;
       }
     }
-    if (d != nullptr) real.free(d);
+    if (d != nullptr) FreeBlock(d);
   }
   return s->demangled;
 }
@@ -281,6 +281,9 @@ uint64_t NowNs(clockid_t clock) {
 }
 
 uint64_t Round(uint64_t fx) { return (fx + kWeightOne / 2) / kWeightOne; }
+uint64_t Scaled(uint64_t fx, double scale) {
+  return static_cast<uint64_t>(static_cast<double>(fx) * scale);
+}
 
 // One stack's four values (alloc_objects, alloc_space, inuse_objects,
 // inuse_space) and its in-use bytes in fixed point. Returns false when the
@@ -352,7 +355,7 @@ class AgeTable {
                              : index_.Find(key);
       if (inserted) cells_[n_++] = Cell{e.stack, bucket, 0, 0};
       if (c == UINT32_MAX) return;
-      uint64_t w = SampleWeight(e.size);
+      uint64_t w = AgeSampleWeight(e.size);
       cells_[c].objects_fx += w;
       cells_[c].bytes_fx += e.size * w;
     });
@@ -634,9 +637,29 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
     int depth = StackLocations(n->frames, n->depth, n->truncated != 0, nullptr, loc_ids);
     if (have_ages) {
       auto [cell, end] = ages.Next(static_cast<uint32_t>(id));
+      // With block headers the counts are exact and the ages a sample of
+      // them: the ages' shares of the stack, scaled to its counts.
+      double scale_o = 1, scale_b = 1;
+      if (g_headers && cell != end) {
+        uint64_t so = 0, sb = 0;
+        for (const auto* c = cell; c != end; ++c) {
+          so += c->objects_fx;
+          sb += c->bytes_fx;
+        }
+        if (so != 0) scale_o = static_cast<double>(inuse_objects_fx) / static_cast<double>(so);
+        if (sb != 0) scale_b = static_cast<double>(inuse_fx) / static_cast<double>(sb);
+      }
       for (; cell != end && (inuse_fx != 0 || inuse_objects_fx != 0); ++cell) {
-        uint64_t o = cell->objects_fx < inuse_objects_fx ? cell->objects_fx : inuse_objects_fx;
-        uint64_t b = cell->bytes_fx < inuse_fx ? cell->bytes_fx : inuse_fx;
+        uint64_t o = cell->objects_fx, b = cell->bytes_fx;
+        if (g_headers) {
+          // Whole objects and bytes, so that the parts add up to the exact
+          // counts to the byte; the last part takes what rounding left.
+          bool last = cell + 1 == end;
+          o = last ? inuse_objects_fx : Round(Scaled(o, scale_o)) * kWeightOne;
+          b = last ? inuse_fx : Round(Scaled(b, scale_b)) * kWeightOne;
+        }
+        if (o > inuse_objects_fx) o = inuse_objects_fx;
+        if (b > inuse_fx) b = inuse_fx;
         int64_t aged[4] = {0, 0, static_cast<int64_t>(Round(o)), static_cast<int64_t>(Round(b))};
         if (aged[2] == 0 && aged[3] == 0) continue;
         inuse_objects_fx -= o;

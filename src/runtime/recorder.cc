@@ -11,6 +11,8 @@
 #include "base/no_destructor.h"
 #include "base/spinlock.h"
 #include "platform/modules.h"
+#include "runtime/real_functions.h"
+#include "runtime/sampler.h"
 #include "runtime/unwind.h"
 
 namespace heapscope::runtime {
@@ -328,7 +330,73 @@ HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, StackId id) {
   Account(id, size, true);
 }
 
+// Every-allocation mode with block headers: the live table keeps about one
+// object per kAgeSampleRate bytes allocated, chosen like the sampled
+// mode's samples (an exponential distance in bytes from the last), for
+// the ages of in-use objects; the profile writer scales each stack's ages
+// to its exact in-use counts.
+constexpr uint64_t kAgeSampleRate = 128 * 1024;
+__thread int64_t tls_age_countdown __attribute__((tls_model("initial-exec")));
+__thread bool tls_age_drawn __attribute__((tls_model("initial-exec")));
+
+HS_NOINLINE bool AgeSampleSlow(size_t size) {
+  if (!tls_age_drawn) {
+    // The thread's first distance is drawn like the others, so that its
+    // first allocation is not always in the sample.
+    tls_age_drawn = true;
+    int64_t left =
+        static_cast<int64_t>(RandomInterval(kAgeSampleRate)) - static_cast<int64_t>(size);
+    if (left > 0) {
+      tls_age_countdown = left;
+      return false;
+    }
+  }
+  tls_age_countdown = static_cast<int64_t>(RandomInterval(kAgeSampleRate));
+  return true;
+}
+
+HS_ALWAYS_INLINE bool AgeSampleNow(size_t size) {
+  int64_t left = tls_age_countdown - static_cast<int64_t>(size);
+  if (HS_LIKELY(left > 0)) {
+    tls_age_countdown = left;
+    return false;
+  }
+  return AgeSampleSlow(size);
+}
+
+// A block with a header (g_headers), just allocated by this thread.
+HS_ALWAYS_INLINE void RecordHeadered(void* p, size_t size, StackId id) {
+  if (id == 0) return;
+  BlockHeader* h = HeaderOf(p);
+  h->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits | id;
+  if (HS_UNLIKELY(AgeSampleNow(size))) {
+    LiveEntry replaced;
+    switch (g_live->Insert(reinterpret_cast<uintptr_t>(p), LiveEntry{size, id, BirthNow()},
+                           &replaced)) {
+      case LiveTable::InsertResult::kFull:
+        break;  // this one goes without an age
+      case LiveTable::InsertResult::kReplaced:
+        Account(replaced.stack, replaced.size, false);  // its free was not seen
+        h->flags |= kInLive;
+        break;
+      case LiveTable::InsertResult::kInserted:
+        h->flags |= kInLive;
+        break;
+    }
+  }
+  GlobalState().samples.Add(1);
+  Account(id, size, true);
+}
+
 }  // namespace
+
+uint64_t AgeSampleWeight(uint64_t size) {
+  if (!g_headers) return SampleWeight(size);
+  if (size == 0) return kWeightOne;
+  double p = -expm1(-static_cast<double>(size) / static_cast<double>(kAgeSampleRate));
+  if (p <= 0) return kWeightOne;
+  return static_cast<uint64_t>(static_cast<double>(kWeightOne) / p + 0.5);
+}
 
 void RecordAllocAt(const RecursionGuard&, void* p, size_t size, const uintptr_t* frames, int depth,
                    bool truncated) {
@@ -417,7 +485,11 @@ void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
     id = StackIdOf(frames, depth, truncated);
   }
   last = LastStack{walk.serial, walk.serial != 0 ? id : 0};
-  RecordAllocImpl(p, size, id);
+  if (g_headers) {
+    RecordHeadered(p, size, id);
+  } else {
+    RecordAllocImpl(p, size, id);
+  }
 }
 
 void RecordAllocFreed(const RecursionGuard&, size_t size, const uintptr_t* frames, int depth,
@@ -432,8 +504,18 @@ void RecordAllocFreed(const RecursionGuard&, size_t size, const uintptr_t* frame
 void RecordFree(const RecursionGuard& g, void* p) {
   RecordTimer timer;
   LiveEntry e;
+  if (g_headers) {
+    const BlockHeader* h = HeaderOf(p);
+    if ((h->flags & kInLive) == 0) {
+      Account(static_cast<StackId>(h->size_stack & kHeaderStackMask),
+              h->size_stack >> kHeaderStackBits, false);
+      return;
+    }
+  }
   if (RemoveLive(reinterpret_cast<uintptr_t>(p), &e)) Account(e.stack, e.size, false);
 }
+
+void FreeBlock(void* p) { real.free(g_headers ? BlockBase(p) : p); }
 
 bool TakeLive(const RecursionGuard&, void* p, LiveEntry* e) {
   return RemoveLive(reinterpret_cast<uintptr_t>(p), e);

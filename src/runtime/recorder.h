@@ -26,6 +26,45 @@ HS_ALWAYS_INLINE bool MayBeLiveSample(const void* p) {
          __atomic_load_n(PageFilterSlot(reinterpret_cast<uintptr_t>(p)), __ATOMIC_RELAXED) != 0;
 }
 
+// ---- Every-allocation mode: a header before each block ----
+//
+// Recording every allocation (HEAPSCOPE_RATE=1), each block the program
+// gets has 16 bytes of the runtime's just before it: the stack it came
+// from and its size. free() reads them where glibc's own free reads its
+// chunk header (the same cache line, already on its way), instead of
+// looking the address up in a table that every thread updates. The live
+// table then holds only a sample of the objects (about one per
+// kAgeSampleRate bytes allocated), for their ages, and the objects a signal
+// handler allocated inside a hook (recorded later, see deferred.h).
+// Decided before the first block is handed out and kept for the life of
+// the process: every block from the hooks has a header, the runtime's own
+// included. Blocks aligned beyond 16 bytes put the header in front of the
+// aligned address, in a block `align` bytes larger.
+extern bool g_headers;
+
+struct BlockHeader {
+  // size << kHeaderStackBits | stack id (0: not recorded)
+  uint64_t size_stack;
+  // Bytes from the real allocator's block to the program's pointer: 16, or
+  // the alignment asked for.
+  uint32_t offset;
+  // kInLive: the object is in the live table, which then accounts for it.
+  uint32_t flags;
+};
+static_assert(sizeof(BlockHeader) == 16);
+inline constexpr int kHeaderStackBits = 24;
+inline constexpr uint64_t kHeaderStackMask = (uint64_t{1} << kHeaderStackBits) - 1;
+// Larger requests fail as the allocator would (ENOMEM).
+inline constexpr uint64_t kHeaderMaxSize = (uint64_t{1} << (64 - kHeaderStackBits)) - 1;
+inline constexpr uint32_t kInLive = 1;
+
+HS_ALWAYS_INLINE BlockHeader* HeaderOf(const void* p) {
+  return reinterpret_cast<BlockHeader*>(const_cast<char*>(static_cast<const char*>(p))) - 1;
+}
+HS_ALWAYS_INLINE void* BlockBase(const void* p) {
+  return const_cast<char*>(static_cast<const char*>(p)) - HeaderOf(p)->offset;
+}
+
 // The profiler's own CPU time spent recording sampled allocations and frees
 // (stack walk, stack table, live table, counts; not the allocation itself),
 // in nanoseconds since start: every record timed in sampled mode, one in 64
@@ -62,6 +101,10 @@ bool InitRecorder(const Config& c);
 // each sample stands for 1/p allocations.
 uint64_t SampleWeight(uint64_t size);
 
+// The weight of a live-table entry for the ages of in-use objects: the
+// sample weight, or with block headers that of the age sample.
+uint64_t AgeSampleWeight(uint64_t size);
+
 // Records a sampled allocation at p (already allocated).
 void RecordAlloc(const RecursionGuard& g, void* p, size_t size);
 
@@ -73,6 +116,10 @@ void RecordAllocAt(const RecursionGuard& g, void* p, size_t size, const uintptr_
 // counts as allocated and freed at its stack, and is not in the live table.
 void RecordAllocFreed(const RecursionGuard& g, size_t size, const uintptr_t* frames, int depth,
                       bool truncated);
+
+// Frees a block the runtime has recorded, or not: through its header when
+// blocks have one.
+void FreeBlock(void* p);
 
 // Records the free of p if p is a live sampled object. Call before the
 // real free, so the address cannot be reused in between.

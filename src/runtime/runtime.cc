@@ -32,6 +32,7 @@ namespace heapscope::runtime {
 __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 uintptr_t g_free_probe_mask = kRecognisableMask;
 bool g_large_by_header = false;
+bool g_headers = false;
 
 State g_state;
 
@@ -169,12 +170,16 @@ int FindSelf(struct dl_phdr_info* info, size_t, void* data) {
 using base::MonoNs;
 
 bool InitOnce() {
+  State& g = g_state;
+  // First, before the real allocator hands out a block: whether blocks
+  // have headers (recorder.h) is decided before any exists.
+  ReadConfig(&g.config);
+  g_headers = g.config.enabled && g.config.rate <= 1;
+  if (g_headers) g_free_probe_mask = 0;  // every free() reads its header
   if (!ResolveRealFunctions()) {
     base::RawLog("cannot find the real malloc (RTLD_NEXT); profiling is off");
     return false;
   }
-  State& g = g_state;
-  ReadConfig(&g.config);
   g.pid = static_cast<int>(getpid());
   g.start_ns = MonoNs();
   g.start_tsc = __rdtsc();

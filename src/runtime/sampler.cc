@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/recorder.h"
+
 namespace heapscope::runtime {
 namespace {
 
@@ -43,6 +45,12 @@ void InitThread(ThreadState& t) {
 
 }  // namespace
 
+uint64_t RandomInterval(uint64_t mean) {
+  ThreadState& t = tls_state;
+  if (t.initialized == 0) InitThread(t);
+  return NextInterval(t, mean);
+}
+
 bool ShouldSampleSlow(size_t size) {
   ThreadState& t = tls_state;
   if (t.guard != 0) {
@@ -56,7 +64,8 @@ bool ShouldSampleSlow(size_t size) {
   if (!EnsureInitialized()) return false;
   State& g = GlobalState();
   if (!g.active.load(std::memory_order_relaxed) || g.heap_shadowed) {
-    t.bytes_until_sample = kNeverSample;
+    // With block headers every allocation must keep taking the slow path.
+    if (!g_headers) t.bytes_until_sample = kNeverSample;
     return false;
   }
   uint64_t rate = g.config.rate;

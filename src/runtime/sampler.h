@@ -25,6 +25,10 @@ HS_ALWAYS_INLINE bool TrySkipFast(size_t size) {
 // while the thread is inside the profiler.
 HS_NOINLINE bool ShouldSampleSlow(size_t size);
 
+// An exponentially distributed distance in bytes with the given mean, from
+// this thread's generator.
+uint64_t RandomInterval(uint64_t mean);
+
 // In a forked child (its one thread): draw a new seed, and the distance to
 // the next sample with it, at the next allocation. Children of one parent
 // would otherwise all sample the same allocations as one another.

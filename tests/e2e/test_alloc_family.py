@@ -39,6 +39,8 @@ EXPECTED = {
     "NewThrows": (0, 0, 0, 0),
     "Strdup": (100, 150, 1, 2),
     "Wrapper": (300, 300, 1, 1),
+    "AlignedRealloc": (2000, 2500, 1, 2),
+    "HugeMalloc": (0, 0, 0, 0),
 }
 
 

@@ -119,8 +119,143 @@ void* AllocSampled(size_t size, size_t align, bool zero) {
   return p;
 }
 
+// ---- Every-allocation mode: blocks with headers (recorder.h) ----
+
+// Read on every slow path; set once, before the first real block.
+HS_ALWAYS_INLINE bool HeadersOn() { return __atomic_load_n(&g_headers, __ATOMIC_RELAXED); }
+
+// Records a block with a header, just allocated.
+void RecordHeaderAlloc(void* p, size_t size) {
+  ThreadState& t = tls_state;
+  if (t.guard != 0) {
+    // The profiler's own block; or a signal handler's inside a hook,
+    // recorded by the drain through the live table.
+    if (t.in_hook != 0 && GlobalState().active.load(std::memory_order_relaxed)) {
+      HeaderOf(p)->flags = kInLive;
+      DeferAlloc(p, size);
+    }
+    return;
+  }
+  if (!EnsureInitialized()) return;
+  const State& g = GlobalState();
+  if (!g.active.load(std::memory_order_relaxed) || g.heap_shadowed) return;
+  StartLazyThread(false);
+  InHook in_hook;
+  RecursionGuard guard;
+  RecordAlloc(guard, p, size);
+}
+
+// A block of `size` bytes with a header in front: at offset 16 of the real
+// block for malloc's alignment (`align` <= 16), else at offset `align`.
+HS_NOINLINE void* HeaderAlloc(size_t size, size_t align, bool zero) {
+  if (HS_UNLIKELY(real.malloc == nullptr)) return BootstrapAlloc(size, align < 16 ? 16 : align);
+  size_t offset = align <= 16 ? 16 : align;
+  size_t total;
+  if (HS_UNLIKELY(size > kHeaderMaxSize || __builtin_add_overflow(size, offset, &total))) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* base;
+  if (offset == 16) {
+    base = zero ? real.calloc(1, total) : real.malloc(total);
+  } else {
+    base = real.memalign(align, total);
+  }
+  if (HS_UNLIKELY(base == nullptr)) return nullptr;
+  char* p = static_cast<char*>(base) + offset;
+  if (zero && offset != 16) memset(p, 0, size);
+  BlockHeader* h = HeaderOf(p);
+  h->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
+  h->offset = static_cast<uint32_t>(offset);
+  h->flags = 0;
+  RecordHeaderAlloc(p, size);
+  return p;
+}
+
+HS_NOINLINE void HeaderFree(void* p) {
+  const BlockHeader* h = HeaderOf(p);
+  void* base = static_cast<char*>(p) - h->offset;
+  if ((h->size_stack & kHeaderStackMask) != 0 || h->flags != 0) {
+    if (tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed)) {
+      InHook in_hook;
+      RecursionGuard guard;
+      RecordFree(guard, p);
+    } else if (HS_UNLIKELY(InterruptedSection())) {
+      return DeferFree(p);  // frees the block now or at the drain
+    }
+  }
+  real.free(base);
+}
+
+// A new block, the old one's bytes, the old one freed.
+void* HeaderMove(void* p, size_t size) {
+  size_t old = HeaderOf(p)->size_stack >> kHeaderStackBits;
+  void* q = HeaderAlloc(size, 0, false);
+  if (q == nullptr) return nullptr;  // p stays the program's, as realloc says
+  memcpy(q, p, old < size ? old : size);
+  HeaderFree(p);
+  return q;
+}
+
+HS_NOINLINE void* HeaderRealloc(void* p, size_t size) {
+  BlockHeader* h = HeaderOf(p);
+  if (size == 0 && GlobalState().real_is_glibc) {
+    HeaderFree(p);  // glibc's realloc(p, 0) frees p and returns null
+    return nullptr;
+  }
+  // An aligned block (realloc gives malloc's alignment), another
+  // allocator's realloc(p, 0) (a block of its smallest size), or a signal
+  // handler's call inside a hook: through the other hooks.
+  if (h->offset != 16 || size == 0 || tls_state.guard != 0) return HeaderMove(p, size);
+  size_t total;
+  if (HS_UNLIKELY(size > kHeaderMaxSize || __builtin_add_overflow(size, size_t{16}, &total))) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* base = static_cast<char*>(p) - 16;
+  if (!EnsureInitialized() || !GlobalState().active.load(std::memory_order_relaxed) ||
+      GlobalState().heap_shadowed) {
+    void* b = real.realloc(base, total);
+    if (b == nullptr) return nullptr;
+    char* q = static_cast<char*>(b) + 16;
+    HeaderOf(q)->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
+    HeaderOf(q)->flags = 0;
+    return q;
+  }
+  StartLazyThread(false);
+  // One section: the live entry (if any) taken out before the real realloc
+  // and put back if it fails, as in ReallocSlow.
+  InHook in_hook;
+  RecursionGuard guard;
+  uint64_t old_size_stack = h->size_stack;
+  bool in_live = (h->flags & kInLive) != 0;
+  LiveEntry old_entry{};
+  bool taken = in_live && TakeLive(guard, p, &old_entry);
+  void* b = real.realloc(base, total);
+  if (b == nullptr) {
+    if (taken) RestoreLive(p, old_entry);
+    return nullptr;
+  }
+  char* q = static_cast<char*>(b) + 16;
+  BlockHeader* nh = HeaderOf(q);
+  nh->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
+  nh->flags = 0;
+  if (taken) {
+    AccountFree(old_entry);
+  } else if (!in_live) {
+    AccountFree(LiveEntry{old_size_stack >> kHeaderStackBits,
+                          static_cast<StackId>(old_size_stack & kHeaderStackMask)});
+  }
+  RecordAlloc(guard, q, size);
+  return q;
+}
+
 HS_NOINLINE void* MallocSlow(size_t size) {
-  if (ShouldSampleSlow(size)) return AllocSampled(size, 0, false);
+  // Whether blocks have headers is known once the runtime has started,
+  // which the sampler's slow path sees to.
+  bool sample = !HeadersOn() && ShouldSampleSlow(size);
+  if (HS_UNLIKELY(HeadersOn())) return HeaderAlloc(size, 0, false);
+  if (sample) return AllocSampled(size, 0, false);
   if (HS_UNLIKELY(real.malloc == nullptr)) return BootstrapAlloc(size, 16);
   return real.malloc(size);
 }
@@ -133,6 +268,7 @@ HS_ALWAYS_INLINE void* HookMalloc(size_t size) {
 HS_NOINLINE void FreeSlow(void* p) {
   if (p == nullptr || IsBootstrap(p)) return;
   if (HS_UNLIKELY(real.free == nullptr)) return;
+  if (HeadersOn()) return HeaderFree(p);
   if (HS_LIKELY(!MayBeLiveSample(p))) return real.free(p);
   if (tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed)) {
     InHook in_hook;
@@ -150,7 +286,9 @@ HS_ALWAYS_INLINE void HookFree(void* p) {
 }
 
 HS_NOINLINE void* AlignedSlow(size_t align, size_t size) {
-  if (ShouldSampleSlow(size)) return AllocSampled(size, align, false);
+  bool sample = !HeadersOn() && ShouldSampleSlow(size);
+  if (HS_UNLIKELY(HeadersOn())) return HeaderAlloc(size, align, false);
+  if (sample) return AllocSampled(size, align, false);
   if (HS_UNLIKELY(real.memalign == nullptr)) return BootstrapAlloc(size, align);
   return real.memalign(align, size);
 }
@@ -172,7 +310,9 @@ HS_ALWAYS_INLINE void* HookMemalign(size_t align, size_t size) {
 }
 
 HS_NOINLINE void* CallocSlow(size_t total) {
-  if (ShouldSampleSlow(total)) return AllocSampled(total, 0, true);
+  bool sample = !HeadersOn() && ShouldSampleSlow(total);
+  if (HS_UNLIKELY(HeadersOn())) return HeaderAlloc(total, 0, true);
+  if (sample) return AllocSampled(total, 0, true);
   // Bootstrap slots are static memory, already zero.
   if (HS_UNLIKELY(real.calloc == nullptr)) return BootstrapAlloc(total, 16);
   return real.calloc(1, total);
@@ -203,6 +343,7 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
     if (q != nullptr) memcpy(q, p, old < size ? old : size);
     return q;
   }
+  if (HeadersOn()) return HeaderRealloc(p, size);
   if (tls_state.guard != 0) {
     if (InterruptedSection() && GlobalState().active.load(std::memory_order_relaxed)) {
       return ReallocDeferred(p, size);
@@ -522,7 +663,13 @@ HS_EXPORT void* pvalloc(size_t size) {
 HS_EXPORT size_t malloc_usable_size(void* p) {
   if (p == nullptr) return 0;
   if (IsBootstrap(p)) return BootstrapSize(p);
-  return real.malloc_usable_size != nullptr ? real.malloc_usable_size(p) : 0;
+  if (real.malloc_usable_size == nullptr) return 0;
+  if (heapscope::runtime::HeadersOn()) {
+    uint32_t offset = heapscope::runtime::HeaderOf(p)->offset;
+    size_t n = real.malloc_usable_size(static_cast<char*>(p) - offset);
+    return n > offset ? n - offset : 0;
+  }
+  return real.malloc_usable_size(p);
 }
 
 // operator new and delete, every form (replacement functions, exported),

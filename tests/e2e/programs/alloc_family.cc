@@ -30,6 +30,9 @@
 //                   profiles' drop_frames)                 100 / 150,    1 / 2
 //   Wrapper         xmalloc(300), a wrapper of the libiberty kind, also
 //                   dropped: the block counts in its caller 300 / 300,    1 / 1
+//   AlignedRealloc  posix_memalign(256, 500) grown by realloc to 2000 (its
+//                   contents kept), then usable size  2000 / 2500,   1 / 2
+//   HugeMalloc      malloc(SIZE_MAX / 2) -> NULL, ENOMEM        nothing
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -42,7 +45,7 @@
 
 void* volatile g_sink[64];
 volatile size_t g_huge = SIZE_MAX / 2;  // volatile: no compile-time size warnings
-std::string g_fail[16];
+std::string g_fail[18];
 
 bool Aligned(const void* p, size_t a) { return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0; }
 
@@ -215,6 +218,30 @@ extern "C" __attribute__((noinline, visibility("default"))) void* xmalloc(size_t
 
 __attribute__((noinline)) void Wrapper() { g_sink[21] = xmalloc(300); }
 
+__attribute__((noinline)) void AlignedRealloc() {
+  void* v = nullptr;
+  Expect(16, posix_memalign(&v, 256, 500) == 0 && Aligned(v, 256), "256-byte alignment");
+  char* p = static_cast<char*>(v);
+  if (p == nullptr) return;
+  for (int i = 0; i < 500; i++) p[i] = static_cast<char>(i * 7);
+  p = static_cast<char*>(realloc(p, 2000));
+  bool ok = p != nullptr;
+  for (int i = 0; ok && i < 500; i++) ok = p[i] == static_cast<char>(i * 7);
+  Expect(16, ok, "grown aligned block lost its contents");
+  if (p == nullptr) return;
+  Expect(16, malloc_usable_size(p) >= 2000, "usable size of the grown block");
+  p[1999] = 1;
+  g_sink[22] = p;
+}
+
+__attribute__((noinline)) void HugeMalloc() {
+  errno = 0;
+  void* p = malloc(g_huge);
+  Expect(17, p == nullptr, "malloc(SIZE_MAX / 2) returned memory");
+  Expect(17, errno == ENOMEM, "malloc(SIZE_MAX / 2) did not set ENOMEM");
+  g_sink[23] = p;
+}
+
 int main(int argc, char** argv) {
   for (int i = 0; i < 99; i++) g_text[i] = static_cast<char>('a' + i % 26);
   int repeat = argc > 1 ? atoi(argv[1]) : 1;
@@ -240,13 +267,16 @@ int main(int argc, char** argv) {
     NewThrows();
     Strdup();
     Wrapper();
+    AlignedRealloc();
+    HugeMalloc();
   }
-  static const char* kNames[] = {"PosixMemalign", "AlignedAlloc", "Memalign", "OddAlignment",
-                                 "Valloc",        "Pvalloc",      "Reallocarray", "ReallocZero",
-                                 "ReallocMove",   "CallocZero",   "CallocOverflow", "UsableSize",
-                                 "NothrowNew",    "NewThrows",    "Strdup",       "Wrapper"};
+  static const char* kNames[] = {"PosixMemalign",  "AlignedAlloc", "Memalign",       "OddAlignment",
+                                 "Valloc",         "Pvalloc",      "Reallocarray",   "ReallocZero",
+                                 "ReallocMove",    "CallocZero",   "CallocOverflow", "UsableSize",
+                                 "NothrowNew",     "NewThrows",    "Strdup",         "Wrapper",
+                                 "AlignedRealloc", "HugeMalloc"};
   int failed = 0;
-  for (int i = 0; i < 16; i++) {
+  for (int i = 0; i < 18; i++) {
     std::printf("%s: %s\n", kNames[i], g_fail[i].empty() ? "ok" : g_fail[i].c_str());
     failed += !g_fail[i].empty();
   }
