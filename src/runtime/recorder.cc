@@ -515,7 +515,7 @@ void RecordFree(const RecursionGuard& g, void* p) {
   if (RemoveLive(reinterpret_cast<uintptr_t>(p), &e)) Account(e.stack, e.size, false);
 }
 
-void FreeBlock(void* p) { real.free(g_headers ? BlockBase(p) : p); }
+void FreeBlock(void* p) { real.free(g_headers && HasHeader(p) ? BlockBase(p) : p); }
 
 bool TakeLive(const RecursionGuard&, void* p, LiveEntry* e) {
   return RemoveLive(reinterpret_cast<uintptr_t>(p), e);

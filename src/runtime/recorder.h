@@ -48,7 +48,10 @@ struct BlockHeader {
   // Bytes from the real allocator's block to the program's pointer: 16, or
   // the alignment asked for.
   uint32_t offset;
-  // kInLive: the object is in the live table, which then accounts for it.
+  // kHeaderMagic in the upper half, so that a block the hooks did not make
+  // (from __libc_malloc, say) is told apart and handed on untouched: there
+  // glibc's chunk size sits, whose upper half is 0 below 4 GiB. kInLive:
+  // the object is in the live table, which then accounts for it.
   uint32_t flags;
 };
 static_assert(sizeof(BlockHeader) == 16);
@@ -57,9 +60,15 @@ inline constexpr uint64_t kHeaderStackMask = (uint64_t{1} << kHeaderStackBits) -
 // Larger requests fail as the allocator would (ENOMEM).
 inline constexpr uint64_t kHeaderMaxSize = (uint64_t{1} << (64 - kHeaderStackBits)) - 1;
 inline constexpr uint32_t kInLive = 1;
+inline constexpr uint32_t kHeaderMagic = 0x5ea10000;
+inline constexpr uint32_t kHeaderMagicMask = 0xffff0000;
 
 HS_ALWAYS_INLINE BlockHeader* HeaderOf(const void* p) {
   return reinterpret_cast<BlockHeader*>(const_cast<char*>(static_cast<const char*>(p))) - 1;
+}
+// A block the hooks made (with a header), not another allocator's.
+HS_ALWAYS_INLINE bool HasHeader(const void* p) {
+  return (HeaderOf(p)->flags & kHeaderMagicMask) == kHeaderMagic;
 }
 HS_ALWAYS_INLINE void* BlockBase(const void* p) {
   return const_cast<char*>(static_cast<const char*>(p)) - HeaderOf(p)->offset;

@@ -41,6 +41,7 @@ EXPECTED = {
     "Wrapper": (300, 300, 1, 1),
     "AlignedRealloc": (2000, 2500, 1, 2),
     "HugeMalloc": (0, 0, 0, 0),
+    "LibcMalloc": (0, 0, 0, 0),
 }
 
 

@@ -131,7 +131,7 @@ void RecordHeaderAlloc(void* p, size_t size) {
     // The profiler's own block; or a signal handler's inside a hook,
     // recorded by the drain through the live table.
     if (t.in_hook != 0 && GlobalState().active.load(std::memory_order_relaxed)) {
-      HeaderOf(p)->flags = kInLive;
+      HeaderOf(p)->flags = kHeaderMagic | kInLive;
       DeferAlloc(p, size);
     }
     return;
@@ -167,15 +167,16 @@ HS_NOINLINE void* HeaderAlloc(size_t size, size_t align, bool zero) {
   BlockHeader* h = HeaderOf(p);
   h->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
   h->offset = static_cast<uint32_t>(offset);
-  h->flags = 0;
+  h->flags = kHeaderMagic;
   RecordHeaderAlloc(p, size);
   return p;
 }
 
 HS_NOINLINE void HeaderFree(void* p) {
+  if (HS_UNLIKELY(!HasHeader(p))) return real.free(p);  // not the hooks' block
   const BlockHeader* h = HeaderOf(p);
   void* base = static_cast<char*>(p) - h->offset;
-  if ((h->size_stack & kHeaderStackMask) != 0 || h->flags != 0) {
+  if ((h->size_stack & kHeaderStackMask) != 0 || (h->flags & kInLive) != 0) {
     if (tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed)) {
       InHook in_hook;
       RecursionGuard guard;
@@ -198,6 +199,9 @@ void* HeaderMove(void* p, size_t size) {
 }
 
 HS_NOINLINE void* HeaderRealloc(void* p, size_t size) {
+  // Not the hooks' block: the allocator's own realloc, and the result stays
+  // without a header.
+  if (HS_UNLIKELY(!HasHeader(p))) return real.realloc(p, size);
   BlockHeader* h = HeaderOf(p);
   if (size == 0 && GlobalState().real_is_glibc) {
     HeaderFree(p);  // glibc's realloc(p, 0) frees p and returns null
@@ -219,7 +223,7 @@ HS_NOINLINE void* HeaderRealloc(void* p, size_t size) {
     if (b == nullptr) return nullptr;
     char* q = static_cast<char*>(b) + 16;
     HeaderOf(q)->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
-    HeaderOf(q)->flags = 0;
+    HeaderOf(q)->flags = kHeaderMagic;
     return q;
   }
   StartLazyThread(false);
@@ -239,7 +243,7 @@ HS_NOINLINE void* HeaderRealloc(void* p, size_t size) {
   char* q = static_cast<char*>(b) + 16;
   BlockHeader* nh = HeaderOf(q);
   nh->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
-  nh->flags = 0;
+  nh->flags = kHeaderMagic;
   if (taken) {
     AccountFree(old_entry);
   } else if (!in_live) {
@@ -664,7 +668,7 @@ HS_EXPORT size_t malloc_usable_size(void* p) {
   if (p == nullptr) return 0;
   if (IsBootstrap(p)) return BootstrapSize(p);
   if (real.malloc_usable_size == nullptr) return 0;
-  if (heapscope::runtime::HeadersOn()) {
+  if (heapscope::runtime::HeadersOn() && heapscope::runtime::HasHeader(p)) {
     uint32_t offset = heapscope::runtime::HeaderOf(p)->offset;
     size_t n = real.malloc_usable_size(static_cast<char*>(p) - offset);
     return n > offset ? n - offset : 0;

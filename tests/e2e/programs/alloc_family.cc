@@ -33,6 +33,9 @@
 //   AlignedRealloc  posix_memalign(256, 500) grown by realloc to 2000 (its
 //                   contents kept), then usable size  2000 / 2500,   1 / 2
 //   HugeMalloc      malloc(SIZE_MAX / 2) -> NULL, ENOMEM        nothing
+//   LibcMalloc      blocks from glibc's __libc_malloc (not the hooks': not
+//                   recorded) grown by realloc, sized by
+//                   malloc_usable_size, given to free             nothing
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -45,7 +48,7 @@
 
 void* volatile g_sink[64];
 volatile size_t g_huge = SIZE_MAX / 2;  // volatile: no compile-time size warnings
-std::string g_fail[18];
+std::string g_fail[19];
 
 bool Aligned(const void* p, size_t a) { return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0; }
 
@@ -234,6 +237,25 @@ __attribute__((noinline)) void AlignedRealloc() {
   g_sink[22] = p;
 }
 
+extern "C" void* __libc_malloc(size_t);
+
+__attribute__((noinline)) void LibcMalloc() {
+  for (size_t n : {24, 200, 5000}) {
+    char* p = static_cast<char*>(__libc_malloc(n));
+    Expect(18, p != nullptr, "__libc_malloc failed");
+    if (p == nullptr) return;
+    memset(p, 0x5a, n);
+    Expect(18, malloc_usable_size(p) >= n, "usable size of a __libc_malloc block");
+    p = static_cast<char*>(realloc(p, 2 * n));
+    bool ok = p != nullptr;
+    for (size_t i = 0; ok && i < n; i++) ok = p[i] == 0x5a;
+    Expect(18, ok, "a __libc_malloc block lost its contents in realloc");
+    if (p == nullptr) return;
+    Expect(18, malloc_usable_size(p) >= 2 * n, "usable size after realloc");
+    free(p);
+  }
+}
+
 __attribute__((noinline)) void HugeMalloc() {
   errno = 0;
   void* p = malloc(g_huge);
@@ -269,14 +291,15 @@ int main(int argc, char** argv) {
     Wrapper();
     AlignedRealloc();
     HugeMalloc();
+    LibcMalloc();
   }
   static const char* kNames[] = {"PosixMemalign",  "AlignedAlloc", "Memalign",       "OddAlignment",
                                  "Valloc",         "Pvalloc",      "Reallocarray",   "ReallocZero",
                                  "ReallocMove",    "CallocZero",   "CallocOverflow", "UsableSize",
                                  "NothrowNew",     "NewThrows",    "Strdup",         "Wrapper",
-                                 "AlignedRealloc", "HugeMalloc"};
+                                 "AlignedRealloc", "HugeMalloc",   "LibcMalloc"};
   int failed = 0;
-  for (int i = 0; i < 18; i++) {
+  for (int i = 0; i < 19; i++) {
     std::printf("%s: %s\n", kNames[i], g_fail[i].empty() ? "ok" : g_fail[i].c_str());
     failed += !g_fail[i].empty();
   }
