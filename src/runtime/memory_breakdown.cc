@@ -246,7 +246,9 @@ void RssClassifier::Add(const SmapsEntry& e) {
 //     heap               = live            (the sampled estimate, at most
 //                          uordblks + hblkhd: no more can be in use, and
 //                          with few samples the estimate can be far above)
-//     allocator_overhead = uordblks + hblkhd - heap
+//     (the runtime's block headers, in every-allocation mode: at most
+//                          uordblks + hblkhd - heap, counted in other)
+//     allocator_overhead = uordblks + hblkhd - heap - block headers
 //                          (bytes in in-use chunks beyond what the program
 //                          asked for: chunk headers, alignment, the page
 //                          rounding of mmap'ed blocks, and any error of
@@ -267,7 +269,8 @@ void RssClassifier::Add(const SmapsEntry& e) {
 //   A second, so it is not counted twice. When glibc's figures cannot be
 //   read (a final profile on a signal), the heap comes out of A and the
 //   allocator's parts are unknown.
-RssBreakdown Apportion(const ResidentClasses& c, uint64_t live, const AllocatorStats& a) {
+RssBreakdown Apportion(const ResidentClasses& c, uint64_t live, const AllocatorStats& a,
+                       uint64_t headers) {
   RssBreakdown b;
   auto set = [&b](RssPart p, uint64_t v) { b.parts[static_cast<int>(p)] = v; };
   set(RssPart::kCode, c.code);
@@ -276,10 +279,13 @@ RssBreakdown Apportion(const ResidentClasses& c, uint64_t live, const AllocatorS
   uint64_t mappings = c.mappings;
   uint64_t left = c.anon;
   uint64_t heap;
+  uint64_t ours = 0;  // the runtime's block headers, in other
   if (a.known) {
     heap = Min(Min(live, a.uordblks + a.hblkhd), left);
     left -= heap;
-    uint64_t overhead = Min(Sub(a.uordblks + a.hblkhd, heap), left);
+    ours = Min(Min(headers, Sub(a.uordblks + a.hblkhd, heap)), left);
+    left -= ours;
+    uint64_t overhead = Min(Sub(a.uordblks + a.hblkhd, heap + ours), left);
     left -= overhead;
     uint64_t free = Min(a.fordblks, left);
     left -= free;
@@ -298,7 +304,7 @@ RssBreakdown Apportion(const ResidentClasses& c, uint64_t live, const AllocatorS
   }
   set(RssPart::kHeap, heap);
   set(RssPart::kAnonMappings, mappings);
-  set(RssPart::kOther, left + c.special);
+  set(RssPart::kOther, left + ours + c.special);
   for (uint64_t v : b.parts) b.total += v;
   return b;
 }

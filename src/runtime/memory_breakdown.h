@@ -110,8 +110,12 @@ struct RssBreakdown {
 // Splits the resident classes into parts that add up to classes.total.
 // live: the heap estimate; the allocator's figures are taken where the
 // anonymous memory left allows (they are address-space figures, and may
-// exceed what is resident). See memory_breakdown.cc for the arithmetic.
-RssBreakdown Apportion(const ResidentClasses& c, uint64_t live, const AllocatorStats& a);
+// exceed what is resident). headers: bytes of the runtime's own block
+// headers inside the in-use chunks (every-allocation mode), counted with
+// the profiler's memory in other rather than as the allocator's overhead.
+// See memory_breakdown.cc for the arithmetic.
+RssBreakdown Apportion(const ResidentClasses& c, uint64_t live, const AllocatorStats& a,
+                       uint64_t headers = 0);
 
 // ---- Classifying mappings.
 
@@ -160,8 +164,9 @@ struct MemorySnapshot {
   AllocatorStats allocator;
 };
 
-// live_heap: the runtime's in-use estimate (bytes).
-MemorySnapshot ReadMemorySnapshot(uint64_t live_heap);
+// live_heap: the runtime's in-use estimate (bytes); headers: the bytes of
+// the runtime's block headers in use (HeaderBytes in recorder.h).
+MemorySnapshot ReadMemorySnapshot(uint64_t live_heap, uint64_t headers);
 
 // For the heap profile's comment, written with every snapshot. Reading
 // smaps walks the page tables (about as long as smaps_rollup: tens of ms
@@ -169,7 +174,8 @@ MemorySnapshot ReadMemorySnapshot(uint64_t live_heap);
 // munmap meanwhile), so reads are spaced to keep them under 5% of the
 // time: until then the last reading is reused and *age_ns says how old it
 // is (0 when fresh). The final profile always reads afresh.
-MemorySnapshot ReadMemorySnapshotBudgeted(uint64_t live_heap, uint64_t* age_ns);
+MemorySnapshot ReadMemorySnapshotBudgeted(uint64_t live_heap, uint64_t headers,
+                                          uint64_t* age_ns);
 void ForceFreshMemorySnapshot();
 // In a forked child: forgets the parent's reading (and a lock another
 // thread may have held at fork).

@@ -245,6 +245,35 @@ TEST(ApportionTest, GlibcFiguresWithinTheAnonymousMemory) {
   EXPECT_EQ(Sum(b), c.total);
 }
 
+TEST(ApportionTest, BlockHeadersCountWithTheProfilerNotTheAllocator) {
+  // Every-allocation mode: 1 million live objects carry 16 MiB of the
+  // runtime's headers inside glibc's in-use chunks.
+  ResidentClasses c;
+  c.anon = 200 * kMiB;
+  c.code = 1 * kMiB;
+  c.total = 201 * kMiB;
+  AllocatorStats a;
+  a.known = true;
+  a.arena = 190 * kMiB;
+  a.uordblks = 180 * kMiB;
+  a.fordblks = 10 * kMiB;
+  RssBreakdown b = Apportion(c, 150 * kMiB, a, 16 * kMiB);
+  EXPECT_EQ(b.Part(RssPart::kHeap), 150 * kMiB);
+  EXPECT_EQ(b.Part(RssPart::kAllocatorOverhead), 14 * kMiB);
+  EXPECT_EQ(b.Part(RssPart::kAllocatorFree), 10 * kMiB);
+  EXPECT_EQ(b.Part(RssPart::kOther), 26 * kMiB);  // 10 of the rest, 16 of headers
+  EXPECT_EQ(Sum(b), c.total);
+  // Never more than the in-use chunks hold beyond the heap.
+  b = Apportion(c, 150 * kMiB, a, 40 * kMiB);
+  EXPECT_EQ(b.Part(RssPart::kAllocatorOverhead), 0u);
+  EXPECT_EQ(b.Part(RssPart::kOther), 40 * kMiB);
+  EXPECT_EQ(Sum(b), c.total);
+  // Without glibc's figures the headers stay where the rest is.
+  b = Apportion(c, 150 * kMiB, AllocatorStats{}, 16 * kMiB);
+  EXPECT_EQ(b.Part(RssPart::kOther), 50 * kMiB);
+  EXPECT_EQ(Sum(b), c.total);
+}
+
 TEST(ApportionTest, AddressSpaceBeyondResidencyIsCut) {
   // A 1 GiB calloc never touched: the allocator and the estimate count it,
   // the pages are not resident.

@@ -139,7 +139,7 @@ constexpr uint64_t kSpacing = 19;  // idle 19 times as long as a read took: <= 5
 
 }  // namespace
 
-MemorySnapshot ReadMemorySnapshotBudgeted(uint64_t live_heap, uint64_t* age_ns) {
+MemorySnapshot ReadMemorySnapshotBudgeted(uint64_t live_heap, uint64_t headers, uint64_t* age_ns) {
   uint64_t now = MonoNs();
   *age_ns = 0;
   if (!g_force_fresh.load(std::memory_order_acquire)) {
@@ -150,7 +150,7 @@ MemorySnapshot ReadMemorySnapshotBudgeted(uint64_t live_heap, uint64_t* age_ns) 
       return g_cached;
     }
   }
-  MemorySnapshot m = ReadMemorySnapshot(live_heap);
+  MemorySnapshot m = ReadMemorySnapshot(live_heap, headers);
   uint64_t end = MonoNs();
   if (m.ok) {
     base::SpinLockHolder h(g_cache_lock);
@@ -171,7 +171,7 @@ void ForceFreshMemorySnapshot() { g_force_fresh.store(true, std::memory_order_re
 
 void AvoidAllocatorLocks() { g_avoid_locks.store(true, std::memory_order_release); }
 
-MemorySnapshot ReadMemorySnapshot(uint64_t live_heap) {
+MemorySnapshot ReadMemorySnapshot(uint64_t live_heap, uint64_t headers) {
   MemorySnapshot m;
   m.live_heap = live_heap;
   // Live threads the program created: an address in each one's stack.
@@ -224,7 +224,7 @@ MemorySnapshot ReadMemorySnapshot(uint64_t live_heap) {
   ReadStatus(&m);
   m.allocator = ReadAllocator();
   m.thread_stacks_found = classifier.stack_mappings();
-  m.rss = Apportion(classifier.classes(), live_heap, m.allocator);
+  m.rss = Apportion(classifier.classes(), live_heap, m.allocator, headers);
   return m;
 }
 

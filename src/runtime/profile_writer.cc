@@ -622,6 +622,7 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   const int64_t age_key = strings_.Intern("age");
   const int64_t age_unit = strings_.Intern("seconds");
   uint64_t inuse_total_fx = 0;
+  uint64_t inuse_objects_total_fx = 0;
   uint64_t loc_ids[kMaxFrames + 2];
   uint8_t sample_buf[4096];
   format::MessageBuilder sm(sample_buf, sizeof sample_buf);
@@ -634,6 +635,7 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
     uint64_t inuse_fx, inuse_objects_fx;
     if (!StackValues(n, options, values, &inuse_fx, &inuse_objects_fx)) continue;
     inuse_total_fx += inuse_fx;
+    inuse_objects_total_fx += inuse_objects_fx;
     int depth = StackLocations(n->frames, n->depth, n->truncated != 0, nullptr, loc_ids);
     if (have_ages) {
       auto [cell, end] = ages.Next(static_cast<uint32_t>(id));
@@ -726,7 +728,8 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   // Where resident memory goes, so a series of snapshots carries it.
   {
     uint64_t age_ns;
-    MemorySnapshot mem = ReadMemorySnapshotBudgeted(Round(inuse_total_fx), &age_ns);
+    MemorySnapshot mem = ReadMemorySnapshotBudgeted(
+        Round(inuse_total_fx), HeaderBytes(Round(inuse_objects_total_fx)), &age_ns);
     if (mem.ok) {
       char tmp[512];
       base::RawBuffer buf(tmp, sizeof tmp);

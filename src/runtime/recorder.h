@@ -63,6 +63,12 @@ inline constexpr uint32_t kInLive = 1;
 inline constexpr uint32_t kHeaderMagic = 0x5ea10000;
 inline constexpr uint32_t kHeaderMagicMask = 0xffff0000;
 
+// The bytes of the block headers of `objects` live objects (0 without
+// headers): the runtime's memory inside the allocator's in-use chunks.
+inline uint64_t HeaderBytes(uint64_t objects) {
+  return g_headers ? objects * sizeof(BlockHeader) : 0;
+}
+
 HS_ALWAYS_INLINE BlockHeader* HeaderOf(const void* p) {
   return reinterpret_cast<BlockHeader*>(const_cast<char*>(static_cast<const char*>(p))) - 1;
 }

@@ -98,7 +98,7 @@ void Collect(Figures* f) {
   f->uptime_ms = up_ns / 1000000;
   f->start_time_s = (NowNs(CLOCK_REALTIME) - up_ns) / 1000000000ULL;
   f->pid = static_cast<uint64_t>(g.pid);
-  f->mem = ReadMemorySnapshot(f->heap.inuse_bytes);
+  f->mem = ReadMemorySnapshot(f->heap.inuse_bytes, HeaderBytes(f->heap.inuse_objects));
 }
 
 bool ShowPart(const MemorySnapshot& m, RssPart part) {
