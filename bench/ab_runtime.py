@@ -4,7 +4,7 @@ same program uninstrumented, the configurations interleaved in every round
 so that drift in the machine's load falls on all of them alike.
 
 Usage: bench/ab_runtime.py [--build DIR] [--workload mixed] [--rounds 5]
-           [--scale 0.5] [--rate 1] LIB [LIB...]
+           [--scale 0.5] [--rate 1] [--threads N] LIB [LIB...]
 
 Each LIB is a libheapscope.so (e.g. one built from another commit). Prints
 per configuration the median user+sys CPU seconds and wall seconds and
@@ -42,6 +42,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--scale", default="0.5")
     ap.add_argument("--rate", default="1")
+    ap.add_argument("--threads", default=None, help="--threads N for the workload")
     ap.add_argument("libs", nargs="+")
     a = ap.parse_args()
     prog = os.path.join(a.build, "bin", f"bench-{a.workload}")
@@ -50,7 +51,7 @@ def main():
     for lib in a.libs:
         if not os.path.exists(lib):
             sys.exit(f"ab_runtime: no such runtime: {lib}")
-    cmd = [prog, "--scale", a.scale]
+    cmd = [prog, "--scale", a.scale] + (["--threads", a.threads] if a.threads else [])
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("HEAPSCOPE_")
                 and k != "LD_PRELOAD"}
     configs = [("uninstrumented", None)] + [(lib, lib) for lib in a.libs]
@@ -70,7 +71,7 @@ def main():
             print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
     base_c = statistics.median(cpu["uninstrumented"])
     base_w = statistics.median(wall["uninstrumented"])
-    print(f"bench-{a.workload} --scale {a.scale}, HEAPSCOPE_RATE={a.rate}, "
+    print(f"{' '.join(os.path.basename(c) for c in cmd)}, HEAPSCOPE_RATE={a.rate}, "
           f"{a.rounds} interleaved rounds, medians")
     print(f"{'configuration':<48} {'CPU s':>8} {'ratio':>7} {'wall s':>8} {'ratio':>7}")
     for name, _ in configs:
