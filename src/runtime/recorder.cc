@@ -273,13 +273,20 @@ bool InitRecorder(const Config& c) {
   return g_depot->Init(c.max_stacks);
 }
 
-uint64_t SampleWeight(uint64_t size) {
-  uint64_t rate = GlobalState().config.rate;
+namespace {
+
+// 1/p in fixed point, p = 1 - exp(-size/rate): the chance that an object of
+// `size` bytes is sampled at a mean of `rate` bytes between samples.
+uint64_t WeightAtRate(uint64_t size, uint64_t rate) {
   if (rate <= 1 || size == 0) return kWeightOne;
   double p = -expm1(-static_cast<double>(size) / static_cast<double>(rate));
   if (p <= 0) return kWeightOne;
   return static_cast<uint64_t>(static_cast<double>(kWeightOne) / p + 0.5);
 }
+
+}  // namespace
+
+uint64_t SampleWeight(uint64_t size) { return WeightAtRate(size, GlobalState().config.rate); }
 
 namespace {
 
@@ -391,11 +398,7 @@ HS_ALWAYS_INLINE void RecordHeadered(void* p, size_t size, StackId id) {
 }  // namespace
 
 uint64_t AgeSampleWeight(uint64_t size) {
-  if (!g_headers) return SampleWeight(size);
-  if (size == 0) return kWeightOne;
-  double p = -expm1(-static_cast<double>(size) / static_cast<double>(kAgeSampleRate));
-  if (p <= 0) return kWeightOne;
-  return static_cast<uint64_t>(static_cast<double>(kWeightOne) / p + 0.5);
+  return g_headers ? WeightAtRate(size, kAgeSampleRate) : SampleWeight(size);
 }
 
 void RecordAllocAt(const RecursionGuard&, void* p, size_t size, const uintptr_t* frames, int depth,

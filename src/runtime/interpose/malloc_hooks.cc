@@ -145,6 +145,14 @@ void RecordHeaderAlloc(void* p, size_t size) {
   RecordAlloc(guard, p, size);
 }
 
+// A header for a block of `size` bytes, not recorded (yet); its offset is
+// set where the block is made and kept by realloc.
+HS_ALWAYS_INLINE void ResetHeader(void* p, size_t size) {
+  BlockHeader* h = HeaderOf(p);
+  h->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
+  h->flags = kHeaderMagic;
+}
+
 // A block of `size` bytes with a header in front: at offset 16 of the real
 // block for malloc's alignment (`align` <= 16), else at offset `align`.
 HS_NOINLINE void* HeaderAlloc(size_t size, size_t align, bool zero) {
@@ -164,10 +172,8 @@ HS_NOINLINE void* HeaderAlloc(size_t size, size_t align, bool zero) {
   if (HS_UNLIKELY(base == nullptr)) return nullptr;
   char* p = static_cast<char*>(base) + offset;
   if (zero && offset != 16) memset(p, 0, size);
-  BlockHeader* h = HeaderOf(p);
-  h->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
-  h->offset = static_cast<uint32_t>(offset);
-  h->flags = kHeaderMagic;
+  HeaderOf(p)->offset = static_cast<uint32_t>(offset);
+  ResetHeader(p, size);
   RecordHeaderAlloc(p, size);
   return p;
 }
@@ -222,8 +228,7 @@ HS_NOINLINE void* HeaderRealloc(void* p, size_t size) {
     void* b = real.realloc(base, total);
     if (b == nullptr) return nullptr;
     char* q = static_cast<char*>(b) + 16;
-    HeaderOf(q)->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
-    HeaderOf(q)->flags = kHeaderMagic;
+    ResetHeader(q, size);
     return q;
   }
   StartLazyThread(false);
@@ -241,9 +246,7 @@ HS_NOINLINE void* HeaderRealloc(void* p, size_t size) {
     return nullptr;
   }
   char* q = static_cast<char*>(b) + 16;
-  BlockHeader* nh = HeaderOf(q);
-  nh->size_stack = static_cast<uint64_t>(size) << kHeaderStackBits;
-  nh->flags = kHeaderMagic;
+  ResetHeader(q, size);
   if (taken) {
     AccountFree(old_entry);
   } else if (!in_live) {
