@@ -31,8 +31,14 @@ base::NoDestructor<LiveTable> g_live;
 bool EveryAllocation() { return !GlobalState().align_sampled; }
 
 // Pages that may hold a live sampled object: a counting filter, one byte
-// per hash of the page (saturated counters stay put). free() of a
-// page-aligned pointer asks it before the live table. Glibc hands out
+// per page number modulo 2^kFilterBits (saturated counters stay put).
+// free() of a page-aligned pointer asks it before the live table. Indexed by
+// the page number itself rather than a hash of it, a heap's pages share the
+// filter's cache lines and pages (64 pages a line), so the part of the
+// filter a program's frees touch stays in cache: with a hash every probe
+// was a miss (bench-mixed at the default rate, perf: this path 1.3-1.5% of
+// cycles before, 0.5-0.7% after). Pages 4 GiB apart share a counter, which
+// only costs a probe of the live table. Glibc hands out
 // unsampled blocks at a page's start far more often than chance: the chunk
 // a freed sampled block leaves on a page boundary is reused again and again
 // (through its thread cache), so a probe of the table for each would cost

@@ -12,12 +12,12 @@
 namespace heapscope::runtime {
 
 // Pages that may hold a live sampled object: a counting filter, one byte
-// per hash of the page (recorder.cc says why); null in every-allocation
-// mode.
+// per page number modulo 2^kFilterBits (recorder.cc says why); null in
+// every-allocation mode.
 inline constexpr int kFilterBits = 20;
 extern uint8_t* g_page_filter;
 HS_ALWAYS_INLINE uint8_t* PageFilterSlot(uintptr_t p) {
-  return &g_page_filter[((p >> 12) * 0x9E3779B97F4A7C15ULL) >> (64 - kFilterBits)];
+  return &g_page_filter[(p >> 12) & ((uintptr_t{1} << kFilterBits) - 1)];
 }
 // False when p is certainly not a live sampled object. Lock-free, a few
 // instructions: free() asks it before the live table.
