@@ -114,16 +114,22 @@ void AddToStack(StackCounters& c, uint64_t alloc_objects, uint64_t alloc_bytes,
 // first moves every thread's pending counts into the stacks
 // (FlushPendingCounts). A slot moves to its stack when another stack needs
 // it. A thread's table is flushed and handed to the next new thread when
-// it ends (a thread-specific key's destructor). Tables are never unmapped.
+// it ends (a thread-specific key's destructor). Tables are never unmapped
+// (the slots a table outgrew are).
 //
 // Sampled, a thread records a few stacks a second: 64 slots. Recording
 // every allocation, a thread goes through as many stacks as the program
-// has (bench-mixed: about 1700 each, evenly), and a table smaller than that
-// moves a slot to its stack at most updates, four atomic adds on a line the
-// other threads add to as well: 4096 slots (160 KiB a thread, touched as
-// used) took bench-mixed at rate 1 from 4.57x to 4.23x CPU (1024: 4.35x).
+// has, and a table smaller than that moves a slot to its stack at most
+// updates: four atomic adds on a line the other threads add to as well.
+// Stack ids are handed out in order from 1, so a table with more slots than
+// the program has stacks never moves one: in every-allocation mode a table
+// starts at 4096 slots (160 KiB, touched as used) and doubles, up to
+// kPendingSlotsMax, when a stack id beyond it comes. bench-mixed at rate 1
+// (5400 stacks at --scale 0.5): 4096 slots took it from 4.57x to 4.23x CPU
+// (1024: 4.35x); growing past 4096, 3.48x -> 3.20x.
 constexpr size_t kPendingSlotsSampled = 64;
 constexpr size_t kPendingSlotsEvery = 4096;
+constexpr size_t kPendingSlotsMax = size_t{1} << 18;  // 10 MiB mapped a thread, at most
 
 struct PendingSlot {
   StackId id;  // 0: empty
@@ -133,9 +139,9 @@ struct PendingSlot {
 struct alignas(64) PendingTable {
   base::SpinLock lock;
   std::atomic<bool> in_use;
-  uint32_t mask;       // slots - 1
+  uint32_t mask;       // slots - 1 (changed under the lock)
   PendingTable* next;  // all tables, newest first (set before publishing)
-  PendingSlot* slots;  // right after the table, in the same mapping
+  PendingSlot* slots;  // a mapping of its own (replaced under the lock)
 };
 
 std::atomic<PendingTable*> g_tables{nullptr};
@@ -183,11 +189,14 @@ HS_NOINLINE PendingTable* AcquireTable() {
   }
   if (t == nullptr) {
     size_t slots = EveryAllocation() ? kPendingSlotsEvery : kPendingSlotsSampled;
-    t = static_cast<PendingTable*>(
-        base::MapPages(sizeof(PendingTable) + slots * sizeof(PendingSlot)));
+    t = static_cast<PendingTable*>(base::MapPages(sizeof(PendingTable)));
     if (t == nullptr) return nullptr;
+    t->slots = static_cast<PendingSlot*>(base::MapPages(slots * sizeof(PendingSlot)));
+    if (t->slots == nullptr) {
+      base::UnmapPages(t, sizeof(PendingTable));
+      return nullptr;
+    }
     t->mask = static_cast<uint32_t>(slots - 1);
-    t->slots = reinterpret_cast<PendingSlot*>(t + 1);
     t->in_use.store(true, std::memory_order_relaxed);
     PendingTable* head = g_tables.load(std::memory_order_relaxed);
     do {
@@ -203,6 +212,25 @@ HS_NOINLINE PendingTable* AcquireTable() {
   }
   tls_table = t;
   return t;
+}
+
+// Every-allocation mode: a table with room for stack id `id` without
+// sharing a slot, if it can be had (else the table stays as it is). Under
+// t->lock. The pending counts move to their slots in the new table: ids
+// apart in the old one's bits are apart in the new one's.
+HS_NOINLINE void GrowTable(PendingTable* t, StackId id) {
+  size_t slots = size_t{t->mask} + 1;
+  while (slots <= id && slots < kPendingSlotsMax) slots *= 2;
+  auto* bigger = static_cast<PendingSlot*>(base::MapPages(slots * sizeof(PendingSlot)));
+  if (bigger == nullptr) return;
+  size_t old_slots = size_t{t->mask} + 1;
+  for (size_t i = 0; i < old_slots; i++) {
+    const PendingSlot& e = t->slots[i];
+    if (e.id != 0) bigger[e.id & (slots - 1)] = e;
+  }
+  base::UnmapPages(t->slots, old_slots * sizeof(PendingSlot));
+  t->slots = bigger;
+  t->mask = static_cast<uint32_t>(slots - 1);
 }
 
 void Account(StackId id, uint64_t size, bool alloc) {
@@ -221,6 +249,9 @@ void Account(StackId id, uint64_t size, bool alloc) {
     return;
   }
   base::SpinLockHolder hold(t->lock);
+  if (HS_UNLIKELY(id > t->mask) && t->mask + 1 < kPendingSlotsMax && EveryAllocation()) {
+    GrowTable(t, id);
+  }
   PendingSlot& e = t->slots[id & t->mask];
   if (e.id != id) {
     FlushSlot(e);

@@ -1,11 +1,13 @@
 """Every-allocation mode is exact to the byte: malloc, calloc, realloc
-growing one block, new[], aligned new and a loop of freed allocations, on
+growing one block, new[], aligned new, a loop of freed allocations and two
+threads allocating from 8192 distinct stacks (past the 4096 a thread's
+table of pending counts starts with, so the tables grow), on
 return from main, exit() and _exit(), under LD_PRELOAD and `heapscope run`.
 Every profile is also read by Go's `go tool pprof`."""
 import os
 import sys
 
-from hstest import Env, check, finish
+from hstest import Env, check, finish, runtime_comments
 
 # Expected (inuse_space, alloc_space, inuse_objects, alloc_objects) per
 # allocating function, from the program's own comment.
@@ -16,6 +18,7 @@ EXPECTED = {
     "AllocNewArray": (15000, 15000, 3, 3),
     "AllocAlignedNew": (1024, 1024, 4, 4),
     "FreedLoop": (0, 64000, 0, 1000),
+    "ManyStacksLeaf": (262144, 524288, 8192, 16384),
 }
 
 
@@ -37,6 +40,8 @@ def check_profile(env, prof, label):
                     ("inuse_space", "alloc_space", "inuse_objects", "alloc_objects"))
         check(got == (iu, al, io, ao), f"{label}: {fn}: got {got}, want {(iu, al, io, ao)}")
     text = env.go_pprof_top(prof, "alloc_space")
+    stacks = int(runtime_comments(text).get("stacks", "0"))
+    check(stacks >= 8192, f"{label}: {stacks} stacks, want at least 8192 (ManyStacks)")
     for fn in EXPECTED:
         check(fn in text, f"{label}: go tool pprof -top does not show {fn}:\n{text}")
 

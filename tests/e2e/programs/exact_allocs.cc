@@ -7,12 +7,16 @@
 //   AllocNewArray       3 x new char[5000]          15000 / 15000
 //   AllocAlignedNew     4 x new Aligned (256 B, alignas 64)  1024 / 1024
 //   FreedLoop        1000 x malloc(64), freed           0 / 64000
+//   ManyStacksLeaf   two threads, each 8192 x malloc(32) from 8192 distinct
+//                    stacks (more than a thread's first table of pending
+//                    counts holds), every other one freed   262144 / 524288
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 struct alignas(64) Aligned {
   char data[256];
@@ -53,6 +57,56 @@ __attribute__((noinline)) void FreedLoop() {
   }
 }
 
+// Every path through kLevels levels of Left and Right (each calls one of
+// the two, as the path's bit for the level says) is a stack of its own.
+constexpr int kLevels = 13;
+constexpr unsigned kPaths = 1u << kLevels;
+void* volatile g_kept[2][kPaths / 2];
+
+__attribute__((noinline)) void ManyStacksLeaf(int thread, unsigned path) {
+  void* p = malloc(32);
+  memset(p, 1, 32);
+  if (path % 2 == 0) {
+    g_kept[thread][path / 2] = p;
+  } else {
+    free(p);
+  }
+}
+
+__attribute__((noinline)) int Right(int level, int thread, unsigned path);
+
+__attribute__((noinline)) int Left(int level, int thread, unsigned path) {
+  if (level == kLevels) {
+    ManyStacksLeaf(thread, path);
+    return 0;
+  }
+  int r = ((path >> level) & 1) != 0 ? Right(level + 1, thread, path)
+                                      : Left(level + 1, thread, path);
+  asm volatile("" ::: "memory");
+  return r + 1;  // not a tail call: every level keeps its frame
+}
+
+__attribute__((noinline)) int Right(int level, int thread, unsigned path) {
+  if (level == kLevels) {
+    ManyStacksLeaf(thread, path);
+    return 0;
+  }
+  int r = ((path >> level) & 1) != 0 ? Right(level + 1, thread, path)
+                                      : Left(level + 1, thread, path);
+  asm volatile("" ::: "memory");
+  return r + 2;
+}
+
+void ManyStacks() {
+  std::thread threads[2];
+  for (int t = 0; t < 2; t++) {
+    threads[t] = std::thread([t] {
+      for (unsigned path = 0; path < kPaths; path++) Left(0, t, path);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+}
+
 int main(int argc, char** argv) {
   AllocMalloc();
   AllocCalloc();
@@ -60,6 +114,7 @@ int main(int argc, char** argv) {
   AllocNewArray();
   AllocAlignedNew();
   FreedLoop();
+  ManyStacks();
   const char* how = argc > 1 ? argv[1] : "return";
   std::printf("exact_allocs done (%s)\n", how);
   std::fflush(stdout);
