@@ -104,22 +104,42 @@ uint64_t ParseNumber(const char** p, int base) {
   return v;
 }
 
+// Whether thread tid blocks sig, from its /proc status.
+bool SignalBlocked(int32_t tid, int sig) {
+  char buf[4096];
+  ReadTaskFile(tid, "status", buf, sizeof buf);
+  const char* p = strstr(buf, "\nSigBlk:");
+  if (p == nullptr) return false;
+  p += 8;
+  while (*p == '\t') p++;
+  uint64_t mask = ParseNumber(&p, 16);
+  return (mask >> (sig - 1) & 1) != 0;
+}
+
+// A thread inside a signal handler blocks what the handler's mask says
+// until it returns: the CPU profiler's own handler, say, which blocks this
+// signal for a few tens of microseconds a tick. Such a thread is asked
+// again a few times within about a millisecond before it is reported
+// blocked (a thread that blocks the signal for good costs the dump that).
+constexpr int kBlockedRereads = 5;
+constexpr long kBlockedRereadNs = 200 * 1000;
+
+bool StillBlocked(int32_t tid, int sig) {
+  for (int i = 0; i < kBlockedRereads; i++) {
+    struct timespec ts = {0, kBlockedRereadNs};
+    nanosleep(&ts, nullptr);
+    if (!SignalBlocked(tid, sig)) return false;
+  }
+  return true;
+}
+
 // Name, state and whether sig is blocked, from /proc. False if the thread
 // is gone.
 bool ReadTask(int32_t tid, int sig, ThreadStack* t, bool* blocked) {
   t->state = ReadThreadState(tid);
   if (t->state == 0 || t->state == 'Z' || t->state == 'X') return false;
   ReadThreadName(tid, t->name, sizeof t->name);
-  *blocked = false;
-  char buf[4096];
-  ReadTaskFile(tid, "status", buf, sizeof buf);
-  const char* p = strstr(buf, "\nSigBlk:");
-  if (p != nullptr) {
-    p += 8;
-    while (*p == '\t') p++;
-    uint64_t mask = ParseNumber(&p, 16);
-    *blocked = (mask >> (sig - 1) & 1) != 0;
-  }
+  *blocked = SignalBlocked(tid, sig);
   return true;
 }
 
@@ -297,7 +317,7 @@ const char* CaptureThreadStacks(base::MmapBuffer* out, size_t* count) {
     } else if (WalkStopped(tid, blocked, &t)) {
       // Not signalled: stopped in a call a handler would break, or
       // blocking the signal; walked from where it stopped.
-    } else if (blocked) {
+    } else if (blocked && StillBlocked(tid, sig)) {
       t.pseudo = kSignalBlocked;
     } else {
       Slot& s = slots[n];
