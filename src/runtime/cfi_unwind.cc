@@ -63,7 +63,8 @@ RuleSlot* g_rule_index = nullptr;          // by hash of the rule
 std::atomic<uint64_t>* g_cache = nullptr;
 
 HS_ALWAYS_INLINE size_t CacheIndex(uintptr_t addr) {
-  return static_cast<size_t>((addr * 0x9E3779B97F4A7C15ULL) >> (64 - kCacheBits));
+  return static_cast<size_t>((addr ^ (addr >> kCacheBits) ^ (addr >> (2 * kCacheBits))) &
+                             (kCacheSlots - 1));
 }
 
 // The id of `rule`, interning it. 0 when the table is full, or while
