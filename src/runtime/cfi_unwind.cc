@@ -46,7 +46,11 @@ constexpr uint64_t kNoFdeRule = kUnhandledRule;
 // lock-free open-addressing index finds a rule's id when interning.
 constexpr int kRuleBits = 16;
 constexpr size_t kRules = size_t{1} << kRuleBits;
-// Address cache: direct-mapped; a collision just overwrites.
+// Address cache: direct-mapped; a collision just overwrites. Indexed by the
+// address folded on itself (the xor of its 16-bit parts), so that the
+// return addresses of one function, and of functions laid out together,
+// share cache lines: a walk's lookups touch fewer of them than under a
+// hash that scatters every address.
 constexpr int kCacheBits = 16;
 constexpr size_t kCacheSlots = size_t{1} << kCacheBits;
 constexpr int kAddrBits = 47;  // x86-64 user-space addresses

@@ -32,18 +32,18 @@ bool EveryAllocation() { return !GlobalState().align_sampled; }
 
 // Pages that may hold a live sampled object: a counting filter, one byte
 // per page number modulo 2^kFilterBits (saturated counters stay put).
-// free() of a page-aligned pointer asks it before the live table. Indexed by
-// the page number itself rather than a hash of it, a heap's pages share the
-// filter's cache lines and pages (64 pages a line), so the part of the
-// filter a program's frees touch stays in cache: with a hash every probe
-// was a miss (bench-mixed at the default rate, perf: this path 1.3-1.5% of
-// cycles before, 0.5-0.7% after). Pages 4 GiB apart share a counter, which
-// only costs a probe of the live table. Glibc hands out
-// unsampled blocks at a page's start far more often than chance: the chunk
-// a freed sampled block leaves on a page boundary is reused again and again
-// (through its thread cache), so a probe of the table for each would cost
-// more than the sampling itself. Only when sampled objects are page-aligned
-// (in every-allocation mode every pointer is in the table anyway).
+// free() of a page-aligned pointer asks it before the live table. Glibc
+// hands out unsampled blocks at a page's start far more often than chance:
+// the chunk a freed sampled block leaves on a page boundary is reused again
+// and again (through its thread cache), so a probe of the table for each
+// would cost more than the sampling itself. Only when sampled objects are
+// page-aligned (in every-allocation mode every pointer is in the table
+// anyway). Indexed by the page number itself rather than a hash of it, a
+// heap's pages share the filter's cache lines (64 pages a line), so the
+// part of the filter a program's frees touch stays in cache: with a hash
+// every probe missed (bench-mixed at the default rate, perf: this path
+// 1.3-1.5% of cycles before, 0.5-0.7% after). Pages 4 GiB apart share a
+// counter, which costs only a probe of the live table.
 HS_ALWAYS_INLINE uint8_t* FilterSlot(uintptr_t p) { return PageFilterSlot(p); }
 
 void FilterAdd(uintptr_t p) {
@@ -125,8 +125,8 @@ void AddToStack(StackCounters& c, uint64_t alloc_objects, uint64_t alloc_bytes,
 // the program has stacks never moves one: in every-allocation mode a table
 // starts at 4096 slots (160 KiB, touched as used) and doubles, up to
 // kPendingSlotsMax, when a stack id beyond it comes. bench-mixed at rate 1
-// (5400 stacks at --scale 0.5): 4096 slots took it from 4.57x to 4.23x CPU
-// (1024: 4.35x); growing past 4096, 3.48x -> 3.20x.
+// (5376 stacks): 4096 slots took it from 4.57x to 4.23x CPU (1024: 4.35x);
+// growing past 4096, 3.44x -> 3.14x.
 constexpr size_t kPendingSlotsSampled = 64;
 constexpr size_t kPendingSlotsEvery = 4096;
 constexpr size_t kPendingSlotsMax = size_t{1} << 18;  // 10 MiB mapped a thread, at most

@@ -117,10 +117,10 @@ bool SignalBlocked(int32_t tid, int sig) {
 }
 
 // A thread inside a signal handler blocks what the handler's mask says
-// until it returns: the CPU profiler's own handler, say, which blocks this
-// signal for a few tens of microseconds a tick. Such a thread is asked
-// again a few times within about a millisecond before it is reported
-// blocked (a thread that blocks the signal for good costs the dump that).
+// until it returns: the CPU profiler's own handler, say, blocks every
+// signal while it runs, every tick. Such a thread is read again a few
+// times within about a millisecond before it is reported blocked (a thread
+// that blocks the signal for good costs the dump that millisecond).
 constexpr int kBlockedRereads = 5;
 constexpr long kBlockedRereadNs = 200 * 1000;
 
