@@ -57,8 +57,8 @@ __attribute__((noinline)) void FreedLoop() {
   }
 }
 
-// Every path through kLevels levels of Left and Right (each calls one of
-// the two, as the path's bit for the level says) is a stack of its own.
+// Every path through kLevels levels of Step<0> and Step<1> (each calls one
+// of the two, as the path's bit for the level says) is a stack of its own.
 constexpr int kLevels = 13;
 constexpr unsigned kPaths = 1u << kLevels;
 void* volatile g_kept[2][kPaths / 2];
@@ -73,35 +73,23 @@ __attribute__((noinline)) void ManyStacksLeaf(int thread, unsigned path) {
   }
 }
 
-__attribute__((noinline)) int Right(int level, int thread, unsigned path);
-
-__attribute__((noinline)) int Left(int level, int thread, unsigned path) {
+template <int kSide>
+__attribute__((noinline)) int Step(int level, int thread, unsigned path) {
   if (level == kLevels) {
     ManyStacksLeaf(thread, path);
     return 0;
   }
-  int r = ((path >> level) & 1) != 0 ? Right(level + 1, thread, path)
-                                      : Left(level + 1, thread, path);
+  int r = ((path >> level) & 1) != 0 ? Step<1>(level + 1, thread, path)
+                                      : Step<0>(level + 1, thread, path);
   asm volatile("" ::: "memory");
-  return r + 1;  // not a tail call: every level keeps its frame
-}
-
-__attribute__((noinline)) int Right(int level, int thread, unsigned path) {
-  if (level == kLevels) {
-    ManyStacksLeaf(thread, path);
-    return 0;
-  }
-  int r = ((path >> level) & 1) != 0 ? Right(level + 1, thread, path)
-                                      : Left(level + 1, thread, path);
-  asm volatile("" ::: "memory");
-  return r + 2;
+  return r + 1 + kSide;  // not a tail call: every level keeps its frame
 }
 
 void ManyStacks() {
   std::thread threads[2];
   for (int t = 0; t < 2; t++) {
     threads[t] = std::thread([t] {
-      for (unsigned path = 0; path < kPaths; path++) Left(0, t, path);
+      for (unsigned path = 0; path < kPaths; path++) Step<0>(0, t, path);
     });
   }
   for (std::thread& t : threads) t.join();
