@@ -49,12 +49,12 @@ class SmapsParser {
 
   Callback cb_;
   void* ctx_;
-  char line_[4608];
+  char line_[4608] = {};
   size_t len_ = 0;
   bool cut_ = false;
   bool have_ = false;
   SmapsEntry cur_;
-  char path_[4096];
+  char path_[4096] = {};
   uint64_t bad_lines_ = 0;
 };
 
