@@ -140,6 +140,7 @@ struct alignas(64) PendingTable {
   base::SpinLock lock;
   std::atomic<bool> in_use;
   uint32_t mask;       // slots - 1 (changed under the lock)
+  bool full_size;      // grown as far as it will (kPendingSlotsMax, or no memory)
   PendingTable* next;  // all tables, newest first (set before publishing)
   PendingSlot* slots;  // a mapping of its own (replaced under the lock)
 };
@@ -215,14 +216,19 @@ HS_NOINLINE PendingTable* AcquireTable() {
 }
 
 // Every-allocation mode: a table with room for stack id `id` without
-// sharing a slot, if it can be had (else the table stays as it is). Under
-// t->lock. The pending counts move to their slots in the new table: ids
-// apart in the old one's bits are apart in the new one's.
+// sharing a slot, if it can be had (else the table stays as it is, and is
+// not grown again). Under t->lock. The pending counts move to their slots
+// in the new table: ids apart in the old one's bits are apart in the new
+// one's.
 HS_NOINLINE void GrowTable(PendingTable* t, StackId id) {
   size_t slots = size_t{t->mask} + 1;
   while (slots <= id && slots < kPendingSlotsMax) slots *= 2;
   auto* bigger = static_cast<PendingSlot*>(base::MapPages(slots * sizeof(PendingSlot)));
-  if (bigger == nullptr) return;
+  if (bigger == nullptr) {
+    t->full_size = true;
+    return;
+  }
+  if (slots == kPendingSlotsMax) t->full_size = true;
   size_t old_slots = size_t{t->mask} + 1;
   for (size_t i = 0; i < old_slots; i++) {
     const PendingSlot& e = t->slots[i];
@@ -249,7 +255,7 @@ void Account(StackId id, uint64_t size, bool alloc) {
     return;
   }
   base::SpinLockHolder hold(t->lock);
-  if (HS_UNLIKELY(id > t->mask) && t->mask + 1 < kPendingSlotsMax && EveryAllocation()) {
+  if (HS_UNLIKELY(id > t->mask) && !t->full_size && EveryAllocation()) {
     GrowTable(t, id);
   }
   PendingSlot& e = t->slots[id & t->mask];
