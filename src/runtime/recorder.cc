@@ -140,7 +140,7 @@ struct alignas(64) PendingTable {
   base::SpinLock lock;
   std::atomic<bool> in_use;
   uint32_t mask;       // slots - 1 (changed under the lock)
-  bool full_size;      // grown as far as it will (kPendingSlotsMax, or no memory)
+  bool full_size;      // not to grow: sampled, at kPendingSlotsMax, or no memory
   PendingTable* next;  // all tables, newest first (set before publishing)
   PendingSlot* slots;  // a mapping of its own (replaced under the lock)
 };
@@ -198,6 +198,7 @@ HS_NOINLINE PendingTable* AcquireTable() {
       return nullptr;
     }
     t->mask = static_cast<uint32_t>(slots - 1);
+    t->full_size = !EveryAllocation();  // only every-allocation tables grow
     t->in_use.store(true, std::memory_order_relaxed);
     PendingTable* head = g_tables.load(std::memory_order_relaxed);
     do {
@@ -255,9 +256,7 @@ void Account(StackId id, uint64_t size, bool alloc) {
     return;
   }
   base::SpinLockHolder hold(t->lock);
-  if (HS_UNLIKELY(id > t->mask) && !t->full_size && EveryAllocation()) {
-    GrowTable(t, id);
-  }
+  if (HS_UNLIKELY(id > t->mask) && !t->full_size) GrowTable(t, id);
   PendingSlot& e = t->slots[id & t->mask];
   if (e.id != id) {
     FlushSlot(e);
