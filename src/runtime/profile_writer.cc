@@ -702,7 +702,7 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
   Comment(Format("heapscope: rate=", g.config.rate <= 1 ? 1 : g.config.rate,
                  g.config.rate <= 1 ? " mode=exact pid=" : " mode=sampled pid=",
                  static_cast<uint64_t>(g.pid)));
-  Comment(Format("heapscope: samples=", g.samples.load(), " dropped_samples=", dropped,
+  Comment(Format("heapscope: samples=", SamplesRecorded(), " dropped_samples=", dropped,
                  " dropped_stacks=", g.dropped_stacks.load(),
                  " dropped_live=", g.dropped_live.load(), " record_ns=", RecordNs()));
   if (g.heap_shadowed) {
@@ -983,7 +983,7 @@ bool WriteHeapProfileText(format::ByteSink* sink, const HeapProfileOptions& opti
   out.Str("# TotalAlloc = ").Uint(t.alloc_bytes).Str("\n");
   out.Str("# Mallocs = ").Uint(t.alloc_objects).Str("\n");
   out.Str("# Frees = ").Uint(t.free_objects).Str("\n");
-  out.Str("# Samples = ").Uint(g.samples.load()).Str("\n");
+  out.Str("# Samples = ").Uint(SamplesRecorded()).Str("\n");
   out.Str("# DroppedSamples = ").Uint(dropped).Str("\n");
   out.Str("# RecordNs = ").Uint(RecordNs()).Str("\n");
   out.Str("# Stacks = ").Uint(nstacks).Str("\n");

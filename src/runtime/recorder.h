@@ -102,6 +102,8 @@ LiveTable& Live();
 // Moves every thread's pending counts into the stacks' counters (see
 // recorder.cc): whoever reads the counters calls it first.
 void FlushPendingCounts();
+// Samples recorded since start (each thread counts its own in its table).
+uint64_t SamplesRecorded();
 // Around fork: no table is copied halfway through an update; in the child
 // the locks are free again.
 void LockPendingCountsForFork();

@@ -66,7 +66,9 @@ struct State {
   std::atomic<int32_t> dump_tid{0};
   std::atomic<int32_t> http_tid{0};
 
-  base::StripedCounter samples;  // every sample adds to it: striped
+  // Samples recorded by threads without a table of pending counts (see
+  // SamplesRecorded in recorder.h for them all).
+  base::StripedCounter samples;
   // The profiler's own time recording allocations and frees (RecordTimer in
   // recorder.cc), in TSC ticks; RecordNs() converts.
   base::StripedCounter record_ticks;

@@ -2,8 +2,11 @@
 growing one block, new[], aligned new, a loop of freed allocations and two
 threads allocating from 8192 distinct stacks (past the 4096 a thread's
 table of pending counts starts with, so the tables grow), on
-return from main, exit() and _exit(), under LD_PRELOAD and `heapscope run`.
-Every profile is also read by Go's `go tool pprof`."""
+return from main, exit() and _exit(), under LD_PRELOAD and `heapscope run`;
+and with profiles written every few milliseconds while the two threads
+allocate (the writer moves the threads' pending counts while they add to
+them). Every profile is also read by Go's `go tool pprof`."""
+import glob
 import os
 import sys
 
@@ -30,12 +33,12 @@ def flat_by_short_name(table):
     return out
 
 
-def check_profile(env, prof, label):
+def check_profile(env, prof, label, expected=EXPECTED):
     if not check(os.path.exists(prof), f"{label}: {prof} was not written"):
         return
     tables = {s: flat_by_short_name(env.top(prof, s))
               for s in ("inuse_space", "alloc_space", "inuse_objects", "alloc_objects")}
-    for fn, (iu, al, io, ao) in EXPECTED.items():
+    for fn, (iu, al, io, ao) in expected.items():
         got = tuple(tables[s].get(fn, 0) for s in
                     ("inuse_space", "alloc_space", "inuse_objects", "alloc_objects"))
         check(got == (iu, al, io, ao), f"{label}: {fn}: got {got}, want {(iu, al, io, ao)}")
@@ -55,6 +58,19 @@ def main():
         check(r.returncode == 0, f"{how}: exit status {r.returncode}: {r.stderr}")
         check(r.stdout == f"exact_allocs done ({how})\n", f"{how}: output changed: {r.stdout!r}")
         check_profile(env, os.path.join(out, "heap.final.pb.gz"), f"LD_PRELOAD/{how}")
+
+    # ManyStacks 40 times over (each round frees what the last one kept),
+    # a profile every 2 ms meanwhile.
+    rounds = 40
+    out = env.outdir("flushing")
+    r = env.preload([prog, "return", str(rounds)], out,
+                    {"HEAPSCOPE_RATE": "1", "HEAPSCOPE_INTERVAL": "2ms", "HEAPSCOPE_KEEP": "0"})
+    check(r.returncode == 0, f"flushing: exit status {r.returncode}: {r.stderr}")
+    periodic = glob.glob(os.path.join(out, "heap.[0-9]*.pb.gz"))
+    check(len(periodic) >= 3, f"flushing: {len(periodic)} periodic profiles, want 3 or more")
+    expected = dict(EXPECTED)
+    expected["ManyStacksLeaf"] = (262144, rounds * 524288, 8192, rounds * 16384)
+    check_profile(env, os.path.join(out, "heap.final.pb.gz"), "flushing", expected)
 
     out = env.outdir("run")
     r = env.run(["run", "--rate", "1", "--out", out, "--", prog, "_exit"])

@@ -89,7 +89,7 @@ void Collect(Figures* f) {
   f->threads = StatusField(status, "\nThreads:");
   f->open_fds = CountOpenFds();
   f->rate = g.config.rate <= 1 ? 1 : g.config.rate;
-  f->samples = g.samples.load();
+  f->samples = SamplesRecorded();
   f->dropped_stacks = g.dropped_stacks.load();
   f->dropped_live = g.dropped_live.load();
   f->record_ns = RecordNs();

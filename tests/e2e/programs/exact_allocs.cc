@@ -1,5 +1,5 @@
 // Known allocations, for checking every-allocation mode to the byte.
-// Usage: exact_allocs [return|exit|_exit]
+// Usage: exact_allocs [return|exit|_exit] [ROUNDS]
 // Expected, per allocating function (inuse_space / alloc_space bytes):
 //   AllocMalloc        10 x malloc(1000)            10000 / 10000
 //   AllocCalloc         5 x calloc(10, 300)         15000 / 15000
@@ -10,6 +10,8 @@
 //   ManyStacksLeaf   two threads, each 8192 x malloc(32) from 8192 distinct
 //                    stacks (more than a thread's first table of pending
 //                    counts holds), every other one freed   262144 / 524288
+//                    (ROUNDS times, default 1, each round freeing what the
+//                    last one kept: 262144 / ROUNDS x 524288)
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,6 +69,7 @@ __attribute__((noinline)) void ManyStacksLeaf(int thread, unsigned path) {
   void* p = malloc(32);
   memset(p, 1, 32);
   if (path % 2 == 0) {
+    free(g_kept[thread][path / 2]);  // the last round's
     g_kept[thread][path / 2] = p;
   } else {
     free(p);
@@ -85,11 +88,13 @@ __attribute__((noinline)) int Step(int level, int thread, unsigned path) {
   return r + 1 + kSide;  // not a tail call: every level keeps its frame
 }
 
-void ManyStacks() {
+void ManyStacks(int rounds) {
   std::thread threads[2];
   for (int t = 0; t < 2; t++) {
-    threads[t] = std::thread([t] {
-      for (unsigned path = 0; path < kPaths; path++) Step<0>(0, t, path);
+    threads[t] = std::thread([t, rounds] {
+      for (int r = 0; r < rounds; r++) {
+        for (unsigned path = 0; path < kPaths; path++) Step<0>(0, t, path);
+      }
     });
   }
   for (std::thread& t : threads) t.join();
@@ -102,8 +107,9 @@ int main(int argc, char** argv) {
   AllocNewArray();
   AllocAlignedNew();
   FreedLoop();
-  ManyStacks();
   const char* how = argc > 1 ? argv[1] : "return";
+  const int rounds = argc > 2 ? atoi(argv[2]) : 1;
+  ManyStacks(rounds);
   std::printf("exact_allocs done (%s)\n", how);
   std::fflush(stdout);
   if (strcmp(how, "_exit") == 0) _exit(0);
