@@ -706,6 +706,7 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
   }
   // This walk's steps, the last kRememberedSteps of them (a ring).
   Step fresh[kRemember ? kRememberedSteps : 1];
+  StackHasher hash;  // of the frames reported (unused when kCachedOnly)
   int steps = 0;
   int replayed_from = -1;  // the remembered step the walk joined, if any
   bool ended = false;
@@ -751,9 +752,14 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
     if (reported) {
       if (n == max) {  // more frames than room
         if (memory != nullptr) memory->busy = 0;
+        if (!kCachedOnly && info != nullptr) {
+          info->hashed = true;
+          info->hash = hash;
+        }
         return n;
       }
       out[n++] = ra;
+      if constexpr (!kCachedOnly) hash.Add(ra);
     }
     if constexpr (kRemember) {
       fresh[Ring(steps)] =
@@ -782,10 +788,19 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
   if constexpr (!kRemember) {
     (void)ended;
     (void)replayed_from;
-    (void)info;
+    if (!kCachedOnly && info != nullptr) {
+      info->hashed = true;
+      info->hash = hash;
+    }
     return n;
   } else {
-    if (memory == nullptr) return n;
+    if (memory == nullptr) {
+      if (info != nullptr) {
+        info->hashed = true;
+        info->hash = hash;
+      }
+      return n;
+    }
     WalkMemory& m = *memory;
     // Where the walk's own steps go: above the replayed tail, or from the
     // root when it walked all the way.
@@ -797,9 +812,14 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
         if (n == max) {  // more frames than room
           *complete = false;
           m.busy = 0;
+          if (info != nullptr) {
+            info->hashed = true;
+            info->hash = hash;
+          }
           return n;
         }
         out[n++] = r.ra;
+        hash.Add(r.ra);
       }
       if (info != nullptr) {
         info->same_as_last =
@@ -838,7 +858,11 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
     }
     m.generation = generation;
     m.serial++;
-    if (info != nullptr) info->serial = m.serial;
+    if (info != nullptr) {
+      info->serial = m.serial;
+      info->hashed = true;
+      info->hash = hash;
+    }
     m.busy = 0;
     return n;
   }

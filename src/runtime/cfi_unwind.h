@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/stack_depot.h"
+
 namespace heapscope::runtime {
 
 // Maps the rule cache. Returns false if memory cannot be had (the walk then
@@ -34,9 +36,13 @@ bool InitCfiUnwinder();
 // frame the last one also had, with the stack unchanged from there out,
 // copies the rest instead of walking it (see cfi_unwind.cc); `info`, when
 // given, says whether the result is the remembered walk's exactly.
+// The walk also hashes the frames it reports, as it goes (see StackHasher),
+// unless `cached_only`.
 struct WalkInfo {
   bool same_as_last = false;  // the same stack as this thread's previous remembered walk
   uint64_t serial = 0;        // this walk's number among the thread's remembered ones; 0: not kept
+  bool hashed = false;        // `hash` holds the frames returned (a walk that did not give up)
+  StackHasher hash;
 };
 int CfiBacktrace(uintptr_t* out, int max, bool* complete, uintptr_t skip_begin,
                  uintptr_t skip_end, bool cached_only = false, WalkInfo* info = nullptr);

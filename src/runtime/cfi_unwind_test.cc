@@ -77,6 +77,14 @@ struct Walked {
     return n == m && n > 1 &&
            memcmp(cfi + 1, unw + 1, sizeof(uintptr_t) * static_cast<size_t>(n - 1)) == 0;
   }
+  // The hash the walk took as it went is the stack depot's hash of what it
+  // returned, replayed frames included.
+  bool HashedRight() const {
+    if (!info.hashed || n < 0) return false;
+    StackHash a = info.hash.Finish(n, !complete);
+    StackHash b = StackDepot::Hash(cfi, n, !complete);
+    return a.key == b.key && a.tag == b.tag;
+  }
 };
 
 __attribute__((noinline)) void WalkInto(Walked* w, int max) {
@@ -143,6 +151,7 @@ TEST(CfiUnwind, RememberedWalkReplaysOnlyWhatIsUnchanged) {
     Outer(&w, c.via_a, c.depth, 256, c.extra);
     EXPECT_TRUE(w.Same()) << "case " << i << " cfi " << w.n << " unw " << w.m;
     EXPECT_TRUE(w.complete) << "case " << i;
+    EXPECT_TRUE(w.HashedRight()) << "case " << i;
     EXPECT_NE(w.info.serial, 0u) << "case " << i;
     bool repeat = i > 0 && cases[i - 1].via_a == c.via_a && cases[i - 1].depth == c.depth &&
                   cases[i - 1].extra == c.extra;
@@ -169,6 +178,7 @@ TEST(CfiUnwind, RememberedWalkHonoursMax) {
   Outer(&cut, true, 20, 10, 0);  // the same stack, now cut short
   EXPECT_EQ(cut.n, 10);
   EXPECT_FALSE(cut.complete);
+  EXPECT_TRUE(cut.HashedRight());
   Walked again;
   Outer(&again, true, 20, 256, 0);
   EXPECT_TRUE(again.Same());
@@ -185,6 +195,7 @@ TEST(CfiUnwind, StacksThatShareLittleWalkWithoutTheMemoryForAWhile) {
     Walked w;
     Outer(&w, i % 2 == 0, 30, 256, 0);
     EXPECT_TRUE(w.Same()) << "walk " << i;
+    EXPECT_TRUE(w.HashedRight()) << "walk " << i;
     kept += w.info.serial != 0 ? 1 : 0;
   }
   EXPECT_EQ(kept, 32);  // after a window of 32 poor walks, the next ones go without

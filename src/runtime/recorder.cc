@@ -428,9 +428,14 @@ uint64_t SampleWeight(uint64_t size) { return WeightAtRate(size, GlobalState().c
 namespace {
 
 // The stack's id, inserting it if new; 0 (counted) when the depot is full.
-HS_ALWAYS_INLINE StackId StackIdOf(const uintptr_t* frames, int depth, bool truncated) {
+// `hash`: the stack's, from the walk (else worked out here).
+HS_ALWAYS_INLINE StackId StackIdOf(const uintptr_t* frames, int depth, bool truncated,
+                                   const StackHasher* hash = nullptr) {
   bool is_new = false;
-  StackId id = g_depot->FindOrInsert(frames, depth, truncated, &is_new);
+  StackId id = g_depot->FindOrInsert(
+      frames, depth, truncated,
+      hash != nullptr ? hash->Finish(depth, truncated) : StackDepot::Hash(frames, depth, truncated),
+      &is_new);
   if (id == 0) {
     GlobalState().dropped_stacks.fetch_add(1, std::memory_order_relaxed);
     WarnDropOnce("stack table full (raise HEAPSCOPE_MAX_STACKS)");
@@ -620,7 +625,7 @@ void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
   if (walk.same_as_last && last.id != 0 && walk.serial == last.walk_serial + 1) {
     id = last.id;
   } else {
-    id = StackIdOf(frames, depth, truncated);
+    id = StackIdOf(frames, depth, truncated, walk.hashed ? &walk.hash : nullptr);
   }
   last = LastStack{walk.serial, walk.serial != 0 ? id : 0};
   if (g_headers) {

@@ -22,65 +22,6 @@ StackDepot::Index* StackDepot::NewIndex(size_t slots) {
   return index;
 }
 
-namespace {
-
-HS_ALWAYS_INLINE uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-HS_ALWAYS_INLINE uint64_t Fmix(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
-
-}  // namespace
-
-// MurmurHash3's x64 128-bit function over the frames (two per block),
-// seeded with the depth and the truncation mark.
-StackDepot::Hash96 StackDepot::Hash(const uintptr_t* frames, int depth, bool truncated) {
-  constexpr uint64_t c1 = 0x87c37b91114253d5ULL;
-  constexpr uint64_t c2 = 0x4cf5ad432745937fULL;
-  uint64_t seed = static_cast<uint64_t>(depth) | (truncated ? uint64_t{1} << 32 : 0);
-  uint64_t h1 = seed, h2 = seed;
-  int i = 0;
-  for (; i + 1 < depth; i += 2) {
-    uint64_t k1 = frames[i], k2 = frames[i + 1];
-    k1 *= c1;
-    k1 = Rotl(k1, 31);
-    k1 *= c2;
-    h1 ^= k1;
-    h1 = Rotl(h1, 27);
-    h1 += h2;
-    h1 = h1 * 5 + 0x52dce729;
-    k2 *= c2;
-    k2 = Rotl(k2, 33);
-    k2 *= c1;
-    h2 ^= k2;
-    h2 = Rotl(h2, 31);
-    h2 += h1;
-    h2 = h2 * 5 + 0x38495ab5;
-  }
-  if (i < depth) {
-    uint64_t k1 = frames[i];
-    k1 *= c1;
-    k1 = Rotl(k1, 31);
-    k1 *= c2;
-    h1 ^= k1;
-  }
-  uint64_t len = static_cast<uint64_t>(depth) * sizeof(uintptr_t);
-  h1 ^= len;
-  h2 ^= len;
-  h1 += h2;
-  h2 += h1;
-  h1 = Fmix(h1);
-  h2 = Fmix(h2);
-  h1 += h2;
-  h2 += h1;
-  return Hash96{h1 != 0 ? h1 : 1, static_cast<uint32_t>(h2 >> 32)};
-}
-
 StackId StackDepot::Find(const Index* index, Hash96 h) {
   for (size_t i = h.key & index->mask;; i = (i + 1) & index->mask) {
     const Slot& s = index->slots[i];
@@ -100,10 +41,9 @@ void StackDepot::Place(Index* index, Hash96 h, StackId id) {
   s.key.store(h.key, std::memory_order_release);
 }
 
-StackId StackDepot::FindOrInsert(const uintptr_t* frames, int depth, bool truncated,
+StackId StackDepot::FindOrInsert(const uintptr_t* frames, int depth, bool truncated, StackHash h,
                                  bool* is_new) {
   *is_new = false;
-  Hash96 h = Hash(frames, depth, truncated);
   if (StackId id = Find(index_.load(std::memory_order_acquire), h); id != 0) return id;
   base::SpinLockHolder hold(lock_);
   // Another thread may have inserted it while we waited, or grown the index.

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/base.h"
 #include "base/mmap_arena.h"
 #include "base/spinlock.h"
 
@@ -36,6 +37,57 @@ struct alignas(32) StackCounters {
   std::atomic<uint64_t> free_bytes;
 };
 
+// A 96-bit hash of a stack: the index key (never 0) and a tag.
+struct StackHash {
+  uint64_t key;
+  uint32_t tag;
+};
+
+// The stack hash, taken a frame at a time (leaf first), so that the stack
+// walk can compute it as it goes: its few multiplies a frame run beside
+// the walk's chain of dependent loads, which leaves the core waiting
+// anyway. Two lanes in the manner of MurmurHash3 x64-128 (each frame goes
+// into both, mixed differently), finished with its fmix64.
+class StackHasher {
+ public:
+  HS_ALWAYS_INLINE void Add(uint64_t frame) {
+    constexpr uint64_t c1 = 0x87c37b91114253d5ULL;
+    constexpr uint64_t c2 = 0x4cf5ad432745937fULL;
+    uint64_t k1 = Rotl(frame * c1, 31) * c2;
+    uint64_t k2 = Rotl(frame * c2, 33) * c1;
+    h1_ = Rotl(h1_ ^ k1, 27) + h2_;
+    h1_ = h1_ * 5 + 0x52dce729;
+    h2_ = Rotl(h2_ ^ k2, 31) + h1_;
+    h2_ = h2_ * 5 + 0x38495ab5;
+  }
+  // The hash of the frames added, `depth` of them (cut short of the stack
+  // when `truncated`).
+  StackHash Finish(int depth, bool truncated) const {
+    uint64_t seed = static_cast<uint64_t>(depth) | (truncated ? uint64_t{1} << 32 : 0);
+    uint64_t h1 = h1_ ^ seed, h2 = h2_ ^ (seed * 0x9E3779B97F4A7C15ULL);
+    h1 += h2;
+    h2 += h1;
+    h1 = Fmix(h1);
+    h2 = Fmix(h2);
+    h1 += h2;
+    h2 += h1;
+    return StackHash{h1 != 0 ? h1 : 1, static_cast<uint32_t>(h2 >> 32)};
+  }
+
+ private:
+  static uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+  static uint64_t Fmix(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+  }
+  uint64_t h1_ = 0x243F6A8885A308D3ULL;
+  uint64_t h2_ = 0x13198A2E03707344ULL;
+};
+
 // A stack, immutable once published.
 struct StackNode {
   uint64_t hash;  // the index key (never 0)
@@ -54,7 +106,12 @@ class StackDepot {
 
   // The id of this stack, inserting it if new; 0 when the depot is full.
   // *is_new tells whether this call inserted it.
-  StackId FindOrInsert(const uintptr_t* frames, int depth, bool truncated, bool* is_new);
+  StackId FindOrInsert(const uintptr_t* frames, int depth, bool truncated, bool* is_new) {
+    return FindOrInsert(frames, depth, truncated, Hash(frames, depth, truncated), is_new);
+  }
+  // The same, with the stack's hash already taken (by the walk).
+  StackId FindOrInsert(const uintptr_t* frames, int depth, bool truncated, StackHash h,
+                       bool* is_new);
 
   StackNode* Get(StackId id) const {
     return id != 0 && id <= count_.load(std::memory_order_acquire)
@@ -72,11 +129,12 @@ class StackDepot {
   void UnlockAfterFork() { lock_.Unlock(); }
   void ResetLockAfterFork() { lock_.ResetAfterFork(); }
 
-  struct Hash96 {
-    uint64_t key;  // never 0
-    uint32_t tag;
-  };
-  static Hash96 Hash(const uintptr_t* frames, int depth, bool truncated);
+  using Hash96 = StackHash;
+  static Hash96 Hash(const uintptr_t* frames, int depth, bool truncated) {
+    StackHasher h;
+    for (int i = 0; i < depth; i++) h.Add(frames[i]);
+    return h.Finish(depth, truncated);
+  }
 
  private:
   // Index slot: the key, then the tag and id. Written under the lock, id
