@@ -114,39 +114,40 @@ void AddToStack(StackCounters& c, uint64_t alloc_objects, uint64_t alloc_bytes,
 // to the next new thread when it ends (a thread-specific key's
 // destructor). Tables are never unmapped (the slots a table outgrew are).
 //
-// Only the owning thread writes a slot's counts, and they only grow: the
-// reader moves what each slot gained since its last move (it keeps what it
-// moved in an array of its own beside the slots), so the owner adds
-// without a lock. A sequence count per table, odd while the owner adds,
-// lets the reader take a slot's four counts from one moment (a seqlock:
-// the owner pays two plain stores). The table's lock is taken by the owner
-// only to give a slot to another stack or to grow the table, and by the
-// reader: neither happens under the other. An atomic exchange for a lock
-// on every update, with the atomic add counting samples, cost bench-mixed
-// at rate 1 about 5% (3.09x -> 2.94x CPU).
+// A thread does not add to its slots as it goes: it appends (stack, size)
+// to a log of kLogEvents in its table and publishes the log's end, without
+// a lock; the log is applied to the slots when it is full (by the thread)
+// or when a reader flushes the table, under the table's lock either way.
+// Each update would otherwise wait for its slot's cache line alone, after
+// the stack lookup's own miss; applied in a batch, the slots' lines are
+// all asked for first and arrive together. bench-mixed at rate 1: a lock
+// and an update per event, 3.09x CPU; no lock (a seqlock), 3.02x; the log,
+// see bench/results/2026-12-06-rate1-walk-hash-and-log.md.
 //
 // Sampled, a thread records a few stacks a second: 64 slots. Recording
 // every allocation, a thread goes through as many stacks as the program
 // has, and a table smaller than that gives a slot to another stack at most
 // updates: a move of its counts (four atomic adds on a line the other
-// threads add to as well) under the lock. Stack ids are handed out in
-// order from 1, so a table with more slots than the program has stacks
-// never does: in every-allocation mode a table starts at 4096 slots (288
-// KiB with the reader's array, touched as used) and doubles, up to
-// kPendingSlotsMax, when a stack id beyond it comes. bench-mixed at rate 1
-// (5376 stacks): 4096 slots took it from 4.57x to 4.23x CPU (1024: 4.35x);
-// growing past 4096, 3.44x -> 3.14x.
+// threads add to as well). Stack ids are handed out in order from 1, so a
+// table with more slots than the program has stacks never does: in
+// every-allocation mode a table starts at 4096 slots (160 KiB, touched as
+// used) and doubles, up to kPendingSlotsMax, when a stack id beyond it
+// comes. bench-mixed at rate 1 (5376 stacks): 4096 slots took it from
+// 4.57x to 4.23x CPU (1024: 4.35x); growing past 4096, 3.44x -> 3.14x.
 constexpr size_t kPendingSlotsSampled = 64;
 constexpr size_t kPendingSlotsEvery = 4096;
-constexpr size_t kPendingSlotsMax = size_t{1} << 18;  // 18 MiB mapped a thread, at most
+constexpr size_t kPendingSlotsMax = size_t{1} << 18;  // 10 MiB mapped a thread, at most
+constexpr uint32_t kLogEvents = 256;
 
-struct PendingCounts {
+struct PendingSlot {
+  StackId id;  // 0: empty
   uint64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
 };
 
-struct PendingSlot {
-  StackId id;  // 0: empty; changed by the owner, under the lock
-  PendingCounts counts;  // since the slot was given to `id`; written by the owner alone
+struct PendingEvent {
+  uint64_t size;
+  StackId id;
+  uint32_t alloc;  // 1: an allocation, 0: a free
 };
 
 struct alignas(64) PendingTable {
@@ -155,12 +156,14 @@ struct alignas(64) PendingTable {
   uint32_t mask;       // slots - 1 (changed under the lock)
   bool full_size;      // not to grow: sampled, at kPendingSlotsMax, or no memory
   PendingTable* next;  // all tables, newest first (set before publishing)
-  // One mapping (replaced under the lock): the slots, then for each the
-  // counts already moved to its stack (the reader's, under the lock).
-  PendingSlot* slots;
-  PendingCounts* moved;
-  uint64_t seq;      // odd while the owner adds to a slot (atomic accesses)
-  uint64_t samples;  // samples its threads recorded (written by the owner)
+  PendingSlot* slots;  // a mapping of its own (replaced under the lock)
+  uint64_t samples;    // samples its threads recorded (atomic accesses; the owner writes)
+  // The log: events [applied, logged) are in log[i % kLogEvents]. The
+  // owner writes events and `logged` (release); `applied` moves under the
+  // lock, after the events are read.
+  std::atomic<uint32_t> logged;
+  std::atomic<uint32_t> applied;
+  PendingEvent log[kLogEvents];
 };
 
 std::atomic<PendingTable*> g_tables{nullptr};
@@ -169,62 +172,71 @@ __thread PendingTable* tls_table __attribute__((tls_model("initial-exec")));
 // The thread's key destructor ran: it ends, and gets no new table.
 __thread bool tls_table_released __attribute__((tls_model("initial-exec")));
 
-HS_ALWAYS_INLINE uint64_t LoadRelaxed(const uint64_t& v) {
-  return __atomic_load_n(&v, __ATOMIC_RELAXED);
-}
-// The owner's add to a counter only it writes: a plain load and store, no
-// read-modify-write.
-HS_ALWAYS_INLINE void OwnerAdd(uint64_t& v, uint64_t d) {
-  __atomic_store_n(&v, v + d, __ATOMIC_RELAXED);
-}
-
-bool MapSlots(size_t n, PendingSlot** slots, PendingCounts** moved) {
-  auto* p = static_cast<char*>(base::MapPages(n * (sizeof(PendingSlot) + sizeof(PendingCounts))));
-  if (p == nullptr) return false;
-  *slots = reinterpret_cast<PendingSlot*>(p);
-  *moved = reinterpret_cast<PendingCounts*>(p + n * sizeof(PendingSlot));
-  return true;
-}
-
-void UnmapSlots(PendingSlot* slots, size_t n) {
-  base::UnmapPages(slots, n * (sizeof(PendingSlot) + sizeof(PendingCounts)));
-}
-
-// A slot's counts as of one moment between the owner's adds. An owner
-// stopped halfway for good (in a signal handler waiting for the final
-// profile) leaves the sequence odd: after `*retries` is spent, counts are
-// taken as they are, at most one add short, which a later move makes up
-// (the counts only grow).
-PendingCounts ReadCounts(const PendingTable* t, const PendingSlot& e, int* retries) {
-  for (;;) {
-    uint64_t s1 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
-    PendingCounts c{LoadRelaxed(e.counts.alloc_objects), LoadRelaxed(e.counts.alloc_bytes),
-                    LoadRelaxed(e.counts.free_objects), LoadRelaxed(e.counts.free_bytes)};
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    uint64_t s2 = __atomic_load_n(&t->seq, __ATOMIC_RELAXED);
-    if ((s1 == s2 && (s1 & 1) == 0) || *retries <= 0) return c;
-    --*retries;
-    __builtin_ia32_pause();
-  }
-}
-
-// Under t->lock: moves what slot i gained since its last move to its stack.
-void MoveSlot(PendingTable* t, size_t i, int* retries) {
-  const PendingSlot& e = t->slots[i];
+void FlushSlot(PendingSlot& e) {
   if (e.id == 0) return;
-  PendingCounts now = ReadCounts(t, e, retries);
-  PendingCounts& m = t->moved[i];
-  AddToStack(g_depot->Counters(e.id), now.alloc_objects - m.alloc_objects,
-             now.alloc_bytes - m.alloc_bytes, now.free_objects - m.free_objects,
-             now.free_bytes - m.free_bytes);
-  m = now;
+  AddToStack(g_depot->Counters(e.id), e.alloc_objects, e.alloc_bytes, e.free_objects,
+             e.free_bytes);
+  e = PendingSlot{};
 }
 
-constexpr int kReadRetries = 10000;  // a table's, for one flush
+// Every-allocation mode: a table with room for stack id `id` without
+// sharing a slot, if it can be had (else the table stays as it is, and is
+// not grown again). Under t->lock. The pending counts move to their slots
+// in the new table: ids apart in the old one's bits are apart in the new
+// one's.
+HS_NOINLINE void GrowTable(PendingTable* t, StackId id) {
+  size_t slots = size_t{t->mask} + 1;
+  while (slots <= id && slots < kPendingSlotsMax) slots *= 2;
+  auto* bigger = static_cast<PendingSlot*>(base::MapPages(slots * sizeof(PendingSlot)));
+  if (bigger == nullptr) {
+    t->full_size = true;
+    return;
+  }
+  if (slots == kPendingSlotsMax) t->full_size = true;
+  size_t old_slots = size_t{t->mask} + 1;
+  for (size_t i = 0; i < old_slots; i++) {
+    const PendingSlot& e = t->slots[i];
+    if (e.id != 0) bigger[e.id & (slots - 1)] = e;
+  }
+  base::UnmapPages(t->slots, old_slots * sizeof(PendingSlot));
+  t->slots = bigger;
+  t->mask = static_cast<uint32_t>(slots - 1);
+}
+
+// Under t->lock: the logged events, added to their slots.
+void ApplyLogLocked(PendingTable* t) {
+  uint32_t begin = t->applied.load(std::memory_order_relaxed);
+  uint32_t end = t->logged.load(std::memory_order_acquire);
+  if (begin == end) return;
+  for (uint32_t i = begin; i != end; i++) {
+    StackId id = t->log[i % kLogEvents].id;
+    if (HS_UNLIKELY(id > t->mask) && !t->full_size) GrowTable(t, id);
+    __builtin_prefetch(&t->slots[id & t->mask], 1);
+  }
+  for (uint32_t i = begin; i != end; i++) {
+    const PendingEvent& ev = t->log[i % kLogEvents];
+    uint64_t w = SampleWeight(ev.size);
+    uint64_t bytes = ev.size * w;
+    PendingSlot& e = t->slots[ev.id & t->mask];
+    if (e.id != ev.id) {
+      FlushSlot(e);
+      e.id = ev.id;
+    }
+    if (ev.alloc != 0) {
+      e.alloc_objects += w;
+      e.alloc_bytes += bytes;
+    } else {
+      e.free_objects += w;
+      e.free_bytes += bytes;
+    }
+  }
+  // The owner may write over these events from now on.
+  t->applied.store(end, std::memory_order_release);
+}
 
 void FlushTableLocked(PendingTable* t) {
-  int retries = kReadRetries;
-  for (size_t i = 0; i <= t->mask; i++) MoveSlot(t, i, &retries);
+  ApplyLogLocked(t);
+  for (uint32_t i = 0; i <= t->mask; i++) FlushSlot(t->slots[i]);
 }
 
 void ReleaseTable(void* p) {
@@ -257,7 +269,8 @@ HS_NOINLINE PendingTable* AcquireTable() {
     size_t slots = EveryAllocation() ? kPendingSlotsEvery : kPendingSlotsSampled;
     t = static_cast<PendingTable*>(base::MapPages(sizeof(PendingTable)));
     if (t == nullptr) return nullptr;
-    if (!MapSlots(slots, &t->slots, &t->moved)) {
+    t->slots = static_cast<PendingSlot*>(base::MapPages(slots * sizeof(PendingSlot)));
+    if (t->slots == nullptr) {
       base::UnmapPages(t, sizeof(PendingTable));
       return nullptr;
     }
@@ -280,79 +293,30 @@ HS_NOINLINE PendingTable* AcquireTable() {
   return t;
 }
 
-// Every-allocation mode: a table with room for stack id `id` without
-// sharing a slot, if it can be had (else the table stays as it is, and is
-// not grown again). By the owner, under t->lock. The slots move with what
-// was moved from them: ids apart in the old one's bits are apart in the
-// new one's.
-HS_NOINLINE void GrowTable(PendingTable* t, StackId id) {
-  size_t slots = size_t{t->mask} + 1;
-  while (slots <= id && slots < kPendingSlotsMax) slots *= 2;
-  PendingSlot* bigger;
-  PendingCounts* moved;
-  if (!MapSlots(slots, &bigger, &moved)) {
-    t->full_size = true;
-    return;
-  }
-  if (slots == kPendingSlotsMax) t->full_size = true;
-  size_t old_slots = size_t{t->mask} + 1;
-  for (size_t i = 0; i < old_slots; i++) {
-    const PendingSlot& e = t->slots[i];
-    if (e.id == 0) continue;
-    bigger[e.id & (slots - 1)] = e;
-    moved[e.id & (slots - 1)] = t->moved[i];
-  }
-  UnmapSlots(t->slots, old_slots);
-  t->slots = bigger;
-  t->moved = moved;
-  t->mask = static_cast<uint32_t>(slots - 1);
-}
-
-// By the owner, under t->lock: slot i, given to stack `id` (its counts
-// moved to the stack it held).
-HS_NOINLINE void GiveSlot(PendingTable* t, size_t i, StackId id) {
-  int retries = 0;  // the owner's own counts: never halfway
-  MoveSlot(t, i, &retries);
-  t->slots[i] = PendingSlot{id, {}};
-  t->moved[i] = PendingCounts{};
-}
-
 // `sample`: the allocation is a sample (counted in samples=).
 void Account(StackId id, uint64_t size, bool alloc, bool sample = false) {
   if (id == 0) return;
   uint64_t w = SampleWeight(size);
-  uint64_t bytes = size * w;
-  UpdateInuse(alloc ? static_cast<int64_t>(bytes) : -static_cast<int64_t>(bytes));
+  UpdateInuse(alloc ? static_cast<int64_t>(size * w) : -static_cast<int64_t>(size * w));
   PendingTable* t = tls_table;
   if (HS_UNLIKELY(t == nullptr)) t = AcquireTable();
   if (HS_UNLIKELY(t == nullptr)) {
     if (sample) GlobalState().samples.Add(1);
     if (alloc) {
-      AddToStack(g_depot->Counters(id), w, bytes, 0, 0);
+      AddToStack(g_depot->Counters(id), w, size * w, 0, 0);
     } else {
-      AddToStack(g_depot->Counters(id), 0, 0, w, bytes);
+      AddToStack(g_depot->Counters(id), 0, 0, w, size * w);
     }
     return;
   }
-  if (sample) OwnerAdd(t->samples, 1);
-  if (HS_UNLIKELY(id > t->mask || t->slots[id & t->mask].id != id)) {
+  if (sample) __atomic_store_n(&t->samples, t->samples + 1, __ATOMIC_RELAXED);
+  uint32_t n = t->logged.load(std::memory_order_relaxed);
+  if (HS_UNLIKELY(n - t->applied.load(std::memory_order_acquire) == kLogEvents)) {
     base::SpinLockHolder hold(t->lock);
-    if (id > t->mask && !t->full_size) GrowTable(t, id);
-    size_t i = id & t->mask;
-    if (t->slots[i].id != id) GiveSlot(t, i, id);
+    ApplyLogLocked(t);
   }
-  PendingCounts& c = t->slots[id & t->mask].counts;
-  uint64_t s = t->seq;
-  __atomic_store_n(&t->seq, s + 1, __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_RELEASE);  // the counts' stores stay after it
-  if (alloc) {
-    OwnerAdd(c.alloc_objects, w);
-    OwnerAdd(c.alloc_bytes, bytes);
-  } else {
-    OwnerAdd(c.free_objects, w);
-    OwnerAdd(c.free_bytes, bytes);
-  }
-  __atomic_store_n(&t->seq, s + 2, __ATOMIC_RELEASE);
+  t->log[n % kLogEvents] = PendingEvent{size, id, alloc ? 1u : 0u};
+  t->logged.store(n + 1, std::memory_order_release);
 }
 
 }  // namespace
@@ -360,16 +324,16 @@ void Account(StackId id, uint64_t size, bool alloc, bool sample = false) {
 uint64_t SamplesRecorded() {
   uint64_t n = GlobalState().samples.load();
   for (PendingTable* t = g_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
-    n += LoadRelaxed(t->samples);
+    n += __atomic_load_n(&t->samples, __ATOMIC_RELAXED);
   }
   return n;
 }
 
 void FlushPendingCounts() {
   for (PendingTable* t = g_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
-    // A thread stopped while giving a slot to another stack (a signal
-    // handler waiting for the final profile) would hold its lock for good:
-    // after a while, its pending counts are left out of this profile.
+    // A thread stopped while applying its log (a signal handler waiting for
+    // the final profile) would hold its lock for good: after a while, its
+    // pending counts are left out of this profile.
     if (!t->lock.LockBounded()) continue;
     FlushTableLocked(t);
     t->lock.Unlock();
@@ -391,9 +355,6 @@ void UnlockPendingCountsAfterFork() {
 void ResetPendingCountsAfterFork() {
   for (PendingTable* t = g_tables.load(std::memory_order_acquire); t != nullptr; t = t->next) {
     t->lock.ResetAfterFork();
-    // A thread that is gone stopped halfway through an add: its counts stay
-    // as they were copied, and the sequence is made even for the reader.
-    if ((t->seq & 1) != 0) t->seq++;
   }
 }
 
