@@ -79,6 +79,7 @@ bool LiveTable::Grow(Shard& s) {
   // after its probe changes, and it asks again under the lock.
   BeginWrite(s);
   s.array.store(a, std::memory_order_release);
+  s.array_mask.store(cap - 1, std::memory_order_relaxed);
   if (old != nullptr) base::ReleasePages(old, sizeof(SlotArray) + old_cap * sizeof(Slot));
   EndWrite(s);
   return true;
@@ -89,8 +90,9 @@ LiveTable::InsertResult LiveTable::Insert(uintptr_t p, const LiveEntry& e, LiveE
   Shard& s = shards_[h & (kShards - 1)];
   base::SpinLockHolder hold(s.lock);
   SlotArray* a = s.array.load(std::memory_order_relaxed);
+  size_t mask = s.array_mask.load(std::memory_order_relaxed);
   if (a != nullptr) {
-    for (size_t j = (h >> kShardBits) & a->mask;; j = (j + 1) & a->mask) {
+    for (size_t j = (h >> kShardBits) & mask;; j = (j + 1) & mask) {
       if (a->slots[j].key == 0) break;
       if (a->slots[j].key == p) {
         *replaced = Unpack(a->slots[j]);
@@ -105,14 +107,15 @@ LiveTable::InsertResult LiveTable::Insert(uintptr_t p, const LiveEntry& e, LiveE
   if (HS_UNLIKELY(exact_count_) && count_.load(std::memory_order_relaxed) >= max_entries_) {
     return InsertResult::kFull;
   }
-  if (a == nullptr || (used + 1) * 10 > (a->mask + 1) * 7) {
+  if (a == nullptr || (used + 1) * 10 > (mask + 1) * 7) {
     bool grown = Grow(s);
     a = s.array.load(std::memory_order_relaxed);
+    mask = s.array_mask.load(std::memory_order_relaxed);
     // Without growth, keep at least one empty slot so probes end.
-    if (!grown && (a == nullptr || used + 1 > a->mask)) return InsertResult::kFull;
+    if (!grown && (a == nullptr || used + 1 > mask)) return InsertResult::kFull;
   }
-  size_t j = (h >> kShardBits) & a->mask;
-  while (a->slots[j].key != 0) j = (j + 1) & a->mask;
+  size_t j = (h >> kShardBits) & mask;
+  while (a->slots[j].key != 0) j = (j + 1) & mask;
   BeginWrite(s);
   a->slots[j].value = Pack(e);
   a->slots[j].birth = e.birth;
@@ -130,7 +133,7 @@ bool LiveTable::Remove(uintptr_t p, LiveEntry* out, bool likely_present) {
   base::SpinLockHolder hold(s.lock);
   SlotArray* a = s.array.load(std::memory_order_relaxed);
   if (a == nullptr) return false;
-  size_t mask = a->mask;
+  size_t mask = s.array_mask.load(std::memory_order_relaxed);
   Slot* slots = a->slots;
   size_t j = (h >> kShardBits) & mask;
   for (;; j = (j + 1) & mask) {
