@@ -104,8 +104,10 @@ LiveTable& Live();
 void FlushPendingCounts();
 // Samples recorded since start (each thread counts its own in its table).
 uint64_t SamplesRecorded();
-// Around fork: no table is copied halfway through an update; in the child
-// the locks are free again.
+// Around fork: no table is copied halfway through applying its log (an
+// event being logged without the lock is either published before the fork
+// or not in the child's copy at all); in the child the locks are free
+// again.
 void LockPendingCountsForFork();
 void UnlockPendingCountsAfterFork();
 void ResetPendingCountsAfterFork();
