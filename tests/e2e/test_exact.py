@@ -4,8 +4,8 @@ threads allocating from 8192 distinct stacks (past the 4096 a thread's
 table of pending counts starts with, so the tables grow), on
 return from main, exit() and _exit(), under LD_PRELOAD and `heapscope run`;
 and with profiles written every few milliseconds while the two threads
-allocate (the writer moves the threads' pending counts while they add to
-them). Every profile is also read by Go's `go tool pprof`."""
+allocate (the writer applies the threads' logged counts while they log
+more). Every profile is also read by Go's `go tool pprof`."""
 import glob
 import os
 import sys
