@@ -714,6 +714,14 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
   // This walk's steps, the last kRememberedSteps of them (a ring).
   Step fresh[kRemember ? kRememberedSteps : 1];
   StackHasher hash;  // of the frames reported (unused when kCachedOnly)
+  // A walk that did not give up hands its hash over with its frames.
+  auto done = [&](int frames) {
+    if (!kCachedOnly && info != nullptr) {
+      info->hashed = true;
+      info->hash = hash;
+    }
+    return frames;
+  };
   int steps = 0;
   int replayed_from = -1;  // the remembered step the walk joined, if any
   bool ended = false;
@@ -759,11 +767,7 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
     if (reported) {
       if (n == max) {  // more frames than room
         if (memory != nullptr) memory->busy = 0;
-        if (!kCachedOnly && info != nullptr) {
-          info->hashed = true;
-          info->hash = hash;
-        }
-        return n;
+        return done(n);
       }
       out[n++] = ra;
       if constexpr (!kCachedOnly) hash.Add(ra);
@@ -795,19 +799,9 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
   if constexpr (!kRemember) {
     (void)ended;
     (void)replayed_from;
-    if (!kCachedOnly && info != nullptr) {
-      info->hashed = true;
-      info->hash = hash;
-    }
-    return n;
+    return done(n);
   } else {
-    if (memory == nullptr) {
-      if (info != nullptr) {
-        info->hashed = true;
-        info->hash = hash;
-      }
-      return n;
-    }
+    if (memory == nullptr) return done(n);
     WalkMemory& m = *memory;
     // Where the walk's own steps go: above the replayed tail, or from the
     // root when it walked all the way.
@@ -819,11 +813,7 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
         if (n == max) {  // more frames than room
           *complete = false;
           m.busy = 0;
-          if (info != nullptr) {
-            info->hashed = true;
-            info->hash = hash;
-          }
-          return n;
+          return done(n);
         }
         out[n++] = r.ra;
         hash.Add(r.ra);
@@ -865,13 +855,9 @@ HS_ALWAYS_INLINE int Walk(uintptr_t* out, int max, bool* complete, WalkInfo* inf
     }
     m.generation = generation;
     m.serial++;
-    if (info != nullptr) {
-      info->serial = m.serial;
-      info->hashed = true;
-      info->hash = hash;
-    }
+    if (info != nullptr) info->serial = m.serial;
     m.busy = 0;
-    return n;
+    return done(n);
   }
 }
 

@@ -114,8 +114,8 @@ void AddToStack(StackCounters& c, uint64_t alloc_objects, uint64_t alloc_bytes,
 // to the next new thread when it ends (a thread-specific key's
 // destructor). Tables are never unmapped (the slots a table outgrew are).
 //
-// A thread does not add to its slots as it goes: it appends (stack, size)
-// to a log of kLogEvents in its table and publishes the log's end, without
+// A thread does not add to its slots as it goes: it appends (stack,
+// weight, bytes) to a log of kLogEvents in its table and publishes the log's end, without
 // a lock; the log is applied to the slots when it is full (by the thread)
 // or when a reader flushes the table, under the table's lock either way.
 // Each update would otherwise wait for its slot's cache line alone, after
@@ -145,7 +145,8 @@ struct PendingSlot {
 };
 
 struct PendingEvent {
-  uint64_t size;
+  uint64_t weight;  // SampleWeight(size), as the thread worked it out
+  uint64_t bytes;   // size * weight
   StackId id;
   uint32_t alloc;  // 1: an allocation, 0: a free
 };
@@ -215,19 +216,17 @@ void ApplyLogLocked(PendingTable* t) {
   }
   for (uint32_t i = begin; i != end; i++) {
     const PendingEvent& ev = t->log[i % kLogEvents];
-    uint64_t w = SampleWeight(ev.size);
-    uint64_t bytes = ev.size * w;
     PendingSlot& e = t->slots[ev.id & t->mask];
     if (e.id != ev.id) {
       FlushSlot(e);
       e.id = ev.id;
     }
     if (ev.alloc != 0) {
-      e.alloc_objects += w;
-      e.alloc_bytes += bytes;
+      e.alloc_objects += ev.weight;
+      e.alloc_bytes += ev.bytes;
     } else {
-      e.free_objects += w;
-      e.free_bytes += bytes;
+      e.free_objects += ev.weight;
+      e.free_bytes += ev.bytes;
     }
   }
   // The owner may write over these events from now on.
@@ -297,15 +296,16 @@ HS_NOINLINE PendingTable* AcquireTable() {
 void Account(StackId id, uint64_t size, bool alloc, bool sample = false) {
   if (id == 0) return;
   uint64_t w = SampleWeight(size);
-  UpdateInuse(alloc ? static_cast<int64_t>(size * w) : -static_cast<int64_t>(size * w));
+  uint64_t bytes = size * w;
+  UpdateInuse(alloc ? static_cast<int64_t>(bytes) : -static_cast<int64_t>(bytes));
   PendingTable* t = tls_table;
   if (HS_UNLIKELY(t == nullptr)) t = AcquireTable();
   if (HS_UNLIKELY(t == nullptr)) {
     if (sample) GlobalState().samples.Add(1);
     if (alloc) {
-      AddToStack(g_depot->Counters(id), w, size * w, 0, 0);
+      AddToStack(g_depot->Counters(id), w, bytes, 0, 0);
     } else {
-      AddToStack(g_depot->Counters(id), 0, 0, w, size * w);
+      AddToStack(g_depot->Counters(id), 0, 0, w, bytes);
     }
     return;
   }
@@ -315,7 +315,7 @@ void Account(StackId id, uint64_t size, bool alloc, bool sample = false) {
     base::SpinLockHolder hold(t->lock);
     ApplyLogLocked(t);
   }
-  t->log[n % kLogEvents] = PendingEvent{size, id, alloc ? 1u : 0u};
+  t->log[n % kLogEvents] = PendingEvent{w, bytes, id, alloc ? 1u : 0u};
   t->logged.store(n + 1, std::memory_order_release);
 }
 

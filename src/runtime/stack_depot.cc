@@ -22,7 +22,7 @@ StackDepot::Index* StackDepot::NewIndex(size_t slots) {
   return index;
 }
 
-StackId StackDepot::Find(const Index* index, Hash96 h) {
+StackId StackDepot::Find(const Index* index, StackHash h) {
   for (size_t i = h.key & index->mask;; i = (i + 1) & index->mask) {
     const Slot& s = index->slots[i];
     uint64_t key = s.key.load(std::memory_order_acquire);
@@ -33,7 +33,7 @@ StackId StackDepot::Find(const Index* index, Hash96 h) {
   }
 }
 
-void StackDepot::Place(Index* index, Hash96 h, StackId id) {
+void StackDepot::Place(Index* index, StackHash h, StackId id) {
   size_t i = h.key & index->mask;
   while (index->slots[i].key.load(std::memory_order_relaxed) != 0) i = (i + 1) & index->mask;
   Slot& s = index->slots[i];
@@ -57,7 +57,7 @@ StackId StackDepot::FindOrInsert(const uintptr_t* frames, int depth, bool trunca
     if (bigger == nullptr) return 0;
     for (size_t k = 1; k < id; k++) {
       const StackNode* n = chunks_[k >> kChunkBits]->nodes[k & (kIdsPerChunk - 1)];
-      Place(bigger, Hash96{n->hash, n->tag}, n->id);
+      Place(bigger, StackHash{n->hash, n->tag}, n->id);
     }
     index_.store(bigger, std::memory_order_release);
     index = bigger;

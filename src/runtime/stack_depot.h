@@ -129,8 +129,7 @@ class StackDepot {
   void UnlockAfterFork() { lock_.Unlock(); }
   void ResetLockAfterFork() { lock_.ResetAfterFork(); }
 
-  using Hash96 = StackHash;
-  static Hash96 Hash(const uintptr_t* frames, int depth, bool truncated) {
+  static StackHash Hash(const uintptr_t* frames, int depth, bool truncated) {
     StackHasher h;
     for (int i = 0; i < depth; i++) h.Add(frames[i]);
     return h.Finish(depth, truncated);
@@ -154,8 +153,8 @@ class StackDepot {
 
   Index* NewIndex(size_t slots);
   size_t ChunkCount() const { return (max_stacks_ >> kChunkBits) + 1; }
-  static StackId Find(const Index* index, Hash96 h);
-  static void Place(Index* index, Hash96 h, StackId id);
+  static StackId Find(const Index* index, StackHash h);
+  static void Place(Index* index, StackHash h, StackId id);
 
   std::atomic<Index*> index_{nullptr};
   // Nodes and counters by id, in chunks mapped as ids reach them (so the
