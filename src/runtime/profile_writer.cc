@@ -639,8 +639,11 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
     int depth = StackLocations(n->frames, n->depth, n->truncated != 0, nullptr, loc_ids);
     if (have_ages) {
       auto [cell, end] = ages.Next(static_cast<uint32_t>(id));
-      // With block headers the counts are exact and the ages a sample of
-      // them: the ages' shares of the stack, scaled to its counts.
+      // With block headers the counts come from the headers (exact, or
+      // the rate's estimates) and the ages from the live table (a sample of
+      // them in every-allocation mode; at a low rate all of them but those
+      // the table had no room for): the ages' shares of the stack, scaled
+      // to its counts.
       double scale_o = 1, scale_b = 1;
       if (g_headers && cell != end) {
         uint64_t so = 0, sb = 0;

@@ -26,7 +26,7 @@ HS_ALWAYS_INLINE bool MayBeLiveSample(const void* p) {
          __atomic_load_n(PageFilterSlot(reinterpret_cast<uintptr_t>(p)), __ATOMIC_RELAXED) != 0;
 }
 
-// ---- Every-allocation mode: a header before each block ----
+// ---- Every-allocation mode and low rates: a header before each block ----
 //
 // Recording every allocation (HEAPSCOPE_RATE=1), each block the program
 // gets has 16 bytes of the runtime's just before it: the stack it came
@@ -36,6 +36,11 @@ HS_ALWAYS_INLINE bool MayBeLiveSample(const void* p) {
 // table then holds only a sample of the objects (about one per
 // kAgeSampleRate bytes allocated), for their ages, and the objects a signal
 // handler allocated inside a hook (recorded later, see deferred.h).
+// Sampling at a rate below 64 KiB (too many samples to page-align them,
+// the sampled mode's way of telling them apart), blocks have headers too:
+// a sampled one carries its stack (and is in the live table, for its age,
+// as without headers), every other one stack 0, and free() reads the
+// header instead of probing the live table.
 // Decided before the first block is handed out and kept for the life of
 // the process: every block from the hooks has a header, the runtime's own
 // included. Blocks aligned beyond 16 bytes put the header in front of the

@@ -43,7 +43,8 @@ base::NoDestructor<platform::ModuleTable> g_modules;
 std::atomic<int> g_init{0};
 
 // Below this rate so many allocations are sampled that page-aligning them
-// would cost memory; every free then probes the live table instead.
+// would cost memory; every block then has a header instead (recorder.h),
+// which free() reads to tell a sampled object.
 constexpr uint64_t kAlignSampledMinRate = 64 * 1024;
 
 void Warn(const char* var, const char* value, const char* why) {
@@ -174,7 +175,7 @@ bool InitOnce() {
   // First, before the real allocator hands out a block: whether blocks
   // have headers (recorder.h) is decided before any exists.
   ReadConfig(&g.config);
-  g_headers = g.config.enabled && g.config.rate <= 1;
+  g_headers = g.config.enabled && g.config.rate < kAlignSampledMinRate;
   if (g_headers) g_free_probe_mask = 0;  // every free() reads its header
   if (!ResolveRealFunctions()) {
     base::RawLog("cannot find the real malloc (RTLD_NEXT); profiling is off");

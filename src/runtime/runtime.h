@@ -95,6 +95,10 @@ struct ThreadState {
   uint32_t in_hook;  // >0 inside a hook's recording section (deferred.h)
   uint32_t deferred;  // entries in this thread's deferred queue (deferred.cc)
   uint32_t timed;     // records seen, for timing one in 64 (recorder.cc)
+  // With block headers at a sampled rate: bytes to the next sample
+  // (bytes_until_sample stays 0 there, so that every allocation takes the
+  // slow path that puts the header on). sampler.h.
+  uint64_t header_until_sample;
 };
 extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 

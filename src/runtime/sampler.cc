@@ -85,10 +85,28 @@ bool ShouldSampleSlow(size_t size) {
   return true;
 }
 
+bool HeaderSampleSlow(size_t size) {
+  ThreadState& t = tls_state;
+  uint64_t rate = GlobalState().config.rate;
+  if (t.initialized == 0) InitThread(t);
+  if (t.header_until_sample == 0) {
+    // The thread's first distance (or its first since fork) is drawn like
+    // the others, so that its first allocation is not always a sample.
+    t.header_until_sample = NextInterval(t, rate);
+    if (size < t.header_until_sample) {
+      t.header_until_sample -= size;
+      return false;
+    }
+  }
+  t.header_until_sample = NextInterval(t, rate);
+  return true;
+}
+
 void ReseedAfterFork() {
   ThreadState& t = tls_state;
   t.initialized = 0;
   t.bytes_until_sample = 0;
+  t.header_until_sample = 0;
 }
 
 }  // namespace heapscope::runtime

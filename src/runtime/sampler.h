@@ -20,6 +20,21 @@ HS_ALWAYS_INLINE bool TrySkipFast(size_t size) {
   return false;
 }
 
+HS_NOINLINE bool HeaderSampleSlow(size_t size);
+
+// With block headers at a sampled rate (2 to 64K, recorder.h): whether this
+// allocation of `size` bytes is sampled, by the same exponential distances
+// as TrySkipFast's, counted apart. Only once the runtime has read its
+// configuration (the hooks put headers on after that).
+HS_ALWAYS_INLINE bool HeaderSampleNow(size_t size) {
+  ThreadState& t = tls_state;
+  if (HS_LIKELY(size < t.header_until_sample)) {
+    t.header_until_sample -= size;
+    return false;
+  }
+  return HeaderSampleSlow(size);
+}
+
 // The slow path: initialises the runtime and the thread if needed and
 // decides. Returns true if the allocation is to be sampled. Never true
 // while the thread is inside the profiler.

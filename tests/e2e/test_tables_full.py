@@ -1,16 +1,18 @@
 """Full tables never hurt the program. HEAPSCOPE_MAX_STACKS=3 with 300
-distinct stacks, HEAPSCOPE_MAX_LIVE=10 with 5000 live objects, and both at
-once: the program's output and exit status are unchanged, stderr holds
-exactly one warning naming the table (and the variable to raise), and the
-profile's `heapscope: samples=... dropped_samples=N` comment reports N > 0,
-in the right counter; Go's pprof still reads it. With the default limits
-the same program drops nothing, is exact, and its stacks deeper than 128
-frames end in a [truncated] frame.
+distinct stacks, HEAPSCOPE_MAX_LIVE=10 with 200 sampled-size objects at 64
+KiB, and both at once: the program's output and exit status are unchanged,
+stderr holds exactly one warning naming the table (and the variable to
+raise), and the profile's `heapscope: samples=... dropped_samples=N`
+comment reports N > 0, in the right counter; Go's pprof still reads it.
+With the default limits the same program drops nothing, is exact, and its
+stacks deeper than 128 frames end in a [truncated] frame.
 
-The live table holds every sampled object below a rate of 64 KiB, but in
-every-allocation mode (rate 1) the blocks carry their stack in a header
-and the table keeps only a sample of them, for their ages: the limits on
-it are tried at rate 2, where it still holds all 5000."""
+Below a rate of 64 KiB (and in every-allocation mode) blocks carry their
+stack and size in a header and the live table is only for the objects'
+ages: the live limit is tried at 64 KiB, where the table is a sampled
+object's only record, and at rate 2 a full table must drop nothing and
+leave the counts exact.
+"""
 import os
 import re
 import sys
@@ -21,8 +23,10 @@ CASES = [
     # label, mode, env, counter that must be > 0, words of the warning
     ("MAX_STACKS=3", "stacks", {"HEAPSCOPE_MAX_STACKS": "3"}, "dropped_stacks",
      ("stack table full", "HEAPSCOPE_MAX_STACKS")),
-    ("MAX_LIVE=10", "live", {"HEAPSCOPE_MAX_LIVE": "10", "HEAPSCOPE_RATE": "2"}, "dropped_live",
-     ("live object table full", "HEAPSCOPE_MAX_LIVE")),
+    # At 64 KiB (the lowest rate without block headers) the live table is
+    # a sampled object's only record: 200 blocks of 64 KiB, ~126 sampled.
+    ("MAX_LIVE=10", "large", {"HEAPSCOPE_MAX_LIVE": "10", "HEAPSCOPE_RATE": "64K"},
+     "dropped_live", ("live object table full", "HEAPSCOPE_MAX_LIVE")),
     ("both", "both", {"HEAPSCOPE_MAX_STACKS": "3", "HEAPSCOPE_MAX_LIVE": "10",
                       "HEAPSCOPE_RATE": "2"}, None,
      ("table full",)),
@@ -57,6 +61,19 @@ def main():
             check(int(kv.get("stacks", "99")) <= 3, f"{label}: more than 3 stacks kept: {kv}")
         # heapscope's own reader agrees.
         env.top(prof, "alloc_space")
+
+    # Below 64 KiB blocks have headers, which keep a sample's stack and
+    # size: a full live table costs the objects their ages, not their
+    # counts, and drops nothing. At rate 2 a 48-byte block is sampled with
+    # probability 1 - e^-24, so the counts are exact.
+    out = env.outdir("live-headers")
+    r = env.preload_input([prog, "live"], out, {"HEAPSCOPE_MAX_LIVE": "10", "HEAPSCOPE_RATE": "2"})
+    check(r.returncode == 0 and r.stderr == "", f"rate 2, MAX_LIVE=10: {r.returncode} {r.stderr!r}")
+    text = env.check_exact(final_path(out), {"LiveMany": (0, 240000, 0, 5000)},
+                           "rate 2, MAX_LIVE=10")
+    if text is not None:
+        kv = runtime_comments(text)
+        check(kv.get("dropped_samples") == "0", f"rate 2, MAX_LIVE=10: samples dropped: {kv}")
 
     # The default limits: nothing dropped, exact, deep stacks truncated.
     out = env.outdir("default")

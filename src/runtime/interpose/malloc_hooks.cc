@@ -124,18 +124,23 @@ void* AllocSampled(size_t size, size_t align, bool zero) {
 // Read on every slow path; set once, before the first real block.
 HS_ALWAYS_INLINE bool HeadersOn() { return __atomic_load_n(&g_headers, __ATOMIC_RELAXED); }
 
-// Records a block with a header, just allocated.
+// Records a block with a header, just allocated: every one in
+// every-allocation mode, a sample of them at a low rate.
 void RecordHeaderAlloc(void* p, size_t size) {
   ThreadState& t = tls_state;
   if (t.guard != 0) {
     // The profiler's own block; or a signal handler's inside a hook,
-    // recorded by the drain through the live table.
-    if (t.in_hook != 0 && GlobalState().active.load(std::memory_order_relaxed)) {
+    // recorded by the drain through the live table (every-allocation mode;
+    // at a sampled rate a handler's allocations are not sampled, as
+    // ShouldSampleSlow says).
+    if (t.in_hook != 0 && GlobalState().config.rate <= 1 &&
+        GlobalState().active.load(std::memory_order_relaxed)) {
       HeaderOf(p)->flags = kHeaderMagic | kInLive;
       DeferAlloc(p, size);
     }
     return;
   }
+  if (GlobalState().config.rate > 1 && HS_LIKELY(!HeaderSampleNow(size))) return;
   if (!EnsureInitialized()) return;
   const State& g = GlobalState();
   if (!g.active.load(std::memory_order_relaxed) || g.heap_shadowed) return;
@@ -223,7 +228,12 @@ HS_NOINLINE void* HeaderRealloc(void* p, size_t size) {
     return nullptr;
   }
   void* base = static_cast<char*>(p) - 16;
-  if (!EnsureInitialized() || !GlobalState().active.load(std::memory_order_relaxed) ||
+  uint64_t old_size_stack = h->size_stack;
+  bool in_live = (h->flags & kInLive) != 0;
+  // At a sampled rate most reallocs neither free a sample nor make one.
+  bool sample_new = GlobalState().config.rate <= 1 || HeaderSampleNow(size);
+  bool plain = !sample_new && (old_size_stack & kHeaderStackMask) == 0 && !in_live;
+  if (plain || !EnsureInitialized() || !GlobalState().active.load(std::memory_order_relaxed) ||
       GlobalState().heap_shadowed) {
     void* b = real.realloc(base, total);
     if (b == nullptr) return nullptr;
@@ -236,8 +246,6 @@ HS_NOINLINE void* HeaderRealloc(void* p, size_t size) {
   // and put back if it fails, as in ReallocSlow.
   InHook in_hook;
   RecursionGuard guard;
-  uint64_t old_size_stack = h->size_stack;
-  bool in_live = (h->flags & kInLive) != 0;
   LiveEntry old_entry{};
   bool taken = in_live && TakeLive(guard, p, &old_entry);
   void* b = real.realloc(base, total);
@@ -253,7 +261,7 @@ HS_NOINLINE void* HeaderRealloc(void* p, size_t size) {
     AccountFree(LiveEntry{old_size_stack >> kHeaderStackBits,
                           static_cast<StackId>(old_size_stack & kHeaderStackMask)});
   }
-  RecordAlloc(guard, q, size);
+  if (sample_new) RecordAlloc(guard, q, size);
   return q;
 }
 

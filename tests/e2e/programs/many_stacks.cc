@@ -1,9 +1,11 @@
 // Fills the profiler's tables: many distinct stacks, many live objects.
-// Usage: many_stacks stacks|live|both
+// Usage: many_stacks stacks|live|both|large
 //   stacks  300 distinct stacks (Recurse at depths 0..299 calling DeepLeaf),
 //           each keeping one malloc(64)
 //   live    5000 live objects from LiveMany (malloc(48) each), all freed
 //           at the end
+//   large   200 live objects from LiveLarge (malloc(64 KiB) each), all
+//           freed at the end
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 
 void* volatile g_deep[300];
 void* volatile g_live[5000];
+void* volatile g_large[200];
 volatile int g_depth_seen;
 
 __attribute__((noinline)) void DeepLeaf(int slot) {
@@ -32,6 +35,13 @@ __attribute__((noinline)) void LiveMany() {
   for (int i = 0; i < 5000; i++) g_live[i] = malloc(48);
 }
 
+__attribute__((noinline)) void LiveLarge() {
+  for (int i = 0; i < 200; i++) {
+    g_large[i] = malloc(65536);
+    if (g_large[i] != nullptr) memset(g_large[i], i & 0xff, 64);
+  }
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "both";
   long sum = 0;
@@ -45,6 +55,13 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 5000; i++) nonnull += g_live[i] != nullptr;
     for (int i = 0; i < 5000; i++) free(g_live[i]);
     std::printf("live: %ld objects\n", nonnull);
+  }
+  if (strcmp(mode, "large") == 0) {
+    LiveLarge();
+    long nonnull = 0;
+    for (int i = 0; i < 200; i++) nonnull += g_large[i] != nullptr;
+    for (int i = 0; i < 200; i++) free(g_large[i]);
+    std::printf("large: %ld objects\n", nonnull);
   }
   return 0;
 }
