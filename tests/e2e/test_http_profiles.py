@@ -253,8 +253,11 @@ try:
     check(so.readline() == "late started\n", "late thread did not start (no resources)")
     # Every dump answers, and shows the spinning thread's stack; a thread
     # not scheduled within the runtime's 1 s wait for answers (seen once in
-    # a full parallel CI run) says "[no answer]" instead: allowed once in
-    # ten, anything else is a failure.
+    # a full parallel CI run) says "[no answer]" instead, and one inside
+    # the CPU profiler's handler (which blocks every signal while it runs)
+    # and descheduled there for the ~1 ms the runtime rereads its mask says
+    # "[signal blocked]" (seen once in six copies of this test run at once
+    # on two CPUs): allowed once in ten, anything else is a failure.
     misses = []
     for _ in range(10):
         st, _, body = http_request(hp, "/debug/pprof/threads?debug=2")
@@ -262,7 +265,8 @@ try:
         check(st == 200, f"/threads during a CPU profile: {st}")
         if "SpinHotLoop" not in text:
             misses.append(text)
-    check(len(misses) <= 1 and all("[no answer]" in m for m in misses),
+    spin_blocked = re.compile(r'"spin-hot" \[\w+\]:\n\[signal blocked\]')
+    check(len(misses) <= 1 and all("[no answer]" in m or spin_blocked.search(m) for m in misses),
           f"/threads during a CPU profile: {len(misses)} of 10 without SpinHotLoop:\n"
           + "\n---\n".join(m[-1500:] for m in misses))
     th.join(timeout=150)
