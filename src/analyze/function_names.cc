@@ -181,6 +181,11 @@ std::string DisplayName(std::string_view name, std::string_view system_name) {
   return RemoveMatching(RemoveMatching(std::string(system_name), '(', ')'), '<', '>');
 }
 
+std::string SimplifyCPlusPlusName(std::string_view name) {
+  if (!LooksLikeDemangledCPlusPlus(name)) return "";
+  return SimplifyDemangled(name);
+}
+
 std::string_view SimplifyFunctionName(std::string_view name) {
   if (!name.empty() && name[0] == '.') name.remove_prefix(1);
   constexpr std::string_view kReserved[] = {"(anonymous namespace)", "operator()"};

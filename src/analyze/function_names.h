@@ -25,6 +25,13 @@ std::string DemangleSimplified(std::string_view mangled);
 // "(...)". Stops, returning what it has, at an unmatched `close`.
 std::string RemoveMatching(std::string name, char open, char close);
 
+// A demangled C++ name as a person reads it in a stack: without return
+// type, parameters, template arguments, qualifiers or clone suffix
+// ("void std::vector<std::function<void ()>>::_M_realloc_insert<...>(...)"
+// -> "std::vector::_M_realloc_insert"), as DemangleSimplified prints a
+// mangled one; "" if `name` does not look like demangled C++.
+std::string SimplifyCPlusPlusName(std::string_view name);
+
 // pprof's simplifyFunc, used to match drop_frames: the name without its
 // parameter list, keeping "(anonymous namespace)" and "operator()".
 std::string_view SimplifyFunctionName(std::string_view name);

@@ -93,5 +93,30 @@ TEST(FunctionNamesTest, SimplifiesForFrameMatching) {
   EXPECT_EQ(SimplifyFunctionName("plain"), "plain");
 }
 
+TEST(FunctionNamesTest, SimplifiesDemangledCPlusPlusForReading) {
+  // Template arguments with parentheses of their own, and a return type.
+  EXPECT_EQ(SimplifyCPlusPlusName(
+                "void std::vector<std::function<unsigned long ()>, "
+                "std::allocator<std::function<unsigned long ()> > >::_M_realloc_insert<"
+                "std::function<unsigned long ()> >(__gnu_cxx::__normal_iterator<"
+                "std::function<unsigned long ()>*, std::vector<std::function<unsigned long ()>, "
+                "std::allocator<std::function<unsigned long ()> > > >, "
+                "std::function<unsigned long ()>&&)"),
+            "std::vector::_M_realloc_insert");
+  EXPECT_EQ(SimplifyCPlusPlusName("ns::Cache<int>::Put(int) const"), "ns::Cache::Put");
+  EXPECT_EQ(SimplifyCPlusPlusName("main::{lambda(int)#1}::operator()(int) const"),
+            "main::{lambda(int)#1}::operator()");
+  EXPECT_EQ(SimplifyCPlusPlusName("std::ostream& std::operator<< <std::char_traits<char> >("
+                                  "std::ostream&, char const*)"),
+            "std::operator<<");
+  EXPECT_EQ(SimplifyCPlusPlusName("(anonymous namespace)::LeakListener()"),
+            "(anonymous namespace)::LeakListener");
+  EXPECT_EQ(SimplifyCPlusPlusName("demo::Service::Handle[abi:cxx11](int)"),
+            "demo::Service::Handle[abi:cxx11]");
+  // Not C++: left to the caller.
+  EXPECT_EQ(SimplifyCPlusPlusName("LazyCompile:*handler app.js:10"), "");
+  EXPECT_EQ(SimplifyCPlusPlusName("malloc"), "");
+}
+
 }  // namespace
 }  // namespace heapscope::analyze

@@ -133,7 +133,14 @@ std::unordered_map<std::string, Series> CollectSeries(const std::vector<const St
 // "ns::Cache<int>::Put(int) const" -> "ns::Cache::Put": what a person
 // reads in a stack, and what stays the same across builds.
 std::string ShortName(std::string_view name) {
-  std::string s(SimplifyFunctionName(name));
+  std::string_view simple = SimplifyFunctionName(name);
+  if (simple.size() != name.size()) {
+    // A full demangled name, whose template arguments may hold parentheses
+    // of their own ("std::vector<std::function<void ()>>::..."): cut at the
+    // first one, it came out as "std::vector<std::function<void ".
+    if (std::string s = SimplifyCPlusPlusName(name); !s.empty()) return s;
+  }
+  std::string s(simple);
   if (s.find("operator") == std::string::npos) s = RemoveMatching(std::move(s), '<', '>');
   return s.empty() ? std::string(name) : s;
 }
