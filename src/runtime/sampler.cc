@@ -43,6 +43,22 @@ void InitThread(ThreadState& t) {
   t.initialized = 1;
 }
 
+// The distance `until` ran out at an allocation of `size` bytes: whether
+// it is a sample, with the next distance drawn. A thread's first distance
+// (`first`, also the first since fork) is drawn like the others, so that
+// its first allocation is not always a sample.
+bool Decide(ThreadState& t, uint64_t* until, size_t size, uint64_t rate, bool first) {
+  if (first) {
+    *until = NextInterval(t, rate);
+    if (size < *until) {
+      *until -= size;
+      return false;
+    }
+  }
+  *until = NextInterval(t, rate);
+  return true;
+}
+
 }  // namespace
 
 uint64_t RandomInterval(uint64_t mean) {
@@ -73,33 +89,16 @@ bool ShouldSampleSlow(size_t size) {
     t.bytes_until_sample = 0;
     return true;
   }
-  if (t.initialized == 0) {
-    InitThread(t);
-    t.bytes_until_sample = NextInterval(t, rate);
-    if (size < t.bytes_until_sample) {
-      t.bytes_until_sample -= size;
-      return false;
-    }
-  }
-  t.bytes_until_sample = NextInterval(t, rate);
-  return true;
+  bool first = t.initialized == 0;
+  if (first) InitThread(t);
+  return Decide(t, &t.bytes_until_sample, size, rate, first);
 }
 
 bool HeaderSampleSlow(size_t size) {
   ThreadState& t = tls_state;
-  uint64_t rate = GlobalState().config.rate;
   if (t.initialized == 0) InitThread(t);
-  if (t.header_until_sample == 0) {
-    // The thread's first distance (or its first since fork) is drawn like
-    // the others, so that its first allocation is not always a sample.
-    t.header_until_sample = NextInterval(t, rate);
-    if (size < t.header_until_sample) {
-      t.header_until_sample -= size;
-      return false;
-    }
-  }
-  t.header_until_sample = NextInterval(t, rate);
-  return true;
+  return Decide(t, &t.header_until_sample, size, GlobalState().config.rate,
+                t.header_until_sample == 0);
 }
 
 void ReseedAfterFork() {

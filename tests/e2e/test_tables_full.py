@@ -1,8 +1,8 @@
 """Full tables never hurt the program. HEAPSCOPE_MAX_STACKS=3 with 300
-distinct stacks, HEAPSCOPE_MAX_LIVE=10 with 200 sampled-size objects at 64
-KiB, and both at once: the program's output and exit status are unchanged,
-stderr holds exactly one warning naming the table (and the variable to
-raise), and the profile's `heapscope: samples=... dropped_samples=N`
+distinct stacks, HEAPSCOPE_MAX_LIVE=10 with 200 objects of 64 KiB at a
+rate of 64 KiB, and both limits at once: the program's output and exit
+status are unchanged, stderr holds exactly one warning naming the table
+(and the variable to raise), and the profile's `heapscope: samples=... dropped_samples=N`
 comment reports N > 0, in the right counter; Go's pprof still reads it.
 With the default limits the same program drops nothing, is exact, and its
 stacks deeper than 128 frames end in a [truncated] frame.
@@ -27,6 +27,8 @@ CASES = [
     # a sampled object's only record: 200 blocks of 64 KiB, ~126 sampled.
     ("MAX_LIVE=10", "large", {"HEAPSCOPE_MAX_LIVE": "10", "HEAPSCOPE_RATE": "64K"},
      "dropped_live", ("live object table full", "HEAPSCOPE_MAX_LIVE")),
+    # Both limits at rate 2 (block headers): the stack table drops samples,
+    # the full live table only costs ages; one warning all the same.
     ("both", "both", {"HEAPSCOPE_MAX_STACKS": "3", "HEAPSCOPE_MAX_LIVE": "10",
                       "HEAPSCOPE_RATE": "2"}, None,
      ("table full",)),
