@@ -488,6 +488,7 @@ HS_ALWAYS_INLINE void RecordHeadered(void* p, size_t size, StackId id) {
     switch (g_live->Insert(reinterpret_cast<uintptr_t>(p), LiveEntry{size, id, BirthNow()},
                            &replaced)) {
       case LiveTable::InsertResult::kFull:
+        WarnNoAgesOnce();
         break;  // this one goes without an age
       case LiveTable::InsertResult::kReplaced:
         Account(replaced.stack, replaced.size, false);  // its free was not seen

@@ -252,6 +252,13 @@ void WarnDropOnce(const char* what) {
   base::RawLog(b.CStr());
 }
 
+void WarnNoAgesOnce() {
+  if (GlobalState().warned_drop.exchange(true)) return;
+  base::RawLog(
+      "live object table full (raise HEAPSCOPE_MAX_LIVE); objects recorded from now on may have "
+      "no age (their counts are kept), which the leak report's persistence check needs");
+}
+
 bool StartOwnThread(pthread_t* thread, void* (*fn)(void*), void* arg, size_t stack_size) {
   sigset_t all, old;
   sigfillset(&all);

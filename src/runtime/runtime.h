@@ -118,6 +118,9 @@ class RecursionGuard {
 bool EnsureInitialized();
 
 void WarnDropOnce(const char* what);
+// With block headers a full live table costs objects their ages, not their
+// counts: said once (sharing WarnDropOnce's once), with what to raise.
+void WarnNoAgesOnce();
 
 // Starts one of the runtime's own threads (the dump thread, the live
 // endpoint's): detached, with every signal blocked so that the program's
