@@ -253,7 +253,8 @@ void WarnDropOnce(const char* what) {
 }
 
 void WarnNoAgesOnce() {
-  if (GlobalState().warned_drop.exchange(true)) return;
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true)) return;
   base::RawLog(
       "live object table full (raise HEAPSCOPE_MAX_LIVE); objects recorded from now on may have "
       "no age (their counts are kept), which the leak report's persistence check needs");

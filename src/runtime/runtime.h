@@ -119,7 +119,8 @@ bool EnsureInitialized();
 
 void WarnDropOnce(const char* what);
 // With block headers a full live table costs objects their ages, not their
-// counts: said once (sharing WarnDropOnce's once), with what to raise.
+// counts: said once, with what to raise (apart from WarnDropOnce's once,
+// so that a drop that follows is still warned about).
 void WarnNoAgesOnce();
 
 // Starts one of the runtime's own threads (the dump thread, the live
