@@ -65,10 +65,12 @@ void FilterRemove(uintptr_t p) {
   }
 }
 
+// A tagged block is not in the filter: its tag says it is a sample.
 bool RemoveLive(uintptr_t p, LiveEntry* e) {
-  if (!MayBeLiveSample(reinterpret_cast<const void*>(p))) return false;
-  if (!g_live->Remove(p, e, EveryAllocation())) return false;
-  FilterRemove(p);
+  bool tagged = IsTagged(reinterpret_cast<const void*>(p));
+  if (!tagged && !MayBeLiveSample(reinterpret_cast<const void*>(p))) return false;
+  if (!g_live->Remove(p, e, EveryAllocation() || tagged)) return false;
+  if (!tagged) FilterRemove(p);
   return true;
 }
 
@@ -433,7 +435,7 @@ HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, StackId id) {
       Account(replaced.stack, replaced.size, false);
       break;
     case LiveTable::InsertResult::kInserted:
-      FilterAdd(reinterpret_cast<uintptr_t>(p));
+      if (!IsTagged(p)) FilterAdd(reinterpret_cast<uintptr_t>(p));
       break;
   }
   Account(id, size, true, /*sample=*/true);
@@ -634,7 +636,16 @@ void RecordFree(const RecursionGuard& g, void* p) {
   if (RemoveLive(reinterpret_cast<uintptr_t>(p), &e)) Account(e.stack, e.size, false);
 }
 
-void FreeBlock(void* p) { real.free(g_headers && HasHeader(p) ? BlockBase(p) : p); }
+void FreeTagged(void* p) {
+  void* base = TaggedBase(p);
+  static_cast<uint64_t*>(p)[-2] = 0;
+  real.free(base);
+}
+
+void FreeBlock(void* p) {
+  if (IsTagged(p)) return FreeTagged(p);
+  real.free(g_headers && HasHeader(p) ? BlockBase(p) : p);
+}
 
 bool TakeLive(const RecursionGuard&, void* p, LiveEntry* e) {
   return RemoveLive(reinterpret_cast<uintptr_t>(p), e);
@@ -645,7 +656,7 @@ void AccountFree(const LiveEntry& e) { Account(e.stack, e.size, false); }
 void RestoreLive(void* p, const LiveEntry& e) {
   LiveEntry replaced;
   if (g_live->Insert(reinterpret_cast<uintptr_t>(p), e, &replaced) ==
-      LiveTable::InsertResult::kInserted) {
+      LiveTable::InsertResult::kInserted && !IsTagged(p)) {
     FilterAdd(reinterpret_cast<uintptr_t>(p));
   }
 }

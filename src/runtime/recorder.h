@@ -85,6 +85,43 @@ HS_ALWAYS_INLINE void* BlockBase(const void* p) {
   return const_cast<char*>(static_cast<const char*>(p)) - HeaderOf(p)->offset;
 }
 
+// ---- Sampled mode over glibc: a tag before each sampled block ----
+//
+// At the default rate a sampled object of alignment below a page comes
+// from glibc's malloc like any other, 16 bytes (or its alignment) larger,
+// with 16 bytes of the runtime's just before the program's pointer: a
+// check word, the pointer XOR a random key (g_tag_key), and the offset to
+// glibc's block with kTagLarge set. Read as glibc's chunk header (free()'s
+// fast path does, to recognise large blocks), the second word is a size
+// of 2^62, so a tagged block takes free()'s slow path with no test of its
+// own; there the check word tells it from a genuine large block. The key's
+// top bits (10 binary) make the check word neither a pointer nor a small
+// number of either sign, so program data matches it by chance at 2^-64 a
+// free (it sits in the last 8 bytes of the block before). The check word is
+// cleared when the block is freed, so a later block at the same address
+// never finds a stale one. Over other allocators (no chunk header to read)
+// sampled objects stay page-aligned. 0: no tags.
+extern uintptr_t g_tag_key;
+inline constexpr uint64_t kTagLarge = uint64_t{1} << 62;
+inline constexpr uint64_t kTagOffsetMask = 0xffffffff;
+
+HS_ALWAYS_INLINE bool IsTagged(const void* p) {
+  uintptr_t key = g_tag_key;
+  return key != 0 && static_cast<const uintptr_t*>(p)[-2] == (reinterpret_cast<uintptr_t>(p) ^ key);
+}
+HS_ALWAYS_INLINE void* TaggedBase(const void* p) {
+  return const_cast<char*>(static_cast<const char*>(p)) -
+         (static_cast<const uint64_t*>(p)[-1] & kTagOffsetMask);
+}
+// Tags p, `offset` bytes into the real allocator's block.
+HS_ALWAYS_INLINE void SetTag(void* p, size_t offset) {
+  auto* w = static_cast<uint64_t*>(p);
+  w[-1] = kTagLarge | offset;
+  w[-2] = reinterpret_cast<uintptr_t>(p) ^ g_tag_key;
+}
+// Clears p's tag and frees its block.
+void FreeTagged(void* p);
+
 // The profiler's own CPU time spent recording sampled allocations and frees
 // (stack walk, stack table, live table, counts; not the allocation itself),
 // in nanoseconds since start: every record timed in sampled mode, one in 64

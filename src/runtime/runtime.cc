@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@ __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 uintptr_t g_free_probe_mask = kRecognisableMask;
 bool g_large_by_header = false;
 bool g_headers = false;
+uintptr_t g_tag_key = 0;
 
 State g_state;
 
@@ -46,6 +48,23 @@ std::atomic<int> g_init{0};
 // would cost memory; every block then has a header instead (recorder.h),
 // which free() reads to tell a sampled object.
 constexpr uint64_t kAlignSampledMinRate = 64 * 1024;
+
+// A random key for the sampled blocks' tags (recorder.h): the kernel's
+// random bytes for this process mixed with the clock, the top bits 10.
+uintptr_t TagKey() {
+  uint64_t x = __rdtsc();
+  if (const auto* r = reinterpret_cast<const unsigned char*>(getauxval(AT_RANDOM))) {
+    uint64_t w;
+    memcpy(&w, r + 8, sizeof w);
+    x ^= w;
+  }
+  // splitmix64's finaliser
+  x += 0x9e3779b97f4a7c15;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
+  x ^= x >> 31;
+  return (x & ~(uint64_t{3} << 62)) | (uint64_t{1} << 63);
+}
 
 void Warn(const char* var, const char* value, const char* why) {
   char msg[512];
@@ -203,6 +222,8 @@ bool InitOnce() {
   } else {
     g_free_probe_mask = g_large_by_header ? kPageSize - 1 : kRecognisableMask;
   }
+  // Over glibc, sampled blocks are tagged (recorder.h).
+  if (g_large_by_header && g.config.enabled) g_tag_key = TagKey();
   SelfRange self{reinterpret_cast<uintptr_t>(&InitOnce), 0, 0};
   dl_iterate_phdr(FindSelf, &self);
   g.self_begin = self.begin;

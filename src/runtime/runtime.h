@@ -44,10 +44,11 @@ struct Config {
 // Global state shared by the hooks, the recorder and the dumper.
 struct State {
   Config config;
-  // Sampled objects start at offset 0 or 16 in a page when the rate is
-  // large enough, so any other pointer is known unsampled with one AND
-  // (g_free_probe_mask == kRecognisableMask). In every-allocation mode
-  // every free probes (mask 0).
+  // At rates of 64 KiB and above sampled objects are recognisable
+  // without a header on every block: tagged over glibc (recorder.h), else
+  // at offset 0 or 16 in a page, so any other pointer is known unsampled
+  // with one AND (g_free_probe_mask == kRecognisableMask). Below, every
+  // block has a header (g_headers) and every free reads it (mask 0).
   bool align_sampled = true;
   bool real_is_glibc = false;  // the next allocator in line is glibc's
   // The program (or a library ahead of us) has its own malloc: our hooks

@@ -1,7 +1,8 @@
 // The malloc family and every operator new/delete, exported from
 // libheapscope.so so that they interpose on the program's allocator. Each
 // delegates to the next allocator in line (RTLD_NEXT). Hot paths: the
-// sampling counter for allocations, one AND for frees.
+// sampling counter for allocations; for frees one AND (and over glibc the
+// chunk header word glibc's own free reads next).
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -18,11 +19,13 @@
 
 namespace heapscope::runtime {
 
-// Pointers with any of these bits set cannot be sampled objects: sampled
-// small objects start at offset 0 in a page (kPageSize - 1 over glibc,
-// whose large blocks are recognised by their header), or at offset 0 or 16
-// over other allocators (kRecognisableMask); in every-allocation mode all
-// pointers must be checked (0).
+// Pointers with any of these bits set cannot be sampled objects unless
+// their header says so: over other allocators than glibc sampled small
+// objects start at offset 0 or 16 in a page (kRecognisableMask); over
+// glibc (kPageSize - 1) a sampled object's tag (recorder.h) and a large
+// block's size send free() to its slow path, and only page-aligned
+// pointers are looked up by address; in every-allocation mode all pointers
+// must be checked (0).
 extern uintptr_t g_free_probe_mask;
 // Over glibc, large blocks are also told apart by their chunk header.
 extern bool g_large_by_header;
@@ -38,8 +41,10 @@ HS_ALWAYS_INLINE size_t GlibcChunkSize(const void* p) {
 }
 
 // False when p is certainly not a sampled object: the free fast path.
-// Sampled small objects start at offset 0 in a page; over glibc, sampled
-// large ones are left where glibc put them and recognised by size.
+// Over glibc, sampled large blocks are left where glibc put them and
+// recognised by size, and the tag of a sampled small one reads as a size
+// of 2^62; over other allocators sampled small objects start at offset 0
+// (or 16) in a page.
 HS_ALWAYS_INLINE bool MaybeSampled(const void* p) {
   if ((reinterpret_cast<uintptr_t>(p) & g_free_probe_mask) == 0) return true;
   return g_large_by_header && GlibcChunkSize(p) >= kLargeChunk;
@@ -49,8 +54,8 @@ namespace {
 
 bool IsPowerOfTwo(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
-// calloc's memory must read as zero. A page-aligned sampled block comes
-// from memalign, which does not zero; but when glibc served it from a fresh
+// calloc's memory must read as zero. A page-aligned (or aligned and
+// tagged) sampled block comes from memalign, which does not zero; but when glibc served it from a fresh
 // mmap (large blocks) it is zero already, and writing it would make every
 // page resident, which the program's own calloc would not have done.
 bool NeedsZeroing(void* p) {
@@ -69,7 +74,8 @@ bool IsRecognisable(const void* p) {
 // chunks start 16 bytes into a page; jemalloc's and tcmalloc's large
 // blocks are page-aligned). Taking them as the allocator gives them keeps
 // its own placement (mremap growth, trimming, no fragmentation from
-// memalign); only when it does not do we move to a page-aligned block.
+// memalign); only when it does not do we move to a page-aligned block
+// (over glibc they always do).
 constexpr size_t kNativeLargeMin = 64 * 1024;
 
 // The real allocator's block as the program asked for it: `align` 0 means
@@ -83,9 +89,6 @@ void* RealAlloc(size_t size, size_t align, bool zero) {
   return zero ? real.calloc(1, size) : real.malloc(size);
 }
 
-// Allocates a sampled object and records it. `align` 0 means malloc's
-// alignment. Sampled objects are recognisable when the rate allows, so
-// free() can tell them apart with one AND.
 // A signal handler's allocation inside a hook (every-allocation mode, so
 // no page alignment): from the real allocator, recorded by the drain.
 HS_NOINLINE void* AllocDeferred(size_t size, size_t align, bool zero) {
@@ -94,6 +97,61 @@ HS_NOINLINE void* AllocDeferred(size_t size, size_t align, bool zero) {
   return p;
 }
 
+// A tagged block (recorder.h) of `size` bytes: glibc's, `align` bytes
+// larger (16 for malloc's alignment) with the tag in front.
+void* TaggedAlloc(size_t size, size_t align, bool zero) {
+  size_t offset = align <= 16 ? 16 : align;
+  size_t total;
+  if (HS_UNLIKELY(__builtin_add_overflow(size, offset, &total))) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* base;
+  if (offset == 16) {
+    base = zero ? real.calloc(1, total) : real.malloc(total);
+  } else {
+    base = real.memalign(offset, total);
+    if (base != nullptr && zero && NeedsZeroing(base)) memset(base, 0, total);
+  }
+  if (HS_UNLIKELY(base == nullptr)) return nullptr;
+  void* p = static_cast<char*>(base) + offset;
+  SetTag(p, offset);
+  return p;
+}
+
+// The usable size of the program's block p.
+size_t UsableSize(void* p) {
+  if (!IsTagged(p)) return real.malloc_usable_size(p);
+  auto offset = static_cast<size_t>(static_cast<char*>(p) - static_cast<char*>(TaggedBase(p)));
+  size_t n = real.malloc_usable_size(TaggedBase(p));
+  return n > offset ? n - offset : 0;
+}
+
+// Frees the program's block p, tagged or not, without recording it.
+void FreeUnrecorded(void* p) {
+  if (IsTagged(p)) return FreeTagged(p);
+  real.free(p);
+}
+
+// realloc of a tagged block to an unsampled one, recording nothing: glibc
+// knows the block only from its base, so it moves (`old`: its size).
+// realloc(p, 0) frees it and returns null, as glibc's does.
+void* ReallocTagged(void* p, size_t size, size_t old) {
+  if (size == 0) {
+    FreeTagged(p);
+    return nullptr;
+  }
+  void* q = real.malloc(size);
+  if (q == nullptr) return nullptr;  // p stays the program's, as realloc says
+  memcpy(q, p, old < size ? old : size);
+  FreeTagged(p);
+  return q;
+}
+
+// Allocates a sampled object and records it. `align` 0 means malloc's
+// alignment. At rates of 64 KiB and above sampled objects are recognisable
+// (tagged, page-aligned or large), so free() tells them apart from the
+// others without a lookup.
 void* AllocSampled(size_t size, size_t align, bool zero) {
   if (HS_UNLIKELY(InterruptedSection())) return AllocDeferred(size, align, zero);
   StartLazyThread(false);
@@ -107,6 +165,10 @@ void* AllocSampled(size_t size, size_t align, bool zero) {
         real.free(p);
         p = nullptr;
       }
+    }
+    if (p == nullptr && g_tag_key != 0 && align < kPageSize) {
+      p = TaggedAlloc(size, align, zero);
+      if (p == nullptr) return nullptr;
     }
     if (p == nullptr) {
       p = real.memalign(align > kPageSize ? align : kPageSize, size);
@@ -284,7 +346,8 @@ HS_NOINLINE void FreeSlow(void* p) {
   if (p == nullptr || IsBootstrap(p)) return;
   if (HS_UNLIKELY(real.free == nullptr)) return;
   if (HeadersOn()) return HeaderFree(p);
-  if (HS_LIKELY(!MayBeLiveSample(p))) return real.free(p);
+  bool tagged = IsTagged(p);
+  if (HS_LIKELY(!tagged && !MayBeLiveSample(p))) return real.free(p);
   if (tls_state.guard == 0 && GlobalState().active.load(std::memory_order_relaxed)) {
     InHook in_hook;
     RecursionGuard guard;
@@ -292,6 +355,7 @@ HS_NOINLINE void FreeSlow(void* p) {
   } else if (HS_UNLIKELY(InterruptedSection())) {
     return DeferFree(p);  // frees p now or at the drain
   }
+  if (tagged) return FreeTagged(p);
   real.free(p);
 }
 
@@ -342,7 +406,7 @@ HS_NOINLINE void* ReallocDeferred(void* p, size_t size) {
     DeferFree(p);  // glibc's realloc(p, 0) frees p and returns null
     return nullptr;
   }
-  size_t old = real.malloc_usable_size != nullptr ? real.malloc_usable_size(p) : 0;
+  size_t old = real.malloc_usable_size != nullptr ? UsableSize(p) : 0;
   void* q = real.malloc(size);
   if (q == nullptr) return nullptr;  // p stays the program's, as realloc says
   memcpy(q, p, old < size ? old : size);
@@ -363,7 +427,10 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
     if (InterruptedSection() && GlobalState().active.load(std::memory_order_relaxed)) {
       return ReallocDeferred(p, size);
     }
-    return real.realloc(p, size);  // our own: never recorded
+    // Our own (never recorded, never tagged), or a signal handler's while
+    // recording is off.
+    if (IsTagged(p)) return ReallocTagged(p, size, UsableSize(p));
+    return real.realloc(p, size);
   }
   bool recording = GlobalState().active.load(std::memory_order_relaxed);
   // Decided before the section (the sampler says no inside it).
@@ -377,6 +444,18 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
   bool tracked = false;
   LiveEntry old_entry{};
   if (recording && MaybeSampled(p)) tracked = TakeLive(guard, p, &old_entry);
+  bool tagged = IsTagged(p);
+  if (tagged && (size == 0 || !sample)) {
+    void* q = ReallocTagged(p, size, tracked ? old_entry.size : UsableSize(p));
+    if (tracked) {
+      if (q == nullptr && size != 0) {
+        RestoreLive(p, old_entry);
+      } else {
+        AccountFree(old_entry);
+      }
+    }
+    return q;
+  }
   if (size == 0) {
     // Keep the allocator's own realloc(p, 0) semantics.
     if (tracked) AccountFree(old_entry);
@@ -394,7 +473,7 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
     return q;
   }
   void* q;
-  if (GlobalState().align_sampled && size >= kNativeLargeMin) {
+  if (GlobalState().align_sampled && size >= kNativeLargeMin && !tagged) {
     // Let the allocator grow it in place if it can; move it only if the
     // result is not recognisable.
     q = real.realloc(p, size);
@@ -411,12 +490,13 @@ HS_NOINLINE void* ReallocSlow(void* p, size_t size) {
       q = moved;
     }
   } else if (GlobalState().align_sampled && real.malloc_usable_size != nullptr) {
-    // Move to a page-aligned block so the new object is recognisable.
-    q = real.memalign(kPageSize, size);
+    // Move to a tagged (else page-aligned) block so the new object is
+    // recognisable.
+    q = g_tag_key != 0 ? TaggedAlloc(size, 0, false) : real.memalign(kPageSize, size);
     if (q != nullptr) {
-      size_t old = tracked ? old_entry.size : real.malloc_usable_size(p);
+      size_t old = tracked ? old_entry.size : UsableSize(p);
       memcpy(q, p, old < size ? old : size);
-      real.free(p);
+      FreeUnrecorded(p);
     }
   } else {
     q = real.realloc(p, size);
@@ -684,7 +764,7 @@ HS_EXPORT size_t malloc_usable_size(void* p) {
     size_t n = real.malloc_usable_size(static_cast<char*>(p) - offset);
     return n > offset ? n - offset : 0;
   }
-  return real.malloc_usable_size(p);
+  return heapscope::runtime::UsableSize(p);
 }
 
 // operator new and delete, every form (replacement functions, exported),
