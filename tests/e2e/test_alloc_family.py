@@ -6,8 +6,9 @@ nothrow and throwing operator new, strdup/strndup and a malloc wrapper
 (xmalloc, in the heap profiles' drop_frames: what they allocate counts in
 their caller). The program checks its own results;
 its output and exit status must not change under the runtime, in
-every-allocation mode (where each function's totals are exact) and at a
-rate where sampled objects are moved to page-aligned blocks.
+every-allocation mode (where each function's totals are exact), at a
+low rate (every block with a header) and at rates where sampled objects
+are tagged blocks (over glibc; page-aligned over other allocators).
 
 pvalloc: the runtime records what pvalloc really hands out, the request
 rounded up to a whole page (pvalloc(5000) -> 8192, pvalloc(1) -> 4096).
@@ -69,9 +70,11 @@ def main():
                     and v != 0}
         check(not wrappers, f"rate 1: allocation wrappers hold flat values: {wrappers}")
 
-    # 64K is the lowest rate at which sampled objects are moved to
-    # page-aligned blocks (memalign(4096)); with 300 rounds many of these
-    # calls are sampled, realloc moves sampled blocks, frees look them up.
+    # 64K is the lowest rate at which sampled objects are tagged (blocks
+    # 16 bytes or their alignment larger, the tag in front) instead of
+    # every block having a header; with 300 rounds many of these calls are
+    # sampled, realloc moves sampled blocks, frees and malloc_usable_size
+    # read their tags.
     for rate in ("64K", "4K", "524288"):
         out = env.outdir("rate-" + rate)
         r = env.preload_input([prog, "300"], out, {"HEAPSCOPE_RATE": rate})
