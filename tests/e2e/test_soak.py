@@ -190,12 +190,7 @@ def main():
           f"periodic snapshots: {len(seqs)} on disk, newest #{seqs[-1] if seqs else None}")
     final = final_path(out)
     if check(os.path.exists(final), "heap.final.pb.gz was not written"):
-        # The leak at its size, within 5 sampling standard deviations.
-        got = env.top(final, "inuse_space")
-        est = sum(v for fn, v in got.items() if re.search(r"(^|::)LeakBlock(\(|$)", fn))
-        sd = math.sqrt(leaked_bytes * RATE)
-        check(abs(est - leaked_bytes) <= 5 * sd + RATE,
-              f"LeakBlock in use {est}, true {leaked_bytes} (sd {sd:.0f})")
+        check_leak(env, final, leaked_bytes, RATE, "")
         text = env.go_pprof_top(final)
         kv = runtime_comments(text)
         check(kv.get("dropped_samples") == "0", f"final profile reports drops: {kv}")
@@ -227,12 +222,19 @@ def tagged_soak(env, prog, plain, seconds):
     leaked_bytes = int(m.group(3))
     final = final_path(out)
     if check(os.path.exists(final), "64K: heap.final.pb.gz was not written"):
-        got = env.top(final, "inuse_space")
-        est = sum(v for fn, v in got.items() if re.search(r"(^|::)LeakBlock(\(|$)", fn))
-        sd = math.sqrt(leaked_bytes * rate)
-        check(abs(est - leaked_bytes) <= 5 * sd + rate,
-              f"64K: LeakBlock in use {est}, true {leaked_bytes} (sd {sd:.0f})")
+        est = check_leak(env, final, leaked_bytes, rate, "64K: ")
         print(f"soak at 64K: {seconds:.0f} s, {m.group(1)} rounds, LeakBlock {est} of {leaked_bytes}")
+
+
+def check_leak(env, final, leaked_bytes, rate, label):
+    """The leak at its size in the final profile, within 5 sampling
+    standard deviations; returns the estimate."""
+    got = env.top(final, "inuse_space")
+    est = sum(v for fn, v in got.items() if re.search(r"(^|::)LeakBlock(\(|$)", fn))
+    sd = math.sqrt(leaked_bytes * rate)
+    check(abs(est - leaked_bytes) <= 5 * sd + rate,
+          f"{label}LeakBlock in use {est}, true {leaked_bytes} (sd {sd:.0f})")
+    return est
 
 
 if __name__ == "__main__":

@@ -55,9 +55,10 @@ namespace {
 bool IsPowerOfTwo(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 // calloc's memory must read as zero. A page-aligned (or aligned and
-// tagged) sampled block comes from memalign, which does not zero; but when glibc served it from a fresh
-// mmap (large blocks) it is zero already, and writing it would make every
-// page resident, which the program's own calloc would not have done.
+// tagged) sampled block comes from memalign, which does not zero; but when
+// glibc served it from a fresh mmap (large blocks) it is zero already, and
+// writing it would make every page resident, which the program's own
+// calloc would not have done.
 bool NeedsZeroing(void* p) {
   if (!GlobalState().real_is_glibc) return true;
   constexpr size_t kIsMmapped = 2;  // glibc's chunk header flag
@@ -97,12 +98,18 @@ HS_NOINLINE void* AllocDeferred(size_t size, size_t align, bool zero) {
   return p;
 }
 
-// A tagged block (recorder.h) of `size` bytes: glibc's, `align` bytes
-// larger (16 for malloc's alignment) with the tag in front.
-void* TaggedAlloc(size_t size, size_t align, bool zero) {
-  size_t offset = align <= 16 ? 16 : align;
+// Where the program's pointer sits in a block with 16 bytes of the
+// runtime's in front (a header or a tag): 16 bytes in for malloc's
+// alignment (`align` <= 16), else `align` bytes in.
+size_t RoomFor(size_t align) { return align <= 16 ? 16 : align; }
+
+// The real allocator's block for `size` bytes with RoomFor(align) bytes in
+// front; returns the program's pointer in it (zeroed when `zero`), or
+// nullptr, with ENOMEM beyond `max_size`.
+char* BlockWithRoom(size_t size, size_t align, bool zero, size_t max_size) {
+  size_t offset = RoomFor(align);
   size_t total;
-  if (HS_UNLIKELY(__builtin_add_overflow(size, offset, &total))) {
+  if (HS_UNLIKELY(size > max_size || __builtin_add_overflow(size, offset, &total))) {
     errno = ENOMEM;
     return nullptr;
   }
@@ -110,12 +117,18 @@ void* TaggedAlloc(size_t size, size_t align, bool zero) {
   if (offset == 16) {
     base = zero ? real.calloc(1, total) : real.malloc(total);
   } else {
-    base = real.memalign(offset, total);
-    if (base != nullptr && zero && NeedsZeroing(base)) memset(base, 0, total);
+    base = real.memalign(align, total);
   }
   if (HS_UNLIKELY(base == nullptr)) return nullptr;
-  void* p = static_cast<char*>(base) + offset;
-  SetTag(p, offset);
+  char* p = static_cast<char*>(base) + offset;
+  if (zero && offset != 16 && NeedsZeroing(base)) memset(p, 0, size);
+  return p;
+}
+
+// A tagged block (recorder.h) of `size` bytes.
+void* TaggedAlloc(size_t size, size_t align, bool zero) {
+  char* p = BlockWithRoom(size, align, zero, ~size_t{0});
+  if (p != nullptr) SetTag(p, RoomFor(align));
   return p;
 }
 
@@ -224,22 +237,9 @@ HS_ALWAYS_INLINE void ResetHeader(void* p, size_t size) {
 // block for malloc's alignment (`align` <= 16), else at offset `align`.
 HS_NOINLINE void* HeaderAlloc(size_t size, size_t align, bool zero) {
   if (HS_UNLIKELY(real.malloc == nullptr)) return BootstrapAlloc(size, align < 16 ? 16 : align);
-  size_t offset = align <= 16 ? 16 : align;
-  size_t total;
-  if (HS_UNLIKELY(size > kHeaderMaxSize || __builtin_add_overflow(size, offset, &total))) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  void* base;
-  if (offset == 16) {
-    base = zero ? real.calloc(1, total) : real.malloc(total);
-  } else {
-    base = real.memalign(align, total);
-  }
-  if (HS_UNLIKELY(base == nullptr)) return nullptr;
-  char* p = static_cast<char*>(base) + offset;
-  if (zero && offset != 16) memset(p, 0, size);
-  HeaderOf(p)->offset = static_cast<uint32_t>(offset);
+  char* p = BlockWithRoom(size, align, zero, kHeaderMaxSize);
+  if (HS_UNLIKELY(p == nullptr)) return nullptr;
+  HeaderOf(p)->offset = static_cast<uint32_t>(RoomFor(align));
   ResetHeader(p, size);
   RecordHeaderAlloc(p, size);
   return p;
