@@ -99,6 +99,17 @@ void EnvSize(const char* name, uint64_t* out, uint64_t min) {
   *out = x;
 }
 
+void EnvDuration(const char* name, uint64_t* out_ns, const char* expected) {
+  const char* v = getenv(name);
+  if (v == nullptr || *v == '\0') return;
+  uint64_t ns;
+  if (!base::ParseDuration(v, &ns)) {
+    Warn(name, v, expected);
+    return;
+  }
+  *out_ns = ns;
+}
+
 // Copies a variable into a fixed buffer; too long is reported and ignored.
 void EnvString(const char* name, char* out, size_t cap) {
   const char* v = getenv(name);
@@ -113,14 +124,9 @@ void EnvString(const char* name, char* out, size_t cap) {
 void ReadConfig(Config* c) {
   c->enabled = EnvFlag("HEAPSCOPE_ENABLED", true);
   EnvSize("HEAPSCOPE_RATE", &c->rate, 1);
-  if (const char* v = getenv("HEAPSCOPE_INTERVAL"); v != nullptr && *v != '\0') {
-    uint64_t ns;
-    if (base::ParseDuration(v, &ns)) {
-      c->interval_ns = ns;
-    } else {
-      Warn("HEAPSCOPE_INTERVAL", v, "expected a duration such as 10s or 500ms");
-    }
-  }
+  EnvDuration("HEAPSCOPE_INTERVAL", &c->interval_ns, "expected a duration such as 10s or 500ms");
+  EnvDuration("HEAPSCOPE_MALLINFO_MAX", &c->mallinfo_max_ns,
+              "expected a duration such as 10ms (0: never read)");
   if (const char* v = getenv("HEAPSCOPE_KEEP"); v != nullptr && *v != '\0') {
     uint64_t n;
     if (base::ParseUint(v, &n)) {

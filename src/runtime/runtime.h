@@ -29,6 +29,9 @@ struct Config {
   uint64_t keep = 100;       // newest periodic snapshots kept on disk
   uint64_t max_stacks = 1 << 20;
   uint64_t max_live = 1 << 26;
+  // Longest a read of glibc's mallinfo2 may take before it is no longer
+  // made (memory_snapshot.cc); 0: never read.
+  uint64_t mallinfo_max_ns = 10'000'000;
   int dump_signal = 0;  // resolved at init (SIGRTMIN+7 by default); 0: off
   bool follow_fork = true;
   bool enabled = true;

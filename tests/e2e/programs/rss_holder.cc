@@ -7,6 +7,9 @@
 //                     on stdin, release it all, exit 0
 //   rss_holder grow   start small, sleep, make everything, sleep, exit
 //                     without releasing (for `heapscope run`'s summary)
+//   rss_holder fragment  a heap of 400,000 small blocks with every other
+//                     one freed (200,000 free chunks for glibc's mallinfo2
+//                     to walk, about 1 ms), held for 600 ms, then exit 0
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +100,22 @@ int main(int argc, char** argv) {
     usleep(400 * 1000);
     _exit(0);  // threads still parked, nothing released
   }
-  fprintf(stderr, "usage: rss_holder hold|grow\n");
+  if (strcmp(mode, "fragment") == 0) {
+    constexpr size_t kSmall = 400000;
+    auto** v = static_cast<char**>(malloc(kSmall * sizeof(char*)));
+    if (v == nullptr) return 2;
+    for (size_t i = 0; i < kSmall; i++) {
+      v[i] = static_cast<char*>(malloc(48 + (i % 7) * 16));
+      if (v[i] == nullptr) return 2;
+      v[i][0] = 1;
+    }
+    for (size_t i = 0; i < kSmall; i += 2) free(v[i]);
+    usleep(600 * 1000);
+    for (size_t i = 1; i < kSmall; i += 2) free(v[i]);
+    free(v);
+    printf("done\n");
+    return 0;
+  }
+  fprintf(stderr, "usage: rss_holder hold|grow|fragment\n");
   return 2;
 }
