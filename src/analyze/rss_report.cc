@@ -57,16 +57,27 @@ std::string RssGrowthLine(const RssParts& first, const RssParts& last, SizeStyle
   auto Bytes = [style](int64_t v) {
     return style == SizeStyle::kIec ? IecBytes(v) : Label(v, "bytes");
   };
-  std::map<std::string, int64_t> before;
-  for (const auto& [name, v] : first.parts) before[name] = v;
+  // Where one side knows the allocator's parts and the other does not
+  // (mallinfo2 not read for it), the other's "other" holds them: compare
+  // them there on both sides.
+  bool fold = first.allocator_known != last.allocator_known;
+  auto Folded = [fold](const RssParts& r) {
+    std::map<std::string, int64_t> m;
+    for (const auto& [name, v] : r.parts) {
+      bool allocator = name == "allocator_overhead" || name == "allocator_free";
+      m[fold && allocator ? "other" : name] += v;
+    }
+    return m;
+  };
+  std::map<std::string, int64_t> before = Folded(first);
   struct Delta {
     std::string name;
     int64_t bytes;
   };
   std::vector<Delta> grew, shrank;
-  for (const auto& [name, v] : last.parts) {
+  for (const auto& [name, v] : Folded(last)) {
     auto it = before.find(name);
-    if (it == before.end()) continue;  // not comparable (allocator unknown in one)
+    if (it == before.end()) continue;  // not comparable
     int64_t d = v - it->second;
     if (d > 0) grew.push_back({name, d});
     if (d < 0) shrank.push_back({name, -d});

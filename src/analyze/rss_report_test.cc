@@ -115,6 +115,22 @@ TEST(RssReportTest, SmallGrowthIsSummed) {
             "other 2.00 MiB (1.9%), 2 more parts 768 KiB");
 }
 
+TEST(RssReportTest, AllocatorKnownOnOneSideIsComparedInOther) {
+  // The first snapshot knows the allocator's parts; the last does not (its
+  // mallinfo2 was not read), so its "other" holds them.
+  RssParts first = Parts({{"heap", 20 * kMiB},
+                          {"allocator_overhead", 1 * kMiB},
+                          {"allocator_free", 9 * kMiB},
+                          {"other", 2 * kMiB}});
+  RssParts last = Parts({{"heap", 30 * kMiB}, {"other", 13 * kMiB}});
+  last.allocator_known = false;
+  EXPECT_EQ(RssGrowthLine(first, last),
+            "resident memory grew 11MB (32MB to 43MB), of which live heap 10MB (90.9%), "
+            "other 1MB (9.1%)");
+  EXPECT_EQ(RssGrowthLine(last, first),
+            "resident memory shrank 11MB (43MB to 32MB); shrank: live heap 10MB, other 1MB");
+}
+
 TEST(RssReportTest, ShrankAndUnchanged) {
   RssParts a = Parts({{"heap", 50 * kMiB}, {"files", 2 * kMiB}});
   RssParts b = Parts({{"heap", 10 * kMiB}, {"files", 3 * kMiB}});
