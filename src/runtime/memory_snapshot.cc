@@ -98,7 +98,8 @@ AllocatorStats ReadAllocator() {
   // Its own work, not the time this thread waited to run on a busy machine.
   uint64_t start = base::ThreadCpuNs();
   struct mallinfo2 mi = f();
-  uint64_t took = base::ThreadCpuNs() - start;
+  uint64_t end = base::ThreadCpuNs();
+  uint64_t took = start != 0 && end > start ? end - start : 0;
   if (took > max_ns && !g_force_fresh.load(std::memory_order_acquire) &&
       !g_mallinfo2_too_slow.exchange(true)) {
     WarnMallinfo2TooSlow(took);
