@@ -106,7 +106,7 @@ size_t RoomFor(size_t align) { return align <= 16 ? 16 : align; }
 // The real allocator's block for `size` bytes with RoomFor(align) bytes in
 // front; returns the program's pointer in it (zeroed when `zero`), or
 // nullptr, with ENOMEM beyond `max_size`.
-char* BlockWithRoom(size_t size, size_t align, bool zero, size_t max_size) {
+HS_ALWAYS_INLINE char* BlockWithRoom(size_t size, size_t align, bool zero, size_t max_size) {
   size_t offset = RoomFor(align);
   size_t total;
   if (HS_UNLIKELY(size > max_size || __builtin_add_overflow(size, offset, &total))) {
