@@ -188,7 +188,8 @@ def fragmented(env, prog):
     the runtime stops reading it once a read took longer than
     HEAPSCOPE_MALLINFO_MAX (CPU time), but for the final profile. Over
     200,000 free chunks (about 1 ms a read), snapshots every 100 ms for
-    1.5 s: at 100us the first read past it is warned about once and later
+    3 s (fresh readings are spaced 19 times a reading's length, so even on
+    a loaded machine several come after the first slow one): at 100us the first read past it is warned about once and later
     snapshots have the allocator unknown, the final profile knows it
     again; at the default (10ms) every profile knows it; 0 never reads it."""
     cases = (("100us", {"glibc", "unknown"}, "glibc", 1),

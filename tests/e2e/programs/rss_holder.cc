@@ -9,7 +9,7 @@
 //                     without releasing (for `heapscope run`'s summary)
 //   rss_holder fragment  a heap of 400,000 small blocks with every other
 //                     one freed (200,000 free chunks for glibc's mallinfo2
-//                     to walk, about 1 ms), held for 1.5 s, then exit 0
+//                     to walk, about 1 ms), held for 3 s, then exit 0
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
       v[i][0] = 1;
     }
     for (size_t i = 0; i < kSmall; i += 2) free(v[i]);
-    usleep(1500 * 1000);
+    usleep(3000 * 1000);
     for (size_t i = 1; i < kSmall; i += 2) free(v[i]);
     free(v);
     printf("done\n");
