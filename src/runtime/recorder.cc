@@ -46,8 +46,9 @@ bool EveryAllocation() { return !GlobalState().align_sampled; }
 // counter, which costs only a probe of the live table.
 HS_ALWAYS_INLINE uint8_t* FilterSlot(uintptr_t p) { return PageFilterSlot(p); }
 
+// A tagged block is never in the filter: its tag says it is a sample.
 void FilterAdd(uintptr_t p) {
-  if (g_page_filter == nullptr) return;
+  if (g_page_filter == nullptr || IsTagged(reinterpret_cast<const void*>(p))) return;
   uint8_t* c = FilterSlot(p);
   uint8_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
   while (v != 255 && !__atomic_compare_exchange_n(c, &v, static_cast<uint8_t>(v + 1), true,
@@ -56,7 +57,7 @@ void FilterAdd(uintptr_t p) {
 }
 
 void FilterRemove(uintptr_t p) {
-  if (g_page_filter == nullptr) return;
+  if (g_page_filter == nullptr || IsTagged(reinterpret_cast<const void*>(p))) return;
   uint8_t* c = FilterSlot(p);
   uint8_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
   while (v != 255 && v != 0 &&
@@ -65,12 +66,13 @@ void FilterRemove(uintptr_t p) {
   }
 }
 
-// A tagged block is not in the filter: its tag says it is a sample.
+// A tagged block is in the table (unless it was full): no filter to ask,
+// no lock-free look for its absence first.
 bool RemoveLive(uintptr_t p, LiveEntry* e) {
   bool tagged = IsTagged(reinterpret_cast<const void*>(p));
   if (!tagged && !MayBeLiveSample(reinterpret_cast<const void*>(p))) return false;
   if (!g_live->Remove(p, e, EveryAllocation() || tagged)) return false;
-  if (!tagged) FilterRemove(p);
+  FilterRemove(p);
   return true;
 }
 
@@ -435,7 +437,7 @@ HS_ALWAYS_INLINE void RecordAllocImpl(void* p, size_t size, StackId id) {
       Account(replaced.stack, replaced.size, false);
       break;
     case LiveTable::InsertResult::kInserted:
-      if (!IsTagged(p)) FilterAdd(reinterpret_cast<uintptr_t>(p));
+      FilterAdd(reinterpret_cast<uintptr_t>(p));
       break;
   }
   Account(id, size, true, /*sample=*/true);
@@ -656,7 +658,7 @@ void AccountFree(const LiveEntry& e) { Account(e.stack, e.size, false); }
 void RestoreLive(void* p, const LiveEntry& e) {
   LiveEntry replaced;
   if (g_live->Insert(reinterpret_cast<uintptr_t>(p), e, &replaced) ==
-      LiveTable::InsertResult::kInserted && !IsTagged(p)) {
+      LiveTable::InsertResult::kInserted) {
     FilterAdd(reinterpret_cast<uintptr_t>(p));
   }
 }

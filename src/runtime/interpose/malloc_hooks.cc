@@ -135,8 +135,9 @@ void* TaggedAlloc(size_t size, size_t align, bool zero) {
 // The usable size of the program's block p.
 size_t UsableSize(void* p) {
   if (!IsTagged(p)) return real.malloc_usable_size(p);
-  auto offset = static_cast<size_t>(static_cast<char*>(p) - static_cast<char*>(TaggedBase(p)));
-  size_t n = real.malloc_usable_size(TaggedBase(p));
+  void* base = TaggedBase(p);
+  auto offset = static_cast<size_t>(static_cast<char*>(p) - static_cast<char*>(base));
+  size_t n = real.malloc_usable_size(base);
   return n > offset ? n - offset : 0;
 }
 
