@@ -450,6 +450,13 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
     fprintf(out, "heapscope: WARNING %" PRId64 " samples dropped (tables full): figures are low\n",
             dropped);
   }
+  if (int64_t unaged = Num(kv, "objects_without_age"); unaged > 0) {
+    fprintf(out,
+            "heapscope: WARNING %s recorded without an age (live object table full; raise "
+            "HEAPSCOPE_MAX_LIVE): their counts are kept, but the leak report cannot tell how "
+            "long they stayed\n",
+            Count(unaged, "object").c_str());
+  }
   PrintRss(out_dir, pid, kv, at_exit, out);
   if (before_exit) {
     fprintf(out, "heapscope: in use at the last snapshot before exit, by leading stacks:\n");

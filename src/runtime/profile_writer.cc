@@ -722,6 +722,11 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
     // Signal handlers' allocations that found the deferred queue full.
     Comment(Format("heapscope: dropped_in_signal_handler=", g.dropped_deferred.load()));
   }
+  if (g.objects_without_age.load() != 0) {
+    // Counted, not dropped: blocks with headers keep their counts, but the
+    // leak report cannot tell how old these objects are.
+    Comment(Format("heapscope: objects_without_age=", g.objects_without_age.load()));
+  }
   int64_t peak = g.peak_inuse_bytes_fx.load();
   uint64_t peak_fx = peak > 0 ? static_cast<uint64_t>(peak) : 0;
   if (peak_fx < inuse_total_fx) peak_fx = inuse_total_fx;
@@ -988,6 +993,9 @@ bool WriteHeapProfileText(format::ByteSink* sink, const HeapProfileOptions& opti
   out.Str("# Frees = ").Uint(t.free_objects).Str("\n");
   out.Str("# Samples = ").Uint(SamplesRecorded()).Str("\n");
   out.Str("# DroppedSamples = ").Uint(dropped).Str("\n");
+  if (uint64_t n = g.objects_without_age.load(); n != 0) {
+    out.Str("# ObjectsWithoutAge = ").Uint(n).Str("\n");
+  }
   out.Str("# RecordNs = ").Uint(RecordNs()).Str("\n");
   out.Str("# Stacks = ").Uint(nstacks).Str("\n");
   out.Str("# ProfilerMemory = ").Uint(base::ProfilerMappedBytes()).Str("\n");

@@ -492,6 +492,7 @@ HS_ALWAYS_INLINE void RecordHeadered(void* p, size_t size, StackId id) {
     switch (g_live->Insert(reinterpret_cast<uintptr_t>(p), LiveEntry{size, id, BirthNow()},
                            &replaced)) {
       case LiveTable::InsertResult::kFull:
+        GlobalState().objects_without_age.fetch_add(1, std::memory_order_relaxed);
         WarnNoAgesOnce();
         break;  // this one goes without an age
       case LiveTable::InsertResult::kReplaced:

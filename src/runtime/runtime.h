@@ -80,6 +80,9 @@ struct State {
   std::atomic<uint64_t> dropped_stacks{0};   // stack depot full
   std::atomic<uint64_t> dropped_live{0};     // live table full
   std::atomic<uint64_t> dropped_deferred{0};  // signal handler's queue full
+  // Objects recorded without an age: the live table was full while blocks
+  // had headers, which keep their counts (not a drop).
+  std::atomic<uint64_t> objects_without_age{0};
   std::atomic<bool> warned_drop{false};
   // Unbiased estimates in 1/256 units, for peak tracking.
   std::atomic<int64_t> inuse_bytes_fx{0};

@@ -12,7 +12,8 @@ Below a rate of 64 KiB (and in every-allocation mode) blocks carry their
 stack and size in a header and the live table is only for the objects'
 ages: the live limit is tried at 64 KiB, where the table is a sampled
 object's only record, and at rate 2 a full table must drop nothing, leave
-the counts exact and say once that objects go without ages.
+the counts exact, say once that objects go without ages, and count them
+(`objects_without_age=N` in the profile).
 """
 import os
 import re
@@ -79,15 +80,23 @@ def main():
     if text is not None:
         kv = runtime_comments(text)
         check(kv.get("dropped_samples") == "0", f"rate 2, MAX_LIVE=10: samples dropped: {kv}")
+        # The objects that went without an age are counted (LiveMany's 5000
+        # all live at once, against a table of 10 per shard).
+        unaged = int(kv.get("objects_without_age", "0"))
+        print(f"rate 2, MAX_LIVE=10: objects_without_age={unaged}")
+        check(1000 <= unaged <= 5000,
+              f"rate 2, MAX_LIVE=10: objects_without_age={unaged}, expected most of 5000: {kv}")
 
     # The default limits: nothing dropped, exact, deep stacks truncated.
     out = env.outdir("default")
     r = env.preload_input([prog, "stacks"], out, {"HEAPSCOPE_RATE": "1"})
     check(r.returncode == 0 and r.stderr == "", f"default limits: {r.returncode} {r.stderr!r}")
+    # (and ages for every object: no objects_without_age comment)
     text = env.check_exact(final_path(out), {"DeepLeaf": (19200, 19200, 300, 300)}, "default limits")
     if text is not None:
         kv = runtime_comments(text)
         check(kv.get("dropped_samples") == "0", f"default limits: samples dropped: {kv}")
+        check("objects_without_age" not in kv, f"default limits: objects without age: {kv}")
         check("[truncated]" in text, "stacks deeper than 128 frames have no [truncated] frame")
     finish(env, "test_tables_full")
 

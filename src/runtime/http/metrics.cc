@@ -30,6 +30,8 @@ struct Figures {
   uint64_t samples = 0;
   uint64_t dropped_stacks = 0;
   uint64_t dropped_live = 0;
+  uint64_t dropped_deferred = 0;     // a signal handler's queue was full
+  uint64_t objects_without_age = 0;  // live table full with block headers (not dropped)
   uint64_t record_ns = 0;
   uint64_t profiler_bytes = 0;
   uint64_t uptime_ms = 0;
@@ -92,6 +94,8 @@ void Collect(Figures* f) {
   f->samples = SamplesRecorded();
   f->dropped_stacks = g.dropped_stacks.load();
   f->dropped_live = g.dropped_live.load();
+  f->dropped_deferred = g.dropped_deferred.load();
+  f->objects_without_age = g.objects_without_age.load();
   f->record_ns = RecordNs();
   f->profiler_bytes = base::ProfilerMappedBytes();
   uint64_t up_ns = NowNs(CLOCK_MONOTONIC) - g.start_ns;
@@ -167,9 +171,11 @@ void ServeVars(Reply* reply) {
   JsonField(t, "open_fds", f.open_fds);
   JsonField(t, "sample_rate_bytes", f.rate);
   JsonField(t, "samples", f.samples);
-  JsonField(t, "dropped_samples", f.dropped_stacks + f.dropped_live);
+  JsonField(t, "dropped_samples", f.dropped_stacks + f.dropped_live + f.dropped_deferred);
   JsonField(t, "dropped_samples_stack_depot_full", f.dropped_stacks);
   JsonField(t, "dropped_samples_live_table_full", f.dropped_live);
+  JsonField(t, "dropped_samples_signal_handler_queue_full", f.dropped_deferred);
+  JsonField(t, "objects_without_age", f.objects_without_age);
   JsonField(t, "record_ns", f.record_ns);
   JsonField(t, "stacks", f.heap.stacks);
   JsonField(t, "profiler_memory_bytes", f.profiler_bytes);
@@ -262,6 +268,12 @@ void ServeMetrics(Reply* reply) {
       .Uint(f.dropped_stacks)
       .Char('\n');
   t.Str("heapscope_samples_dropped_total{table=\"live_objects\"} ").Uint(f.dropped_live).Char('\n');
+  t.Str("heapscope_samples_dropped_total{table=\"signal_handler_queue\"} ")
+      .Uint(f.dropped_deferred)
+      .Char('\n');
+  Metric(t, "heapscope_objects_without_age_total", "counter",
+         "Objects recorded without an age (live object table full; their counts are kept).",
+         f.objects_without_age);
   t.Str(
       "# HELP heapscope_record_seconds_total CPU time the profiler spent recording sampled "
       "allocations and frees (stack walks, tables, counts).\n");
