@@ -4,7 +4,7 @@
 # that are not leaks, and heapscope prints what it found when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh build
+scripts/install-deps.sh demo
 scripts/build.sh >/dev/null
 build=${BUILD_DIR:-build}
 out=$(mktemp -d /tmp/heapscope-demo.XXXXXX)

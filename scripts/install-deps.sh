@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what heapscope needs on Debian 12, as root. Only missing packages
-# are installed, so a second run is quick. Usage: install-deps.sh [build|test|bench]
+# are installed, so a second run is quick. Usage: install-deps.sh [build|demo|test|bench]
 set -euo pipefail
 what=${1:-build}
 
@@ -13,6 +13,12 @@ pkgs+=(libcurl4-openssl-dev)
 # `heapscope web`: its HTTP server, and the page built from web/ with npm.
 pkgs+=(libcpp-httplib-dev)
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+if [ "$what" = demo ] || [ "$what" = test ]; then
+  # glibc's separate debug symbols: the runtime names glibc's local
+  # functions from them (start_thread, at the root of every thread's stack,
+  # instead of libc.so.6+0x...; tests/e2e/test_threads.py).
+  pkgs+=(libc6-dbg)
+fi
 if [ "$what" = test ]; then
   # Real clients the tests use: Go's pprof reads every profile we write.
   pkgs+=(golang-go prometheus)
@@ -27,9 +33,6 @@ if [ "$what" = test ]; then
   pkgs+=(chromium)
   # A TLS server for the https input test (tests/e2e/test_https.py).
   pkgs+=(openssl)
-  # glibc's separate debug symbols: the runtime names glibc's local
-  # functions (start_thread) from them (tests/e2e/test_threads.py).
-  pkgs+=(libc6-dbg)
 fi
 if [ "$what" = bench ]; then
   # The tools bench/run_bench.py compares with, and GNU time for peak RSS.
