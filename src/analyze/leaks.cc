@@ -13,6 +13,7 @@
 #include "analyze/function_names.h"
 #include "analyze/node_table.h"
 #include "analyze/runtime_comments.h"
+#include "analyze/symbolizer.h"
 #include "analyze/units.h"
 #include "format/profile_reader.h"
 
@@ -171,10 +172,12 @@ namespace {
 
 constexpr std::string_view kJitFrame = "[jit]\n";
 
-// Calls fn(stack key, frames shown, leaf name, values, sample index) for
-// every sample: the key is the frame names, leaf first, each followed by
-// '\n', with JIT code as kJitFrame (ShownFrames); the frames shown name
-// every frame ("" when they equal the key). The leaf is the key's.
+// Calls fn(stack key, frames shown, leaf name, values, sample index,
+// locations) for every sample: the key is the frame names, leaf first,
+// each followed by '\n', with JIT code as kJitFrame (ShownFrames); the
+// frames shown name every frame ("" when they equal the key). The leaf is
+// the key's. `locations` holds, for each frame shown, the index of its
+// location when that location makes just this one frame (else kNoIndex).
 template <typename Fn>
 void ForEachStack(const format::Profile& p, Fn fn) {
   NodeTable nodes = NodeTable::Build(p);
@@ -182,21 +185,25 @@ void ForEachStack(const format::Profile& p, Fn fn) {
   // JIT code from the rest.
   const bool has_mappings = !p.mappings.empty();
   std::string key, shown;
+  std::vector<uint32_t> frame_locs;
   for (size_t i = 0; i < p.samples.size(); i++) {
     auto v = p.samples.Values(i);
     auto locs = p.samples.Locations(i);
     size_t skip = nodes.PrunedPrefix(locs);
     key.clear();
     shown.clear();
+    frame_locs.clear();
     bool differs = false;
     std::string leaf;
     for (size_t l = skip; l < locs.size(); l++) {
       const format::Location& loc = p.locations[locs[l]];
       bool jit = has_mappings && loc.mapping == format::kNoIndex && loc.address != 0;
-      for (NodeId n : nodes.NodesOf(locs[l])) {
+      auto loc_nodes = nodes.NodesOf(locs[l]);
+      for (NodeId n : loc_nodes) {
         std::string name = ShortName(nodes.Name(n));
         shown += name;
         shown += '\n';
+        frame_locs.push_back(loc_nodes.size() == 1 ? locs[l] : format::kNoIndex);
         if (jit) {
           differs = true;
           if (key.ends_with(kJitFrame)) continue;
@@ -207,7 +214,7 @@ void ForEachStack(const format::Profile& p, Fn fn) {
         key += '\n';
       }
     }
-    fn(key, differs ? shown : std::string(), leaf, v, i);
+    fn(key, differs ? shown : std::string(), leaf, v, i, frame_locs);
   }
 }
 
@@ -263,7 +270,7 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
   const format::StringIndex age_key = AgeLabelKey(p);
   ShownPicker picker(&snap.shown);
   ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string& leaf,
-                      auto v, size_t i) {
+                      auto v, size_t i, const std::vector<uint32_t>&) {
     InUse in{v[is], io >= 0 ? v[io] : 0};
     snap.total.bytes += in.bytes;
     snap.total.objects += in.objects;
@@ -318,7 +325,7 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
   }
   ShownPicker picker(&r.shown);
   ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string&,
-                      auto v, size_t) {
+                      auto v, size_t, const std::vector<uint32_t>&) {
     InUse in{v[value], count >= 0 ? v[count] : 0};
     r.total.bytes += in.bytes;
     r.total.objects += in.objects;
@@ -329,6 +336,87 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
     s.objects += in.objects;
   });
   return r;
+}
+
+namespace {
+
+// The value a stack is weighed by: in-use bytes (heap), else the resource
+// profile's own (fds, threads, mapped bytes); -1 when none.
+int WeightIndex(const format::Profile& p) {
+  for (const char* name : {"inuse_space", "fds", "threads", "threadcreate", "space"}) {
+    if (int i = TypeIndex(p, name); i >= 0) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+FrameSources StackSources(const format::Profile& profile, const format::Profile& symbolized) {
+  FrameSources out;
+  if (symbolized.locations.size() != profile.locations.size() ||
+      symbolized.samples.size() != profile.samples.size()) {
+    return out;  // not the same profile
+  }
+  const int weight = WeightIndex(profile);
+  std::unordered_map<std::string, int64_t> best;
+  ForEachStack(profile, [&](const std::string& key, const std::string&, const std::string&, auto v,
+                            size_t, const std::vector<uint32_t>& frame_locs) {
+    int64_t w = weight >= 0 ? v[weight] : 0;
+    auto [it, inserted] = best.try_emplace(key, w);
+    if (!inserted && w <= it->second) return;
+    std::vector<std::string> lines;
+    lines.reserve(frame_locs.size());
+    bool any = false;
+    for (uint32_t li : frame_locs) {
+      std::string where;
+      if (li != format::kNoIndex) {
+        auto chain = symbolized.LinesOf(symbolized.locations[li]);
+        if (!chain.empty() && chain.back().line > 0) {
+          std::string_view file = symbolized.String(symbolized.FunctionOf(chain.back()).filename);
+          if (!file.empty()) {
+            where = std::string(file) + ":" + std::to_string(chain.back().line);
+            any = true;
+          }
+        }
+      }
+      lines.push_back(std::move(where));
+    }
+    if (!any) return;  // a larger sample with lines may come; this one says nothing
+    it->second = w;
+    out[key] = std::move(lines);
+  });
+  return out;
+}
+
+void AddSourceLines(std::vector<LeakSnapshot>* snaps, const SymbolizeOptions& options) {
+  namespace fs = std::filesystem;
+  auto sources_of = [&](const std::string& file) -> FrameSources {
+    auto plain = format::ReadProfileFile(file);
+    auto symbolized = format::ReadProfileFile(file);
+    if (!plain.ok() || !symbolized.ok()) return {};
+    if (!Symbolize(*symbolized, options).ok()) return {};
+    return StackSources(*plain, *symbolized);
+  };
+  // The newest snapshot before exit and the one at exit: the report's
+  // frames shown are theirs.
+  size_t n = snaps->size();
+  size_t first = n >= 2 && snaps->back().at_exit ? n - 2 : (n >= 1 ? n - 1 : 0);
+  for (size_t i = first; i < n; i++) {
+    LeakSnapshot& snap = (*snaps)[i];
+    std::error_code ec;
+    fs::path path(snap.source);
+    if (!fs::is_regular_file(path, ec)) continue;  // a live endpoint's
+    snap.sources = sources_of(snap.source);
+    std::string name = path.filename().string();
+    if (!name.starts_with("heap.")) continue;
+    for (LeakKind kind : kResourceKinds) {
+      ResourceSnapshot& res = snap.resources[ResourceIndex(kind)];
+      if (!res.present) continue;
+      fs::path sibling =
+          path.parent_path() / (std::string(LeakKindProfileName(kind)) + name.substr(4));
+      res.sources = sources_of(sibling.string());
+    }
+  }
 }
 
 std::optional<SnapshotName> ParseSnapshotName(std::string_view name) {
@@ -556,10 +644,13 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
   // The frames shown for each key, the newest snapshot's (the profile at
   // exit included: a JIT may name its code only then).
   ShownFrames shown;
+  FrameSources sources;
   for (const LeakSnapshot& s : all) {
     for (const auto& [k, v] : s.shown) shown[k] = v;
+    for (const auto& [k, v] : s.sources) sources[k] = v;
     for (const ResourceSnapshot& res : s.resources) {
       for (const auto& [k, v] : res.shown) shown[k] = v;
+      for (const auto& [k, v] : res.sources) sources[k] = v;
     }
   }
 
@@ -596,6 +687,12 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
       auto shown_it = by_function ? shown.end() : shown.find(key);
       sus.frames = by_function ? std::vector<std::string>{key}
                                : SplitKey(shown_it != shown.end() ? shown_it->second : key);
+      if (!by_function) {
+        auto src = sources.find(key);
+        if (src != sources.end() && src->second.size() == sus.frames.size()) {
+          sus.sources = src->second;
+        }
+      }
       sus.inuse = s.last.bytes;
       sus.inuse_objects = s.last.objects;
       sus.growth_per_sec = tr.slope;
@@ -737,9 +834,18 @@ std::string FormatLeaksText(const LeakReport& r) {
                     100 * s.confidence, 100 * s.share_of_growth,
                     std::string(LeakKindName(s.kind)).c_str());
       out += buf;
-      const size_t kFrames = 6;
+      // Six frames; a seventh takes the line "... 1 more frame" would.
+      const size_t kFrames = s.frames.size() == 7 ? 7 : 6;
       for (size_t f = 0; f < s.frames.size() && f < kFrames; f++) {
-        out += "      " + s.frames[f] + "\n";
+        out += "      " + s.frames[f];
+        if (f < s.sources.size() && !s.sources[f].empty()) {
+          // The file's name: the JSON has the whole path.
+          std::string_view where = s.sources[f];
+          if (size_t slash = where.rfind('/'); slash != where.npos) where.remove_prefix(slash + 1);
+          out += "  ";
+          out += where;
+        }
+        out += "\n";
       }
       if (s.frames.size() > kFrames) {
         out += "      ... " + std::to_string(s.frames.size() - kFrames) + " more frames\n";
@@ -784,6 +890,8 @@ std::string FormatLeaksJson(const LeakReport& r) {
     j["unit"] = s.kind == LeakKind::kHeap || s.kind == LeakKind::kMmap ? "bytes" : "count";
     j["verdict"] = std::string(VerdictName(s.verdict));
     j["frames"] = s.frames;
+    j["sources"] = s.sources.size() == s.frames.size() ? s.sources
+                                                       : std::vector<std::string>(s.frames.size());
     j["inuse"] = s.inuse;
     j["inuse_objects"] = s.inuse_objects;
     j["growth_per_sec"] = s.growth_per_sec;

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "analyze/symbolizer.h"
 #include "analyze/trend.h"
 #include "format/profile.h"
 
@@ -56,11 +57,16 @@ inline size_t ResourceIndex(LeakKind kind) { return static_cast<size_t>(kind) - 
 // frames, so a stack keeps its key from snapshot to snapshot. The frames
 // shown for a key, when they differ from it: those of its largest sample.
 using ShownFrames = std::unordered_map<std::string, std::string>;
+// Where each frame shown for a key is in the source, "FILE:LINE" ("" for a
+// frame with no line known), one per frame shown: from DWARF (see
+// AddSourceLines) or from the lines the profile carries (Go's).
+using FrameSources = std::unordered_map<std::string, std::vector<std::string>>;
 
 struct ResourceSnapshot {
   bool present = false;
   std::unordered_map<std::string, InUse> stacks;
   ShownFrames shown;
+  FrameSources sources;
   InUse total;
   // The process's open-file limit (fd profiles whose comments carry
   // `fd_limit=`), for the projection of a descriptor leak.
@@ -76,6 +82,7 @@ struct LeakSnapshot {
   // leaf function's name (functions).
   std::unordered_map<std::string, InUse> stacks;
   ShownFrames shown;
+  FrameSources sources;
   std::unordered_map<std::string, InUse> functions;
   // In-use bytes by age, for the keys above that have any.
   std::unordered_map<std::string, AgeHistogram> stack_ages;
@@ -131,6 +138,22 @@ void ReadResourceSiblings(const std::string& heap_file, LeakSnapshot* snap,
 format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(
     const std::vector<std::string>& sources, long pid, std::vector<std::string>* warnings);
 
+// The source line of every frame of every stack of `profile` (keyed as
+// SummarizeSnapshot and SummarizeResource key them), from `symbolized`:
+// the same profile read again and given DWARF lines (Symbolize), whose
+// locations match it index for index (or `profile` itself, when it carries
+// lines). A frame gets the line in the function it names: the last of its
+// location's inline chain. Of a key's samples, the largest one's lines
+// (as the frames shown are the largest one's).
+FrameSources StackSources(const format::Profile& profile, const format::Profile& symbolized);
+
+// Gives the newest snapshots of a series read from files (the newest
+// before exit and the one at exit), and their resource siblings, the
+// source lines of their stacks: each file is read again and symbolized
+// from DWARF (Symbolize with `options`; binaries not found are skipped
+// quietly). Snapshots from elsewhere (a live endpoint) are left alone.
+void AddSourceLines(std::vector<LeakSnapshot>* snaps, const SymbolizeOptions& options);
+
 struct LeakOptions {
   TrendOptions trend;               // trend.rate is taken from the snapshots.
   size_t max_suspects = 10;         // Stacks shown (and functions shown).
@@ -143,6 +166,8 @@ struct LeakSuspect {
   size_t rank = 0;                  // 1 = fastest growing of its kind.
   Verdict verdict = Verdict::kGrowing;
   std::vector<std::string> frames;  // Leaf first.
+  // Beside frames, one each: "FILE:LINE" or "" (empty when none is known).
+  std::vector<std::string> sources;
   int64_t inuse = 0;                // In the last snapshot: bytes (heap, mmap), count (fd, thread).
   int64_t inuse_objects = 0;        // Objects, descriptors, threads, mappings.
   double growth_per_sec = 0;        // Theil-Sen slope of `inuse`.

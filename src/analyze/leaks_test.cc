@@ -104,6 +104,64 @@ TEST(LeaksTest, FindsTheLeakAndRulesOutTheRest) {
   EXPECT_TRUE(j["time_to_limit_sec"].is_number());
 }
 
+// A frame's source line comes from the symbolized twin of the profile:
+// the line in the function the frame names (the outermost of an inline
+// chain), of the key's largest sample; the keys stay the plain profile's.
+TEST(LeaksTest, StackSourcesFromTheSymbolizedTwin) {
+  format::Profile plain = Snapshot(0, 1001, 0, 0, 0);  // Remember: 500 at 0x1000, 501 at 0x1008
+  format::Profile sym = Snapshot(0, 1001, 0, 0, 0);
+  auto file = [&](const std::string& name, const std::string& path) {
+    for (format::Function& fn : sym.functions) {
+      if (sym.String(fn.name) == name) fn.filename = sym.AddString(path);
+    }
+  };
+  file("main", "/src/main.cc");
+  file("Sessions::Remember(int)", "/src/sessions.cc");
+  for (format::Location& loc : sym.locations) {
+    const std::string name(sym.String(sym.FunctionOf(sym.LinesOf(loc)[0]).name));
+    if (name == "main") sym.lines[loc.line_begin].line = 5;
+    if (loc.address == 0x1000) sym.lines[loc.line_begin].line = 10;
+    if (loc.address == 0x1008) {
+      // Inlined into Remember at line 20: an inner frame first.
+      format::Function inner;
+      inner.id = sym.functions.size() + 1;
+      inner.name = sym.AddString("std::make_unique");
+      inner.filename = sym.AddString("/usr/include/c++/12/bits/unique_ptr.h");
+      sym.functions.push_back(inner);
+      uint32_t outer = sym.lines[loc.line_begin].function;
+      loc.line_begin = static_cast<uint32_t>(sym.lines.size());
+      loc.line_count = 2;
+      sym.lines.push_back({static_cast<uint32_t>(sym.functions.size() - 1), 962, 0});
+      sym.lines.push_back({outer, 20, 0});
+    }
+  }
+  FrameSources sources = StackSources(plain, sym);
+  ASSERT_EQ(sources.count("Sessions::Remember\nmain\n"), 1u);
+  EXPECT_EQ(sources["Sessions::Remember\nmain\n"],
+            (std::vector<std::string>{"/src/sessions.cc:20", "/src/main.cc:5"}));
+  // A plain profile has no lines to give (line 1 of a function with no
+  // file); another profile is not its twin.
+  EXPECT_TRUE(StackSources(plain, plain).empty());
+  format::Profile other = Snapshot(0, 1001, 0, 0, 0);
+  other.locations.push_back(other.locations[0]);
+  EXPECT_TRUE(StackSources(plain, other).empty());
+
+  // The report gives them beside the frames, the newest snapshot's.
+  auto series = Series(12);
+  series.back().sources = sources;
+  LeakReport r = AnalyzeLeaks(series, LeakOptions{});
+  ASSERT_EQ(r.suspects.size(), 1u);
+  EXPECT_EQ(r.suspects[0].sources, sources["Sessions::Remember\nmain\n"]);
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("Sessions::Remember  sessions.cc:20\n"), std::string::npos) << text;
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_EQ(j["suspects"][0]["sources"][0], "/src/sessions.cc:20");
+  // Without lines, `sources` is still there, one "" per frame.
+  LeakReport plain_report = AnalyzeLeaks(Series(12), LeakOptions{});
+  auto pj = nlohmann::json::parse(FormatLeaksJson(plain_report));
+  EXPECT_EQ(pj["suspects"][0]["sources"], (std::vector<std::string>{"", ""}));
+}
+
 // Two stacks rising alike for 12 s; the newest profile carries ages: what
 // Sessions::Remember holds is as old as the run, what Pool::Take holds is
 // all under a second old (its objects turn over, the level rose anyway).

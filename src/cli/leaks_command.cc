@@ -36,11 +36,26 @@ struct LeaksCommandOptions {
   std::string every = "5s";
   std::string duration;
   std::string html;
+  std::vector<std::string> symbol_dirs;  // --symbols DIR
 };
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "heapscope: %s\n", message.c_str());
   return 1;
+}
+
+// The source lines of the stacks of a profile served by a live endpoint,
+// from DWARF when its binaries are on this machine: parsed twice, one copy
+// symbolized (analyze::StackSources).
+analyze::FrameSources SourcesOf(const format::ByteBuffer& bytes,
+                                const analyze::SymbolizeOptions& options) {
+  if (bytes.empty()) return {};
+  auto plain = format::ParseAnyProfile(format::ByteBuffer(bytes), "endpoint");
+  auto symbolized = format::ParseAnyProfile(format::ByteBuffer(bytes), "endpoint");
+  if (!plain.ok() || !symbolized.ok() || !analyze::Symbolize(*symbolized, options).ok()) {
+    return {};
+  }
+  return analyze::StackSources(*plain, *symbolized);
 }
 
 // The cgroup v2 memory limit of this process's cgroup, when one is set.
@@ -176,6 +191,9 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
   std::map<std::string, std::pair<double, size_t>> growing_since;  // First time, analyses.
   std::string ended_why;
   int failures_in_a_row = 0;
+  // The newest snapshot's profiles as served (heap, then fd, thread, mmap):
+  // symbolized for the report's source lines at the end.
+  format::ByteBuffer newest_bytes[4];
   const double start = MonotonicSec();
   for (size_t tick = 0;; tick++) {
     if (g_interrupted) {
@@ -184,7 +202,9 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
     }
     auto body = format::FetchHttp(base + "/debug/pprof/heap", fetch_timeout);
     format::Result<analyze::LeakSnapshot> snap = format::Error{""};
+    format::ByteBuffer heap_bytes;
     if (body.ok()) {
+      heap_bytes = *body;  // for the source lines of the report, if this one is the newest
       auto prof = format::ParseAnyProfile(std::move(*body), base + "/debug/pprof/heap");
       snap = prof.ok() ? analyze::SummarizeSnapshot(*prof, base + "/debug/pprof/heap")
                        : format::Result<analyze::LeakSnapshot>(format::Error{prof.error()});
@@ -214,14 +234,21 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
           if (rbody.error().find("HTTP 404") != std::string::npos) resource_gone[ri] = true;
           continue;
         }
+        format::ByteBuffer bytes = *rbody;
         auto rprof = format::ParseAnyProfile(std::move(*rbody), url);
         if (!rprof.ok()) continue;
         auto res = analyze::SummarizeResource(*rprof, kind, url);
-        if (res.ok()) snap->resources[ri] = std::move(*res);
+        if (res.ok()) {
+          snap->resources[ri] = std::move(*res);
+          newest_bytes[ri + 1] = std::move(bytes);
+        } else {
+          newest_bytes[ri + 1].clear();
+        }
       }
       if (!snaps.empty() && snap->time_sec <= snaps.back().time_sec) {
         snap->time_sec = snaps.back().time_sec + 1e-3;
       }
+      newest_bytes[0] = std::move(heap_bytes);
       snaps.push_back(std::move(*snap));
     }
     const double elapsed = MonotonicSec() - start;
@@ -270,6 +297,17 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
   if (tty) std::fprintf(stderr, "\n");
   std::fprintf(stderr, "heapscope: leaks: stopped (%s) after %zu snapshots\n", ended_why.c_str(),
                snaps.size());
+  if (!snaps.empty()) {
+    analyze::SymbolizeOptions symbols;
+    symbols.symbol_dirs = o.symbol_dirs;
+    snaps.back().sources = SourcesOf(newest_bytes[0], symbols);
+    for (analyze::LeakKind kind : analyze::kResourceKinds) {
+      const size_t ri = analyze::ResourceIndex(kind);
+      if (snaps.back().resources[ri].present) {
+        snaps.back().resources[ri].sources = SourcesOf(newest_bytes[ri + 1], symbols);
+      }
+    }
+  }
   analyze::LeakReport report = analyze::AnalyzeLeaks(snaps, options);
   std::string out = json ? analyze::FormatLeaksJson(report) : analyze::FormatLeaksText(report);
   if (!WriteOut(out, stdout)) return Fail("cannot write the report to standard output");
@@ -287,6 +325,9 @@ int RunLeaks(const LeaksCommandOptions& o) {
   auto snaps = analyze::LoadLeakSnapshots(o.sources, o.pid, &warnings);
   if (!snaps.ok()) return Fail(snaps.error());
   for (const auto& w : warnings) std::fprintf(stderr, "heapscope: warning: %s\n", w.c_str());
+  analyze::SymbolizeOptions symbols;
+  symbols.symbol_dirs = o.symbol_dirs;
+  analyze::AddSourceLines(&*snaps, symbols);
   analyze::LeakReport report = analyze::AnalyzeLeaks(*snaps, options);
   std::string out =
       o.format == "json" ? analyze::FormatLeaksJson(report) : analyze::FormatLeaksText(report);
@@ -312,6 +353,7 @@ void PrintRunLeakReport(const std::string& out_dir, long pid, FILE* out) {
   std::vector<std::string> warnings;
   auto snaps = analyze::LoadLeakSnapshots({out_dir}, pid, &warnings);
   if (!snaps.ok() || snaps->size() < options.trend.min_snapshots) return;
+  analyze::AddSourceLines(&*snaps, analyze::SymbolizeOptions{});
   analyze::LeakReport report = analyze::AnalyzeLeaks(*snaps, options);
   std::string text = analyze::FormatLeaksText(report);
   // Every line carries the "heapscope:" prefix like the rest of the summary.
@@ -362,6 +404,9 @@ CommandFn RegisterLeaksCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--duration", o->duration,
                   "Live endpoint: stop after this long (default: until Ctrl-C)");
+  cmd->add_option("--symbols", o->symbol_dirs,
+                  "Directory to look for binaries and debug files in, for the suspects' source "
+                  "lines (repeatable)");
   cmd->add_option("--html", o->html,
                   "Also write the leak-trend page (charts, flame graph, top, diff) as one HTML file");
   cmd->add_option("source", o->sources,

@@ -396,6 +396,8 @@ format::Result<std::unique_ptr<WebData>> WebData::Open(const WebOptions& options
     if (d->series_.empty()) {
       return format::Error{(dir ? src[0] : files[0]) + ": none of the snapshots could be read"};
     }
+    // The suspects' source lines, from DWARF (as the profile shown has them).
+    analyze::AddSourceLines(&d->series_, analyze::SymbolizeOptions{});
     files = {d->series_.front().source, d->series_.back().source};
     if (files[0] == files[1]) files.pop_back();
   }

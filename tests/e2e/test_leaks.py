@@ -14,6 +14,7 @@ closed), StartWorkerPool (4 threads from the start), RunShortTask (threads
 that end), MapScratchBuffer (1 MiB mapped and unmapped 10 times a
 second). Any other stack called growing fails too.
 Also: `--format json` has the documented schema (kind, rank, unit, ...),
+each suspect's scenario frame has its source line (`sources`, from DWARF),
 suspects are ordered by rank within kind, the run summary lists the fd and
 thread suspects, 2 snapshots say "not enough snapshots", bad input fails
 with one line.
@@ -105,6 +106,15 @@ def check_suspects(data, where, require=LEAKS):
                   f"{where}: heap suspect without old objects: {s}")
         else:
             check(s.get("oldest_age_sec", 0) is None, f"{where}: ages on a {s['kind']} suspect")
+        # Source lines beside the frames (leak_scenarios is built with
+        # DWARF): the scenario's own frame names its file and line.
+        check(isinstance(s.get("sources"), list) and len(s["sources"]) == len(s["frames"]),
+              f"{where}: no sources beside the frames: {s}")
+        o = owner(s["frames"])
+        if o is not None and len(s.get("sources", [])) == len(s["frames"]):
+            i = next(i for i, f in enumerate(s["frames"]) if o in f)
+            check(re.search(r"leak_scenarios\.cc:\d+$", s["sources"][i]),
+                  f"{where}: {o}'s frame has no source line: {s['sources']}")
     found, flagged = judge(data["suspects"])
     print(f"{where}: found", {k: sorted(v) for k, v in found.items()}, "flagged", flagged)
     for name in require:

@@ -16,7 +16,9 @@ The watchers start once the program's 8 MB LRU is full (see wait_lru_full).
     final report; exit 0;
   - `heapscope leaks URL --every 500ms --format json`, sent SIGINT once it
     holds 24 snapshots and 12 s have passed: exit 0 with the report of the snapshots so far (valid JSON
-    on stdout; the listener, fd and thread leaks in it, no decoy). At 9 s
+    on stdout; the listener, fd and thread leaks in it, no decoy; each
+    scenario frame with its source line, from the newest snapshot
+    symbolized here). At 9 s
     the final verdict called the LRU (filled in the first 3 s) growing in
     1 of 14 runs, hence 12 s.
 The slow heap leak (600 kB/s, ~17 samples in 15 s at 512 KiB) is not
@@ -147,6 +149,14 @@ def main():
             for name in ("LeakListener", "LeakFileDescriptor", "ParkThreadForever"):
                 check(LEAKS[name] in found.get(name, ()), f"interrupted: {name} not found: {found}")
             check(not flagged, f"interrupted: decoys flagged: {flagged}")
+            # The newest snapshot, symbolized here from the binaries it
+            # names: each scenario frame has its source line.
+            for sus in data["suspects"]:
+                srcs = sus.get("sources", [])
+                named = [i for i, f in enumerate(sus["frames"]) if any(n in f for n in LEAKS)]
+                check(len(srcs) == len(sus["frames"]) and named and
+                      re.search(r"leak_scenarios\.cc:\d+$", srcs[named[0]]),
+                      f"interrupted: no source line beside the scenario frame: {sus}")
 
         # Nobody listening: one line, exit 1.
         port = free_port()

@@ -138,8 +138,15 @@ function verdictBadge(v) {
   return h('span.badge', { class: 'badge v-' + v, text: v });
 }
 
-function stackList(frames) {
-  return h('ol.stack', {}, frames.slice(0, 12).map((f) => h('li', { text: f })), frames.length > 12 ? h('li.muted', { text: `… ${frames.length - 12} more` }) : '');
+// Each frame with its source line when known (the file's name; the whole
+// path on hover).
+function stackList(frames, sources) {
+  const frame = (f, i) => {
+    const src = (sources || [])[i];
+    if (!src) return h('li', { text: f });
+    return h('li', {}, f, ' ', h('span.src.muted', { title: src, text: src.slice(src.lastIndexOf('/') + 1) }));
+  };
+  return h('ol.stack', {}, frames.slice(0, 12).map(frame), frames.length > 12 ? h('li.muted', { text: `… ${frames.length - 12} more` }) : '');
 }
 
 // The frame a card is named by: the leaf for heap stacks (the analysis
@@ -176,7 +183,7 @@ function suspectCard(s, data, i, list) {
   const card = h('section.card.suspect', { 'data-list': list, 'data-kind': kind, 'data-unit': unit },
     h('div.card-head', {}, verdictBadge(s.verdict), kindBadge(kind), h('span.rank', { text: `#${i + 1}` }), name),
     h('div.card-body', {}, facts, body),
-    list === 'stack' ? h('details', {}, h('summary', { text: 'stack (leaf first)' }), stackList(s.frames)) : '',
+    list === 'stack' ? h('details', {}, h('summary', { text: 'stack (leaf first)' }), stackList(s.frames, s.sources)) : '',
   );
   const label = leaf.length > 40 ? leaf.slice(0, 40) + '…' : leaf;
   return { card, draw: () => chart(body, data.times, [{ label, values: s.series }], { height: 150, legend: false, unit, yLabel: unit === 'bytes' ? undefined : k.noun }) };

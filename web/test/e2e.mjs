@@ -204,6 +204,8 @@ async function viewsTest() {
   })));
   check(cards.length >= 4, `leaks: ${cards.length} suspect cards`);
   const cacheCard = cards.find((c) => c.kind === 'heap' && c.text.includes('LeakIntoUnboundedCache'));
+  // Frames carry their source lines (the scenarios are built with DWARF).
+  check(cacheCard && /LeakIntoUnboundedCache[^\n]*leak_scenarios\.cc:\d+/.test(cacheCard.stack), `leaks: the stack shows source lines (${cacheCard && cacheCard.stack.slice(0, 200)})`);
   check(cacheCard && /growing/.test(cacheCard.text), 'leaks: LeakIntoUnboundedCache is a suspect, verdict growing');
   check(cacheCard && /\/h/.test(cacheCard.text) && /time to limit\s+\S+/.test(cacheCard.text), 'leaks: growth per hour and time to limit shown');
   // Resource kinds: the fd and thread leaks, counted, not sized.
