@@ -340,6 +340,16 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
 
 namespace {
 
+// The resource profile the runtime wrote beside the heap snapshot
+// `heap_file` (heap.X -> fds.X, threadcreate.X, mmap.X); "" when
+// heap_file is not named heap.*.
+std::string SiblingPath(const std::string& heap_file, LeakKind kind) {
+  std::filesystem::path path(heap_file);
+  std::string name = path.filename().string();
+  if (!name.starts_with("heap.")) return "";
+  return (path.parent_path() / (std::string(LeakKindProfileName(kind)) + name.substr(4))).string();
+}
+
 // The value a stack is weighed by: in-use bytes (heap), else the resource
 // profile's own (fds, threads, mapped bytes); -1 when none.
 int WeightIndex(const format::Profile& p) {
@@ -362,8 +372,7 @@ FrameSources StackSources(const format::Profile& profile, const format::Profile&
   ForEachStack(profile, [&](const std::string& key, const std::string&, const std::string&, auto v,
                             size_t, const std::vector<uint32_t>& frame_locs) {
     int64_t w = weight >= 0 ? v[weight] : 0;
-    auto [it, inserted] = best.try_emplace(key, w);
-    if (!inserted && w <= it->second) return;
+    if (auto it = best.find(key); it != best.end() && w <= it->second) return;
     std::vector<std::string> lines;
     lines.reserve(frame_locs.size());
     bool any = false;
@@ -381,8 +390,8 @@ FrameSources StackSources(const format::Profile& profile, const format::Profile&
       }
       lines.push_back(std::move(where));
     }
-    if (!any) return;  // a larger sample with lines may come; this one says nothing
-    it->second = w;
+    if (!any) return;  // another sample of the key may have lines; this one says nothing
+    best[key] = w;
     out[key] = std::move(lines);
   });
   return out;
@@ -407,14 +416,10 @@ void AddSourceLines(std::vector<LeakSnapshot>* snaps, const SymbolizeOptions& op
     fs::path path(snap.source);
     if (!fs::is_regular_file(path, ec)) continue;  // a live endpoint's
     snap.sources = sources_of(snap.source);
-    std::string name = path.filename().string();
-    if (!name.starts_with("heap.")) continue;
     for (LeakKind kind : kResourceKinds) {
       ResourceSnapshot& res = snap.resources[ResourceIndex(kind)];
-      if (!res.present) continue;
-      fs::path sibling =
-          path.parent_path() / (std::string(LeakKindProfileName(kind)) + name.substr(4));
-      res.sources = sources_of(sibling.string());
+      std::string sibling = SiblingPath(snap.source, kind);
+      if (res.present && !sibling.empty()) res.sources = sources_of(sibling);
     }
   }
 }
@@ -478,17 +483,12 @@ format::Result<std::vector<std::string>> ListSnapshotFiles(const std::string& di
 
 void ReadResourceSiblings(const std::string& heap_file, LeakSnapshot* snap,
                           std::vector<std::string>* warnings) {
-  namespace fs = std::filesystem;
-  fs::path path(heap_file);
-  std::string name = path.filename().string();
-  if (!name.starts_with("heap.")) return;
   for (LeakKind kind : kResourceKinds) {
-    fs::path sibling =
-        path.parent_path() / (std::string(LeakKindProfileName(kind)) + name.substr(4));
+    std::string sibling = SiblingPath(heap_file, kind);
     std::error_code ec;
-    if (!fs::exists(sibling, ec)) continue;
-    auto rprof = format::ReadProfileFile(sibling.string());
-    auto res = rprof.ok() ? SummarizeResource(*rprof, kind, sibling.string())
+    if (sibling.empty() || !std::filesystem::exists(sibling, ec)) continue;
+    auto rprof = format::ReadProfileFile(sibling);
+    auto res = rprof.ok() ? SummarizeResource(*rprof, kind, sibling)
                           : format::Result<ResourceSnapshot>(format::Error{rprof.error()});
     if (!res.ok()) {
       warnings->push_back("skipped " + res.error());

@@ -139,6 +139,22 @@ TEST(LeaksTest, StackSourcesFromTheSymbolizedTwin) {
   ASSERT_EQ(sources.count("Sessions::Remember\nmain\n"), 1u);
   EXPECT_EQ(sources["Sessions::Remember\nmain\n"],
             (std::vector<std::string>{"/src/sessions.cc:20", "/src/main.cc:5"}));
+  // When the largest sample has no line, a smaller one's serves: here
+  // 0x1000's sample (first) is the larger, and only 0x1008 has a line.
+  format::Profile heavier = Snapshot(0, 1001, 0, 0, 0);
+  heavier.samples.values[3] = 900;  // sample 0 (0x1000): inuse_space
+  format::Profile partial = Snapshot(0, 1001, 0, 0, 0);
+  for (format::Function& fn : partial.functions) {
+    if (partial.String(fn.name) == "Sessions::Remember(int)") {
+      fn.filename = partial.AddString("/src/sessions.cc");
+    }
+  }
+  for (format::Location& loc : partial.locations) {
+    if (loc.address == 0x1000) partial.lines[loc.line_begin].line = 0;
+    if (loc.address == 0x1008) partial.lines[loc.line_begin].line = 20;
+  }
+  EXPECT_EQ(StackSources(heavier, partial)["Sessions::Remember\nmain\n"],
+            (std::vector<std::string>{"/src/sessions.cc:20", ""}));
   // A plain profile has no lines to give (line 1 of a function with no
   // file); another profile is not its twin.
   EXPECT_TRUE(StackSources(plain, plain).empty());
