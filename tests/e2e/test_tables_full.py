@@ -6,7 +6,9 @@ status are unchanged, stderr holds exactly one warning naming the table
 `heapscope: samples=... dropped_samples=N` comment reports N > 0, in the
 right counter; Go's pprof still reads it.
 With the default limits the same program drops nothing, is exact, and its
-stacks deeper than 128 frames end in a [truncated] frame.
+stacks deeper than 128 frames end in a [truncated] frame; 1200 distinct
+allocating functions (more than the profile writer's tables start with
+room for) are each exact and each a row of Go's pprof.
 
 Below a rate of 64 KiB (and in every-allocation mode) blocks carry their
 stack and size in a header and the live table is only for the objects'
@@ -17,6 +19,7 @@ the counts exact, say once that objects go without ages, and count them
 """
 import os
 import re
+import subprocess
 import sys
 
 from hstest import CornerEnv, check, finish, final_path, runtime_comments
@@ -98,6 +101,31 @@ def main():
         check(kv.get("dropped_samples") == "0", f"default limits: samples dropped: {kv}")
         check("objects_without_age" not in kv, f"default limits: objects without age: {kv}")
         check("[truncated]" in text, "stacks deeper than 128 frames have no [truncated] frame")
+
+    # More locations, functions and names than a profile's tables start
+    # with room for (they grow as they fill): 1200 allocating functions,
+    # each exact, each its own row in Go's pprof.
+    out = env.outdir("sites")
+    r = env.preload_input([prog, "sites"], out, {"HEAPSCOPE_RATE": "1"})
+    check(r.returncode == 0 and r.stderr == "", f"sites: {r.returncode} {r.stderr!r}")
+    text = env.check_exact(final_path(out), {"void Site<0>": (16, 16, 1, 1),
+                                             "void Site<517>": (533, 533, 1, 1),
+                                             "void Site<1199>": (1215, 1215, 1, 1)}, "sites")
+    if text is not None:
+        rows = set(re.findall(r"void Site<(\d+)>\(\)", text))
+        check(rows == {str(i) for i in range(1200)},
+              f"sites: go tool pprof shows {len(rows)} of the 1200 Site<N> functions")
+        # Whole stacks, not only their leaves: every Site<N> runs under
+        # main and _start (frames the stacks share, looked up again and
+        # again as the tables grow), which hold all of their 738600 bytes.
+        r = subprocess.run([env.go, "tool", "pprof", "-top", "-unit=B", "-nodefraction=0",
+                            final_path(out)], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, HOME=env.tmp, PPROF_TMPDIR=env.tmp))
+        for fn in ("main", "_start"):
+            m = re.search(r"^\s*\S+\s+\S+\s+\S+\s+(\d+)B\s+\S+\s+" + fn + "$", r.stdout,
+                          re.M)
+            check(m and int(m.group(1)) >= 738600,
+                  f"sites: {fn} does not hold every site's bytes: {m and m.group(0)}")
     finish(env, "test_tables_full")
 
 

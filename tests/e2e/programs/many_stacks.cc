@@ -6,10 +6,14 @@
 //           at the end
 //   large   200 live objects from LiveLarge (malloc(64 KiB) each), all
 //           freed at the end
+//   sites   1200 distinct allocating functions, Site<0> .. Site<1199>,
+//           Site<N> keeping one malloc(16 + N): more locations, functions
+//           and names than a profile's tables start with room for
 #include <stdlib.h>
 #include <string.h>
 
 #include <cstdio>
+#include <utility>
 
 void* volatile g_deep[300];
 void* volatile g_live[5000];
@@ -42,6 +46,19 @@ __attribute__((noinline)) void LiveLarge() {
   }
 }
 
+constexpr int kSites = 1200;
+void* volatile g_sites[kSites];
+
+template <int N>
+__attribute__((noinline)) void Site() {
+  g_sites[N] = malloc(16 + N);
+}
+
+template <int... Ns>
+void AllSites(std::integer_sequence<int, Ns...>) {
+  (Site<Ns>(), ...);
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "both";
   long sum = 0;
@@ -62,6 +79,12 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 200; i++) nonnull += g_large[i] != nullptr;
     for (int i = 0; i < 200; i++) free(g_large[i]);
     std::printf("large: %ld objects\n", nonnull);
+  }
+  if (strcmp(mode, "sites") == 0) {
+    AllSites(std::make_integer_sequence<int, kSites>{});
+    long nonnull = 0;
+    for (int i = 0; i < kSites; i++) nonnull += g_sites[i] != nullptr;
+    std::printf("sites: %ld objects\n", nonnull);
   }
   return 0;
 }
