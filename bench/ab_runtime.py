@@ -4,11 +4,14 @@ same program uninstrumented, the configurations interleaved in every round
 so that drift in the machine's load falls on all of them alike.
 
 Usage: bench/ab_runtime.py [--build DIR] [--workload mixed] [--rounds 5]
-           [--scale 0.5] [--rate 1] [--threads N] LIB [LIB...]
+           [--scale 0.5] [--rate 1] [--threads N] [--interval D] LIB [LIB...]
 
 Each LIB is a libheapscope.so (e.g. one built from another commit). Prints
 per configuration the median user+sys CPU seconds and wall seconds and
-their ratios to the uninstrumented run. Standard library only.
+their ratios to the uninstrumented run. Without --interval the runtime
+writes no snapshot and no final profile (the hooks and the recording
+alone); with it, a snapshot every D (HEAPSCOPE_INTERVAL) and the final
+profile, as `heapscope run` has them. Standard library only.
 """
 import argparse
 import os
@@ -43,6 +46,8 @@ def main():
     ap.add_argument("--scale", default="0.5")
     ap.add_argument("--rate", default="1")
     ap.add_argument("--threads", default=None, help="--threads N for the workload")
+    ap.add_argument("--interval", default=None,
+                    help="HEAPSCOPE_INTERVAL: snapshots every D, and the final profile")
     ap.add_argument("libs", nargs="+")
     a = ap.parse_args()
     prog = os.path.join(a.build, "bin", f"bench-{a.workload}")
@@ -63,15 +68,20 @@ def main():
                 env = dict(base_env)
                 if lib:
                     env.update(LD_PRELOAD=os.path.abspath(lib), HEAPSCOPE_RATE=a.rate,
-                               HEAPSCOPE_OUT=os.path.join(tmp, f"{r}-{i}"),
-                               HEAPSCOPE_FINAL="0")
+                               HEAPSCOPE_OUT=os.path.join(tmp, f"{r}-{i}"))
+                    if a.interval:
+                        env["HEAPSCOPE_INTERVAL"] = a.interval
+                    else:
+                        env["HEAPSCOPE_FINAL"] = "0"
                 c, w = run_once(cmd, env)
                 cpu[name].append(c)
                 wall[name].append(w)
             print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
     base_c = statistics.median(cpu["uninstrumented"])
     base_w = statistics.median(wall["uninstrumented"])
-    print(f"{' '.join(os.path.basename(c) for c in cmd)}, HEAPSCOPE_RATE={a.rate}, "
+    snapshots = (f", HEAPSCOPE_INTERVAL={a.interval} and the final profile" if a.interval
+                 else ", no profiles written")
+    print(f"{' '.join(os.path.basename(c) for c in cmd)}, HEAPSCOPE_RATE={a.rate}{snapshots}, "
           f"{a.rounds} interleaved rounds, medians")
     print(f"{'configuration':<48} {'CPU s':>8} {'ratio':>7} {'wall s':>8} {'ratio':>7}")
     for name, _ in configs:
