@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <new>
 #include <utility>
 
 #include "base/age_buckets.h"
@@ -36,12 +37,26 @@ platform::ModuleTable& Modules();
 // table is read only once its state says it is there.
 class SymbolCache {
  public:
+  // Writes none of the per-module tables but `state`: a module's
+  // ElfSymbols is made when its symbols are first asked for (SymbolsFor).
+  // Made up front, the 4096 of them wrote 96 KiB, resident from then on in
+  // every process that wrote a profile.
+  SymbolCache() {}
+  // The symbols of module i; made (under load_lock) before state[i] says
+  // anything.
+  platform::ElfSymbols* symbols(size_t i) {
+    return std::launder(reinterpret_cast<platform::ElfSymbols*>(symbol_storage_) + i);
+  }
+
   base::MmapArena arena{1 << 20};
-  platform::ElfSymbols symbols[platform::ModuleTable::kMaxModules];
   // 0 unknown, 1 loaded, 2 none
   std::atomic<uint8_t> state[platform::ModuleTable::kMaxModules];
   base::SpinLock load_lock;
   PerfMap perf_map;  // names for JIT code (outside every module); its user's only
+
+ private:
+  alignas(platform::ElfSymbols) unsigned char
+      symbol_storage_[sizeof(platform::ElfSymbols) * platform::ModuleTable::kMaxModules];
 };
 
 namespace {
@@ -129,13 +144,13 @@ platform::ElfSymbols* SymbolsFor(SymbolCache* cache, size_t module_index) {
     state = c.state[module_index].load(std::memory_order_relaxed);
     if (state == 0) {
       const platform::Module& m = Modules().at(module_index);
-      bool ok = LoadSeparateDebugSymbols(m, &c.symbols[module_index], &c.arena) ||
-                c.symbols[module_index].Load(m.path, &c.arena);
+      platform::ElfSymbols* syms = new (c.symbols(module_index)) platform::ElfSymbols();
+      bool ok = LoadSeparateDebugSymbols(m, syms, &c.arena) || syms->Load(m.path, &c.arena);
       state = ok ? 1 : 2;
       c.state[module_index].store(state, std::memory_order_release);
     }
   }
-  return state == 1 ? &c.symbols[module_index] : nullptr;
+  return state == 1 ? c.symbols(module_index) : nullptr;
 }
 
 }  // namespace
