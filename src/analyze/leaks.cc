@@ -397,14 +397,18 @@ FrameSources StackSources(const format::Profile& profile, const format::Profile&
   return out;
 }
 
+FrameSources SymbolizedStackSources(const std::function<format::Result<format::Profile>()>& read,
+                                    const SymbolizeOptions& options) {
+  auto plain = read();
+  auto symbolized = read();
+  if (!plain.ok() || !symbolized.ok() || !Symbolize(*symbolized, options).ok()) return {};
+  return StackSources(*plain, *symbolized);
+}
+
 void AddSourceLines(std::vector<LeakSnapshot>* snaps, const SymbolizeOptions& options) {
   namespace fs = std::filesystem;
-  auto sources_of = [&](const std::string& file) -> FrameSources {
-    auto plain = format::ReadProfileFile(file);
-    auto symbolized = format::ReadProfileFile(file);
-    if (!plain.ok() || !symbolized.ok()) return {};
-    if (!Symbolize(*symbolized, options).ok()) return {};
-    return StackSources(*plain, *symbolized);
+  auto sources_of = [&](const std::string& file) {
+    return SymbolizedStackSources([&] { return format::ReadProfileFile(file); }, options);
   };
   // The newest snapshot before exit and the one at exit: the report's
   // frames shown are theirs.

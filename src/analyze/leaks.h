@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -146,6 +147,11 @@ format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(
 // location's inline chain. Of a key's samples, the largest one's lines
 // (as the frames shown are the largest one's).
 FrameSources StackSources(const format::Profile& profile, const format::Profile& symbolized);
+
+// StackSources of the profile `read` gives, read twice (once to symbolize
+// with `options`): {} when it does not read or cannot be symbolized.
+FrameSources SymbolizedStackSources(const std::function<format::Result<format::Profile>()>& read,
+                                    const SymbolizeOptions& options);
 
 // Gives the newest snapshots of a series read from files (the newest
 // before exit and the one at exit), and their resource siblings, the

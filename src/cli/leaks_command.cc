@@ -45,17 +45,12 @@ int Fail(const std::string& message) {
 }
 
 // The source lines of the stacks of a profile served by a live endpoint,
-// from DWARF when its binaries are on this machine: parsed twice, one copy
-// symbolized (analyze::StackSources).
+// from DWARF when its binaries are on this machine.
 analyze::FrameSources SourcesOf(const format::ByteBuffer& bytes,
                                 const analyze::SymbolizeOptions& options) {
   if (bytes.empty()) return {};
-  auto plain = format::ParseAnyProfile(format::ByteBuffer(bytes), "endpoint");
-  auto symbolized = format::ParseAnyProfile(format::ByteBuffer(bytes), "endpoint");
-  if (!plain.ok() || !symbolized.ok() || !analyze::Symbolize(*symbolized, options).ok()) {
-    return {};
-  }
-  return analyze::StackSources(*plain, *symbolized);
+  return analyze::SymbolizedStackSources(
+      [&] { return format::ParseAnyProfile(format::ByteBuffer(bytes), "endpoint"); }, options);
 }
 
 // The cgroup v2 memory limit of this process's cgroup, when one is set.

@@ -56,6 +56,12 @@ void FilterAdd(uintptr_t p) {
   }
 }
 
+// Asks for the line FilterAdd(p) will write.
+HS_ALWAYS_INLINE void FilterPrefetch(uintptr_t p) {
+  if (g_page_filter == nullptr || IsTagged(reinterpret_cast<const void*>(p))) return;
+  __builtin_prefetch(FilterSlot(p), 1);
+}
+
 void FilterRemove(uintptr_t p) {
   if (g_page_filter == nullptr || IsTagged(reinterpret_cast<const void*>(p))) return;
   uint8_t* c = FilterSlot(p);
@@ -595,13 +601,8 @@ void RecordAlloc(const RecursionGuard& g, void* p, size_t size) {
     // every-allocation mode): asked for now, they arrive during it (perf,
     // bench-mixed at the default rate: LiveTable::Insert from 59-73 samples
     // in 10k to below the top eight, the runtime's share from 9-10% to 7-8%).
-    // A tagged block (its tag just written, in cache) is never in the
-    // filter: fetching its counter's line would only evict one of the
-    // program's.
     g_live->Prefetch(reinterpret_cast<uintptr_t>(p));
-    if (g_page_filter != nullptr && !IsTagged(p)) {
-      __builtin_prefetch(FilterSlot(reinterpret_cast<uintptr_t>(p)), 1);
-    }
+    FilterPrefetch(reinterpret_cast<uintptr_t>(p));
   }
   uintptr_t frames[kMaxFrames];
   bool truncated = false;
