@@ -172,12 +172,21 @@ namespace {
 
 constexpr std::string_view kJitFrame = "[jit]\n";
 
+// A frame shown and the location it comes from: a location makes several
+// frames when it has inlined calls (its lines, innermost first); `outer`
+// counts from that location's outermost frame (0), which is the function
+// its symbol names.
+struct FrameLocation {
+  uint32_t location;
+  uint32_t outer;
+};
+
 // Calls fn(stack key, frames shown, leaf name, values, sample index,
 // locations) for every sample: the key is the frame names, leaf first,
 // each followed by '\n', with JIT code as kJitFrame (ShownFrames); the
 // frames shown name every frame ("" when they equal the key). The leaf is
-// the key's. `locations` holds, for each frame shown, the index of its
-// location when that location makes just this one frame (else kNoIndex).
+// the key's. `locations` holds, for each frame shown, its location and
+// where in that location's frames it stands (FrameLocation).
 template <typename Fn>
 void ForEachStack(const format::Profile& p, Fn fn) {
   NodeTable nodes = NodeTable::Build(p);
@@ -185,7 +194,7 @@ void ForEachStack(const format::Profile& p, Fn fn) {
   // JIT code from the rest.
   const bool has_mappings = !p.mappings.empty();
   std::string key, shown;
-  std::vector<uint32_t> frame_locs;
+  std::vector<FrameLocation> frame_locs;
   for (size_t i = 0; i < p.samples.size(); i++) {
     auto v = p.samples.Values(i);
     auto locs = p.samples.Locations(i);
@@ -199,11 +208,12 @@ void ForEachStack(const format::Profile& p, Fn fn) {
       const format::Location& loc = p.locations[locs[l]];
       bool jit = has_mappings && loc.mapping == format::kNoIndex && loc.address != 0;
       auto loc_nodes = nodes.NodesOf(locs[l]);
-      for (NodeId n : loc_nodes) {
-        std::string name = ShortName(nodes.Name(n));
+      for (size_t k = 0; k < loc_nodes.size(); k++) {
+        std::string name = ShortName(nodes.Name(loc_nodes[k]));
         shown += name;
         shown += '\n';
-        frame_locs.push_back(loc_nodes.size() == 1 ? locs[l] : format::kNoIndex);
+        frame_locs.push_back(
+            FrameLocation{locs[l], static_cast<uint32_t>(loc_nodes.size() - 1 - k)});
         if (jit) {
           differs = true;
           if (key.ends_with(kJitFrame)) continue;
@@ -270,7 +280,7 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
   const format::StringIndex age_key = AgeLabelKey(p);
   ShownPicker picker(&snap.shown);
   ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string& leaf,
-                      auto v, size_t i, const std::vector<uint32_t>&) {
+                      auto v, size_t i, const std::vector<FrameLocation>&) {
     InUse in{v[is], io >= 0 ? v[io] : 0};
     snap.total.bytes += in.bytes;
     snap.total.objects += in.objects;
@@ -325,7 +335,7 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
   }
   ShownPicker picker(&r.shown);
   ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string&,
-                      auto v, size_t, const std::vector<uint32_t>&) {
+                      auto v, size_t, const std::vector<FrameLocation>&) {
     InUse in{v[value], count >= 0 ? v[count] : 0};
     r.total.bytes += in.bytes;
     r.total.objects += in.objects;
@@ -370,22 +380,25 @@ FrameSources StackSources(const format::Profile& profile, const format::Profile&
   const int weight = WeightIndex(profile);
   std::unordered_map<std::string, int64_t> best;
   ForEachStack(profile, [&](const std::string& key, const std::string&, const std::string&, auto v,
-                            size_t, const std::vector<uint32_t>& frame_locs) {
+                            size_t, const std::vector<FrameLocation>& frame_locs) {
     int64_t w = weight >= 0 ? v[weight] : 0;
     if (auto it = best.find(key); it != best.end() && w <= it->second) return;
     std::vector<std::string> lines;
     lines.reserve(frame_locs.size());
     bool any = false;
-    for (uint32_t li : frame_locs) {
+    for (const FrameLocation& f : frame_locs) {
       std::string where;
-      if (li != format::kNoIndex) {
-        auto chain = symbolized.LinesOf(symbolized.locations[li]);
-        if (!chain.empty() && chain.back().line > 0) {
-          std::string_view file = symbolized.String(symbolized.FunctionOf(chain.back()).filename);
-          if (!file.empty()) {
-            where = std::string(file) + ":" + std::to_string(chain.back().line);
-            any = true;
-          }
+      // The frames of a location and the lines of its twin line up from
+      // the outermost: a frame the runtime named by its symbol (one per
+      // location) is the outermost of DWARF's inline chain there, and a
+      // profile that had lines already (Go's) keeps them.
+      auto chain = symbolized.LinesOf(symbolized.locations[f.location]);
+      if (f.outer < chain.size()) {
+        const format::Line& line = chain[chain.size() - 1 - f.outer];
+        std::string_view file = symbolized.String(symbolized.FunctionOf(line).filename);
+        if (line.line > 0 && !file.empty()) {
+          where = std::string(file) + ":" + std::to_string(line.line);
+          any = true;
         }
       }
       lines.push_back(std::move(where));

@@ -143,8 +143,11 @@ format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(
 // SummarizeSnapshot and SummarizeResource key them), from `symbolized`:
 // the same profile read again and given DWARF lines (Symbolize), whose
 // locations match it index for index (or `profile` itself, when it carries
-// lines). A frame gets the line in the function it names: the last of its
-// location's inline chain. Of a key's samples, the largest one's lines
+// lines). A location's frames and its twin's inline chain line up from
+// the outermost: a frame named by the location's symbol gets the last line
+// of the chain (the one in the function it names); the frames of a chain
+// the profile had already (Go's inlined calls) get a line each. Of a
+// key's samples, the largest one's lines
 // (as the frames shown are the largest one's).
 FrameSources StackSources(const format::Profile& profile, const format::Profile& symbolized);
 

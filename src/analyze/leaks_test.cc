@@ -139,6 +139,14 @@ TEST(LeaksTest, StackSourcesFromTheSymbolizedTwin) {
   ASSERT_EQ(sources.count("Sessions::Remember\nmain\n"), 1u);
   EXPECT_EQ(sources["Sessions::Remember\nmain\n"],
             (std::vector<std::string>{"/src/sessions.cc:20", "/src/main.cc:5"}));
+  // A profile that has its inline chains already (Go's, or one
+  // symbolized before) gives each frame of a chain its own line.
+  FrameSources own = StackSources(sym, sym);
+  EXPECT_EQ(own["std::make_unique\nSessions::Remember\nmain\n"],
+            (std::vector<std::string>{"/usr/include/c++/12/bits/unique_ptr.h:962",
+                                      "/src/sessions.cc:20", "/src/main.cc:5"}));
+  EXPECT_EQ(own["Sessions::Remember\nmain\n"],
+            (std::vector<std::string>{"/src/sessions.cc:10", "/src/main.cc:5"}));
   // When the largest sample has no line, a smaller one's serves: here
   // 0x1000's sample (first) is the larger, and only 0x1008 has a line.
   format::Profile heavier = Snapshot(0, 1001, 0, 0, 0);

@@ -2,7 +2,9 @@
 # `heapscope top` on a heap profile written by Go's own runtime/pprof
 # (tests/go/heapgen): names the allocating functions, agrees row for row
 # with `go tool pprof -top`, emits JSON that parses, and fails with one line
-# on stderr for truncated, empty, missing and foreign files.
+# on stderr for truncated, empty, missing and foreign files. `heapscope
+# leaks` on a series of Go's profiles names the leaking function the
+# compiler inlined, with a source line for each frame of the inline chain.
 #
 # usage: top_go_profile_test.sh HEAPSCOPE HEAPGEN_SOURCE_DIR WORK_DIR
 set -euo pipefail
@@ -76,7 +78,32 @@ else
   fail "--format json did not parse or had the wrong content"
 fi
 
-# 4. Bad inputs: non-zero exit, nothing on stdout, exactly one line on stderr.
+# 4. Leak trends over Go's own profiles: rememberSession is inlined into
+# serveRequests (one location, two lines in Go's profile); each of the two
+# frames gets its own line of main.go.
+series="$work/series"
+rm -rf "$series"
+mkdir -p "$series"
+"$work/heapgen" -series "$series" 8
+heapgen_go="$heapgen_src/main.go"
+remember_line=$(grep -n 'retained = append(retained, make(\[\]byte, 32<<10))' "$heapgen_go" | cut -d: -f1)
+serve_line=$(grep -n '^		rememberSession()$' "$heapgen_go" | cut -d: -f1)
+if "$heapscope" leaks --format json "$series"/heap.*.pb.gz | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+leader = report["suspects"][0]
+assert leader["verdict"] == "growing", leader
+assert leader["frames"][:2] == ["main.rememberSession", "main.serveRequests"], leader["frames"]
+want = [f"main.go:{sys.argv[1]}", f"main.go:{sys.argv[2]}"]
+got = [s.rsplit("/", 1)[-1] for s in leader["sources"][:2]]
+assert got == want, (got, want)
+' "$remember_line" "$serve_line"; then
+  pass "leaks over Go's profiles: main.rememberSession (inlined) leads, main.go:$remember_line and :$serve_line"
+else
+  fail "leaks over Go's profiles did not name main.rememberSession with a line per inlined frame"
+fi
+
+# 5. Bad inputs: non-zero exit, nothing on stdout, exactly one line on stderr.
 expect_error() {
   local what=$1 pattern=$2
   shift 2
