@@ -132,8 +132,10 @@ std::unordered_map<std::string, Series> CollectSeries(const std::vector<const St
 }
 
 // "ns::Cache<int>::Put(int) const" -> "ns::Cache::Put": what a person
-// reads in a stack, and what stays the same across builds.
+// reads in a stack, and what stays the same across builds. Go's names
+// ("pkg.(*T).Method") have no parameters to cut and stay as they are.
 std::string ShortName(std::string_view name) {
+  if (name.find(".(") != std::string_view::npos) return std::string(name);
   std::string_view simple = SimplifyFunctionName(name);
   if (simple.size() != name.size()) {
     // A full demangled name, whose template arguments may hold parentheses

@@ -64,6 +64,24 @@ TEST(LeaksTest, SummarizeMergesStacksByName) {
   EXPECT_EQ(snap->functions.at("Sessions::Remember").bytes, 1000);
 }
 
+TEST(LeaksTest, GoNamesKeepTheirReceivers) {
+  // Go writes methods as "pkg.(*T).M" and closures as "pkg.F.func1": no
+  // parameter list to cut, unlike C++'s "Cache<int>::Put(int)".
+  ProfileBuilder b({{"inuse_objects", "count"}, {"inuse_space", "bytes"}});
+  uint32_t method = b.Loc({"runtime/pprof.(*profileBuilder).appendLocsForStack"});
+  uint32_t closure = b.Loc({"main.(*server).handle.func1"});
+  uint32_t generic = b.Loc({"main.Cache[...].Put"});
+  uint32_t cpp = b.Loc({"Cache<int>::Put(int)"});
+  uint32_t main_loc = b.Loc({"main.main"});
+  b.Sample({method, closure, generic, cpp, main_loc}, {1, 64});
+  auto snap = SummarizeSnapshot(b.Build(), "go");
+  ASSERT_TRUE(snap.ok()) << snap.error();
+  ASSERT_EQ(snap->stacks.size(), 1u);
+  EXPECT_EQ(snap->stacks.begin()->first,
+            "runtime/pprof.(*profileBuilder).appendLocsForStack\nmain.(*server).handle.func1\n"
+            "main.Cache[...].Put\nCache::Put\nmain.main\n");
+}
+
 TEST(LeaksTest, FindsTheLeakAndRulesOutTheRest) {
   LeakOptions o;
   o.limit = 1000000;
