@@ -48,9 +48,13 @@ struct ViewOptions {
   std::string ignore;
   std::string min_age;  // --min-age DURATION; "" for none.
   bool noinlines = false;  // --noinlines: inlined frames given to their out-of-line caller.
+  std::vector<std::string> symbol_dirs;  // --symbols DIR, repeatable.
 };
-// Adds --sample, --focus, --ignore, --min-age and --noinlines.
+// Adds --sample, --focus, --ignore, --min-age, --noinlines and --symbols.
 void AddViewOptions(CLI::App& cmd, ViewOptions& o);
+// Adds --symbols DIR (repeatable): where to look for binaries and debug
+// files that are not where the profile's mappings say.
+void AddSymbolsOption(CLI::App& cmd, std::vector<std::string>& symbol_dirs);
 // Adds --min-age to a command.
 void AddMinAgeOption(CLI::App& cmd, std::string& min_age);
 // Adds --noinlines to a command.

@@ -45,8 +45,7 @@ CommandFn RegisterConvertCommand(CLI::App& app) {
       "convert", "Convert any supported profile to gzipped profile.proto (go tool pprof reads it)");
   cmd->add_option("-o,--output", o->output, "Output file (\"-\" writes standard output)")
       ->required();
-  cmd->add_option("--symbols", o->symbol_dirs,
-                  "Directory to look for binaries and debug files in (repeatable)");
+  AddSymbolsOption(*cmd, o->symbol_dirs);
   cmd->add_flag("--no-symbolize", o->no_symbolize,
                 "Keep the input's names; add no file:line from DWARF");
   cmd->add_option("input", o->input,

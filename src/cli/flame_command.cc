@@ -45,6 +45,7 @@ int RunFlame(const FlameCommandOptions& o) {
                                      : std::vector<std::string>{o.base, o.file};
     options.sample_type = o.view.sample_type;
     options.noinlines = o.view.noinlines;
+    options.symbol_dirs = o.view.symbol_dirs;
     std::optional<analyze::SampleFilter> filter =
         ViewFilter(o.view.focus, o.view.ignore, o.view.min_age);
     if (!filter) return 1;

@@ -27,6 +27,12 @@ void AddViewOptions(CLI::App& cmd, ViewOptions& o) {
                  "Drop samples with a frame whose function matches this regular expression");
   AddMinAgeOption(cmd, o.min_age);
   AddNoInlinesOption(cmd, o.noinlines);
+  AddSymbolsOption(cmd, o.symbol_dirs);
+}
+
+void AddSymbolsOption(CLI::App& cmd, std::vector<std::string>& symbol_dirs) {
+  cmd.add_option("--symbols", symbol_dirs,
+                 "Directory to look for binaries and debug files in (repeatable)");
 }
 
 void AddNoInlinesOption(CLI::App& cmd, bool& noinlines) {
@@ -66,8 +72,9 @@ std::string SourceName(const std::string& file) { return file == "-" ? "standard
 
 std::optional<format::Profile> LoadViewProfile(const std::string& file, const ViewOptions& o) {
   // Any input a report takes: profile.proto, legacy heap text, a live URL;
-  // names from DWARF where the profile lacks them.
-  format::Result<format::Profile> profile = LoadProfileForReport(file, {}, false);
+  // names from DWARF where the profile lacks them (or all of it, given
+  // --symbols).
+  format::Result<format::Profile> profile = LoadProfileForReport(file, o.symbol_dirs, false);
   if (!profile.ok()) {
     FailView(profile.error());
     return std::nullopt;

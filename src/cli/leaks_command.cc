@@ -332,6 +332,7 @@ int RunLeaks(const LeaksCommandOptions& o) {
     page.sources = o.sources;
     page.pid = o.pid;
     page.series = true;
+    page.symbol_dirs = o.symbol_dirs;
     page.limit = options.limit;
     page.limit_source = options.limit_source;
     return WriteOfflinePage(page, "leaks", o.html);
@@ -399,9 +400,7 @@ CommandFn RegisterLeaksCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--duration", o->duration,
                   "Live endpoint: stop after this long (default: until Ctrl-C)");
-  cmd->add_option("--symbols", o->symbol_dirs,
-                  "Directory to look for binaries and debug files in, for the suspects' source "
-                  "lines (repeatable)");
+  AddSymbolsOption(*cmd, o->symbol_dirs);
   cmd->add_option("--html", o->html,
                   "Also write the leak-trend page (charts, flame graph, top, diff) as one HTML file");
   cmd->add_option("source", o->sources,

@@ -91,8 +91,7 @@ CommandFn RegisterListCommand(CLI::App& app) {
   cmd->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  cmd->add_option("--symbols", o->symbol_dirs,
-                  "Directory to look for binaries and debug files in (repeatable)");
+  AddSymbolsOption(*cmd, o->symbol_dirs);
   cmd->add_option("regex", o->regex, "Regular expression matched against function names")
       ->required();
   cmd->add_option("file", o->file,

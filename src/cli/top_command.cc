@@ -74,8 +74,7 @@ CommandFn RegisterTopCommand(CLI::App& app) {
   cmd->add_flag("--lines", o->lines,
                 "One row per source line (FUNCTION FILE:LINE, from DWARF) instead of per function");
   AddNoInlinesOption(*cmd, o->noinlines);
-  cmd->add_option("--symbols", o->symbol_dirs,
-                  "Directory to look for binaries and debug files in (repeatable)");
+  AddSymbolsOption(*cmd, o->symbol_dirs);
   cmd->add_option("-n,--rows", o->rows, "How many functions to show (0 shows all)")
       ->capture_default_str();
   cmd->add_option("--format", o->format, "Output format")

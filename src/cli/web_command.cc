@@ -33,6 +33,7 @@ struct WebCommandOptions {
   long pid = 0;
   std::string sample_type;
   bool noinlines = false;
+  std::vector<std::string> symbol_dirs;
 };
 
 int Fail(const std::string& message) {
@@ -56,6 +57,7 @@ int RunWeb(const WebCommandOptions& o) {
   options.pid = o.pid;
   options.sample_type = o.sample_type;
   options.noinlines = o.noinlines;
+  options.symbol_dirs = o.symbol_dirs;
   uint64_t every_ns = 0;
   if (!base::ParseDuration(o.every.c_str(), &every_ns) || every_ns < 100000000) {
     return Fail("--every wants a duration of at least 100ms such as 2s, got '" + o.every + "'");
@@ -122,6 +124,7 @@ CommandFn RegisterWebCommand(CLI::App& app) {
   cmd->add_option("--pid", o->pid, "In a directory, read the child process PID's snapshots");
   cmd->add_option("--sample", o->sample_type, "Sample type shown first, e.g. alloc_space");
   AddNoInlinesOption(*cmd, o->noinlines);
+  AddSymbolsOption(*cmd, o->symbol_dirs);
   cmd->add_option("source", o->sources, "Profile(s), snapshot directory or live endpoint URL")
       ->required();
   return [o] { return RunWeb(*o); };

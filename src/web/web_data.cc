@@ -257,6 +257,7 @@ format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
                                                const std::string& source, bool by_line,
                                                bool noinlines,
                                                const analyze::SampleFilter& filter,
+                                               const std::vector<std::string>& symbol_dirs,
                                                std::vector<std::string>* warnings) {
   format::ByteBuffer copy(bytes.begin(), bytes.end());
   format::Result<format::Profile> profile = format::ParseAnyProfile(std::move(copy), source);
@@ -266,6 +267,7 @@ format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
     if (!stats.ok()) return format::Error{stats.error()};
   }
   analyze::SymbolizeOptions options;
+  options.symbol_dirs = symbol_dirs;
   format::Result<analyze::SymbolizeStats> stats = analyze::Symbolize(*profile, options);
   if (!stats.ok()) return format::Error{source + ": " + stats.error()};
   for (const std::string& w : stats->warnings) {
@@ -318,7 +320,9 @@ format::Result<std::unique_ptr<WebData>> WebData::Open(const WebOptions& options
     auto side = std::make_shared<Side>();
     side->source = source == "-" ? "standard input" : source;
     side->bytes = std::move(bytes);
-    format::Result<format::Profile> p = LoadWebProfile(side->bytes, side->source, false, options.noinlines, options.filter, &d->warnings_);
+    format::Result<format::Profile> p = LoadWebProfile(side->bytes, side->source, false, options.noinlines,
+                                                  options.filter, options.symbol_dirs,
+                                                  &d->warnings_);
     if (!p.ok()) return format::Error{p.error()};
     side->profile = std::move(*p);
     if (side->profile.sample_types.empty()) return format::Error{source + ": no sample types"};
@@ -397,7 +401,9 @@ format::Result<std::unique_ptr<WebData>> WebData::Open(const WebOptions& options
       return format::Error{(dir ? src[0] : files[0]) + ": none of the snapshots could be read"};
     }
     // The suspects' source lines, from DWARF (as the profile shown has them).
-    analyze::AddSourceLines(&d->series_, analyze::SymbolizeOptions{});
+    analyze::SymbolizeOptions symbols;
+    symbols.symbol_dirs = options.symbol_dirs;
+    analyze::AddSourceLines(&d->series_, symbols);
     files = {d->series_.front().source, d->series_.back().source};
     if (files[0] == files[1]) files.pop_back();
   }
@@ -431,9 +437,20 @@ std::string WebData::Poll() {
   if (!snap.ok()) return url + ": " + snap.error();
   std::map<std::string, std::string> comments = analyze::RuntimeComments(*raw);
   std::vector<std::string> warnings;
-  format::Result<format::Profile> p = LoadWebProfile(*bytes, url, false, options_.noinlines, options_.filter, &warnings);
+  format::Result<format::Profile> p = LoadWebProfile(*bytes, url, false, options_.noinlines,
+                                                  options_.filter, options_.symbol_dirs, &warnings);
   if (!p.ok()) return p.error();
   if (snap->time_sec == 0) snap->time_sec = NowSec();
+  // The suspects' source lines, from the newest snapshot (as `heapscope
+  // leaks` gives a live endpoint's): its bytes read again, unfiltered, and
+  // symbolized.
+  analyze::SymbolizeOptions symbols;
+  symbols.symbol_dirs = options_.symbol_dirs;
+  auto sources_of = [&](const format::ByteBuffer& body, const std::string& from) {
+    return analyze::SymbolizedStackSources(
+        [&] { return format::ParseAnyProfile(format::ByteBuffer(body), from); }, symbols);
+  };
+  snap->sources = sources_of(*bytes, url);
   // The resource profiles the endpoint serves beside the heap; one it does
   // not serve (another runtime, resources off) is not asked for again.
   {
@@ -448,11 +465,14 @@ std::string WebData::Poll() {
         if (rbody.error().find("HTTP 404") != std::string::npos) resource_gone_[ri] = true;
         continue;
       }
-      format::Result<format::Profile> rprof = format::ParseAnyProfile(std::move(*rbody), rurl);
+      format::Result<format::Profile> rprof =
+          format::ParseAnyProfile(format::ByteBuffer(*rbody), rurl);
       if (!rprof.ok()) continue;
       format::Result<analyze::ResourceSnapshot> res =
           analyze::SummarizeResource(*rprof, kind, rurl);
-      if (res.ok()) snap->resources[ri] = std::move(*res);
+      if (!res.ok()) continue;
+      res->sources = sources_of(*rbody, rurl);
+      snap->resources[ri] = std::move(*res);
     }
   }
   auto side = std::make_shared<Side>();
@@ -473,6 +493,12 @@ std::string WebData::Poll() {
   }
   if (!base_) base_ = side;
   current_ = side;
+  // Only the newest snapshot's source lines are kept (the report takes
+  // every snapshot's, and the newest names every stack still there).
+  if (!series_.empty()) {
+    series_.back().sources.clear();
+    for (analyze::ResourceSnapshot& res : series_.back().resources) res.sources.clear();
+  }
   series_.push_back(std::move(*snap));
   series_comments_.push_back(std::move(comments));
   if (series_.size() > options_.keep && options_.keep > 0) {
@@ -624,7 +650,7 @@ const format::Profile* WebData::Variant(Side& side, const std::string& by, std::
     std::vector<std::string> warnings;
     format::Result<format::Profile> p =
         LoadWebProfile(side.bytes, side.source, by_line, !by_line || options_.noinlines,
-                       options_.filter, &warnings);
+                       options_.filter, options_.symbol_dirs, &warnings);
     if (p.ok()) {
       d.profile = std::make_unique<format::Profile>(std::move(*p));
     } else {

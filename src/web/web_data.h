@@ -58,6 +58,7 @@ struct WebOptions {
   analyze::SampleFilter filter;  // --focus/--ignore, applied to the profiles shown.
   bool series = false;           // Treat even one or two files as a snapshot series.
   bool noinlines = false;        // Every view gives inlined frames to their out-of-line caller.
+  std::vector<std::string> symbol_dirs;  // Where else to look for binaries (--symbols).
 };
 
 enum class Mode { kProfile, kDiff, kSeries, kLive };
@@ -119,13 +120,14 @@ class WebData {
 };
 
 // Decodes a profile's bytes, applies `filter` and symbolizes it (file:line
-// from DWARF where binaries are found), with `noinlines` gives inlined
-// frames to their out-of-line caller, with `by_line` names functions by
-// line; warnings are appended.
+// from DWARF where binaries are found, also in `symbol_dirs`), with
+// `noinlines` gives inlined frames to their out-of-line caller, with
+// `by_line` names functions by line; warnings are appended.
 format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
                                                const std::string& source, bool by_line,
                                                bool noinlines,
                                                const analyze::SampleFilter& filter,
+                                               const std::vector<std::string>& symbol_dirs,
                                                std::vector<std::string>* warnings);
 
 // The cgroup v2 memory limit of this process's cgroup, when one is set.

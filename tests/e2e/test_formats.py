@@ -160,6 +160,15 @@ r = hs(["top", "--lines", "--symbols", os.path.dirname(elsewhere), moved_final],
        cache_dir=os.path.join(env.tmp, "c-moved"))
 check(re.search(rf"AllocMalloc.* \S*exact_allocs\.cc:{malloc_line}\b", r.stdout) is not None,
       f"--symbols finds the moved binary:\n{r.stdout}{r.stderr}")
+# The page (flame -o X.html is `heapscope web` in one file) takes --symbols
+# too: its source view then knows exact_allocs.cc.
+for name, extra in (("without", []), ("with", ["--symbols", os.path.dirname(elsewhere)])):
+    page = os.path.join(env.tmp, f"moved-{name}.html")
+    r = hs(["flame", *extra, "-o", page, moved_final], cache_dir=os.path.join(env.tmp, f"c-page-{name}"))
+    with open(page) as f:
+        named = "exact_allocs.cc" in f.read()
+    check(r.returncode == 0 and named == (name == "with"),
+          f"flame -o page {name} --symbols: exact_allocs.cc in it: {named}; {r.stderr}")
 
 # 6. Bad input: one line, non-zero exit.
 bad = os.path.join(env.tmp, "bad.heap")

@@ -476,6 +476,8 @@ async function viewsTest() {
   const liveFd = await lp.$eval('section.suspect[data-list=stack][data-kind=fd]', (e) => e.innerText).catch(() => '');
   check(/LeakFileDescriptor/.test(liveFd) && /descriptors/.test(liveFd), 'live: the fd profile is polled beside the heap (a fd suspect card)');
   check(await lp.$('section.card.rss .uplot'), 'live: the RSS parts chart');
+  const liveSources = await lp.evaluate(async () => (await (await fetch('/api/leaks')).json()).suspects.map((s) => s.sources || []));
+  check(liveSources.some((src) => src.some((x) => /\.cc:\d+$/.test(x))), `live: suspects have source lines from DWARF, as in a report from files (${JSON.stringify(liveSources).slice(0, 200)})`);
   await shot(lp, 'live-leaks');
   await stopWeb(lw);
   live.kill('SIGTERM');
