@@ -85,11 +85,19 @@ bool WriteFileAtomically(const char* path) {
 }
 
 void WarnWriteFailed(const char* path) {
+  const int error = errno;
   static std::atomic<bool> warned{false};
   if (warned.exchange(true)) return;
   char msg[1200];
   base::RawBuffer b(msg, sizeof msg);
-  b.Str("cannot write ").Str(path).Str(" (errno ").Int(errno).Str("); profiles may be missing");
+  b.Str("cannot write ").Str(path).Str(": ");
+  // strerrordesc_np: a constant string, no locale, nothing allocated.
+  if (const char* what = strerrordesc_np(error)) {
+    b.Str(what);
+  } else {
+    b.Str("errno ").Int(error);
+  }
+  b.Str("; profiles may be missing");
   base::RawLog(b.CStr());
 }
 

@@ -90,8 +90,8 @@ def main():
     check(r.returncode == 3 and r.stdout == plain.stdout,
           f"unwritable output: status {r.returncode}, output {r.stdout!r}")
     lines = r.stderr.splitlines()
-    check(len(lines) == 1 and "cannot write" in r.stderr,
-          f"unwritable output: expected one warning line, got {r.stderr!r}")
+    check(len(lines) == 1 and "cannot write" in r.stderr and ": Not a directory; " in r.stderr,
+          f"unwritable output: expected one warning line with the reason, got {r.stderr!r}")
 
     out = env.outdir("bad-values")
     bad = {"HEAPSCOPE_RATE": "abc", "HEAPSCOPE_INTERVAL": "soon", "HEAPSCOPE_KEEP": "-1",
