@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "base/cxx_names.h"
+
 namespace heapscope::analyze {
 namespace {
 
@@ -29,115 +31,13 @@ bool LooksLikeDemangledCPlusPlus(std::string_view name) {
   return cplusplus;
 }
 
-bool IsIdentChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-// Length of the balanced group that starts at s[i] == open, or the rest
-// of the string if it never closes.
-size_t GroupLength(std::string_view s, size_t i, char open, char close) {
-  int depth = 0;
-  for (size_t j = i; j < s.size(); j++) {
-    if (s[j] == open) depth++;
-    if (s[j] == close && --depth == 0) return j - i + 1;
-  }
-  return s.size() - i;
-}
-
-// Symbolic operator names, longest first so "<<=" wins over "<<" and "<".
-constexpr std::array<std::string_view, 39> kOperatorTokens = {
-    "<=>", "<<=", ">>=", "->*", "()", "[]", "<<", ">>", "<=", ">=", "->", "==", "!=",
-    "&&",  "||",  "++",  "--",  "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<",
-    ">",   "=",   "+",   "-",   "*",  "/",  "%",  "&",  "|",  "^",  "~",  "!",  ","};
-
-// Names the demangler gives to compiler-made symbols; pprof prints them in
-// full.
-constexpr std::string_view kSpecialPrefixes[] = {"non-virtual thunk to ",
-                                                 "virtual thunk to ",
-                                                 "covariant return thunk to ",
-                                                 "guard variable for ",
-                                                 "vtable for ",
-                                                 "VTT for ",
-                                                 "typeinfo for ",
-                                                 "typeinfo name for ",
-                                                 "construction vtable for ",
-                                                 "TLS init function for ",
-                                                 "TLS wrapper function for ",
-                                                 "transaction clone for ",
-                                                 "reference temporary #"};
-
 // Drops parameter lists, template arguments, clone suffixes, trailing
 // qualifiers and the return type from a demangled C++ name, keeping the
-// parts that are names: "(anonymous namespace)", "{lambda(int)#1}",
-// "operator()", "operator<<", "operator new[]", "operator int".
+// parts that are names (base::ShortCxxName).
 std::string SimplifyDemangled(std::string_view d) {
-  for (std::string_view prefix : kSpecialPrefixes) {
-    if (d.starts_with(prefix)) return std::string(d);
-  }
-  if (size_t clone = d.find(" [clone "); clone != std::string_view::npos) d = d.substr(0, clone);
-
-  std::string out;
-  out.reserve(d.size());
-  // Where the name may start: after a space outside every group (what
-  // precedes it is a return type).
-  std::vector<size_t> name_starts = {0};
-  size_t i = 0;
-  while (i < d.size()) {
-    char c = d[i];
-    if (c == '(' && d.substr(i).starts_with("(anonymous namespace)")) {
-      out += "(anonymous namespace)";
-      i += 21;
-    } else if (c == '{') {
-      size_t n = GroupLength(d, i, '{', '}');
-      out.append(d.substr(i, n));
-      i += n;
-    } else if (d.substr(i).starts_with("operator") && (i == 0 || !IsIdentChar(d[i - 1])) &&
-               (i + 8 >= d.size() || !IsIdentChar(d[i + 8]))) {
-      out += "operator";
-      i += 8;
-      if (i < d.size() && d[i] == ' ') {
-        // operator new, operator delete[], operator int (a conversion).
-        out += ' ';
-        i++;
-        while (i < d.size() && (IsIdentChar(d[i]) || d[i] == ':')) out += d[i++];
-        if (d.substr(i).starts_with("[]")) {
-          out += "[]";
-          i += 2;
-        }
-      } else {
-        for (std::string_view token : kOperatorTokens) {
-          if (d.substr(i).starts_with(token)) {
-            out.append(token);
-            i += token.size();
-            break;
-          }
-        }
-      }
-    } else if (c == '(') {
-      i += GroupLength(d, i, '(', ')');
-    } else if (c == '<') {
-      i += GroupLength(d, i, '<', '>');
-    } else {
-      out += c;
-      i++;
-      if (c == ' ') name_starts.push_back(out.size());
-    }
-  }
-  // Qualifiers of the function itself: "() const", "() &&", "() noexcept".
-  for (bool trimmed = true; trimmed;) {
-    trimmed = false;
-    for (std::string_view q : {" const", " volatile", " noexcept", " &&", " &", " "}) {
-      if (std::string_view(out).ends_with(q)) {
-        out.resize(out.size() - q.size());
-        trimmed = true;
-      }
-    }
-  }
-  size_t start = 0;
-  for (size_t s : name_starts) {
-    if (s < out.size()) start = s;
-  }
-  return out.substr(start);
+  std::string out(d.size(), '\0');
+  out.resize(base::ShortCxxName(d, out.data(), out.size()));
+  return out;
 }
 
 }  // namespace

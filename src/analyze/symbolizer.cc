@@ -1,6 +1,5 @@
 #include "analyze/symbolizer.h"
 
-#include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
@@ -49,29 +48,24 @@ bool IsFile(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// The short form pprof shows by default ("std::vector::push_back"), as the
+// runtime names functions; the symbol stays in system_name.
 std::string Demangle(const std::string& mangled) {
   if (!mangled.starts_with("_Z")) return mangled;
-  int status = 0;
-  char* d = abi::__cxa_demangle(mangled.c_str(), nullptr, nullptr, &status);
-  if (d == nullptr || status != 0) {
-    free(d);
-    return mangled;
-  }
-  std::string out(d);
-  free(d);
-  return out;
+  std::string out = DemangleSimplified(mangled);
+  return out.empty() ? mangled : out;
 }
 
 // ---------------------------------------------------------------- cache
 
 // One text file per build ID:
-//   heapscope-symbols 2
+//   heapscope-symbols 3
 //   OFFSET_HEX COUNT
 //   LINE\tSTART_LINE\tNAME\tSYSTEM_NAME\tFILE     (COUNT times)
 // Entries are appended; a torn last entry is ignored when read.
-constexpr std::string_view kCacheMagic = "heapscope-symbols 2";
+constexpr std::string_view kCacheMagic = "heapscope-symbols 3";
 // In the file name too, so files of an older layout are left alone.
-constexpr std::string_view kCacheSuffix = ".v2.sym";
+constexpr std::string_view kCacheSuffix = ".v3.sym";
 
 bool CacheSafe(const std::string& s) { return s.find_first_of("\t\n\r") == std::string::npos; }
 

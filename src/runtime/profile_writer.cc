@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "base/age_buckets.h"
+#include "base/cxx_names.h"
 #include "base/mmap_arena.h"
 #include "base/no_destructor.h"
 #include "base/raw_log.h"
@@ -178,11 +179,14 @@ const char* Demangled(SymbolCache* cache, platform::ElfSymbols::Symbol* s) {
     // and its block is given back as the hooks hand them out.
     char* d = abi::__cxa_demangle(s->name, nullptr, nullptr, &status);
     if (status == 0 && d != nullptr) {
+      // The short form pprof shows by default ("std::vector::push_back");
+      // the symbol itself stays in system_name, for the full signature.
       size_t len = strlen(d);
       char* copy = static_cast<char*>(cache->arena.Alloc(len + 1, 1));
       if (copy != nullptr) {
-        memcpy(copy, d, len + 1);
-        s->demangled = copy;
+        len = base::ShortCxxName(std::string_view(d, len), copy, len);
+        copy[len] = '\0';
+        if (len > 0) s->demangled = copy;
       }
     }
     if (d != nullptr) FreeBlock(d);

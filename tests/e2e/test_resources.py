@@ -41,7 +41,7 @@ def flat(env, profile, sample):
 def go_tags(env, profile, focus):
     """{label key: {value: count}} of the samples through `focus`, from go
     tool pprof -tags."""
-    cmd = [env.go, "tool", "pprof", "-tags", "-focus=^" + re.escape(focus) + r"\(", profile]
+    cmd = [env.go, "tool", "pprof", "-tags", "-focus=^" + re.escape(focus) + "$", profile]
     e = dict(os.environ, HOME=env.tmp, PPROF_TMPDIR=env.tmp)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=e)
     check(r.returncode == 0, f"go tool pprof -tags failed on {profile}: {r.stderr}")
