@@ -336,8 +336,8 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
     if (it != kv.end() && ParseCommentInt(it->second, &limit) && limit > 0) r.limit = limit;
   }
   ShownPicker picker(&r.shown);
-  ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string&,
-                      auto v, size_t, const std::vector<FrameLocation>&) {
+  ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string&, auto v,
+                      size_t, const std::vector<FrameLocation>&) {
     InUse in{v[value], count >= 0 ? v[count] : 0};
     r.total.bytes += in.bytes;
     r.total.objects += in.objects;

@@ -192,8 +192,7 @@ TEST_F(SymbolizerTest, SecondRunComesFromTheCache) {
   EXPECT_EQ(stats->binaries_opened, 0u);
   EXPECT_EQ(stats->from_cache, 2u);
   EXPECT_TRUE(stats->warnings.empty());
-  EXPECT_EQ(FunctionName(second, second.LinesOf(second.locations[0]).back()),
-            "ns::OuterCaller");
+  EXPECT_EQ(FunctionName(second, second.LinesOf(second.locations[0]).back()), "ns::OuterCaller");
   EXPECT_EQ(second.LinesOf(second.locations[0]).back().line, 7);
 }
 

@@ -255,8 +255,7 @@ struct WebData::Side {
 
 format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
                                                const std::string& source, bool by_line,
-                                               bool noinlines,
-                                               const analyze::SampleFilter& filter,
+                                               bool noinlines, const analyze::SampleFilter& filter,
                                                const std::vector<std::string>& symbol_dirs,
                                                std::vector<std::string>* warnings) {
   format::ByteBuffer copy(bytes.begin(), bytes.end());
@@ -320,9 +319,9 @@ format::Result<std::unique_ptr<WebData>> WebData::Open(const WebOptions& options
     auto side = std::make_shared<Side>();
     side->source = source == "-" ? "standard input" : source;
     side->bytes = std::move(bytes);
-    format::Result<format::Profile> p = LoadWebProfile(side->bytes, side->source, false, options.noinlines,
-                                                  options.filter, options.symbol_dirs,
-                                                  &d->warnings_);
+    format::Result<format::Profile> p =
+        LoadWebProfile(side->bytes, side->source, false, options.noinlines, options.filter,
+                       options.symbol_dirs, &d->warnings_);
     if (!p.ok()) return format::Error{p.error()};
     side->profile = std::move(*p);
     if (side->profile.sample_types.empty()) return format::Error{source + ": no sample types"};
@@ -437,8 +436,8 @@ std::string WebData::Poll() {
   if (!snap.ok()) return url + ": " + snap.error();
   std::map<std::string, std::string> comments = analyze::RuntimeComments(*raw);
   std::vector<std::string> warnings;
-  format::Result<format::Profile> p = LoadWebProfile(*bytes, url, false, options_.noinlines,
-                                                  options_.filter, options_.symbol_dirs, &warnings);
+  format::Result<format::Profile> p = LoadWebProfile(
+      *bytes, url, false, options_.noinlines, options_.filter, options_.symbol_dirs, &warnings);
   if (!p.ok()) return p.error();
   if (snap->time_sec == 0) snap->time_sec = NowSec();
   // The suspects' source lines, from the newest snapshot (as `heapscope

@@ -125,8 +125,7 @@ class WebData {
 // `by_line` names functions by line; warnings are appended.
 format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
                                                const std::string& source, bool by_line,
-                                               bool noinlines,
-                                               const analyze::SampleFilter& filter,
+                                               bool noinlines, const analyze::SampleFilter& filter,
                                                const std::vector<std::string>& symbol_dirs,
                                                std::vector<std::string>* warnings);
 
