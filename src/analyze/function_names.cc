@@ -2,10 +2,8 @@
 
 #include <cxxabi.h>
 
-#include <array>
 #include <cstdlib>
 #include <memory>
-#include <vector>
 
 #include "base/cxx_names.h"
 
