@@ -187,21 +187,23 @@ def fragmented(env, prog):
     """glibc's mallinfo2 walks every free chunk with the arena locked, so
     the runtime stops reading it once a read took longer than
     HEAPSCOPE_MALLINFO_MAX (CPU time), but for the final profile. Over
-    200,000 free chunks (about 1 ms a read), snapshots every 100 ms for
-    3 s (fresh readings are spaced 19 times a reading's length, so even on
-    a loaded machine several come after the first slow one): at 100us the first read past it is warned about once and later
-    snapshots have the allocator unknown, the final profile knows it
-    again; at the default (10ms) every profile knows it; 0 never reads it."""
-    cases = (("100us", {"glibc", "unknown"}, "glibc", 1),
-             (None, {"glibc"}, "glibc", 0),
-             ("0", {"unknown"}, "unknown", 0))
-    for limit, want_snaps, want_final, warnings in cases:
+    200,000 free chunks (1 ms a read where the caches hold the heap, 20 ms
+    where they do not), snapshots every 100 ms for 3 s (fresh readings are
+    spaced 19 times a reading's length, so even on a loaded machine several
+    come after the first slow one): at 100us the first read past it is
+    warned about once and later snapshots have the allocator unknown, the
+    final profile knows it again; 0 never reads it. At the default (10ms),
+    over 20,000 free chunks (at most 2 ms), every profile knows it."""
+    cases = (("100us", 400000, {"glibc", "unknown"}, "glibc", 1),
+             (None, 40000, {"glibc"}, "glibc", 0),
+             ("0", 400000, {"unknown"}, "unknown", 0))
+    for limit, blocks, want_snaps, want_final, warnings in cases:
         label = f"HEAPSCOPE_MALLINFO_MAX={limit}" if limit is not None else "default limit"
         out = env.outdir("fragment-" + (limit or "default"))
         extra = {"HEAPSCOPE_INTERVAL": "100ms"}
         if limit is not None:
             extra["HEAPSCOPE_MALLINFO_MAX"] = limit
-        r = env.preload_input([prog, "fragment"], out, extra, timeout=60)
+        r = env.preload_input([prog, "fragment", str(blocks)], out, extra, timeout=60)
         if not check(r.returncode == 0 and r.stdout == "done\n",
                      f"{label}: status {r.returncode}, {r.stdout!r}, {r.stderr!r}"):
             continue

@@ -7,9 +7,11 @@
 //                     on stdin, release it all, exit 0
 //   rss_holder grow   start small, sleep, make everything, sleep, exit
 //                     without releasing (for `heapscope run`'s summary)
-//   rss_holder fragment  a heap of 400,000 small blocks with every other
-//                     one freed (200,000 free chunks for glibc's mallinfo2
-//                     to walk, about 1 ms), held for 3 s, then exit 0
+//   rss_holder fragment [N]  a heap of N small blocks (default 400,000)
+//                     with every other one freed (200,000 free chunks for
+//                     glibc's mallinfo2 to walk: 1 ms on one machine, 20 ms
+//                     on another, as their caches hold the heap or not),
+//                     held for 3 s, then exit 0
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +103,8 @@ int main(int argc, char** argv) {
     _exit(0);  // threads still parked, nothing released
   }
   if (strcmp(mode, "fragment") == 0) {
-    constexpr size_t kSmall = 400000;
+    const size_t kSmall = argc > 2 ? strtoul(argv[2], nullptr, 10) : 400000;
+    if (kSmall < 2) return 2;
     auto** v = static_cast<char**>(malloc(kSmall * sizeof(char*)));
     if (v == nullptr) return 2;
     for (size_t i = 0; i < kSmall; i++) {
