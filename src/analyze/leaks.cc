@@ -278,6 +278,14 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
       auto from = kv.find("malloc_from");
       snap.heap_not_seen = from != kv.end() && !from->second.empty() ? from->second : "?";
     }
+    int64_t v = 0;
+    if (auto it = kv.find("memory_limit");
+        it != kv.end() && ParseCommentInt(it->second, &v) && v > 0) {
+      snap.memory_limit = v;
+    }
+    if (auto it = kv.find("vm_rss"); it != kv.end() && ParseCommentInt(it->second, &v)) {
+      snap.resident = v;
+    }
   }
   const format::StringIndex age_key = AgeLabelKey(p);
   ShownPicker picker(&snap.shown);
@@ -563,6 +571,8 @@ format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(const std::vector<st
   return snaps;
 }
 
+int64_t LimitBase(const LeakReport& r) { return r.resident > 0 ? r.resident : r.total_inuse; }
+
 LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions& options) {
   LeakReport r;
   // The profile at exit comes after the program's teardown: judged
@@ -575,6 +585,17 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
   r.enough_snapshots = snaps.size() >= options.trend.min_snapshots;
   r.limit = options.limit;
   r.limit_source = options.limit_source;
+  if (!r.limit) {
+    // The limit the profiled process ran under, from its newest profile
+    // that names one (the one at exit included).
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      if (it->memory_limit) {
+        r.limit = it->memory_limit;
+        r.limit_source = "the cgroup's memory limit";
+        break;
+      }
+    }
+  }
   if (snaps.empty()) return r;
 
   // The x axis: wall-clock times of the snapshots. Without usable times
@@ -612,12 +633,13 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
   r.total_inuse_objects = snaps.back().total.objects;
   r.total_growth_per_sec = total_trend.slope;
   r.total_verdict = total_trend.verdict;
+  r.resident = snaps.back().resident;
   if (r.limit && *r.limit > 0) {
-    if (r.total_inuse >= *r.limit) {
+    const int64_t base = LimitBase(r);
+    if (base >= *r.limit) {
       r.time_to_limit_sec = 0;
     } else if (r.total_growth_per_sec > 0) {
-      r.time_to_limit_sec =
-          static_cast<double>(*r.limit - r.total_inuse) / r.total_growth_per_sec;
+      r.time_to_limit_sec = static_cast<double>(*r.limit - base) / r.total_growth_per_sec;
     }
   }
   // Resource kinds present in any snapshot: their process-wide series over
@@ -816,13 +838,15 @@ std::string FormatLeaksText(const LeakReport& r) {
   }
   if (r.limit) {
     out += "limit " + Bytes(static_cast<double>(*r.limit)) + " (" + r.limit_source + "): ";
+    out += r.resident > 0 ? Bytes(static_cast<double>(r.resident)) + " resident now; "
+                          : Bytes(static_cast<double>(r.total_inuse)) + " of heap in use now; ";
     if (!r.time_to_limit_sec) {
       out += "not approaching it at the current rate\n";
     } else if (*r.time_to_limit_sec <= 0) {
       out += "already reached\n";
     } else {
       out += "reached in about " + Duration(*r.time_to_limit_sec) +
-             " at the current total growth rate\n";
+             " at the heap's current growth rate\n";
     }
   }
   if (!r.enough_snapshots) {
@@ -965,6 +989,8 @@ std::string FormatLeaksJson(const LeakReport& r) {
   j["resources"] = kinds;
   j["suspects_total"] = r.suspects_total;
   j["limit"] = r.limit ? J(*r.limit) : J(nullptr);
+  j["limit_source"] = r.limit ? J(r.limit_source) : J(nullptr);
+  j["resident"] = r.resident > 0 ? J(r.resident) : J(nullptr);
   j["time_to_limit_sec"] = r.time_to_limit_sec ? J(*r.time_to_limit_sec) : J(nullptr);
   j["warnings"] = r.warnings;
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

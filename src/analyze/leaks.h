@@ -98,6 +98,11 @@ struct LeakSnapshot {
   // allocator's, ahead of the runtime (comment `heap_not_seen`); this
   // holds that file. Empty when the heap was profiled.
   std::string heap_not_seen;
+  // The memory limit of the profiled process's cgroup, as the runtime
+  // recorded it (comment `memory_limit`; unset when none is set or the
+  // profile does not say), and its resident memory (`vm_rss`; 0 unknown).
+  std::optional<int64_t> memory_limit;
+  int64_t resident = 0;
 };
 
 // Reduces a resource profile (the runtime's fds, threadcreate or mmap; Go's
@@ -166,8 +171,10 @@ void AddSourceLines(std::vector<LeakSnapshot>* snaps, const SymbolizeOptions& op
 struct LeakOptions {
   TrendOptions trend;               // trend.rate is taken from the snapshots.
   size_t max_suspects = 10;         // Stacks shown (and functions shown).
-  std::optional<int64_t> limit;     // Bytes, for time_to_limit.
-  std::string limit_source;         // "--limit", "cgroup memory.max".
+  // Bytes, for time_to_limit; unset: the cgroup memory limit the newest
+  // snapshot carries (LeakSnapshot::memory_limit), if any.
+  std::optional<int64_t> limit;
+  std::string limit_source;  // "--limit"
 };
 
 struct LeakSuspect {
@@ -238,10 +245,18 @@ struct LeakReport {
   double total_growth_per_sec = 0;
   Verdict total_verdict = Verdict::kConstant;
   std::optional<int64_t> limit;
-  std::string limit_source;
+  std::string limit_source;  // "--limit", "the cgroup's memory limit"
+  // The newest snapshot's resident memory (0: unknown, e.g. Go's profiles).
+  int64_t resident = 0;
+  // (limit - LimitBase) / total_growth_per_sec, when growing.
   std::optional<double> time_to_limit_sec;
   std::vector<std::string> warnings;
 };
+
+// What the memory limit is measured against now: the process's resident
+// memory when the profiles carry it (all of it counts towards a cgroup's
+// limit, code and allocator overhead included), else the heap in use.
+int64_t LimitBase(const LeakReport& report);
 
 LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& snapshots, const LeakOptions& options);
 

@@ -17,8 +17,8 @@ using testing::ProfileBuilder;
 // A heap profile at `second` with the given in-use bytes per stack (exact
 // mode, so the values are the truth). Two call sites of Cache::Put differ
 // only in address and must merge.
-format::Profile Snapshot(int64_t second, int64_t leak, int64_t cache, int64_t table,
-                         int64_t burst) {
+format::Profile Snapshot(int64_t second, int64_t leak, int64_t cache, int64_t table, int64_t burst,
+                         const std::vector<std::string>& comments = {}) {
   ProfileBuilder b({{"alloc_objects", "count"},
                     {"alloc_space", "bytes"},
                     {"inuse_objects", "count"},
@@ -26,6 +26,7 @@ format::Profile Snapshot(int64_t second, int64_t leak, int64_t cache, int64_t ta
   format::Profile& p = b.profile();
   p.time_nanos = (1700000000 + second) * 1000000000LL;
   p.comments.push_back(b.Str("heapscope: rate=1 mode=exact pid=1"));
+  for (const std::string& c : comments) p.comments.push_back(b.Str(c));
   uint32_t main_loc = b.Loc({"main"});
   uint32_t leak_a = b.Loc({"Sessions::Remember(int)"}, format::kNoIndex, 0x1000);
   uint32_t leak_b = b.Loc({"Sessions::Remember(int)"}, format::kNoIndex, 0x1008);
@@ -120,6 +121,72 @@ TEST(LeaksTest, FindsTheLeakAndRulesOutTheRest) {
   EXPECT_EQ(j["ruled_out"]["plateau"], 1);
   EXPECT_TRUE(j["suspects"][0]["oldest_age_sec"].is_null());  // no ages in these profiles
   EXPECT_TRUE(j["time_to_limit_sec"].is_number());
+}
+
+TEST(LeaksTest, TimeToTheCgroupLimitTheRuntimeRecorded) {
+  // The runtime's comments: the cgroup's limit and the resident memory.
+  auto series = [](bool with_limit, bool with_rss) {
+    std::vector<LeakSnapshot> out;
+    for (int64_t s = 0; s < 12; s++) {
+      std::vector<std::string> comments;
+      if (with_limit) {
+        comments.push_back("heapscope: memory_limit=" + std::string(s == 11 ? "3000000" : "0") +
+                           " cgroup_version=2 cgroup_usage=1234");
+      }
+      if (with_rss) {
+        comments.push_back("heapscope: rss=900000 rss_heap=600000 vm_rss=" +
+                           std::to_string(900000 + 20000 * s) + " vm_hwm=1 allocator=glibc");
+      }
+      auto snap = SummarizeSnapshot(Snapshot(s, 10000 * (s + 1), 50000, 400000, 0, comments),
+                                    "heap." + std::to_string(s));
+      EXPECT_TRUE(snap.ok()) << snap.error();
+      out.push_back(std::move(*snap));
+    }
+    return out;
+  };
+  LeakReport r = AnalyzeLeaks(series(true, true), LeakOptions{});
+  ASSERT_TRUE(r.limit.has_value());
+  EXPECT_EQ(*r.limit, 3000000);  // the newest snapshot's (0: none set, in the others)
+  EXPECT_EQ(r.limit_source, "the cgroup's memory limit");
+  EXPECT_EQ(r.resident, 900000 + 20000 * 11);
+  EXPECT_NEAR(r.total_growth_per_sec, 10000, 1e-6);
+  ASSERT_TRUE(r.time_to_limit_sec.has_value());
+  // From the resident memory, at the heap's growth rate.
+  EXPECT_NEAR(*r.time_to_limit_sec, (3000000.0 - 1120000) / 10000, 1e-6);
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("limit 2.86MB (the cgroup's memory limit): 1.07MB resident now; reached in "
+                      "about 3m08s at the heap's current growth rate"),
+            std::string::npos)
+      << text;
+  auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_EQ(j["limit"], 3000000);
+  EXPECT_EQ(j["limit_source"], "the cgroup's memory limit");
+  EXPECT_EQ(j["resident"], 1120000);
+
+  // --limit wins over the cgroup's.
+  LeakOptions o;
+  o.limit = 2000000;
+  o.limit_source = "--limit";
+  r = AnalyzeLeaks(series(true, true), o);
+  EXPECT_EQ(r.limit_source, "--limit");
+  EXPECT_NEAR(*r.time_to_limit_sec, (2000000.0 - 1120000) / 10000, 1e-6);
+
+  // Without resident memory (Go's profiles): from the heap in use.
+  r = AnalyzeLeaks(series(true, false), LeakOptions{});
+  EXPECT_EQ(r.resident, 0);
+  EXPECT_EQ(r.total_inuse, 120000 + 50000 + 400000);
+  EXPECT_NEAR(*r.time_to_limit_sec, (3000000.0 - 570000) / 10000, 1e-6);
+  j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_TRUE(j["resident"].is_null());
+  EXPECT_NE(FormatLeaksText(r).find("556.64kB of heap in use now"), std::string::npos);
+
+  // No limit anywhere: none, and nothing projected.
+  r = AnalyzeLeaks(series(false, true), LeakOptions{});
+  EXPECT_FALSE(r.limit.has_value());
+  EXPECT_FALSE(r.time_to_limit_sec.has_value());
+  j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_TRUE(j["limit_source"].is_null());
+  EXPECT_EQ(FormatLeaksText(r).find("limit "), std::string::npos);
 }
 
 // A frame's source line comes from the symbolized twin of the profile:

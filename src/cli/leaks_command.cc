@@ -10,7 +10,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -53,18 +52,9 @@ analyze::FrameSources SourcesOf(const format::ByteBuffer& bytes,
       [&] { return format::ParseAnyProfile(format::ByteBuffer(bytes), "endpoint"); }, options);
 }
 
-// The cgroup v2 memory limit of this process's cgroup, when one is set.
-std::optional<int64_t> CgroupMemoryLimit() {
-  std::ifstream f("/sys/fs/cgroup/memory.max");
-  std::string value;
-  if (!(f >> value) || value == "max") return std::nullopt;
-  uint64_t bytes = 0;
-  if (!base::ParseUint(value.c_str(), &bytes) || bytes == 0) return std::nullopt;
-  return static_cast<int64_t>(bytes);
-}
-
-// Fills options->limit from --limit, else from the cgroup. Returns false
-// (after printing) when --limit does not parse.
+// Fills options->limit from --limit (else the report takes the cgroup
+// memory limit the runtime recorded in the profiles). Returns false (after
+// printing) when --limit does not parse.
 bool ResolveLimit(const std::string& flag, analyze::LeakOptions* options) {
   if (!flag.empty()) {
     uint64_t bytes = 0;
@@ -74,11 +64,6 @@ bool ResolveLimit(const std::string& flag, analyze::LeakOptions* options) {
     }
     options->limit = static_cast<int64_t>(bytes);
     options->limit_source = "--limit";
-    return true;
-  }
-  if (auto cg = CgroupMemoryLimit()) {
-    options->limit = *cg;
-    options->limit_source = "cgroup memory.max";
   }
   return true;
 }
@@ -345,7 +330,6 @@ int RunLeaks(const LeaksCommandOptions& o) {
 void PrintRunLeakReport(const std::string& out_dir, long pid, FILE* out) {
   analyze::LeakOptions options;
   options.max_suspects = 5;
-  if (!ResolveLimit("", &options)) return;
   std::vector<std::string> warnings;
   auto snaps = analyze::LoadLeakSnapshots({out_dir}, pid, &warnings);
   if (!snaps.ok() || snaps->size() < options.trend.min_snapshots) return;
@@ -392,8 +376,8 @@ CommandFn RegisterLeaksCommand(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   cmd->add_option("--limit", o->limit,
-                  "Memory limit (e.g. 2G) to project the time to; default: the cgroup v2 "
-                  "memory.max when set");
+                  "Memory limit (e.g. 2G) to project the time to; default: the memory limit of "
+                  "the profiled process's cgroup, which the runtime records in its profiles");
   cmd->add_option("--pid", o->pid,
                   "In a directory, read the child process PID's heap.PID.* snapshots");
   cmd->add_option("--every", o->every, "Live endpoint: time between polls (e.g. 500ms, 2s, 1m)")

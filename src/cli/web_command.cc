@@ -70,9 +70,6 @@ int RunWeb(const WebCommandOptions& o) {
     }
     options.limit = static_cast<int64_t>(bytes);
     options.limit_source = "--limit";
-  } else if (auto cg = web::CgroupMemoryLimit()) {
-    options.limit = *cg;
-    options.limit_source = "cgroup memory.max";
   }
   if (o.port < 0 || o.port > 65535) return Fail("--port wants 0..65535");
   auto data = web::WebData::Open(options);
@@ -119,8 +116,8 @@ CommandFn RegisterWebCommand(CLI::App& app) {
   cmd->add_flag("--open", o->open, "Open the page in the default browser (xdg-open)");
   cmd->add_option("--every", o->every, "How often to poll a live endpoint")->capture_default_str();
   cmd->add_option("--limit", o->limit,
-                  "Memory limit (e.g. 2G) for the projected time to it; default: the cgroup v2 "
-                  "memory.max when set");
+                  "Memory limit (e.g. 2G) to project the time to; default: the memory limit of "
+                  "the profiled process's cgroup, which the runtime records in its profiles");
   cmd->add_option("--pid", o->pid, "In a directory, read the child process PID's snapshots");
   cmd->add_option("--sample", o->sample_type, "Sample type shown first, e.g. alloc_space");
   AddNoInlinesOption(*cmd, o->noinlines);

@@ -21,6 +21,7 @@
 #include "format/profile_fields.h"
 #include "platform/elf_symbols.h"
 #include "platform/modules.h"
+#include "runtime/cgroup_memory.h"
 #include "runtime/memory_breakdown.h"
 #include "runtime/perf_map.h"
 #include "runtime/real_functions.h"
@@ -500,7 +501,7 @@ class ProfileBuilder {
   const char** location_pseudo_ = nullptr;  // by location id: a pseudo frame's name
   size_t nlocations_ = 0;
   size_t nmodules_ = 0;  // modules known when the tables were sized
-  int64_t comments_[8];
+  int64_t comments_[12];
   int ncomments_ = 0;
 };
 
@@ -813,6 +814,15 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
       FormatRssComment(mem, &buf);
       FormatRssAge(age_ns, &buf);
       Comment(Copy(buf.data(), buf.size()));
+    }
+  }
+  // The memory limit of the process's cgroup (0: none set), for the leak
+  // report's time to it wherever the profile is read.
+  {
+    CgroupMemory cg = ProcessCgroupMemory();
+    if (cg.version != 0) {
+      Comment(Format("heapscope: memory_limit=", cg.limit, " cgroup_version=",
+                     static_cast<uint64_t>(cg.version), " cgroup_usage=", cg.usage));
     }
   }
   for (int i = 0; i < ncomments_; i++) enc_.Int64(pb::profile::kComment, comments_[i]);

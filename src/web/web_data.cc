@@ -279,20 +279,6 @@ format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
   return profile;
 }
 
-std::optional<int64_t> CgroupMemoryLimit() {
-  std::FILE* f = std::fopen("/sys/fs/cgroup/memory.max", "r");
-  if (f == nullptr) return std::nullopt;
-  char buf[64] = {0};
-  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  std::string value(buf, n);
-  while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) value.pop_back();
-  int64_t bytes = 0;
-  auto r = std::from_chars(value.data(), value.data() + value.size(), bytes);
-  if (r.ec != std::errc() || r.ptr != value.data() + value.size() || bytes <= 0) return std::nullopt;
-  return bytes;
-}
-
 namespace {
 
 bool IsDirectory(const std::string& path) {
@@ -768,7 +754,6 @@ format::Result<std::string> WebData::Leaks() {
   analyze::LeakReport report = analyze::AnalyzeLeaks(series_, options);
   Json j = Json::parse(analyze::FormatLeaksJson(report));
   j["verdict"] = j["total_verdict"];
-  j["limit_source"] = report.limit_source;
   j["live"] = mode_ == Mode::kLive;
   j["every_sec"] = options_.every_sec;
   // The series behind the verdicts: seconds since the first snapshot.
@@ -882,7 +867,7 @@ format::Result<std::string> WebData::Leaks() {
       // The limit is on memory: the heap's share of it is what a heap
       // suspect's growth eats; counts never reach it.
       if (report.limit && s.growth_per_sec > 0 && s.kind == analyze::LeakKind::kHeap) {
-        double left = static_cast<double>(*report.limit - report.total_inuse);
+        double left = static_cast<double>(*report.limit - analyze::LimitBase(report));
         list[i]["time_to_limit_sec"] = std::max(0.0, left / s.growth_per_sec);
       } else {
         list[i]["time_to_limit_sec"] = nullptr;

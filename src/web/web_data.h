@@ -129,7 +129,4 @@ format::Result<format::Profile> LoadWebProfile(const format::ByteBuffer& bytes,
                                                const std::vector<std::string>& symbol_dirs,
                                                std::vector<std::string>* warnings);
 
-// The cgroup v2 memory limit of this process's cgroup, when one is set.
-std::optional<int64_t> CgroupMemoryLimit();
-
 }  // namespace heapscope::web

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/mmap_arena.h"
+#include "runtime/cgroup_memory.h"
 #include "runtime/http/handlers.h"
 #include "runtime/memory_breakdown.h"
 #include "runtime/proc_dir.h"
@@ -38,6 +39,7 @@ struct Figures {
   uint64_t start_time_s = 0;  // Unix time the runtime started
   uint64_t pid = 0;
   MemorySnapshot mem;  // where resident memory goes
+  CgroupMemory cgroup;  // the memory limit of the process's cgroup
 };
 
 uint64_t NowNs(clockid_t clock) {
@@ -103,6 +105,7 @@ void Collect(Figures* f) {
   f->start_time_s = (NowNs(CLOCK_REALTIME) - up_ns) / 1000000000ULL;
   f->pid = static_cast<uint64_t>(g.pid);
   f->mem = ReadMemorySnapshot(f->heap.inuse_bytes, HeaderBytes(f->heap.inuse_objects));
+  f->cgroup = ProcessCgroupMemory();
 }
 
 bool ShowPart(const MemorySnapshot& m, RssPart part) {
@@ -167,6 +170,11 @@ void ServeVars(Reply* reply) {
   JsonField(t, "resident_bytes", f.rss_bytes);
   JsonField(t, "resident_peak_bytes", f.rss_peak_bytes);
   JsonField(t, "virtual_bytes", f.vm_bytes);
+  if (f.cgroup.version != 0) {
+    // 0: no limit set.
+    JsonField(t, "cgroup_memory_limit_bytes", f.cgroup.limit);
+    JsonField(t, "cgroup_memory_usage_bytes", f.cgroup.usage);
+  }
   JsonField(t, "threads", f.threads);
   JsonField(t, "open_fds", f.open_fds);
   JsonField(t, "sample_rate_bytes", f.rate);
@@ -255,6 +263,16 @@ void ServeMetrics(Reply* reply) {
          "Peak resident memory size (VmHWM).", f.rss_peak_bytes);
   Metric(t, "heapscope_process_virtual_memory_bytes", "gauge", "Virtual memory size (VmSize).",
          f.vm_bytes);
+  if (f.cgroup.limit != 0) {
+    Metric(t, "heapscope_cgroup_memory_limit_bytes", "gauge",
+           "Memory limit of the process's cgroup (cgroup v2 memory.max, the smallest up the "
+           "hierarchy; v1 hierarchical_memory_limit); absent when none is set.",
+           f.cgroup.limit);
+    Metric(t, "heapscope_cgroup_memory_usage_bytes", "gauge",
+           "Memory charged to the cgroup whose limit applies (memory.current, "
+           "memory.usage_in_bytes).",
+           f.cgroup.usage);
+  }
   Metric(t, "heapscope_process_threads", "gauge", "Threads in the process.", f.threads);
   Metric(t, "heapscope_process_open_fds", "gauge", "Open file descriptors.", f.open_fds);
   Metric(t, "heapscope_process_start_time_seconds", "gauge",

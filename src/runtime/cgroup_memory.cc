@@ -1,0 +1,298 @@
+#include "runtime/cgroup_memory.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "base/raw_log.h"
+#include "runtime/proc_dir.h"
+
+namespace heapscope::runtime {
+namespace {
+
+constexpr size_t kPathCap = 1024;
+// cgroup v1 writes "no limit" as PAGE_COUNTER_MAX pages in bytes
+// (9223372036854771712 with 4 KiB pages); anything this large is none.
+constexpr uint64_t kNoLimit = uint64_t{1} << 62;
+
+// Calls fn(line, len) for each line of the file at path (without its
+// newline); a line longer than the buffer is skipped whole.
+template <typename Fn>
+bool ForEachLine(const char* path, Fn&& fn) {
+  int fd = OpenProc(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  size_t have = 0;
+  bool skipping = false;  // inside a line too long for buf
+  for (;;) {
+    long n = syscall(SYS_read, fd, buf + have, sizeof buf - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    have += static_cast<size_t>(n);
+    size_t start = 0;
+    for (size_t i = 0; i < have; i++) {
+      if (buf[i] != '\n') continue;
+      if (!skipping) fn(buf + start, i - start);
+      skipping = false;
+      start = i + 1;
+    }
+    if (start == 0 && have == sizeof buf) {
+      skipping = true;  // no newline in a full buffer
+      have = 0;
+      continue;
+    }
+    memmove(buf, buf + start, have - start);
+    have -= start;
+  }
+  if (have > 0 && !skipping) fn(buf, have);
+  syscall(SYS_close, fd);
+  return true;
+}
+
+// "max" (v2), a number too large to be a limit (v1), or unreadable: 0.
+uint64_t ParseLimit(const char* s) {
+  while (*s == ' ' || *s == '\t') s++;
+  if (*s < '0' || *s > '9') return 0;
+  uint64_t v = 0;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    if (v > (UINT64_MAX - 9) / 10) return 0;
+    v = v * 10 + static_cast<uint64_t>(*s - '0');
+  }
+  return v >= kNoLimit ? 0 : v;
+}
+
+// Reads the number in file dir/name; false when it cannot be read or is
+// not a number ("max" reads as 0 with true).
+bool ReadValue(const char* dir, const char* name, uint64_t* value) {
+  char path[kPathCap + 64];
+  base::RawBuffer b(path, sizeof path);
+  b.Str(dir).Char('/').Str(name);
+  if (b.truncated()) return false;
+  char text[64];
+  if (ReadSmallFile(b.CStr(), text, sizeof text) == 0) return false;
+  *value = ParseLimit(text);
+  return true;
+}
+
+// Whether [s, s+n) is the comma-separated list holding `word`.
+bool ListHas(const char* s, size_t n, const char* word) {
+  size_t w = strlen(word);
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i;
+    while (j < n && s[j] != ',') j++;
+    if (j - i == w && memcmp(s + i, word, w) == 0) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+// Copies mountinfo's escaped field [s, s+n) ("\040" for a space) to out.
+bool Unescape(const char* s, size_t n, char* out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+      c = static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    }
+    if (o + 1 >= cap) return false;
+    out[o++] = c;
+  }
+  out[o] = '\0';
+  return true;
+}
+
+}  // namespace
+
+bool CgroupPathFor(const char* text, int version, char* out, size_t cap) {
+  const char* line = text;
+  while (*line != '\0') {
+    const char* end = strchr(line, '\n');
+    size_t len = end != nullptr ? static_cast<size_t>(end - line) : strlen(line);
+    // "ID:CONTROLLERS:PATH"; the path may itself hold ':'.
+    const char* c1 = static_cast<const char*>(memchr(line, ':', len));
+    const char* c2 = c1 != nullptr
+                         ? static_cast<const char*>(memchr(c1 + 1, ':', line + len - c1 - 1))
+                         : nullptr;
+    if (c2 != nullptr) {
+      bool match = version == 2 ? (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1)
+                                : ListHas(c1 + 1, static_cast<size_t>(c2 - c1 - 1), "memory");
+      if (match) {
+        size_t n = static_cast<size_t>(line + len - (c2 + 1));
+        if (n == 0 || n + 1 > cap) return false;
+        memcpy(out, c2 + 1, n);
+        out[n] = '\0';
+        return true;
+      }
+    }
+    if (end == nullptr) break;
+    line = end + 1;
+  }
+  return false;
+}
+
+bool ParseCgroupMount(const char* line, size_t len, int version, char* root, size_t root_cap,
+                      char* mount_point, size_t mount_cap) {
+  // "ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS"
+  const char* f[16];
+  size_t fl[16];
+  int nf = 0;
+  for (size_t i = 0; i < len && nf < 16;) {
+    while (i < len && line[i] == ' ') i++;
+    if (i >= len) break;
+    size_t j = i;
+    while (j < len && line[j] != ' ') j++;
+    f[nf] = line + i;
+    fl[nf] = j - i;
+    nf++;
+    i = j;
+  }
+  int dash = -1;
+  for (int i = 6; i < nf; i++) {
+    if (fl[i] == 1 && f[i][0] == '-') {
+      dash = i;
+      break;
+    }
+  }
+  if (dash < 0 || dash + 1 >= nf) return false;
+  const char* fstype = f[dash + 1];
+  size_t fstype_len = fl[dash + 1];
+  if (version == 2) {
+    if (fstype_len != 7 || memcmp(fstype, "cgroup2", 7) != 0) return false;
+  } else {
+    // v1: the controllers are among the super options.
+    if (fstype_len != 6 || memcmp(fstype, "cgroup", 6) != 0 || dash + 3 >= nf) return false;
+    if (!ListHas(f[dash + 3], fl[dash + 3], "memory")) return false;
+  }
+  return Unescape(f[3], fl[3], root, root_cap) && Unescape(f[4], fl[4], mount_point, mount_cap);
+}
+
+bool CgroupDir(const char* mount_point, const char* root, const char* path, char* out, size_t cap) {
+  base::RawBuffer b(out, cap);
+  b.Str(mount_point);
+  size_t rl = strlen(root);
+  while (rl > 0 && root[rl - 1] == '/') rl--;  // "/" -> ""
+  const char* rel = nullptr;
+  if (strncmp(path, root, rl) == 0 && (path[rl] == '/' || path[rl] == '\0')) rel = path + rl;
+  // Not under the mount's root ("/../x" in a namespace): the mount point.
+  if (rel != nullptr && strstr(rel, "/..") == nullptr) {
+    while (*rel == '/') rel++;
+    if (*rel != '\0') {
+      if (b.size() == 0 || b.data()[b.size() - 1] != '/') b.Char('/');
+      b.Str(rel);
+    }
+  }
+  // Without a trailing slash.
+  size_t n = b.size();
+  while (n > 1 && out[n - 1] == '/') n--;
+  if (b.truncated() || n + 1 > cap) return false;
+  out[n] = '\0';
+  return true;
+}
+
+CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
+  CgroupMemory r;
+  char cgroup_text[4096];
+  if (ReadSmallFile(src.proc_cgroup, cgroup_text, sizeof cgroup_text) == 0) return r;
+  // v1's memory controller first: on a hybrid machine v2 has no memory.
+  for (int version : {1, 2}) {
+    char path[kPathCap];
+    if (!CgroupPathFor(cgroup_text, version, path, sizeof path)) continue;
+    // The mount point goes after the prefix (tests' directories).
+    char root[kPathCap], mount_point[kPathCap];
+    size_t prefix_len = strlen(src.mount_prefix);
+    if (prefix_len + 2 > sizeof mount_point) return r;
+    memcpy(mount_point, src.mount_prefix, prefix_len);
+    bool found = false;
+    ForEachLine(src.mountinfo, [&](const char* line, size_t len) {
+      found = found || ParseCgroupMount(line, len, version, root, sizeof root,
+                                        mount_point + prefix_len, sizeof mount_point - prefix_len);
+    });
+    if (!found) continue;
+    char dir[kPathCap];
+    if (!CgroupDir(mount_point, root, path, dir, sizeof dir)) continue;
+    uint64_t v = 0;
+    if (version == 1) {
+      // memory.stat's hierarchical_memory_limit is the smallest along the
+      // path; memory.limit_in_bytes is this cgroup's own.
+      char stat_path[kPathCap + 16];
+      base::RawBuffer b(stat_path, sizeof stat_path);
+      b.Str(dir).Str("/memory.stat");
+      bool have_limit = false;
+      if (!b.truncated()) {
+        ForEachLine(b.CStr(), [&](const char* line, size_t len) {
+          static constexpr char kKey[] = "hierarchical_memory_limit ";
+          constexpr size_t kKeyLen = sizeof kKey - 1;
+          if (have_limit || len <= kKeyLen || memcmp(line, kKey, kKeyLen) != 0) return;
+          char num[32];
+          size_t n = len - kKeyLen < sizeof num - 1 ? len - kKeyLen : sizeof num - 1;
+          memcpy(num, line + kKeyLen, n);
+          num[n] = '\0';
+          r.limit = ParseLimit(num);
+          have_limit = true;
+        });
+      }
+      if (!have_limit && !ReadValue(dir, "memory.limit_in_bytes", &r.limit)) continue;
+      ReadValue(dir, "memory.usage_in_bytes", &r.usage);
+    } else {
+      // The smallest memory.max from this cgroup up to the mount's root
+      // (the root cgroup has none), and the usage of the one that binds.
+      size_t mount_len = strlen(mount_point);
+      while (mount_len > 1 && mount_point[mount_len - 1] == '/') mount_len--;
+      bool any = false;
+      for (;;) {
+        if (ReadValue(dir, "memory.max", &v)) {
+          any = true;
+          if (v != 0 && (r.limit == 0 || v < r.limit)) {
+            r.limit = v;
+            uint64_t usage = 0;
+            if (ReadValue(dir, "memory.current", &usage)) r.usage = usage;
+          }
+        }
+        if (strlen(dir) <= mount_len) break;
+        char* slash = strrchr(dir, '/');
+        if (slash == nullptr || static_cast<size_t>(slash - dir) < mount_len) break;
+        *slash = '\0';
+      }
+      // No memory.max anywhere: the memory controller is not enabled on
+      // this path (or this is the root); the usage of the process's own
+      // cgroup then says nothing either.
+      if (!any) continue;
+    }
+    r.version = version;
+    return r;
+  }
+  return r;
+}
+
+namespace {
+// The last reading that found a cgroup: a program that chroots has no
+// /sys/fs/cgroup afterwards (its /proc/self is the held one).
+std::atomic<int> g_last_version{0};
+std::atomic<uint64_t> g_last_limit{0};
+std::atomic<uint64_t> g_last_usage{0};
+}  // namespace
+
+CgroupMemory ProcessCgroupMemory() {
+  CgroupMemory m = ReadCgroupMemory();
+  if (m.version != 0) {
+    g_last_limit.store(m.limit, std::memory_order_relaxed);
+    g_last_usage.store(m.usage, std::memory_order_relaxed);
+    g_last_version.store(m.version, std::memory_order_release);
+    return m;
+  }
+  m.version = g_last_version.load(std::memory_order_acquire);
+  if (m.version != 0) {
+    m.limit = g_last_limit.load(std::memory_order_relaxed);
+    m.usage = g_last_usage.load(std::memory_order_relaxed);
+  }
+  return m;
+}
+
+}  // namespace heapscope::runtime

@@ -1,0 +1,63 @@
+// The memory limit of the cgroup the process runs in: a container's, a
+// systemd unit's MemoryMax=, a Kubernetes pod's. The runtime records it in
+// every heap profile, so that the leak report can project the time until
+// it is reached wherever the profiles are read (the analyzer may run on
+// another machine, or read a live endpoint from outside the container).
+//
+// cgroup v2: the smallest memory.max from the process's cgroup up to the
+// root of the mounted hierarchy. cgroup v1: the memory controller's
+// hierarchical_memory_limit (memory.stat), which the kernel already takes
+// as the smallest along the path. The process's cgroup is found as
+// container runtimes and language runtimes find it: its path in
+// /proc/self/cgroup, made relative to the root of the cgroup mount in
+// /proc/self/mountinfo (with a cgroup namespace, or a container's
+// hierarchy mounted at its own cgroup, the mount's root is that cgroup).
+//
+// System calls only, fixed buffers, no allocation: runs on the dump
+// thread, the HTTP thread and in the final profile's writer.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace heapscope::runtime {
+
+struct CgroupMemory {
+  int version = 0;     // 1 or 2: the hierarchy holding the memory controller; 0: none found
+  uint64_t limit = 0;  // bytes; 0 when no limit is set
+  uint64_t usage = 0;  // bytes charged to the cgroup now (memory.current, usage_in_bytes)
+};
+
+// Where to read from; tests point these at files of their own.
+struct CgroupSources {
+  const char* proc_cgroup = "/proc/self/cgroup";
+  const char* mountinfo = "/proc/self/mountinfo";
+  const char* mount_prefix = "";  // prepended to the mount points found
+};
+
+CgroupMemory ReadCgroupMemory(const CgroupSources& sources = {});
+
+// ReadCgroupMemory() of this process; when that finds nothing (after a
+// chroot), the last reading that found its cgroup.
+CgroupMemory ProcessCgroupMemory();
+
+// Pieces, exposed for tests.
+//
+// The process's cgroup path (from /proc/self/cgroup's text) in the given
+// hierarchy: version 1, the line whose controllers include "memory";
+// version 2, the "0::" line. False when there is none or it does not fit.
+bool CgroupPathFor(const char* proc_cgroup_text, int version, char* out, size_t cap);
+
+// From one line of /proc/self/mountinfo (no newline): whether it mounts the
+// hierarchy of `version` (1: a "cgroup" mount with the memory controller;
+// 2: "cgroup2"), and then its root and mount point, unescaped (\040 ...).
+bool ParseCgroupMount(const char* line, size_t len, int version, char* root, size_t root_cap,
+                      char* mount_point, size_t mount_cap);
+
+// The directory of cgroup `path` in a hierarchy mounted at `mount_point`
+// whose root is `root`: mount_point + (path relative to root); the mount
+// point itself when path is not under root (a namespace's view). False
+// when it does not fit.
+bool CgroupDir(const char* mount_point, const char* root, const char* path, char* out, size_t cap);
+
+}  // namespace heapscope::runtime

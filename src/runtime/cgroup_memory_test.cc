@@ -1,0 +1,205 @@
+#include "runtime/cgroup_memory.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace heapscope::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fake machine: /proc/self/cgroup, /proc/self/mountinfo and the cgroup
+// files under a temporary directory (the mount points go under it too).
+class FakeCgroups {
+ public:
+  FakeCgroups() {
+    char tmpl[] = "/tmp/hs_cgroup_test.XXXXXX";
+    root_ = mkdtemp(tmpl);
+  }
+  ~FakeCgroups() { fs::remove_all(root_); }
+  void Write(const std::string& rel, const std::string& text) {
+    fs::path p = root_ + "/" + rel;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  }
+  CgroupMemory Read(const std::string& cgroup, const std::string& mountinfo) {
+    Write("proc/cgroup", cgroup);
+    Write("proc/mountinfo", mountinfo);
+    cgroup_path_ = root_ + "/proc/cgroup";
+    mountinfo_path_ = root_ + "/proc/mountinfo";
+    CgroupSources src;
+    src.proc_cgroup = cgroup_path_.c_str();
+    src.mountinfo = mountinfo_path_.c_str();
+    src.mount_prefix = root_.c_str();
+    return ReadCgroupMemory(src);
+  }
+
+ private:
+  std::string root_, cgroup_path_, mountinfo_path_;
+};
+
+constexpr char kV2Mount[] =
+    "22 1 259:1 / / rw,relatime shared:1 - ext4 /dev/root rw\n"
+    "30 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
+
+TEST(CgroupMemoryTest, V2SystemdUnit) {
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/system.slice/memory.max", "max\n");
+  f.Write("sys/fs/cgroup/system.slice/memory.current", "900000\n");
+  f.Write("sys/fs/cgroup/system.slice/app.service/memory.max", "536870912\n");
+  f.Write("sys/fs/cgroup/system.slice/app.service/memory.current", "123456\n");
+  CgroupMemory m = f.Read("0::/system.slice/app.service\n", kV2Mount);
+  EXPECT_EQ(m.version, 2);
+  EXPECT_EQ(m.limit, 536870912u);
+  EXPECT_EQ(m.usage, 123456u);
+}
+
+TEST(CgroupMemoryTest, V2TighterAncestorBinds) {
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/kubepods/memory.max", "268435456\n");
+  f.Write("sys/fs/cgroup/kubepods/memory.current", "200000000\n");
+  f.Write("sys/fs/cgroup/kubepods/pod1/memory.max", "max\n");
+  f.Write("sys/fs/cgroup/kubepods/pod1/c1/memory.max", "536870912\n");
+  f.Write("sys/fs/cgroup/kubepods/pod1/c1/memory.current", "1000\n");
+  CgroupMemory m = f.Read("0::/kubepods/pod1/c1\n", kV2Mount);
+  EXPECT_EQ(m.version, 2);
+  EXPECT_EQ(m.limit, 268435456u);
+  EXPECT_EQ(m.usage, 200000000u);  // the usage of the cgroup whose limit binds
+}
+
+TEST(CgroupMemoryTest, V2NoLimitAnywhere) {
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/user.slice/memory.max", "max\n");
+  CgroupMemory m = f.Read("0::/user.slice\n", kV2Mount);
+  EXPECT_EQ(m.version, 2);
+  EXPECT_EQ(m.limit, 0u);
+}
+
+TEST(CgroupMemoryTest, V2WithoutTheMemoryControllerIsNotFound) {
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/init.scope/cgroup.procs", "1\n");
+  CgroupMemory m = f.Read("0::/init.scope\n", kV2Mount);
+  EXPECT_EQ(m.version, 0);
+}
+
+TEST(CgroupMemoryTest, V2NamespaceRootIsTheMountPoint) {
+  // A container with its own cgroup namespace: "/" is its cgroup.
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/memory.max", "1073741824\n");
+  f.Write("sys/fs/cgroup/memory.current", "5000\n");
+  CgroupMemory m = f.Read("0::/\n", kV2Mount);
+  EXPECT_EQ(m.version, 2);
+  EXPECT_EQ(m.limit, 1073741824u);
+  EXPECT_EQ(m.usage, 5000u);
+}
+
+constexpr char kV1Cgroup[] =
+    "12:pids:/docker/abc\n"
+    "5:cpu,cpuacct:/docker/abc\n"
+    "4:memory:/docker/abc\n"
+    "1:name=systemd:/docker/abc\n"
+    "0::/system.slice/containerd.service\n";
+
+TEST(CgroupMemoryTest, V1ContainerMountedAtItsOwnCgroup) {
+  // Docker on a cgroup v1 host without a cgroup namespace: the path names
+  // the host's cgroup, the mount's root is that same cgroup.
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/memory/memory.stat",
+          "cache 4096\nrss 8192\nhierarchical_memory_limit 1073741824\n"
+          "hierarchical_memsw_limit 9223372036854771712\n");
+  f.Write("sys/fs/cgroup/memory/memory.limit_in_bytes", "2147483648\n");
+  f.Write("sys/fs/cgroup/memory/memory.usage_in_bytes", "777\n");
+  std::string mountinfo = std::string(kV2Mount) +
+                          "35 31 0:32 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup "
+                          "rw,memory\n"
+                          "36 31 0:33 /docker/abc /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup "
+                          "rw,cpu,cpuacct\n";
+  CgroupMemory m = f.Read(kV1Cgroup, mountinfo);
+  EXPECT_EQ(m.version, 1);          // v1's memory controller before v2 (hybrid)
+  EXPECT_EQ(m.limit, 1073741824u);  // hierarchical, not the cgroup's own
+  EXPECT_EQ(m.usage, 777u);
+}
+
+TEST(CgroupMemoryTest, V1HostPathAndUnlimited) {
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/memory/docker/abc/memory.stat",
+          "hierarchical_memory_limit 9223372036854771712\n");
+  f.Write("sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes", "10\n");
+  CgroupMemory m =
+      f.Read(kV1Cgroup, "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
+  EXPECT_EQ(m.version, 1);
+  EXPECT_EQ(m.limit, 0u);  // PAGE_COUNTER_MAX: no limit
+  EXPECT_EQ(m.usage, 10u);
+}
+
+TEST(CgroupMemoryTest, V1FallsBackToTheOwnLimitWithoutStat) {
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", "4096000\n");
+  CgroupMemory m =
+      f.Read(kV1Cgroup, "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
+  EXPECT_EQ(m.version, 1);
+  EXPECT_EQ(m.limit, 4096000u);
+}
+
+TEST(CgroupMemoryTest, EscapedMountPointAndLongLines) {
+  FakeCgroups f;
+  f.Write("cg root/app/memory.max", "65536\n");
+  std::string mountinfo = "1 0 0:1 / / rw - ext4 /dev/x rw," + std::string(9000, 'o') + "\n" +
+                          "30 22 0:26 / /cg\\040root rw - cgroup2 cgroup2 rw\n";
+  CgroupMemory m = f.Read("0::/app\n", mountinfo);
+  EXPECT_EQ(m.version, 2);
+  EXPECT_EQ(m.limit, 65536u);
+}
+
+TEST(CgroupMemoryTest, NothingToFind) {
+  FakeCgroups f;
+  EXPECT_EQ(f.Read("", kV2Mount).version, 0);
+  EXPECT_EQ(f.Read("0::/x\n", "22 1 259:1 / / rw - ext4 /dev/root rw\n").version, 0);
+  EXPECT_EQ(f.Read("garbage\n::\n:::\n", "- - -\n\n   \n").version, 0);
+  CgroupSources missing;
+  missing.proc_cgroup = "/nonexistent/cgroup";
+  EXPECT_EQ(ReadCgroupMemory(missing).version, 0);
+}
+
+TEST(CgroupMemoryTest, PathFor) {
+  char out[64];
+  ASSERT_TRUE(CgroupPathFor(kV1Cgroup, 1, out, sizeof out));
+  EXPECT_STREQ(out, "/docker/abc");
+  ASSERT_TRUE(CgroupPathFor(kV1Cgroup, 2, out, sizeof out));
+  EXPECT_STREQ(out, "/system.slice/containerd.service");
+  ASSERT_TRUE(CgroupPathFor("0::/a:b\n", 2, out, sizeof out));  // ':' in the path
+  EXPECT_STREQ(out, "/a:b");
+  EXPECT_FALSE(CgroupPathFor("3:memoryx:/a\n", 1, out, sizeof out));
+  EXPECT_FALSE(CgroupPathFor("0::/much/too/long/for/eight\n", 2, out, 8));
+}
+
+TEST(CgroupMemoryTest, Dir) {
+  char out[64];
+  ASSERT_TRUE(CgroupDir("/sys/fs/cgroup", "/", "/a/b", out, sizeof out));
+  EXPECT_STREQ(out, "/sys/fs/cgroup/a/b");
+  ASSERT_TRUE(CgroupDir("/sys/fs/cgroup", "/", "/", out, sizeof out));
+  EXPECT_STREQ(out, "/sys/fs/cgroup");
+  ASSERT_TRUE(CgroupDir("/m", "/docker/abc", "/docker/abc/sub", out, sizeof out));
+  EXPECT_STREQ(out, "/m/sub");
+  ASSERT_TRUE(CgroupDir("/m", "/docker/abc", "/docker/abcd", out, sizeof out));
+  EXPECT_STREQ(out, "/m");  // not under the root: the mount point
+  ASSERT_TRUE(CgroupDir("/m", "/", "/../other", out, sizeof out));
+  EXPECT_STREQ(out, "/m");
+  EXPECT_FALSE(CgroupDir("/sys/fs/cgroup", "/", "/a/long/path", out, 12));
+}
+
+TEST(CgroupMemoryTest, ThisMachineReadsWithoutTrouble) {
+  CgroupMemory m = ProcessCgroupMemory();
+  EXPECT_GE(m.version, 0);
+  EXPECT_LE(m.version, 2);
+  if (m.version == 0) {
+    EXPECT_EQ(m.limit, 0u);
+  }
+}
+
+}  // namespace
+}  // namespace heapscope::runtime

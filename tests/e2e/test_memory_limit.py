@@ -1,0 +1,168 @@
+"""The time until a cgroup's memory limit, end to end, in a real cgroup.
+
+A leaking program (teardown_leak: 16 KiB every 10 ms) runs under
+`heapscope run` inside a memory cgroup this test makes with a 512 MiB limit
+(cgroup v1's memory controller, or v2's where that is where memory is).
+The runtime records the limit in every heap profile (memory_limit=, read
+by Go's pprof too); `heapscope leaks` takes it from there, with no
+--limit, and projects the time from the resident memory the profiles
+carry: (limit - resident) / heap growth. The run summary prints it;
+--limit overrides it. The live endpoint's /metrics has it as a gauge
+(promtool checks the exposition) and /debug/vars in its JSON. Needs root and a writable memory cgroup hierarchy:
+exits 77 (skipped, as CTest shows it) when it cannot make one.
+
+Usage: test_memory_limit.py HEAPSCOPE LIBHEAPSCOPE PROGRAM"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hstest import (Env, LineReader, check, finish, final_path, http_request, kill_quietly,
+                    runtime_comments, wait_serving)
+
+LIMIT = 512 << 20
+
+
+def cgroup_mounts():
+    """(fstype, mount point, super options) of the cgroup mounts."""
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, rfields = left.split(), right.split()
+            if len(fields) >= 5 and len(rfields) >= 3 and rfields[0] in ("cgroup", "cgroup2"):
+                mounts.append((rfields[0], fields[4], rfields[2].split(",")))
+    return mounts
+
+
+def make_cgroup(name):
+    """A new memory cgroup limited to LIMIT: (directory, version), or None."""
+    for fstype, point, opts in cgroup_mounts():
+        if fstype == "cgroup" and "memory" in opts:
+            d = os.path.join(point, name)
+            try:
+                os.makedirs(d, exist_ok=True)
+                with open(os.path.join(d, "memory.limit_in_bytes"), "w") as f:
+                    f.write(str(LIMIT))
+                return d, 1
+            except OSError as e:
+                print(f"cgroup v1 at {point}: {e}")
+    for fstype, point, _ in cgroup_mounts():
+        if fstype != "cgroup2":
+            continue
+        try:
+            with open(os.path.join(point, "cgroup.controllers")) as f:
+                if "memory" not in f.read().split():
+                    continue
+            with open(os.path.join(point, "cgroup.subtree_control"), "w") as f:
+                f.write("+memory")
+            d = os.path.join(point, name)
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "memory.max"), "w") as f:
+                f.write(str(LIMIT))
+            return d, 2
+        except OSError as e:
+            print(f"cgroup v2 at {point}: {e}")
+    return None
+
+
+def main():
+    env = Env(sys.argv)
+    prog = env.args[0]
+    made = make_cgroup(f"heapscope-test-{os.getpid()}")
+    if made is None:
+        print("test_memory_limit: SKIPPED: cannot make a memory cgroup here (needs root and a "
+              "writable cgroup hierarchy with the memory controller)")
+        env.cleanup()
+        sys.exit(77)
+    cgdir, version = made
+    try:
+        out = env.outdir("limited")
+
+        def enter():
+            with open(os.path.join(cgdir, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+        r = subprocess.run([env.heapscope, "run", "--rate", "1", "--interval", "200ms", "--out",
+                            out, "--", prog, "3000"], capture_output=True, text=True, timeout=120,
+                           preexec_fn=enter)
+        check(r.returncode == 0 and r.stdout == "kept 300\n",
+              f"heapscope run: {r.returncode} {r.stdout!r} {r.stderr[-2000:]!r}")
+        summary = r.stderr
+        # What the runtime recorded, as Go's pprof reads it.
+        comments = runtime_comments(env.go_pprof(["-raw"], final_path(out)))
+        check(comments.get("memory_limit") == str(LIMIT) and
+              comments.get("cgroup_version") == str(version),
+              f"the profile does not carry the cgroup's limit: {comments}")
+        check(int(comments.get("cgroup_usage", "0")) > 0, f"cgroup_usage: {comments}")
+
+        check("limit 512MB (the cgroup's memory limit)" in summary,
+              f"the run summary names no limit: {summary[-3000:]!r}")
+
+        r = env.run(["leaks", "--format", "json", out])
+        check(r.returncode == 0, f"heapscope leaks: {r.stderr}")
+        j = json.loads(r.stdout) if r.returncode == 0 else {}
+        check(j.get("limit") == LIMIT and j.get("limit_source") == "the cgroup's memory limit",
+              f"limit {j.get('limit')} from {j.get('limit_source')!r}")
+        resident, growth, ttl = (j.get("resident"), j.get("total_growth_per_sec"),
+                                 j.get("time_to_limit_sec"))
+        # A few MB resident, a leak of ~1.6 MB/s.
+        check(isinstance(resident, int) and 1 << 20 < resident < 200 << 20,
+              f"resident {resident}")
+        check(isinstance(growth, (int, float)) and 0.8e6 < growth < 3.2e6,
+              f"heap growth {growth}/s (16 KiB every 10 ms)")
+        if isinstance(resident, int) and isinstance(growth, (int, float)) and growth > 0:
+            want = (LIMIT - resident) / growth
+            check(isinstance(ttl, (int, float)) and abs(ttl - want) <= 1e-6 * want,
+                  f"time_to_limit_sec {ttl}, want (limit - resident) / growth = {want}")
+
+        r = env.run(["leaks", "--format", "json", "--limit", "64M", out])
+        j = json.loads(r.stdout) if r.returncode == 0 else {}
+        check(j.get("limit") == 64 << 20 and j.get("limit_source") == "--limit",
+              f"--limit does not override: {j.get('limit')} {j.get('limit_source')!r}")
+
+        r = env.run(["leaks", out])
+        check("limit 512MB (the cgroup's memory limit): " in r.stdout and
+              "resident now; reached in about " in r.stdout,
+              f"the text report: {r.stdout[:2000]!r}")
+        # The live endpoint, in the same cgroup.
+        e = dict(os.environ, LD_PRELOAD=env.lib, HEAPSCOPE_HTTP="127.0.0.1:0",
+                 HEAPSCOPE_OUT=env.outdir("live"), HEAPSCOPE_FINAL="0")
+        p = subprocess.Popen([prog, "3000"], env=e, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, preexec_fn=enter)
+        try:
+            addr = wait_serving(LineReader(p.stderr))
+            check(addr is not None, "the endpoint did not start")
+            if addr:
+                status, _, body = http_request(addr, "/metrics")
+                text = body.decode()
+                check(status == 200 and
+                      f"\nheapscope_cgroup_memory_limit_bytes {LIMIT}\n" in text and
+                      re.search(r"\nheapscope_cgroup_memory_usage_bytes [1-9]\d*\n", text),
+                      f"/metrics: {status} {text[:3000]!r}")
+                promtool = shutil.which("promtool")
+                check(promtool is not None, "promtool is missing (the test command installs it)")
+                if promtool:
+                    r = subprocess.run([promtool, "check", "metrics"], input=text,
+                                       capture_output=True, text=True, timeout=60)
+                    check(r.returncode == 0, f"promtool check metrics: {r.stdout} {r.stderr}")
+                status, _, body = http_request(addr, "/debug/vars")
+                hs = json.loads(body).get("heapscope", {}) if status == 200 else {}
+                check(hs.get("cgroup_memory_limit_bytes") == LIMIT and
+                      hs.get("cgroup_memory_usage_bytes", 0) > 0, f"/debug/vars: {hs}")
+            p.wait(timeout=30)
+        finally:
+            kill_quietly(p)
+    finally:
+        try:
+            os.rmdir(cgdir)
+        except OSError as e:
+            print(f"could not remove {cgdir}: {e}")
+    finish(env, "test_memory_limit")
+
+
+if __name__ == "__main__":
+    main()
