@@ -65,8 +65,8 @@ uint64_t ParseLimit(const char* s) {
   return v >= kNoLimit ? 0 : v;
 }
 
-// Reads the number in file dir/name; false when it cannot be read or is
-// not a number ("max" reads as 0 with true).
+// Reads the number in file dir/name (ParseLimit: "max" reads as 0); false
+// when the file cannot be read.
 bool ReadValue(const char* dir, const char* name, uint64_t* value) {
   char path[kPathCap + 64];
   base::RawBuffer b(path, sizeof path);
