@@ -5,6 +5,7 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "platform/modules.h"
 #include "runtime/cfi_unwind.h"
 
 #ifdef HS_UNWIND_VERIFY
@@ -125,6 +126,13 @@ int CaptureSignalStack(const void* ucontext, uintptr_t* frames, int max, bool* t
   }
   *truncated = kept_from_program > max || n == cap;
   return depth;
+}
+
+platform::ModuleTable& Modules();
+
+bool IsUnwinderCode(uintptr_t pc) {
+  const platform::Module* m = Modules().Find(pc);
+  return m != nullptr && m == Modules().Find(reinterpret_cast<uintptr_t>(&unw_backtrace));
 }
 
 }  // namespace heapscope::runtime

@@ -30,4 +30,8 @@ void InitUnwinder();
 // generation).
 void FlushUnwindCaches();
 
+// Whether pc is in libunwind's code (its pipe, made while it walks for us,
+// is the runtime's own descriptor: fd_hooks.cc).
+bool IsUnwinderCode(uintptr_t pc);
+
 }  // namespace heapscope::runtime

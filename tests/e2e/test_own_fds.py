@@ -3,11 +3,13 @@ close_range, closefrom, or close() on each entry of /proc/self/fd) and then
 opens a listening socket and a pipe of its own, under the runtime with the
 HTTP endpoint on: its socket gets its connections, its pipe keeps its
 data, the endpoint still answers, and the final profile is written. The
-runtime's own descriptors (the endpoint's socket and wake pipe) are not
-the program's to close. Before they were kept apart, the endpoint stopped
+runtime's own descriptors (the endpoint's socket and wake pipe, and the
+pipe libunwind keeps to test addresses) are not the program's to close. Before they were kept apart, the endpoint stopped
 answering (connection refused: its socket closed by the program), and its
 thread went on polling the old numbers, now the program's socket and pipe,
 where it could accept the program's connections and drain its pipe."""
+import os
+import resource
 import socket
 import sys
 
@@ -49,6 +51,15 @@ def run(env, prog, mode, profiled):
         if port is None or not port.startswith("port "):
             check(False, f"{mode}: no port line: {lines}")
             return lines, status
+        if profiled:
+            # libunwind's pipe (the runtime's, near the top of the range)
+            # was not the program's to close.
+            top = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 65536)
+            fd_dir = f"/proc/{p.pid}/fd"
+            high = sorted(int(fd) for fd in os.listdir(fd_dir)
+                          if int(fd) >= top - 64 and
+                          os.readlink(os.path.join(fd_dir, fd)).startswith("pipe:"))
+            check(len(high) == 2, f"{mode}: the unwinder's pipe after the program's close: {high}")
         reply = talk(int(port.split()[1]))
         check(reply == "echo: hello\n", f"{mode}: the program's own socket answered {reply!r}")
         if hostport is not None:

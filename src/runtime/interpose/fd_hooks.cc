@@ -33,6 +33,7 @@
 #include "runtime/deferred.h"
 #include "runtime/proc_dir.h"
 #include "runtime/resource_table.h"
+#include "runtime/unwind.h"
 
 namespace heapscope::runtime {
 namespace {
@@ -43,9 +44,13 @@ namespace {
 // daemons and Chromium do before exec) and then reuses the low numbers
 // for its own sockets would otherwise hand those to libunwind, whose
 // one-byte reads and writes then eat and corrupt the program's messages.
-// Up there, a closed pipe is reopened (libunwind notices EBADF) and moved
-// again, and the program's own descriptors, allocated lowest first, do not
-// reach it.
+// Up there the program's own descriptors, allocated lowest first, do not
+// reach it; and it is registered as the runtime's own (proc_dir.h): a
+// program that closes every descriptor it did not open (close_range,
+// closefrom) leaves it alone, where before it closed the pipe and, once
+// its own descriptors had grown up to the number, libunwind's one-byte
+// writes would have gone to them. libunwind closing it itself unregisters
+// it (close below).
 void MoveOwnPipeOutOfTheWay(int* fds) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
@@ -78,6 +83,22 @@ HS_NOINLINE void NoteFdPair(const int* fds, FdKind kind) {
   StackId stack = CaptureResourceStack(guard);
   SetFd(fds[0], kind, stack);
   SetFd(fds[1], kind, stack);
+}
+
+// Whether code at `caller` is the runtime's own unwinder at work: libunwind
+// walking a stack for the runtime, under its guard (not a program's signal
+// handler that interrupted the runtime).
+bool FromOwnUnwinder(void* caller) {
+  return tls_state.guard != 0 && IsUnwinderCode(reinterpret_cast<uintptr_t>(caller));
+}
+
+// A new pipe, made by code at `caller`: libunwind's is the runtime's own,
+// out of the way; any other is the program's, recorded.
+void TakePipe(int* fds, void* caller) {
+  if (!FromOwnUnwinder(caller)) return NoteFdPair(fds, FdKind::kPipe);
+  MoveOwnPipeOutOfTheWay(fds);
+  RegisterOwnFd(fds[0]);
+  RegisterOwnFd(fds[1]);
 }
 
 // A duplicate is what its original is.
@@ -254,16 +275,14 @@ HS_HOOK(int, accept4, hs_accept4, int s, struct sockaddr* addr, socklen_t* len, 
 HS_HOOK(int, pipe, hs_pipe, int* fds) {
   auto f = NextFunction(&next_hs_pipe, "pipe");
   int r = f != nullptr ? f(fds) : static_cast<int>(syscall(SYS_pipe2, fds, 0));
-  if (r == 0 && tls_state.guard != 0) MoveOwnPipeOutOfTheWay(fds);
-  if (r == 0) NoteFdPair(fds, FdKind::kPipe);
+  if (r == 0) TakePipe(fds, __builtin_return_address(0));
   return r;
 }
 
 HS_HOOK(int, pipe2, hs_pipe2, int* fds, int flags) {
   auto f = NextFunction(&next_hs_pipe2, "pipe2");
   int r = f != nullptr ? f(fds, flags) : static_cast<int>(syscall(SYS_pipe2, fds, flags));
-  if (r == 0 && tls_state.guard != 0) MoveOwnPipeOutOfTheWay(fds);
-  if (r == 0) NoteFdPair(fds, FdKind::kPipe);
+  if (r == 0) TakePipe(fds, __builtin_return_address(0));
   return r;
 }
 
@@ -483,9 +502,11 @@ HS_HOOK(DIR*, fdopendir, hs_fdopendir, int fd) {
 // never forgotten by mistake.
 
 // The runtime's own descriptors are not the program's to close or replace
-// (proc_dir.h): closing one fails as if it were not open.
+// (proc_dir.h): closing one fails as if it were not open. The runtime
+// itself (libunwind replacing its pipe) closes its own.
 HS_HOOK(int, close, hs_close, int fd) {
   if (HS_UNLIKELY(IsOwnFd(fd))) {
+    if (FromOwnUnwinder(__builtin_return_address(0))) return CloseOwnFd(fd);
     errno = EBADF;
     return -1;
   }
