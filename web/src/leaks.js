@@ -202,7 +202,11 @@ export async function renderLeaks(main, state, stillShown) {
   const summary = h('div.summary.leak-summary', {},
     ...heapPart,
     data.running_only ? ' while running (the profile at exit, after teardown, left out)' : '',
-    data.limit ? ` · limit ${fmtValue(data.limit, 'bytes')} (${data.limit_source})` + (data.time_to_limit_sec !== null ? `, reached in ${fmtDuration(data.time_to_limit_sec)}` : '') : '',
+    // The time to the limit runs from the resident memory, when the
+    // profiles carry it (all of it counts towards a cgroup's limit).
+    data.limit ? ` · limit ${fmtValue(data.limit, 'bytes')} (${data.limit_source})` +
+      (data.resident !== null && data.resident !== undefined ? `, ${fmtValue(data.resident, 'bytes')} resident` : '') +
+      (data.time_to_limit_sec !== null ? `, reached in ${fmtDuration(data.time_to_limit_sec)}` : '') : '',
     data.live ? h('span.live', { text: ` · live, every ${data.every_sec}s` }) : '');
   // The other resources the program used: counts (or mapped bytes) now.
   const resources = (data.resources || []).map((r) => {

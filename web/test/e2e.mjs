@@ -193,6 +193,8 @@ async function viewsTest() {
   check(/heap in use .* is\s+(growing|plateau|transient|constant|shrinking)/s.test(text), 'leaks: the process heap has a verdict');
   // Sampled at the default rate: the page says how slow a leak it cannot see.
   check(/Heap leaks slower than about [\d.]+ (KiB|MiB)\/s cannot stand out/.test(text), 'leaks: the slowest visible heap leak is stated');
+  // The time to the limit, from the resident memory the profiles carry.
+  check(/limit 4\.00 GiB \(--limit\), [\d.]+ MiB resident, reached in \S+/.test(text), `leaks: the limit, the resident memory and the time to it (${(text.match(/limit[^\n]*/) || [''])[0]})`);
   // Each stack card: its kind, its unit, the head line and the whole stack.
   const cards = await page.$$eval('section.suspect[data-list=stack]', (els) => els.map((e) => ({
     kind: e.dataset.kind,
