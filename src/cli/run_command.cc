@@ -11,8 +11,8 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/xattr.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +26,7 @@
 #include "base/parse.h"
 #include "cli/commands.h"
 #include "cli/run_summary.h"
+#include "runtime/cgroup_memory.h"
 
 namespace heapscope::cli {
 namespace {
@@ -312,6 +313,11 @@ int Run(const RunOptions& o) {
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&waited, s);
   sigprocmask(SIG_BLOCK, &waited, &old);
 
+  // The program starts in our memory cgroup: its OOM kills now, to tell
+  // the kernel's OOM killer from another SIGKILL when it ends.
+  uint64_t oom_kills_before = 0;
+  const bool oom_kills_known = runtime::ReadCgroupOomKills(&oom_kills_before);
+
   pid_t child = fork();
   if (child < 0) {
     std::fprintf(stderr, "heapscope: run: fork: %s\n", strerror(errno));
@@ -460,7 +466,14 @@ int Run(const RunOptions& o) {
   }
   const std::vector<std::string> partials = RemoveStalePartials(out_dir);
   if (!o.quiet) {
-    PrintRunSummary(o.command[0], out_dir, status, seconds, left, o.follow, stderr);
+    uint64_t oom_kills_after = 0;
+    RunEnd end;
+    end.status = status;
+    end.oom_killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && oom_kills_known &&
+                     runtime::ReadCgroupOomKills(&oom_kills_after) &&
+                     oom_kills_after > oom_kills_before;
+    if (end.oom_killed) end.memory_limit = runtime::ReadCgroupMemory().limit;
+    PrintRunSummary(o.command[0], out_dir, end, seconds, left, o.follow, stderr);
     if (!partials.empty()) {
       std::string names;
       for (size_t i = 0; i < partials.size() && i < 3; i++) names += (i ? ", " : "") + partials[i];

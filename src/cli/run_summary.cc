@@ -485,12 +485,18 @@ constexpr const char* kNotProfiled =
     "not profiled (the runtime is not loaded in it: a static program, or one started "
     "without LD_PRELOAD in its environment)";
 
-void PrintRunSummary(const std::string& program, const std::string& out_dir, int status,
+void PrintRunSummary(const std::string& program, const std::string& out_dir, const RunEnd& end,
                      double seconds, const std::vector<LeftRunning>& left, bool followed,
                      FILE* out) {
   char when[64];
   snprintf(when, sizeof when, " after %.1fs", seconds);
-  PrintProcessSummary(program + " " + Describe(status) + when, out_dir, 0, out);
+  std::string how = Describe(end.status) + when;
+  if (end.oom_killed) {
+    how += end.memory_limit != 0 ? ": by the kernel's OOM killer, its cgroup's memory limit (" +
+                                       Bytes(static_cast<int64_t>(end.memory_limit)) + ") reached"
+                                 : ": by the kernel's OOM killer, the machine out of memory";
+  }
+  PrintProcessSummary(program + " " + how, out_dir, 0, out);
   // What the program left running (daemons): with --follow, each one that
   // lived to write snapshots gets a summary of its own.
   std::set<long> shown;

@@ -53,15 +53,21 @@ bool ForEachLine(const char* path, Fn&& fn) {
   return true;
 }
 
+// The decimal number at s (after blanks); 0 for anything else.
+uint64_t ParseNumber(const char* s, size_t n) {
+  size_t i = 0;
+  while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+  uint64_t v = 0;
+  for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+    if (v > (UINT64_MAX - 9) / 10) return 0;
+    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+  }
+  return v;
+}
+
 // "max" (v2), a number too large to be a limit (v1), or unreadable: 0.
 uint64_t ParseLimit(const char* s) {
-  while (*s == ' ' || *s == '\t') s++;
-  if (*s < '0' || *s > '9') return 0;
-  uint64_t v = 0;
-  for (; *s >= '0' && *s <= '9'; s++) {
-    if (v > (UINT64_MAX - 9) / 10) return 0;
-    v = v * 10 + static_cast<uint64_t>(*s - '0');
-  }
+  uint64_t v = ParseNumber(s, strlen(s));
   return v >= kNoLimit ? 0 : v;
 }
 
@@ -76,6 +82,23 @@ bool ReadValue(const char* dir, const char* name, uint64_t* value) {
   if (ReadSmallFile(b.CStr(), text, sizeof text) == 0) return false;
   *value = ParseLimit(text);
   return true;
+}
+
+// The number of line "KEY N" in file dir/name (memory.stat,
+// memory.events, memory.oom_control); false when there is none.
+bool ReadKeyed(const char* dir, const char* name, const char* key, uint64_t* value) {
+  char path[kPathCap + 64];
+  base::RawBuffer b(path, sizeof path);
+  b.Str(dir).Char('/').Str(name);
+  if (b.truncated()) return false;
+  const size_t key_len = strlen(key);
+  bool found = false;
+  ForEachLine(b.CStr(), [&](const char* line, size_t len) {
+    if (found || len <= key_len || memcmp(line, key, key_len) != 0 || line[key_len] != ' ') return;
+    *value = ParseNumber(line + key_len, len - key_len);
+    found = true;
+  });
+  return found;
 }
 
 // Whether [s, s+n) is the comma-separated list holding `word`.
@@ -196,18 +219,22 @@ bool CgroupDir(const char* mount_point, const char* root, const char* path, char
   return true;
 }
 
-CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
-  CgroupMemory r;
+namespace {
+
+// Calls fn(version, dir, mount_point) with the directory of the process's
+// memory cgroup, v1's memory controller first (on a hybrid machine v2 has
+// no memory), until fn returns true; false when none did.
+template <typename Fn>
+bool ForEachMemoryCgroup(const CgroupSources& src, Fn&& fn) {
   char cgroup_text[4096];
-  if (ReadSmallFile(src.proc_cgroup, cgroup_text, sizeof cgroup_text) == 0) return r;
-  // v1's memory controller first: on a hybrid machine v2 has no memory.
+  if (ReadSmallFile(src.proc_cgroup, cgroup_text, sizeof cgroup_text) == 0) return false;
   for (int version : {1, 2}) {
     char path[kPathCap];
     if (!CgroupPathFor(cgroup_text, version, path, sizeof path)) continue;
     // The mount point goes after the prefix (tests' directories).
     char root[kPathCap], mount_point[kPathCap];
     size_t prefix_len = strlen(src.mount_prefix);
-    if (prefix_len + 2 > sizeof mount_point) return r;
+    if (prefix_len + 2 > sizeof mount_point) return false;
     memcpy(mount_point, src.mount_prefix, prefix_len);
     bool found = false;
     ForEachLine(src.mountinfo, [&](const char* line, size_t len) {
@@ -217,28 +244,25 @@ CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
     if (!found) continue;
     char dir[kPathCap];
     if (!CgroupDir(mount_point, root, path, dir, sizeof dir)) continue;
-    uint64_t v = 0;
+    if (fn(version, dir, mount_point)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
+  CgroupMemory r;
+  ForEachMemoryCgroup(src, [&](int version, char* dir, const char* mount_point) {
     if (version == 1) {
       // memory.stat's hierarchical_memory_limit is the smallest along the
       // path; memory.limit_in_bytes is this cgroup's own.
-      char stat_path[kPathCap + 16];
-      base::RawBuffer b(stat_path, sizeof stat_path);
-      b.Str(dir).Str("/memory.stat");
-      bool have_limit = false;
-      if (!b.truncated()) {
-        ForEachLine(b.CStr(), [&](const char* line, size_t len) {
-          static constexpr char kKey[] = "hierarchical_memory_limit ";
-          constexpr size_t kKeyLen = sizeof kKey - 1;
-          if (have_limit || len <= kKeyLen || memcmp(line, kKey, kKeyLen) != 0) return;
-          char num[32];
-          size_t n = len - kKeyLen < sizeof num - 1 ? len - kKeyLen : sizeof num - 1;
-          memcpy(num, line + kKeyLen, n);
-          num[n] = '\0';
-          r.limit = ParseLimit(num);
-          have_limit = true;
-        });
+      uint64_t v = 0;
+      if (ReadKeyed(dir, "memory.stat", "hierarchical_memory_limit", &v)) {
+        r.limit = v >= kNoLimit ? 0 : v;
+      } else if (!ReadValue(dir, "memory.limit_in_bytes", &r.limit)) {
+        return false;
       }
-      if (!have_limit && !ReadValue(dir, "memory.limit_in_bytes", &r.limit)) continue;
       ReadValue(dir, "memory.usage_in_bytes", &r.usage);
     } else {
       // The smallest memory.max from this cgroup up to the mount's root
@@ -247,6 +271,7 @@ CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
       while (mount_len > 1 && mount_point[mount_len - 1] == '/') mount_len--;
       bool any = false;
       for (;;) {
+        uint64_t v = 0;
         if (ReadValue(dir, "memory.max", &v)) {
           any = true;
           if (v != 0 && (r.limit == 0 || v < r.limit)) {
@@ -263,12 +288,18 @@ CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
       // No memory.max anywhere: the memory controller is not enabled on
       // this path (or this is the root); the usage of the process's own
       // cgroup then says nothing either.
-      if (!any) continue;
+      if (!any) return false;
     }
     r.version = version;
-    return r;
-  }
+    return true;
+  });
   return r;
+}
+
+bool ReadCgroupOomKills(uint64_t* kills, const CgroupSources& src) {
+  return ForEachMemoryCgroup(src, [&](int version, char* dir, const char*) {
+    return ReadKeyed(dir, version == 1 ? "memory.oom_control" : "memory.events", "oom_kill", kills);
+  });
 }
 
 namespace {

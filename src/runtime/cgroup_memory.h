@@ -37,6 +37,14 @@ struct CgroupSources {
 
 CgroupMemory ReadCgroupMemory(const CgroupSources& sources = {});
 
+// How many processes of the process's memory cgroup the kernel's OOM
+// killer has killed (v2 memory.events, v1 memory.oom_control: oom_kill,
+// counted whichever limit ran out, the machine's included); false when
+// the cgroup or the count cannot be read. `heapscope run` reads it before
+// and after the program, which starts in its own cgroup, to tell an OOM
+// kill from another SIGKILL.
+bool ReadCgroupOomKills(uint64_t* kills, const CgroupSources& sources = {});
+
 // ReadCgroupMemory() of this process; when that finds nothing (after a
 // chroot), the last reading that found its cgroup.
 CgroupMemory ProcessCgroupMemory();

@@ -26,16 +26,24 @@ class FakeCgroups {
     fs::create_directories(p.parent_path());
     std::ofstream(p) << text;
   }
+  bool OomKills(uint64_t* kills) {
+    cgroup_path_ = root_ + "/proc/cgroup";
+    mountinfo_path_ = root_ + "/proc/mountinfo";
+    return ReadCgroupOomKills(kills, Sources());
+  }
+  CgroupSources Sources() const {
+    CgroupSources src;
+    src.proc_cgroup = cgroup_path_.c_str();
+    src.mountinfo = mountinfo_path_.c_str();
+    src.mount_prefix = root_.c_str();
+    return src;
+  }
   CgroupMemory Read(const std::string& cgroup, const std::string& mountinfo) {
     Write("proc/cgroup", cgroup);
     Write("proc/mountinfo", mountinfo);
     cgroup_path_ = root_ + "/proc/cgroup";
     mountinfo_path_ = root_ + "/proc/mountinfo";
-    CgroupSources src;
-    src.proc_cgroup = cgroup_path_.c_str();
-    src.mountinfo = mountinfo_path_.c_str();
-    src.mount_prefix = root_.c_str();
-    return ReadCgroupMemory(src);
+    return ReadCgroupMemory(Sources());
   }
 
  private:
@@ -163,6 +171,34 @@ TEST(CgroupMemoryTest, NothingToFind) {
   CgroupSources missing;
   missing.proc_cgroup = "/nonexistent/cgroup";
   EXPECT_EQ(ReadCgroupMemory(missing).version, 0);
+}
+
+TEST(CgroupMemoryTest, OomKills) {
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/app/memory.max", "65536\n");
+  f.Write("sys/fs/cgroup/app/memory.events",
+          "low 0\nhigh 0\nmax 12\noom 2\noom_kill 3\noom_group_kill 0\n");
+  f.Write("proc/cgroup", "0::/app\n");
+  f.Write("proc/mountinfo", kV2Mount);
+  uint64_t kills = 99;
+  EXPECT_TRUE(f.OomKills(&kills));
+  EXPECT_EQ(kills, 3u);
+
+  FakeCgroups v1;
+  v1.Write("sys/fs/cgroup/memory/docker/abc/memory.oom_control",
+           "oom_kill_disable 0\nunder_oom 0\noom_kill 7\n");
+  v1.Write("proc/cgroup", kV1Cgroup);
+  v1.Write("proc/mountinfo", "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
+  EXPECT_TRUE(v1.OomKills(&kills));
+  EXPECT_EQ(kills, 7u);
+
+  // Kernels before 4.13 have no oom_kill line: not known.
+  FakeCgroups old;
+  old.Write("sys/fs/cgroup/memory/docker/abc/memory.oom_control",
+            "oom_kill_disable 0\nunder_oom 0\n");
+  old.Write("proc/cgroup", kV1Cgroup);
+  old.Write("proc/mountinfo", "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
+  EXPECT_FALSE(old.OomKills(&kills));
 }
 
 TEST(CgroupMemoryTest, PathFor) {

@@ -8,16 +8,20 @@ by Go's pprof too); `heapscope leaks` takes it from there, with no
 --limit, and projects the time from the resident memory the profiles
 carry: (limit - resident) / heap growth. The run summary prints it;
 --limit overrides it. The live endpoint's /metrics has it as a gauge
-(promtool checks the exposition) and /debug/vars in its JSON. Needs root and a writable memory cgroup hierarchy:
+(promtool checks the exposition) and /debug/vars in its JSON. A program
+the OOM killer ends in a 64 MiB cgroup is said to be, with its leak; a
+SIGKILL from elsewhere is not. Needs root and a writable memory cgroup hierarchy:
 exits 77 (skipped, as CTest shows it) when it cannot make one.
 
-Usage: test_memory_limit.py HEAPSCOPE LIBHEAPSCOPE PROGRAM"""
+Usage: test_memory_limit.py HEAPSCOPE LIBHEAPSCOPE TEARDOWN_LEAK OOM_LEAK"""
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hstest import (Env, LineReader, check, finish, final_path, http_request, kill_quietly,
@@ -38,15 +42,76 @@ def cgroup_mounts():
     return mounts
 
 
-def make_cgroup(name):
-    """A new memory cgroup limited to LIMIT: (directory, version), or None."""
+def write_if_there(path, value):
+    if os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(value)
+
+
+def entering(cgdir):
+    """A preexec_fn that moves the child into cgdir."""
+    def enter():
+        with open(os.path.join(cgdir, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    return enter
+
+
+def oom_kill(env, oom_prog):
+    """A program leaking 200 MB/s in a 64 MiB cgroup: the kernel's OOM
+    killer ends it, `heapscope run` says so (and dies of the same signal),
+    and the last snapshot names the leak. A SIGKILL sent by someone else
+    (in the 512 MiB cgroup) is not called an OOM kill."""
+    made = make_cgroup(f"heapscope-test-oom-{os.getpid()}", 64 << 20)
+    check(made is not None, "cannot make a second memory cgroup")
+    if made is None:
+        return
+    cgdir, _ = made
+    try:
+        out = env.outdir("oom")
+        r = subprocess.run([env.heapscope, "run", "--interval", "100ms", "--out", out, "--",
+                            oom_prog], capture_output=True, text=True, timeout=60,
+                           preexec_fn=entering(cgdir))
+        check(r.returncode == -9, f"heapscope run after the OOM kill: {r.returncode}")
+        check("was killed by signal 9 (Killed) after" in r.stderr and
+              ": by the kernel's OOM killer, its cgroup's memory limit (64MB) reached" in r.stderr,
+              f"the summary does not name the OOM kill: {r.stderr[-3000:]!r}")
+        check("LeakABlock" in r.stderr, f"the last snapshot's stacks: {r.stderr[-3000:]!r}")
+    finally:
+        try:
+            os.rmdir(cgdir)
+        except OSError as e:
+            print(f"could not remove {cgdir}: {e}")
+
+
+def other_kill(env, oom_prog, cgdir):
+    out = env.outdir("killed")
+    p = subprocess.Popen([env.heapscope, "run", "--interval", "100ms", "--out", out, "--",
+                          oom_prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=entering(cgdir))
+    try:
+        line = p.stdout.readline()
+        check(line.startswith("pid "), f"oom_leak's first line: {line!r}")
+        if line.startswith("pid "):
+            time.sleep(0.3)
+            os.kill(int(line.split()[1]), signal.SIGKILL)
+        _, err = p.communicate(timeout=60)
+        check(p.returncode == -9 and "was killed by signal 9 (Killed) after" in err and
+              "OOM" not in err, f"a SIGKILL from elsewhere: {p.returncode} {err[-2000:]!r}")
+    finally:
+        kill_quietly(p)
+
+
+def make_cgroup(name, limit=LIMIT):
+    """A new memory cgroup limited to `limit`, without swap: (directory,
+    version), or None."""
     for fstype, point, opts in cgroup_mounts():
         if fstype == "cgroup" and "memory" in opts:
             d = os.path.join(point, name)
             try:
                 os.makedirs(d, exist_ok=True)
                 with open(os.path.join(d, "memory.limit_in_bytes"), "w") as f:
-                    f.write(str(LIMIT))
+                    f.write(str(limit))
+                write_if_there(os.path.join(d, "memory.swappiness"), "0")
                 return d, 1
             except OSError as e:
                 print(f"cgroup v1 at {point}: {e}")
@@ -62,7 +127,8 @@ def make_cgroup(name):
             d = os.path.join(point, name)
             os.makedirs(d, exist_ok=True)
             with open(os.path.join(d, "memory.max"), "w") as f:
-                f.write(str(LIMIT))
+                f.write(str(limit))
+            write_if_there(os.path.join(d, "memory.swap.max"), "0")
             return d, 2
         except OSError as e:
             print(f"cgroup v2 at {point}: {e}")
@@ -71,7 +137,7 @@ def make_cgroup(name):
 
 def main():
     env = Env(sys.argv)
-    prog = env.args[0]
+    prog, oom_prog = env.args[0], env.args[1]
     made = make_cgroup(f"heapscope-test-{os.getpid()}")
     if made is None:
         print("test_memory_limit: SKIPPED: cannot make a memory cgroup here (needs root and a "
@@ -81,10 +147,7 @@ def main():
     cgdir, version = made
     try:
         out = env.outdir("limited")
-
-        def enter():
-            with open(os.path.join(cgdir, "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
+        enter = entering(cgdir)
 
         r = subprocess.run([env.heapscope, "run", "--rate", "1", "--interval", "200ms", "--out",
                             out, "--", prog, "3000"], capture_output=True, text=True, timeout=120,
@@ -156,11 +219,13 @@ def main():
             p.wait(timeout=30)
         finally:
             kill_quietly(p)
+        other_kill(env, oom_prog, cgdir)
     finally:
         try:
             os.rmdir(cgdir)
         except OSError as e:
             print(f"could not remove {cgdir}: {e}")
+    oom_kill(env, oom_prog)
     finish(env, "test_memory_limit")
 
 
