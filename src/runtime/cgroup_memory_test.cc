@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace heapscope::runtime {
 namespace {
@@ -226,6 +230,62 @@ TEST(CgroupMemoryTest, Dir) {
   ASSERT_TRUE(CgroupDir("/m", "/", "/../other", out, sizeof out));
   EXPECT_STREQ(out, "/m");
   EXPECT_FALSE(CgroupDir("/sys/fs/cgroup", "/", "/a/long/path", out, 12));
+}
+
+// The parsers run inside the profiled process: whatever the bytes and
+// however small the room, they write only inside it (each buffer is an
+// exact-size heap block, so ASan and valgrind see a write past it) and
+// leave a NUL-terminated result when they say they succeeded.
+TEST(CgroupMemoryTest, AnyBytesAnyRoom) {
+  std::mt19937_64 rng(20261207);
+  const std::string alphabet = "0123456789abc:/ -,\\.\n\tmemorycgroup2";
+  auto random_text = [&](size_t max_len) {
+    std::string t(rng() % (max_len + 1), ' ');
+    for (char& c : t)
+      c = (rng() & 7) == 0 ? static_cast<char>(rng()) : alphabet[rng() % alphabet.size()];
+    return t;
+  };
+  const std::vector<std::string> seeds = {
+      std::string(kV2Mount),
+      "35 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory", kV1Cgroup,
+      "0::/a/b\n"};
+  for (int round = 0; round < 20000; round++) {
+    std::string text = round % 3 == 0 ? random_text(300) : seeds[rng() % seeds.size()];
+    // Mutate a seed: flip, cut or insert a few bytes.
+    for (int m = rng() % 4; m > 0 && !text.empty(); m--) {
+      size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0:
+          text[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          text.erase(at, rng() % 8);
+          break;
+        default:
+          text.insert(at, random_text(8));
+          break;
+      }
+    }
+    const size_t cap = 1 + rng() % 64;
+    auto a = std::make_unique<char[]>(cap);
+    auto b = std::make_unique<char[]>(cap);
+    if (ParseCgroupMount(text.data(), text.size(), 1 + static_cast<int>(rng() % 2), a.get(), cap,
+                         b.get(), cap)) {
+      EXPECT_LT(strnlen(a.get(), cap), cap);
+      EXPECT_LT(strnlen(b.get(), cap), cap);
+    }
+    std::string nul_terminated = text.substr(0, text.find('\0'));
+    if (CgroupPathFor(nul_terminated.c_str(), 1 + static_cast<int>(rng() % 2), a.get(), cap)) {
+      EXPECT_LT(strnlen(a.get(), cap), cap);
+    }
+    std::string root = random_text(20), path = random_text(40);
+    root = root.substr(0, root.find('\0'));
+    path = path.substr(0, path.find('\0'));
+    if (CgroupDir("/sys/fs/cgroup", root.c_str(), path.c_str(), a.get(), cap)) {
+      EXPECT_LT(strnlen(a.get(), cap), cap);
+      EXPECT_EQ(std::string(a.get()).rfind("/sys/fs/cgroup", 0), 0u);
+    }
+  }
 }
 
 TEST(CgroupMemoryTest, ThisMachineReadsWithoutTrouble) {
