@@ -211,7 +211,8 @@ def main():
                 if promtool:
                     r = subprocess.run([promtool, "check", "metrics"], input=text,
                                        capture_output=True, text=True, timeout=60)
-                    check(r.returncode == 0, f"promtool check metrics: {r.stdout} {r.stderr}")
+                    check(r.returncode == 0 and r.stdout.strip() == "" and r.stderr.strip() == "",
+                          f"promtool check metrics: {r.returncode} {r.stdout} {r.stderr}")
                 status, _, body = http_request(addr, "/debug/vars")
                 hs = json.loads(body).get("heapscope", {}) if status == 200 else {}
                 check(hs.get("cgroup_memory_limit_bytes") == LIMIT and
