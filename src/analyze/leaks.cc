@@ -785,6 +785,16 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
     cut(&found);
     r.suspects.insert(r.suspects.end(), found.begin(), found.end());
   }
+  if (r.limit && *r.limit > 0) {
+    const double left = static_cast<double>(*r.limit - LimitBase(r));
+    for (auto* list : {&r.suspects, &r.functions}) {
+      for (LeakSuspect& s : *list) {
+        if (s.kind == LeakKind::kHeap && s.growth_per_sec > 0) {
+          s.time_to_limit_sec = std::max(0.0, left / s.growth_per_sec);
+        }
+      }
+    }
+  }
   // Leading suspects of every kind first: by rank within the kind, then kind.
   std::stable_sort(r.suspects.begin(), r.suspects.end(),
                    [](const LeakSuspect& a, const LeakSuspect& b) {
@@ -877,6 +887,14 @@ std::string FormatLeaksText(const LeakReport& r) {
                     100 * s.confidence, 100 * s.share_of_growth,
                     std::string(LeakKindName(s.kind)).c_str());
       out += buf;
+      if (s.time_to_limit_sec) {
+        // Before the newline: the head line goes on.
+        out.pop_back();
+        out += *s.time_to_limit_sec <= 0
+                   ? "; the limit is reached\n"
+                   : "; the limit in about " + Duration(*s.time_to_limit_sec) +
+                         " at this rate alone\n";
+      }
       // Six frames; a seventh takes the line "... 1 more frame" would.
       const size_t kFrames = s.frames.size() == 7 ? 7 : 6;
       for (size_t f = 0; f < s.frames.size() && f < kFrames; f++) {
@@ -943,6 +961,7 @@ std::string FormatLeaksJson(const LeakReport& r) {
     j["share_of_growth"] = s.share_of_growth;
     j["oldest_age_sec"] = s.oldest_age_sec ? J(*s.oldest_age_sec) : J(nullptr);
     j["under_peaks"] = s.under_peaks;
+    j["time_to_limit_sec"] = s.time_to_limit_sec ? J(*s.time_to_limit_sec) : J(nullptr);
     return j;
   };
   J j;

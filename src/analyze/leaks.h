@@ -194,6 +194,10 @@ struct LeakSuspect {
   std::optional<double> oldest_age_sec;
   // Growing between temporary peaks of the same stack (Trend::under_peaks).
   bool under_peaks = false;
+  // Heap, given a memory limit: the time until it is reached at this
+  // suspect's growth alone, from LimitBase (0: reached already). Counts
+  // never reach a memory limit (a descriptor leak's limit is its kind's).
+  std::optional<double> time_to_limit_sec;
 };
 
 // The process-wide series of one resource kind.

@@ -158,7 +158,18 @@ TEST(LeaksTest, TimeToTheCgroupLimitTheRuntimeRecorded) {
                       "about 3m08s at the heap's current growth rate"),
             std::string::npos)
       << text;
+  // Each heap suspect: the time at its own growth alone (the leak is all of
+  // the growth here).
+  ASSERT_EQ(r.suspects.size(), 1u);
+  ASSERT_TRUE(r.suspects[0].time_to_limit_sec.has_value());
+  EXPECT_NEAR(*r.suspects[0].time_to_limit_sec,
+              (3000000.0 - 1120000) / r.suspects[0].growth_per_sec, 1e-6);
+  EXPECT_NE(text.find("100% of heap growth; the limit in about 3m08s at this rate alone\n"),
+            std::string::npos)
+      << text;
   auto j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_NEAR(j["suspects"][0]["time_to_limit_sec"].get<double>(), 188, 1e-6);
+  EXPECT_NEAR(j["functions"][0]["time_to_limit_sec"].get<double>(), 188, 1e-6);
   EXPECT_EQ(j["limit"], 3000000);
   EXPECT_EQ(j["limit_source"], "the cgroup's memory limit");
   EXPECT_EQ(j["resident"], 1120000);
@@ -186,6 +197,7 @@ TEST(LeaksTest, TimeToTheCgroupLimitTheRuntimeRecorded) {
   EXPECT_FALSE(r.time_to_limit_sec.has_value());
   j = nlohmann::json::parse(FormatLeaksJson(r));
   EXPECT_TRUE(j["limit_source"].is_null());
+  EXPECT_TRUE(j["suspects"][0]["time_to_limit_sec"].is_null());
   EXPECT_EQ(FormatLeaksText(r).find("limit "), std::string::npos);
 }
 

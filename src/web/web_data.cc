@@ -864,14 +864,6 @@ format::Result<std::string> WebData::Leaks() {
         values.push_back(it == m.end() ? 0 : it->second.bytes);
       }
       list[i]["series"] = values;
-      // The limit is on memory: the heap's share of it is what a heap
-      // suspect's growth eats; counts never reach it.
-      if (report.limit && s.growth_per_sec > 0 && s.kind == analyze::LeakKind::kHeap) {
-        double left = static_cast<double>(*report.limit - analyze::LimitBase(report));
-        list[i]["time_to_limit_sec"] = std::max(0.0, left / s.growth_per_sec);
-      } else {
-        list[i]["time_to_limit_sec"] = nullptr;
-      }
     }
   };
   add_series(j["suspects"], report.suspects, false);

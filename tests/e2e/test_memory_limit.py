@@ -170,6 +170,10 @@ def main():
         j = json.loads(r.stdout) if r.returncode == 0 else {}
         check(j.get("limit") == LIMIT and j.get("limit_source") == "the cgroup's memory limit",
               f"limit {j.get('limit')} from {j.get('limit_source')!r}")
+        heap = [x for x in j.get("suspects", []) if x["kind"] == "heap"]
+        check(heap and heap[0]["frames"][0] == "RememberForever" and
+              isinstance(heap[0]["time_to_limit_sec"], (int, float)) and
+              heap[0]["time_to_limit_sec"] > 0, f"the suspect's own time to the limit: {heap[:1]}")
         resident, growth, ttl = (j.get("resident"), j.get("total_growth_per_sec"),
                                  j.get("time_to_limit_sec"))
         # A few MB resident, a leak of ~1.6 MB/s.
@@ -189,7 +193,9 @@ def main():
 
         r = env.run(["leaks", out])
         check("limit 512MB (the cgroup's memory limit): " in r.stdout and
-              "resident now; reached in about " in r.stdout,
+              "resident now; reached in about " in r.stdout and
+              re.search(r"\n 1\. heap .*; the limit in about \S+ at this rate alone\n"
+                        r"\s+RememberForever", r.stdout),
               f"the text report: {r.stdout[:2000]!r}")
         # The live endpoint, in the same cgroup.
         e = dict(os.environ, LD_PRELOAD=env.lib, HEAPSCOPE_HTTP="127.0.0.1:0",
