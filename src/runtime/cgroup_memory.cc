@@ -133,7 +133,7 @@ bool Unescape(const char* s, size_t n, char* out, size_t cap) {
 
 }  // namespace
 
-bool CgroupPathFor(const char* text, int version, char* out, size_t cap) {
+bool CgroupPathFor(const char* text, int version, char* out, size_t cap, const char* controller) {
   const char* line = text;
   while (*line != '\0') {
     const char* end = strchr(line, '\n');
@@ -145,7 +145,7 @@ bool CgroupPathFor(const char* text, int version, char* out, size_t cap) {
                          : nullptr;
     if (c2 != nullptr) {
       bool match = version == 2 ? (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1)
-                                : ListHas(c1 + 1, static_cast<size_t>(c2 - c1 - 1), "memory");
+                                : ListHas(c1 + 1, static_cast<size_t>(c2 - c1 - 1), controller);
       if (match) {
         size_t n = static_cast<size_t>(line + len - (c2 + 1));
         if (n == 0 || n + 1 > cap) return false;
@@ -161,7 +161,7 @@ bool CgroupPathFor(const char* text, int version, char* out, size_t cap) {
 }
 
 bool ParseCgroupMount(const char* line, size_t len, int version, char* root, size_t root_cap,
-                      char* mount_point, size_t mount_cap) {
+                      char* mount_point, size_t mount_cap, const char* controller) {
   // "ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS"
   const char* f[16];
   size_t fl[16];
@@ -191,7 +191,7 @@ bool ParseCgroupMount(const char* line, size_t len, int version, char* root, siz
   } else {
     // v1: the controllers are among the super options.
     if (fstype_len != 6 || memcmp(fstype, "cgroup", 6) != 0 || dash + 3 >= nf) return false;
-    if (!ListHas(f[dash + 3], fl[dash + 3], "memory")) return false;
+    if (!ListHas(f[dash + 3], fl[dash + 3], controller)) return false;
   }
   return Unescape(f[3], fl[3], root, root_cap) && Unescape(f[4], fl[4], mount_point, mount_cap);
 }
@@ -222,15 +222,15 @@ bool CgroupDir(const char* mount_point, const char* root, const char* path, char
 namespace {
 
 // Calls fn(version, dir, mount_point) with the directory of the process's
-// memory cgroup, v1's memory controller first (on a hybrid machine v2 has
-// no memory), until fn returns true; false when none did.
+// cgroup for `controller`, v1's first (on a hybrid machine v2 has no
+// controllers), until fn returns true; false when none did.
 template <typename Fn>
-bool ForEachMemoryCgroup(const CgroupSources& src, Fn&& fn) {
+bool ForEachCgroup(const CgroupSources& src, const char* controller, Fn&& fn) {
   char cgroup_text[4096];
   if (ReadSmallFile(src.proc_cgroup, cgroup_text, sizeof cgroup_text) == 0) return false;
   for (int version : {1, 2}) {
     char path[kPathCap];
-    if (!CgroupPathFor(cgroup_text, version, path, sizeof path)) continue;
+    if (!CgroupPathFor(cgroup_text, version, path, sizeof path, controller)) continue;
     // The mount point goes after the prefix (tests' directories).
     char root[kPathCap], mount_point[kPathCap];
     size_t prefix_len = strlen(src.mount_prefix);
@@ -238,8 +238,9 @@ bool ForEachMemoryCgroup(const CgroupSources& src, Fn&& fn) {
     memcpy(mount_point, src.mount_prefix, prefix_len);
     bool found = false;
     ForEachLine(src.mountinfo, [&](const char* line, size_t len) {
-      found = found || ParseCgroupMount(line, len, version, root, sizeof root,
-                                        mount_point + prefix_len, sizeof mount_point - prefix_len);
+      found =
+          found || ParseCgroupMount(line, len, version, root, sizeof root, mount_point + prefix_len,
+                                    sizeof mount_point - prefix_len, controller);
     });
     if (!found) continue;
     char dir[kPathCap];
@@ -249,11 +250,26 @@ bool ForEachMemoryCgroup(const CgroupSources& src, Fn&& fn) {
   return false;
 }
 
+// Calls fn(dir) for dir and each parent of it up to the mount point (the
+// root cgroup included), in that order, until fn returns false.
+template <typename Fn>
+void ForEachUp(char* dir, const char* mount_point, Fn&& fn) {
+  size_t mount_len = strlen(mount_point);
+  while (mount_len > 1 && mount_point[mount_len - 1] == '/') mount_len--;
+  for (;;) {
+    if (!fn(static_cast<const char*>(dir))) return;
+    if (strlen(dir) <= mount_len) return;
+    char* slash = strrchr(dir, '/');
+    if (slash == nullptr || static_cast<size_t>(slash - dir) < mount_len) return;
+    *slash = '\0';
+  }
+}
+
 }  // namespace
 
 CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
   CgroupMemory r;
-  ForEachMemoryCgroup(src, [&](int version, char* dir, const char* mount_point) {
+  ForEachCgroup(src, "memory", [&](int version, char* dir, const char* mount_point) {
     if (version == 1) {
       // memory.stat's hierarchical_memory_limit is the smallest along the
       // path; memory.limit_in_bytes is this cgroup's own.
@@ -267,24 +283,19 @@ CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
     } else {
       // The smallest memory.max from this cgroup up to the mount's root
       // (the root cgroup has none), and the usage of the one that binds.
-      size_t mount_len = strlen(mount_point);
-      while (mount_len > 1 && mount_point[mount_len - 1] == '/') mount_len--;
       bool any = false;
-      for (;;) {
+      ForEachUp(dir, mount_point, [&](const char* d) {
         uint64_t v = 0;
-        if (ReadValue(dir, "memory.max", &v)) {
+        if (ReadValue(d, "memory.max", &v)) {
           any = true;
           if (v != 0 && (r.limit == 0 || v < r.limit)) {
             r.limit = v;
             uint64_t usage = 0;
-            if (ReadValue(dir, "memory.current", &usage)) r.usage = usage;
+            if (ReadValue(d, "memory.current", &usage)) r.usage = usage;
           }
         }
-        if (strlen(dir) <= mount_len) break;
-        char* slash = strrchr(dir, '/');
-        if (slash == nullptr || static_cast<size_t>(slash - dir) < mount_len) break;
-        *slash = '\0';
-      }
+        return true;
+      });
       // No memory.max anywhere: the memory controller is not enabled on
       // this path (or this is the root); the usage of the process's own
       // cgroup then says nothing either.
@@ -297,7 +308,7 @@ CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
 }
 
 bool ReadCgroupOomKills(uint64_t* kills, const CgroupSources& src) {
-  return ForEachMemoryCgroup(src, [&](int version, char* dir, const char*) {
+  return ForEachCgroup(src, "memory", [&](int version, char* dir, const char*) {
     return ReadKeyed(dir, version == 1 ? "memory.oom_control" : "memory.events", "oom_kill", kills);
   });
 }
@@ -324,6 +335,94 @@ CgroupMemory ProcessCgroupMemory() {
     m.usage = g_last_usage.load(std::memory_order_relaxed);
   }
   return m;
+}
+
+TaskLimit ReadTaskLimit(const CgroupSources& src) {
+  TaskLimit best;
+  auto consider = [&](TaskLimitSource source, uint64_t limit, uint64_t tasks) {
+    if (limit == 0) return;
+    uint64_t room = limit > tasks ? limit - tasks : 0;
+    uint64_t best_room = best.limit > best.tasks ? best.limit - best.tasks : 0;
+    if (best.source == TaskLimitSource::kNone || room < best_room) {
+      best.source = source;
+      best.limit = limit;
+      best.tasks = tasks;
+    }
+  };
+  // The pids cgroup: every level's pids.max binds (v1 and v2 alike), each
+  // against the tasks of its own subtree.
+  ForEachCgroup(src, "pids", [&](int version, char* dir, const char* mount_point) {
+    bool any = false;
+    ForEachUp(dir, mount_point, [&](const char* d) {
+      uint64_t max = 0, current = 0;
+      if (ReadValue(d, "pids.max", &max)) {
+        any = true;
+        if (max != 0 && ReadValue(d, "pids.current", &current)) {
+          consider(version == 1 ? TaskLimitSource::kCgroupV1 : TaskLimitSource::kCgroupV2, max,
+                   current);
+        }
+      }
+      return true;
+    });
+    best.cgroup_found = best.cgroup_found || any;
+    return any;
+  });
+  // The machine: every task takes one of pid_max's numbers and counts
+  // against threads-max. /proc/loadavg: "0.10 0.20 0.30 2/345 6789".
+  uint64_t threads_max = 0, pid_max = 0;
+  char text[128];
+  if (ReadSmallFile(src.threads_max, text, sizeof text) > 0) threads_max = ParseLimit(text);
+  if (ReadSmallFile(src.pid_max, text, sizeof text) > 0) pid_max = ParseLimit(text);
+  uint64_t system_limit =
+      threads_max == 0 || (pid_max != 0 && pid_max < threads_max) ? pid_max : threads_max;
+  if (system_limit != 0 && ReadSmallFile(src.loadavg, text, sizeof text) > 0) {
+    const char* slash = strchr(text, '/');
+    uint64_t tasks = slash != nullptr ? ParseNumber(slash + 1, strlen(slash + 1)) : 0;
+    if (tasks != 0) consider(TaskLimitSource::kSystem, system_limit, tasks);
+  }
+  return best;
+}
+
+namespace {
+std::atomic<int> g_last_task_source{0};
+std::atomic<uint64_t> g_last_task_limit{0};
+std::atomic<uint64_t> g_last_tasks{0};
+}  // namespace
+
+TaskLimit ProcessTaskLimit() {
+  TaskLimit t = ReadTaskLimit();
+  // After a chroot /sys is gone (the machine's files are read through the
+  // held /proc): a cgroup's limit read before stands.
+  const auto last =
+      static_cast<TaskLimitSource>(g_last_task_source.load(std::memory_order_acquire));
+  const bool cgroup_lost =
+      !t.cgroup_found && (last == TaskLimitSource::kCgroupV1 || last == TaskLimitSource::kCgroupV2);
+  if (t.source != TaskLimitSource::kNone && !cgroup_lost) {
+    g_last_task_limit.store(t.limit, std::memory_order_relaxed);
+    g_last_tasks.store(t.tasks, std::memory_order_relaxed);
+    g_last_task_source.store(static_cast<int>(t.source), std::memory_order_release);
+    return t;
+  }
+  t.source = last;
+  if (t.source != TaskLimitSource::kNone) {
+    t.limit = g_last_task_limit.load(std::memory_order_relaxed);
+    t.tasks = g_last_tasks.load(std::memory_order_relaxed);
+  }
+  return t;
+}
+
+const char* TaskLimitSourceName(TaskLimitSource source) {
+  switch (source) {
+    case TaskLimitSource::kCgroupV1:
+      return "cgroup_v1";
+    case TaskLimitSource::kCgroupV2:
+      return "cgroup_v2";
+    case TaskLimitSource::kSystem:
+      return "system";
+    case TaskLimitSource::kNone:
+      break;
+  }
+  return "none";
 }
 
 }  // namespace heapscope::runtime

@@ -13,6 +13,10 @@
 // /proc/self/mountinfo (with a cgroup namespace, or a container's
 // hierarchy mounted at its own cgroup, the mount's root is that cgroup).
 //
+// The same cgroup, through the pids controller, and the kernel's own
+// ceilings give the limit on the number of tasks (threads and processes)
+// a thread leak runs into: ReadTaskLimit below.
+//
 // System calls only, fixed buffers, no allocation: runs on the dump
 // thread, the HTTP thread and in the final profile's writer.
 #pragma once
@@ -33,6 +37,9 @@ struct CgroupSources {
   const char* proc_cgroup = "/proc/self/cgroup";
   const char* mountinfo = "/proc/self/mountinfo";
   const char* mount_prefix = "";  // prepended to the mount points found
+  const char* threads_max = "/proc/sys/kernel/threads-max";
+  const char* pid_max = "/proc/sys/kernel/pid_max";
+  const char* loadavg = "/proc/loadavg";  // its fourth field: running/total tasks
 };
 
 CgroupMemory ReadCgroupMemory(const CgroupSources& sources = {});
@@ -49,18 +56,45 @@ bool ReadCgroupOomKills(uint64_t* kills, const CgroupSources& sources = {});
 // chroot), the last reading that found its cgroup.
 CgroupMemory ProcessCgroupMemory();
 
+// Where a new thread stops being possible (pthread_create's EAGAIN, fork's
+// "Resource temporarily unavailable"): the limit with the least room left.
+enum class TaskLimitSource : int {
+  kNone = 0,
+  kCgroupV1 = 1,  // the pids controller's pids.max, v1 hierarchy
+  kCgroupV2 = 2,  // pids.max, v2 (systemd's TasksMax=, docker --pids-limit, a pod's)
+  kSystem = 3,    // kernel.threads-max or kernel.pid_max, for the whole machine
+};
+struct TaskLimit {
+  TaskLimitSource source = TaskLimitSource::kNone;
+  uint64_t limit = 0;         // tasks
+  uint64_t tasks = 0;         // counted towards it now (the cgroup's, or the machine's)
+  bool cgroup_found = false;  // a pids cgroup with pids.max was read
+};
+
+// The pids cgroup's: the smallest room (pids.max - pids.current) from the
+// process's cgroup up to the mount's root; the machine's: the smaller of
+// threads-max and pid_max against the tasks that exist (/proc/loadavg).
+// Whichever leaves less room. RLIMIT_NPROC, which counts every thread of
+// the user's, is not read (root is exempt; the count would take a walk of
+// /proc).
+TaskLimit ReadTaskLimit(const CgroupSources& sources = {});
+// ReadTaskLimit() of this process, the last good one after a chroot.
+TaskLimit ProcessTaskLimit();
+const char* TaskLimitSourceName(TaskLimitSource source);  // "cgroup_v1", ...
+
 // Pieces, exposed for tests.
 //
 // The process's cgroup path (from /proc/self/cgroup's text) in the given
-// hierarchy: version 1, the line whose controllers include "memory";
+// hierarchy: version 1, the line whose controllers include `controller`;
 // version 2, the "0::" line. False when there is none or it does not fit.
-bool CgroupPathFor(const char* proc_cgroup_text, int version, char* out, size_t cap);
+bool CgroupPathFor(const char* proc_cgroup_text, int version, char* out, size_t cap,
+                   const char* controller = "memory");
 
 // From one line of /proc/self/mountinfo (no newline): whether it mounts the
-// hierarchy of `version` (1: a "cgroup" mount with the memory controller;
-// 2: "cgroup2"), and then its root and mount point, unescaped (\040 ...).
+// hierarchy of `version` (1: a "cgroup" mount with `controller`; 2:
+// "cgroup2"), and then its root and mount point, unescaped (\040 ...).
 bool ParseCgroupMount(const char* line, size_t len, int version, char* root, size_t root_cap,
-                      char* mount_point, size_t mount_cap);
+                      char* mount_point, size_t mount_cap, const char* controller = "memory");
 
 // The directory of cgroup `path` in a hierarchy mounted at `mount_point`
 // whose root is `root`: mount_point + (path relative to root); the mount

@@ -42,6 +42,22 @@ class FakeCgroups {
     src.mount_prefix = root_.c_str();
     return src;
   }
+  // ReadTaskLimit with the machine's files (kernel/threads-max,
+  // kernel/pid_max, loadavg) under proc/ when written.
+  TaskLimit Tasks(const std::string& cgroup, const std::string& mountinfo) {
+    Write("proc/cgroup", cgroup);
+    Write("proc/mountinfo", mountinfo);
+    cgroup_path_ = root_ + "/proc/cgroup";
+    mountinfo_path_ = root_ + "/proc/mountinfo";
+    threads_max_ = root_ + "/proc/sys/kernel/threads-max";
+    pid_max_ = root_ + "/proc/sys/kernel/pid_max";
+    loadavg_ = root_ + "/proc/loadavg";
+    CgroupSources src = Sources();
+    src.threads_max = threads_max_.c_str();
+    src.pid_max = pid_max_.c_str();
+    src.loadavg = loadavg_.c_str();
+    return ReadTaskLimit(src);
+  }
   CgroupMemory Read(const std::string& cgroup, const std::string& mountinfo) {
     Write("proc/cgroup", cgroup);
     Write("proc/mountinfo", mountinfo);
@@ -51,7 +67,7 @@ class FakeCgroups {
   }
 
  private:
-  std::string root_, cgroup_path_, mountinfo_path_;
+  std::string root_, cgroup_path_, mountinfo_path_, threads_max_, pid_max_, loadavg_;
 };
 
 constexpr char kV2Mount[] =
@@ -205,6 +221,89 @@ TEST(CgroupMemoryTest, OomKills) {
   EXPECT_FALSE(old.OomKills(&kills));
 }
 
+TEST(CgroupMemoryTest, TaskLimitOfASystemdUnit) {
+  // TasksMax=500 on the unit (v2), a machine with room to spare.
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/system.slice/pids.max", "max\n");
+  f.Write("sys/fs/cgroup/system.slice/pids.current", "900\n");
+  f.Write("sys/fs/cgroup/system.slice/app.service/pids.max", "500\n");
+  f.Write("sys/fs/cgroup/system.slice/app.service/pids.current", "37\n");
+  f.Write("proc/sys/kernel/threads-max", "193107\n");
+  f.Write("proc/sys/kernel/pid_max", "4194304\n");
+  f.Write("proc/loadavg", "0.52 0.58 0.59 2/1234 56789\n");
+  TaskLimit t = f.Tasks("0::/system.slice/app.service\n", kV2Mount);
+  EXPECT_EQ(t.source, TaskLimitSource::kCgroupV2);
+  EXPECT_EQ(t.limit, 500u);
+  EXPECT_EQ(t.tasks, 37u);
+  EXPECT_TRUE(t.cgroup_found);
+  EXPECT_STREQ(TaskLimitSourceName(t.source), "cgroup_v2");
+}
+
+TEST(CgroupMemoryTest, TaskLimitWithLeastRoomBinds) {
+  // A pod's 1024 with 1000 used leaves 24; the container's own 4096 more.
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/kubepods/pod1/pids.max", "1024\n");
+  f.Write("sys/fs/cgroup/kubepods/pod1/pids.current", "1000\n");
+  f.Write("sys/fs/cgroup/kubepods/pod1/c1/pids.max", "4096\n");
+  f.Write("sys/fs/cgroup/kubepods/pod1/c1/pids.current", "10\n");
+  TaskLimit t = f.Tasks("0::/kubepods/pod1/c1\n", kV2Mount);
+  EXPECT_EQ(t.source, TaskLimitSource::kCgroupV2);
+  EXPECT_EQ(t.limit, 1024u);
+  EXPECT_EQ(t.tasks, 1000u);
+
+  // The machine nearly out of pids: it binds before the cgroup.
+  f.Write("proc/sys/kernel/threads-max", "193107\n");
+  f.Write("proc/sys/kernel/pid_max", "32768\n");
+  f.Write("proc/loadavg", "1.00 1.00 1.00 3/32760 99\n");
+  t = f.Tasks("0::/kubepods/pod1/c1\n", kV2Mount);
+  EXPECT_EQ(t.source, TaskLimitSource::kSystem);
+  EXPECT_EQ(t.limit, 32768u);  // pid_max, the smaller
+  EXPECT_EQ(t.tasks, 32760u);
+  EXPECT_TRUE(t.cgroup_found);
+}
+
+TEST(CgroupMemoryTest, TaskLimitV1AndTheMachineAlone) {
+  // Docker's --pids-limit on a v1 host (the pids hierarchy, the host's path).
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/pids/docker/abc/pids.max", "100\n");
+  f.Write("sys/fs/cgroup/pids/docker/abc/pids.current", "3\n");
+  f.Write("proc/sys/kernel/threads-max", "2000\n");
+  f.Write("proc/sys/kernel/pid_max", "32768\n");
+  f.Write("proc/loadavg", "0.00 0.00 0.00 1/300 7\n");
+  std::string mountinfo = std::string(kV2Mount) +
+                          "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+                          "36 31 0:33 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
+  TaskLimit t = f.Tasks(kV1Cgroup, mountinfo);
+  EXPECT_EQ(t.source, TaskLimitSource::kCgroupV1);
+  EXPECT_EQ(t.limit, 100u);
+  EXPECT_EQ(t.tasks, 3u);
+
+  // No pids.max on the path (the root cgroup has none): the machine's,
+  // threads-max being the smaller here.
+  FakeCgroups g;
+  g.Write("proc/sys/kernel/threads-max", "2000\n");
+  g.Write("proc/sys/kernel/pid_max", "32768\n");
+  g.Write("proc/loadavg", "0.00 0.00 0.00 1/300 7\n");
+  t = g.Tasks("0::/\n", kV2Mount);
+  EXPECT_EQ(t.source, TaskLimitSource::kSystem);
+  EXPECT_EQ(t.limit, 2000u);
+  EXPECT_EQ(t.tasks, 300u);
+  EXPECT_FALSE(t.cgroup_found);
+
+  // "max" everywhere and no machine files: none.
+  FakeCgroups h;
+  h.Write("sys/fs/cgroup/app/pids.max", "max\n");
+  h.Write("sys/fs/cgroup/app/pids.current", "5\n");
+  t = h.Tasks("0::/app\n", kV2Mount);
+  EXPECT_EQ(t.source, TaskLimitSource::kNone);
+  EXPECT_TRUE(t.cgroup_found);
+  EXPECT_STREQ(TaskLimitSourceName(t.source), "none");
+  // A garbled loadavg: no count, so no machine limit.
+  h.Write("proc/sys/kernel/threads-max", "2000\n");
+  h.Write("proc/loadavg", "garbage\n");
+  EXPECT_EQ(h.Tasks("0::/app\n", kV2Mount).source, TaskLimitSource::kNone);
+}
+
 TEST(CgroupMemoryTest, PathFor) {
   char out[64];
   ASSERT_TRUE(CgroupPathFor(kV1Cgroup, 1, out, sizeof out));
@@ -214,6 +313,9 @@ TEST(CgroupMemoryTest, PathFor) {
   ASSERT_TRUE(CgroupPathFor("0::/a:b\n", 2, out, sizeof out));  // ':' in the path
   EXPECT_STREQ(out, "/a:b");
   EXPECT_FALSE(CgroupPathFor("3:memoryx:/a\n", 1, out, sizeof out));
+  ASSERT_TRUE(CgroupPathFor("12:pids:/p\n4:memory:/m\n", 1, out, sizeof out, "pids"));
+  EXPECT_STREQ(out, "/p");
+  EXPECT_FALSE(CgroupPathFor("4:memory:/m\n", 1, out, sizeof out, "pids"));
   EXPECT_FALSE(CgroupPathFor("0::/much/too/long/for/eight\n", 2, out, 8));
 }
 
@@ -238,7 +340,7 @@ TEST(CgroupMemoryTest, Dir) {
 // leave a NUL-terminated result when they say they succeeded.
 TEST(CgroupMemoryTest, AnyBytesAnyRoom) {
   std::mt19937_64 rng(20261207);
-  const std::string alphabet = "0123456789abc:/ -,\\.\n\tmemorycgroup2";
+  const std::string alphabet = "0123456789abc:/ -,\\.\n\tmemorycgroup2pids";
   auto random_text = [&](size_t max_len) {
     std::string t(rng() % (max_len + 1), ' ');
     for (char& c : t)
@@ -269,13 +371,15 @@ TEST(CgroupMemoryTest, AnyBytesAnyRoom) {
     const size_t cap = 1 + rng() % 64;
     auto a = std::make_unique<char[]>(cap);
     auto b = std::make_unique<char[]>(cap);
+    const char* controller = rng() % 2 ? "memory" : "pids";
     if (ParseCgroupMount(text.data(), text.size(), 1 + static_cast<int>(rng() % 2), a.get(), cap,
-                         b.get(), cap)) {
+                         b.get(), cap, controller)) {
       EXPECT_LT(strnlen(a.get(), cap), cap);
       EXPECT_LT(strnlen(b.get(), cap), cap);
     }
     std::string nul_terminated = text.substr(0, text.find('\0'));
-    if (CgroupPathFor(nul_terminated.c_str(), 1 + static_cast<int>(rng() % 2), a.get(), cap)) {
+    if (CgroupPathFor(nul_terminated.c_str(), 1 + static_cast<int>(rng() % 2), a.get(), cap,
+                      controller)) {
       EXPECT_LT(strnlen(a.get(), cap), cap);
     }
     std::string root = random_text(20), path = random_text(40);
@@ -295,6 +399,11 @@ TEST(CgroupMemoryTest, ThisMachineReadsWithoutTrouble) {
   if (m.version == 0) {
     EXPECT_EQ(m.limit, 0u);
   }
+  // Linux always has a machine-wide task limit: this process counts.
+  TaskLimit t = ProcessTaskLimit();
+  EXPECT_NE(t.source, TaskLimitSource::kNone);
+  EXPECT_GT(t.limit, 0u);
+  EXPECT_GE(t.tasks, 1u);
 }
 
 }  // namespace

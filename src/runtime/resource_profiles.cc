@@ -1,5 +1,6 @@
 #include "runtime/resource_profiles.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -8,6 +9,7 @@
 
 #include "base/mmap_arena.h"
 #include "base/raw_log.h"
+#include "runtime/cgroup_memory.h"
 #include "runtime/out_dir.h"
 #include "runtime/proc_dir.h"
 #include "runtime/resource_table.h"
@@ -33,6 +35,26 @@ char* Comment(base::MmapArena* arena, const char* a, uint64_t v1, const char* b,
   buf.Str(a).Uint(v1).Str(b).Uint(v2);
   if (c != nullptr) buf.Str(c).Uint(v3);
   return CopyString(arena, buf.data(), buf.size());
+}
+
+// The number of mappings the process has now (lines of /proc/self/maps);
+// 0 when it cannot be read.
+uint64_t CountMappings() {
+  int fd = OpenProc("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[16384];
+  uint64_t lines = 0;
+  for (;;) {
+    long n = syscall(SYS_read, fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (const char* p = buf; (p = static_cast<const char*>(memchr(p, '\n', buf + n - p)));) {
+      lines++;
+      p++;
+    }
+  }
+  syscall(SYS_close, fd);
+  return lines;
 }
 
 void SetStack(StackSample* s, StackId id) {
@@ -142,8 +164,16 @@ bool BuildThreads(base::MmapArena* arena, StackProfile* p) {
   p->nsamples = n;
   p->comments[0] = Comment(arena, "heapscope: threads=", n, " dropped_threads=",
                            ResourceDropCounts().threads.load());
-  p->ncomments = 1;
-  return p->comments[0] != nullptr;
+  // Where new threads stop (cgroup_memory.h), for the projection of a
+  // thread leak: the limit and the tasks counted towards it now.
+  TaskLimit tl = ProcessTaskLimit();
+  char tmp[192];
+  base::RawBuffer b(tmp, sizeof tmp);
+  b.Str("heapscope: task_limit=").Uint(tl.limit).Str(" tasks=").Uint(tl.tasks);
+  b.Str(" task_limit_source=").Str(TaskLimitSourceName(tl.source));
+  p->comments[1] = CopyString(arena, b.data(), b.size());
+  p->ncomments = 2;
+  return p->comments[0] != nullptr && p->comments[1] != nullptr;
 }
 
 // Per stack: the number of mappings and their bytes.
@@ -188,8 +218,20 @@ bool BuildMappings(base::MmapArena* arena, StackProfile* p) {
   p->nsamples = ns;
   p->comments[0] = Comment(arena, "heapscope: mappings=", n, " mapped_bytes=", bytes,
                            " dropped_mappings=", ResourceDropCounts().mappings.load());
-  p->ncomments = 1;
-  return p->comments[0] != nullptr;
+  // The kernel's limit on a process's mappings (mmap fails with ENOMEM at
+  // it) and the process's count, all mappings, for the projection of a
+  // mapping leak (0: unknown).
+  char text[32];
+  uint64_t max_map_count = 0;
+  if (ReadSmallFile("/proc/sys/vm/max_map_count", text, sizeof text) > 0) {
+    for (const char* c = text; *c >= '0' && *c <= '9' && max_map_count < (uint64_t{1} << 40); c++) {
+      max_map_count = max_map_count * 10 + static_cast<uint64_t>(*c - '0');
+    }
+  }
+  p->comments[1] =
+      Comment(arena, "heapscope: map_count=", CountMappings(), " max_map_count=", max_map_count);
+  p->ncomments = 2;
+  return p->comments[0] != nullptr && p->comments[1] != nullptr;
 }
 
 bool Seen(ResourceProfile which) {
