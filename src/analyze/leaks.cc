@@ -110,6 +110,7 @@ std::string Amount(LeakKind kind, int64_t value, int64_t objects) {
 
 struct Series {
   std::vector<double> bytes;
+  std::vector<double> objects;
   InUse last;
 };
 
@@ -123,11 +124,16 @@ std::unordered_map<std::string, Series> CollectSeries(const std::vector<const St
     for (const auto& [key, v] : *maps[i]) {
       Series& s = all[key];
       s.bytes.resize(maps.size(), 0.0);
+      s.objects.resize(maps.size(), 0.0);
       s.bytes[i] = static_cast<double>(v.bytes);
+      s.objects[i] = static_cast<double>(v.objects);
       if (i + 1 == maps.size()) s.last = v;
     }
   }
-  for (auto& [key, s] : all) s.bytes.resize(maps.size(), 0.0);
+  for (auto& [key, s] : all) {
+    s.bytes.resize(maps.size(), 0.0);
+    s.objects.resize(maps.size(), 0.0);
+  }
   return all;
 }
 
@@ -337,11 +343,36 @@ format::Result<ResourceSnapshot> SummarizeResource(const format::Profile& p, Lea
   }
   ResourceSnapshot r;
   r.present = true;
-  if (kind == LeakKind::kFd) {
+  {
     std::map<std::string, std::string> kv = RuntimeComments(p);
-    auto it = kv.find("fd_limit");
-    int64_t limit = 0;
-    if (it != kv.end() && ParseCommentInt(it->second, &limit) && limit > 0) r.limit = limit;
+    auto number = [&](const char* key) -> std::optional<int64_t> {
+      auto it = kv.find(key);
+      int64_t v = 0;
+      if (it == kv.end() || !ParseCommentInt(it->second, &v) || v <= 0) return std::nullopt;
+      return v;
+    };
+    switch (kind) {
+      case LeakKind::kFd:
+        r.limit = number("fd_limit");
+        r.limit_name = "the open-file limit";
+        break;
+      case LeakKind::kThread: {
+        r.limit = number("task_limit");
+        r.limit_used = number("tasks");
+        auto src = kv.find("task_limit_source");
+        bool cgroup = src != kv.end() && src->second.starts_with("cgroup");
+        r.limit_name = cgroup ? "the cgroup's task limit" : "the system's task limit";
+        break;
+      }
+      case LeakKind::kMmap:
+        r.limit = number("max_map_count");
+        r.limit_used = number("map_count");
+        r.limit_name = "vm.max_map_count";
+        break;
+      case LeakKind::kHeap:
+        break;
+    }
+    if (!r.limit) r.limit_name.clear();
   }
   ShownPicker picker(&r.shown);
   ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string&, auto v,
@@ -657,16 +688,25 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
     const size_t ri = ResourceIndex(kind);
     KindSummary ks;
     ks.kind = kind;
-    std::vector<double> totals;
+    std::vector<double> totals, total_objects, used_t, used;
     for (size_t i = 0; i < snaps.size(); i++) {
       const ResourceSnapshot& res = snaps[i].resources[ri];
       if (!res.present) continue;
       kind_series[ri].t.push_back(t[i]);
       kind_series[ri].maps.push_back(&res.stacks);
       totals.push_back(static_cast<double>(res.total.bytes));
+      total_objects.push_back(static_cast<double>(res.total.objects));
+      if (res.limit_used) {
+        used_t.push_back(t[i]);
+        used.push_back(static_cast<double>(*res.limit_used));
+      }
       ks.total = res.total.bytes;
       ks.total_objects = res.total.objects;
-      if (res.limit) ks.limit = res.limit;
+      if (res.limit) {
+        ks.limit = res.limit;
+        ks.limit_used = res.limit_used.value_or(res.total.objects);
+        ks.limit_name = res.limit_name;
+      }
     }
     ks.snapshots = totals.size();
     // Served but never used (a live endpoint answers for every kind).
@@ -674,9 +714,21 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
     Trend tr = ClassifyTrend(kind_series[ri].t, totals, exact);
     ks.growth_per_sec = tr.slope;
     ks.verdict = tr.verdict;
-    if (ks.limit && ks.verdict == Verdict::kGrowing && ks.growth_per_sec > 0) {
-      double left = static_cast<double>(*ks.limit - ks.total);
-      ks.time_to_limit_sec = left <= 0 ? 0 : left / ks.growth_per_sec;
+    // Limits count (descriptors, tasks, mappings). mmap: the process's
+    // own count of mappings where the profiles carry it, since the kernel
+    // merges a new anonymous mapping into its neighbour when they match
+    // (a leak of them may then never add to the count); else the count
+    // the runtime made. Tasks: the program's threads (other processes'
+    // come and go in the cgroup's count).
+    if (kind == LeakKind::kMmap) {
+      ks.limit_growth_per_sec = used.size() >= 2 ? TheilSenSlope(used_t, used)
+                                                 : TheilSenSlope(kind_series[ri].t, total_objects);
+    } else {
+      ks.limit_growth_per_sec = ks.growth_per_sec;
+    }
+    if (ks.limit && ks.verdict == Verdict::kGrowing && ks.limit_growth_per_sec > 0) {
+      double left = static_cast<double>(*ks.limit - ks.limit_used);
+      ks.time_to_limit_sec = left <= 0 ? 0 : left / ks.limit_growth_per_sec;
     }
     r.resources.push_back(ks);
   }
@@ -737,6 +789,9 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
       sus.inuse = s.last.bytes;
       sus.inuse_objects = s.last.objects;
       sus.growth_per_sec = tr.slope;
+      // Resource limits count: mmap's mappings, the others' value itself.
+      sus.limit_growth_per_sec =
+          kind == LeakKind::kMmap ? TheilSenSlope(times, s.objects) : tr.slope;
       sus.confidence = tr.confidence;
       sus.under_peaks = tr.under_peaks;
       sus.share_of_growth = total_growth > 0 ? std::min(1.0, tr.slope / total_growth) : 0;
@@ -780,6 +835,16 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
     std::vector<LeakSuspect> found;
     classify(ks.kind, exact, ks.growth_per_sec, k.t, k.maps, false, &found, &r.ruled_out,
              nullptr);
+    if (ks.limit) {
+      const double left = static_cast<double>(*ks.limit - ks.limit_used);
+      for (LeakSuspect& s : found) {
+        // Mappings: no faster than the process's count grows (merged ones).
+        double rate = ks.kind == LeakKind::kMmap
+                          ? std::min(s.limit_growth_per_sec, ks.limit_growth_per_sec)
+                          : s.limit_growth_per_sec;
+        if (rate > 0) s.time_to_limit_sec = std::max(0.0, left / rate);
+      }
+    }
     ks.suspects_total = found.size();
     r.suspects_total += found.size();
     cut(&found);
@@ -839,10 +904,19 @@ std::string FormatLeaksText(const LeakReport& r) {
            " now, " + Rate(k.kind, k.growth_per_sec) + " over the window (" +
            std::to_string(k.snapshots) + " of " + std::to_string(r.snapshots) + " snapshots)";
     if (k.time_to_limit_sec) {
-      out += *k.time_to_limit_sec <= 0
-                 ? "; the open-file limit (" + Count(*k.limit) + ") is reached"
-                 : "; the open-file limit (" + Count(*k.limit) + ") is reached in about " +
-                       Duration(*k.time_to_limit_sec) + " at this rate";
+      // What counts towards the limit, when it is not the count just shown.
+      std::string used;
+      if (k.kind == LeakKind::kThread) {
+        used = ", " + Count(k.limit_used) +
+               (k.limit_name.find("cgroup") != std::string::npos ? " tasks in the cgroup now"
+                                                                 : " tasks on the machine now");
+      } else if (k.kind == LeakKind::kMmap) {
+        used = ", " + Count(k.limit_used) + " mappings in the process now";
+      }
+      out += "; " + k.limit_name + " (" + Count(*k.limit) + used + ") is reached";
+      if (*k.time_to_limit_sec > 0) {
+        out += " in about " + Duration(*k.time_to_limit_sec) + " at this rate";
+      }
     }
     out += "\n";
   }
@@ -888,11 +962,16 @@ std::string FormatLeaksText(const LeakReport& r) {
                     std::string(LeakKindName(s.kind)).c_str());
       out += buf;
       if (s.time_to_limit_sec) {
-        // Before the newline: the head line goes on.
+        // Before the newline: the head line goes on. The heap's limit is
+        // the one on the line "limit ..." above; the others' their kind's.
+        std::string name = "the limit";
+        for (const KindSummary& k : r.resources) {
+          if (k.kind == s.kind && s.kind != LeakKind::kHeap) name = k.limit_name;
+        }
         out.pop_back();
         out += *s.time_to_limit_sec <= 0
-                   ? "; the limit is reached\n"
-                   : "; the limit in about " + Duration(*s.time_to_limit_sec) +
+                   ? "; " + name + " is reached\n"
+                   : "; " + name + " in about " + Duration(*s.time_to_limit_sec) +
                          " at this rate alone\n";
       }
       // Six frames; a seventh takes the line "... 1 more frame" would.
@@ -1002,6 +1081,9 @@ std::string FormatLeaksJson(const LeakReport& r) {
     kj["verdict"] = std::string(VerdictName(k.verdict));
     kj["suspects_total"] = k.suspects_total;
     kj["limit"] = k.limit ? J(*k.limit) : J(nullptr);
+    kj["limit_name"] = k.limit ? J(k.limit_name) : J(nullptr);
+    kj["limit_used"] = k.limit ? J(k.limit_used) : J(nullptr);
+    kj["limit_growth_per_sec"] = k.limit ? J(k.limit_growth_per_sec) : J(nullptr);
     kj["time_to_limit_sec"] = k.time_to_limit_sec ? J(*k.time_to_limit_sec) : J(nullptr);
     kinds.push_back(kj);
   }

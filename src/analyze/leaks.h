@@ -69,9 +69,16 @@ struct ResourceSnapshot {
   ShownFrames shown;
   FrameSources sources;
   InUse total;
-  // The process's open-file limit (fd profiles whose comments carry
-  // `fd_limit=`), for the projection of a descriptor leak.
+  // The limit this resource runs into, from the runtime's comments, for
+  // the projection of a leak of it: fd, the open-file limit (`fd_limit=`);
+  // thread, the cgroup's or the machine's task limit (`task_limit=`,
+  // `tasks=`, `task_limit_source=`); mmap, the kernel's vm.max_map_count
+  // (`max_map_count=`, `map_count=`). In counts (descriptors, tasks,
+  // mappings); limit_used: what counts towards it now (unset: total's
+  // count: the descriptors open).
   std::optional<int64_t> limit;
+  std::optional<int64_t> limit_used;
+  std::string limit_name;  // "the open-file limit", "the cgroup's task limit", ...
 };
 
 // What one snapshot contributes to the series.
@@ -194,9 +201,13 @@ struct LeakSuspect {
   std::optional<double> oldest_age_sec;
   // Growing between temporary peaks of the same stack (Trend::under_peaks).
   bool under_peaks = false;
-  // Heap, given a memory limit: the time until it is reached at this
-  // suspect's growth alone, from LimitBase (0: reached already). Counts
-  // never reach a memory limit (a descriptor leak's limit is its kind's).
+  // growth_per_sec in the unit of its kind's limit: mmap, mappings per
+  // second (growth_per_sec is bytes); the others, growth_per_sec.
+  double limit_growth_per_sec = 0;
+  // The time until its kind's limit is reached at this suspect's growth
+  // alone (0: reached already): heap, the memory limit, from LimitBase;
+  // fd, thread, mmap: KindSummary's limit (counts: descriptors, tasks,
+  // mappings) from its limit_used. Unset without a limit or growth.
   std::optional<double> time_to_limit_sec;
 };
 
@@ -209,10 +220,15 @@ struct KindSummary {
   double growth_per_sec = 0;
   Verdict verdict = Verdict::kConstant;
   size_t suspects_total = 0;        // Growing stacks of this kind.
-  // fd: the open-file limit of the last snapshot that gave one, and, when
-  // the count is growing, the time until it is reached at that rate (0:
-  // reached already).
+  // The limit of the last snapshot that gave one (ResourceSnapshot: the
+  // open-file limit, the task limit, vm.max_map_count), what counted
+  // towards it then, and, when this kind is growing, the time until it is
+  // reached at the current rate (0: reached already). mmap: the rate of
+  // its mapping count (growth_per_sec is of bytes).
   std::optional<int64_t> limit;
+  int64_t limit_used = 0;
+  std::string limit_name;
+  double limit_growth_per_sec = 0;  // In the limit's unit (counts).
   std::optional<double> time_to_limit_sec;
 };
 

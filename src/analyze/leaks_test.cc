@@ -602,6 +602,139 @@ TEST(LeaksTest, FdLeakIsProjectedToTheOpenFileLimit) {
   }
 }
 
+// A threads profile as the runtime writes it, with the task limit's
+// comment: a pool of 4 and `parked` threads from a leaking stack.
+format::Profile ThreadProfileWithLimit(int64_t parked, const std::string& limit_comment) {
+  ProfileBuilder b({{"threads", "count"}});
+  uint32_t main_loc = b.Loc({"main"});
+  uint32_t start = b.Loc({"StartPool"});
+  uint32_t park = b.Loc({"SpawnWatchdog"});
+  for (int i = 0; i < 4; i++) b.Sample({start, main_loc}, {1});
+  for (int64_t i = 0; i < parked; i++) b.Sample({park, main_loc}, {1});
+  format::Profile p = b.Build();
+  p.comments.push_back(p.AddString("heapscope: threads=0 dropped_threads=0"));
+  p.comments.push_back(p.AddString(limit_comment));
+  return p;
+}
+
+TEST(LeaksTest, ThreadLeakIsProjectedToTheTaskLimit) {
+  // One more parked thread a second; the cgroup counts 150 tasks at the
+  // end (others' processes too) against pids.max 200: 50 s to go.
+  for (const char* source : {"cgroup_v2", "cgroup_v1", "system"}) {
+    std::vector<LeakSnapshot> snaps = Series(12);
+    for (size_t i = 0; i < snaps.size(); i++) {
+      const int64_t n = static_cast<int64_t>(i);
+      std::string c = "heapscope: task_limit=200 tasks=" + std::to_string(139 + n) +
+                      " task_limit_source=" + source;
+      auto th = SummarizeResource(ThreadProfileWithLimit(n, c), LeakKind::kThread, "threads");
+      ASSERT_TRUE(th.ok()) << th.error();
+      ASSERT_EQ(th->limit, 200);
+      ASSERT_EQ(th->limit_used, 139 + n);
+      snaps[i].resources[ResourceIndex(LeakKind::kThread)] = std::move(*th);
+    }
+    LeakReport r = AnalyzeLeaks(snaps, LeakOptions{});
+    ASSERT_EQ(r.resources.size(), 1u);
+    const KindSummary& k = r.resources[0];
+    EXPECT_EQ(k.limit_used, 150);
+    ASSERT_TRUE(k.time_to_limit_sec.has_value());
+    EXPECT_NEAR(*k.time_to_limit_sec, 50, 1e-6);
+    const bool cgroup = std::string(source) != "system";
+    const std::string name = cgroup ? "the cgroup's task limit" : "the system's task limit";
+    EXPECT_EQ(k.limit_name, name);
+    // The series' own heap leak first, then the thread leak.
+    ASSERT_EQ(r.suspects.size(), 2u);
+    const LeakSuspect& s = r.suspects[1];
+    EXPECT_EQ(s.frames[0], "SpawnWatchdog");
+    ASSERT_TRUE(s.time_to_limit_sec.has_value());
+    EXPECT_NEAR(*s.time_to_limit_sec, 50, 1e-6);
+    std::string text = FormatLeaksText(r);
+    EXPECT_NE(text.find(name + " (200, 150 tasks " + (cgroup ? "in the cgroup" : "on the machine") +
+                        " now) is reached in about 50s at this rate"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("100% of thread growth; " + name + " in about 50s at this rate alone\n"),
+              std::string::npos)
+        << text;
+    auto j = nlohmann::json::parse(FormatLeaksJson(r));
+    EXPECT_EQ(j["resources"][0]["limit"], 200);
+    EXPECT_EQ(j["resources"][0]["limit_used"], 150);
+    EXPECT_EQ(j["resources"][0]["limit_name"], name);
+    EXPECT_NEAR(j["suspects"][1]["time_to_limit_sec"].get<double>(), 50, 1e-6);
+    EXPECT_TRUE(j["suspects"][0]["time_to_limit_sec"].is_null());  // The heap's: no memory limit.
+  }
+  // No limit known (task_limit=0: none found), or a bad one: no projection.
+  for (const char* c : {"heapscope: task_limit=0 tasks=10 task_limit_source=none",
+                        "heapscope: task_limit=x tasks=10", "heapscope: tasks=10"}) {
+    auto th = SummarizeResource(ThreadProfileWithLimit(1, c), LeakKind::kThread, "threads");
+    ASSERT_TRUE(th.ok());
+    EXPECT_FALSE(th->limit.has_value()) << c;
+    EXPECT_EQ(th->limit_name, "") << c;
+  }
+}
+
+// An mmap profile as the runtime writes it: a leaking stack with `leaked`
+// mappings of 64 KiB, and the process's mapping count and limit.
+format::Profile MmapProfile(int64_t leaked, int64_t map_count, int64_t max_map_count) {
+  ProfileBuilder b({{"mappings", "count"}, {"space", "bytes"}});
+  uint32_t main_loc = b.Loc({"main"});
+  uint32_t leak = b.Loc({"LeakMapping"});
+  uint32_t arena = b.Loc({"MapArena"});
+  b.Sample({arena, main_loc}, {1, 1 << 20});
+  b.Sample({leak, main_loc}, {leaked, leaked * 65536});
+  format::Profile p = b.Build();
+  p.comments.push_back(p.AddString("heapscope: mappings=0 mapped_bytes=0 dropped_mappings=0"));
+  p.comments.push_back(p.AddString("heapscope: map_count=" + std::to_string(map_count) +
+                                   " max_map_count=" + std::to_string(max_map_count)));
+  return p;
+}
+
+TEST(LeaksTest, MappingLeakIsProjectedToMaxMapCount) {
+  // Two mappings more a second, each one more in the process's count:
+  // 122 of 1000 at the end, 439 s to go. Bytes grow 128 KiB/s; the limit
+  // counts mappings.
+  auto series = [](bool merged) {
+    std::vector<LeakSnapshot> snaps = Series(12);
+    for (size_t i = 0; i < snaps.size(); i++) {
+      const int64_t n = static_cast<int64_t>(i);
+      auto m = SummarizeResource(MmapProfile(2 * n, merged ? 100 : 100 + 2 * n, 1000),
+                                 LeakKind::kMmap, "mmap");
+      EXPECT_TRUE(m.ok()) << m.error();
+      snaps[i].resources[ResourceIndex(LeakKind::kMmap)] = std::move(*m);
+    }
+    return AnalyzeLeaks(snaps, LeakOptions{});
+  };
+  LeakReport r = series(false);
+  ASSERT_EQ(r.resources.size(), 1u);
+  const KindSummary& k = r.resources[0];
+  EXPECT_EQ(k.limit, 1000);
+  EXPECT_EQ(k.limit_used, 122);
+  EXPECT_EQ(k.limit_name, "vm.max_map_count");
+  EXPECT_NEAR(k.growth_per_sec, 2 * 65536, 1e-6);
+  EXPECT_NEAR(k.limit_growth_per_sec, 2, 1e-9);
+  ASSERT_TRUE(k.time_to_limit_sec.has_value());
+  EXPECT_NEAR(*k.time_to_limit_sec, 439, 1e-6);
+  ASSERT_EQ(r.suspects.size(), 2u);  // The series' heap leak, then this one.
+  EXPECT_EQ(r.suspects[1].frames[0], "LeakMapping");
+  ASSERT_TRUE(r.suspects[1].time_to_limit_sec.has_value());
+  EXPECT_NEAR(*r.suspects[1].time_to_limit_sec, 439, 1e-6);
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("vm.max_map_count (1,000, 122 mappings in the process now) is reached in "
+                      "about 7m19s at this rate"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("vm.max_map_count in about 7m19s at this rate alone"), std::string::npos)
+      << text;
+  // The kernel merged each new mapping into its neighbour: the process's
+  // count stays put, so the limit is not approached, by the kind or the
+  // suspect, though the runtime counts the calls.
+  r = series(true);
+  ASSERT_EQ(r.resources.size(), 1u);
+  EXPECT_FALSE(r.resources[0].time_to_limit_sec.has_value());
+  ASSERT_EQ(r.suspects.size(), 2u);
+  EXPECT_EQ(r.suspects[1].frames[0], "LeakMapping");
+  EXPECT_FALSE(r.suspects[1].time_to_limit_sec.has_value());
+}
+
 TEST(LeaksTest, SummarizeResourceWantsItsSampleType) {
   EXPECT_FALSE(SummarizeResource(ThreadProfile(1), LeakKind::kFd, "x").ok());
   auto heap = SummarizeResource(Snapshot(0, 1000, 0, 0, 0), LeakKind::kMmap, "heap");
