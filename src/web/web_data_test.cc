@@ -318,7 +318,9 @@ TEST_F(WebDataTest, SeriesLeaksWithRssPartsAndResourceKinds) {
   EXPECT_TRUE((*fd)["series"][1].is_null());
   EXPECT_EQ((*fd)["series"][2], 6);
   EXPECT_EQ((*fd)["series"][9], 20);
-  EXPECT_TRUE((*fd)["time_to_limit_sec"].is_null());  // A count never reaches a memory limit.
+  // No fd_limit= in these fds profiles (and a memory limit is not a
+  // descriptor's): no time to a limit.
+  EXPECT_TRUE((*fd)["time_to_limit_sec"].is_null());
   const json& heap = leaks["suspects"][0];
   EXPECT_EQ(heap["kind"], "heap");
   EXPECT_EQ(heap["series"][9], 10000000);

@@ -168,6 +168,37 @@ def main():
         want = (soft - fdk["total"]) / 5.0
         check(isinstance(ttl, (int, float)) and 0.7 * want <= ttl <= 1.4 * want,
               f"fd time to limit {ttl}, want about {want:.0f} s")
+    # The thread leak (one parked thread a second) is projected to the task
+    # limit with the least room: the cgroup's pids.max or the machine's
+    # threads-max / pid_max, from the tasks counted towards it then.
+    if "thread" in kinds:
+        thk = kinds["thread"]
+        check(isinstance(thk.get("limit"), int) and thk["limit"] > thk.get("limit_used", 0) > 0 and
+              thk.get("limit_name") in ("the cgroup's task limit", "the system's task limit"),
+              f"thread kind without its task limit: {thk}")
+        ttl = thk.get("time_to_limit_sec")
+        if isinstance(thk.get("limit"), int) and thk.get("limit_used"):
+            want = (thk["limit"] - thk["limit_used"]) / 1.0
+            check(isinstance(ttl, (int, float)) and 0.7 * want <= ttl <= 1.4 * want,
+                  f"thread time to limit {ttl}, want about {want:.0f} s")
+    # The mapping leak (two 64 KiB mappings a second) towards
+    # vm.max_map_count, from the process's own count of mappings.
+    with open("/proc/sys/vm/max_map_count") as f:
+        max_map_count = int(f.read())
+    if "mmap" in kinds:
+        mk = kinds["mmap"]
+        check(mk.get("limit") == max_map_count and mk.get("limit_name") == "vm.max_map_count" and
+              0 < mk.get("limit_used", 0) < max_map_count,
+              f"mmap kind: limit {mk.get('limit')}, want vm.max_map_count {max_map_count}: {mk}")
+        # Each leaked mapping adds one to the count here (no neighbour to
+        # merge with), unless the kernel merged them: then none.
+        g = mk.get("limit_growth_per_sec")
+        check(isinstance(g, (int, float)) and (abs(g - 2) <= 0.5 or abs(g) <= 0.1),
+              f"mmap: mappings per second {g}, want 2 (or 0 if merged)")
+    for s in data["suspects"]:
+        if s["kind"] in ("fd", "thread") and LEAKS.get(owner(s["frames"]) or "") == s["kind"]:
+            check(isinstance(s.get("time_to_limit_sec"), (int, float)) and s["time_to_limit_sec"] > 0,
+                  f"{s['kind']} suspect without its own time to the limit: {s}")
     print("ruled out:", data["ruled_out"])
     check_suspects(data, "json")
     # Suspects are listed by rank within their kind: rank never decreases.

@@ -217,6 +217,16 @@ async function viewsTest() {
     check(c && new RegExp(`in use now\\s+[\\d,]+ ${noun}`).test(c.text) && new RegExp(`growth\\s+[\\d.,]+ ${noun}/s · [\\d,]+/h`).test(c.text) && !/\d (B|KiB|MiB|GiB)\b/.test(c.text),
       `leaks: the ${kind} card counts ${noun}, no byte sizes (${c && c.text.replace(/\n/g, ' | ').slice(0, 200)})`);
   }
+  // Each resource leak's own limit: the open-file limit (the runtime's
+  // RLIMIT_NOFILE), the task limit (a cgroup's or the machine's), both in
+  // the summary and on the suspects' cards.
+  const dur = '[\\d.]+ (ms|s|min|h|days)';
+  for (const [kind, fn, name] of [['fd', 'LeakFileDescriptor', "the open-file limit"], ['thread', 'ParkThreadForever', "the (cgroup's|system's) task limit"]]) {
+    const c = cards.find((x) => x.kind === kind && x.stack.includes(fn));
+    check(c && new RegExp(`time to limit\\s+${dur} to ${name} \\([\\d,]+\\)`).test(c.text), `leaks: the ${kind} card has its time to ${name} (${c && (c.text.match(/time to limit[^\n]*\n?[^\n]*/) || [''])[0]})`);
+    const summary = await page.$eval(`span.resource[data-kind=${kind}]`, (e) => e.textContent).catch(() => '');
+    check(new RegExp(`${name} [\\d,]+, reached in ${dur}`).test(summary), `leaks: the ${kind} summary names its limit and the time to it (${summary})`);
+  }
   // The y axes (drawn on canvas; the chart notes its unit and tick labels).
   for (const [kind, noun] of [['fd', 'descriptors'], ['thread', 'threads']]) {
     const axis = await page.$eval(`section.suspect[data-list=stack][data-kind=${kind}] .chart`, (e) => ({ ...e.dataset })).catch(() => ({}));
