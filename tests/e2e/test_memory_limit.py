@@ -24,36 +24,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cgroups
+from cgroups import entering, remove_cgroup
 from hstest import (Env, LineReader, check, finish, final_path, http_request, kill_quietly,
                     runtime_comments, wait_serving)
 
 LIMIT = 512 << 20
-
-
-def cgroup_mounts():
-    """(fstype, mount point, super options) of the cgroup mounts."""
-    mounts = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            fields, rfields = left.split(), right.split()
-            if len(fields) >= 5 and len(rfields) >= 3 and rfields[0] in ("cgroup", "cgroup2"):
-                mounts.append((rfields[0], fields[4], rfields[2].split(",")))
-    return mounts
-
-
-def write_if_there(path, value):
-    if os.path.exists(path):
-        with open(path, "w") as f:
-            f.write(value)
-
-
-def entering(cgdir):
-    """A preexec_fn that moves the child into cgdir."""
-    def enter():
-        with open(os.path.join(cgdir, "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
-    return enter
 
 
 def oom_kill(env, oom_prog):
@@ -77,10 +53,7 @@ def oom_kill(env, oom_prog):
               f"the summary does not name the OOM kill: {r.stderr[-3000:]!r}")
         check("LeakABlock" in r.stderr, f"the last snapshot's stacks: {r.stderr[-3000:]!r}")
     finally:
-        try:
-            os.rmdir(cgdir)
-        except OSError as e:
-            print(f"could not remove {cgdir}: {e}")
+        remove_cgroup(cgdir)
 
 
 def other_kill(env, oom_prog, cgdir):
@@ -104,35 +77,9 @@ def other_kill(env, oom_prog, cgdir):
 def make_cgroup(name, limit=LIMIT):
     """A new memory cgroup limited to `limit`, without swap: (directory,
     version), or None."""
-    for fstype, point, opts in cgroup_mounts():
-        if fstype == "cgroup" and "memory" in opts:
-            d = os.path.join(point, name)
-            try:
-                os.makedirs(d, exist_ok=True)
-                with open(os.path.join(d, "memory.limit_in_bytes"), "w") as f:
-                    f.write(str(limit))
-                write_if_there(os.path.join(d, "memory.swappiness"), "0")
-                return d, 1
-            except OSError as e:
-                print(f"cgroup v1 at {point}: {e}")
-    for fstype, point, _ in cgroup_mounts():
-        if fstype != "cgroup2":
-            continue
-        try:
-            with open(os.path.join(point, "cgroup.controllers")) as f:
-                if "memory" not in f.read().split():
-                    continue
-            with open(os.path.join(point, "cgroup.subtree_control"), "w") as f:
-                f.write("+memory")
-            d = os.path.join(point, name)
-            os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, "memory.max"), "w") as f:
-                f.write(str(limit))
-            write_if_there(os.path.join(d, "memory.swap.max"), "0")
-            return d, 2
-        except OSError as e:
-            print(f"cgroup v2 at {point}: {e}")
-    return None
+    return cgroups.make_cgroup(name, "memory",
+                               {"memory.limit_in_bytes": limit, "?memory.swappiness": 0},
+                               {"memory.max": limit, "?memory.swap.max": 0})
 
 
 def main():
@@ -228,10 +175,7 @@ def main():
             kill_quietly(p)
         other_kill(env, oom_prog, cgdir)
     finally:
-        try:
-            os.rmdir(cgdir)
-        except OSError as e:
-            print(f"could not remove {cgdir}: {e}")
+        remove_cgroup(cgdir)
     oom_kill(env, oom_prog)
     finish(env, "test_memory_limit")
 
