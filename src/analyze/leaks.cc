@@ -65,12 +65,16 @@ std::string Count(int64_t v) {
 
 std::string Duration(double sec) {
   char buf[64];
-  if (sec < 120) {
+  // Rounded to the last unit shown first, so that 179.6 s is 3m00s, not
+  // 2m60s.
+  if (sec < 119.5) {
     std::snprintf(buf, sizeof buf, "%.0fs", sec);
-  } else if (sec < 7200) {
-    std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(sec / 60), std::fmod(sec, 60));
+  } else if (sec < 7170) {
+    const double s = std::round(sec);
+    std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(s / 60), std::fmod(s, 60));
   } else if (sec < 172800) {
-    std::snprintf(buf, sizeof buf, "%.0fh%02.0fm", std::floor(sec / 3600), std::fmod(sec, 3600) / 60);
+    const double m = std::round(sec / 60);
+    std::snprintf(buf, sizeof buf, "%.0fh%02.0fm", std::floor(m / 60), std::fmod(m, 60));
   } else {
     std::snprintf(buf, sizeof buf, "%.1f days", sec / 86400);
   }

@@ -587,6 +587,16 @@ TEST(LeaksTest, FdLeakIsProjectedToTheOpenFileLimit) {
   EXPECT_EQ(j["resources"][0]["limit"], 100);
   EXPECT_NEAR(j["resources"][0]["time_to_limit_sec"].get<double>(), 37.5, 1e-9);
 
+  // 179.5 s to go: three minutes, not 2m60s.
+  snaps.back().resources[0].limit = 25 + 359;
+  r = AnalyzeLeaks(snaps, LeakOptions{});
+  text = FormatLeaksText(r);
+  EXPECT_NE(text.find("(384) is reached in about 3m00s at this rate"), std::string::npos) << text;
+  // Hours round to the minute the same way: 2h00m, not 1h60m.
+  snaps.back().resources[0].limit = 25 + 2 * 7199;
+  text = FormatLeaksText(AnalyzeLeaks(snaps, LeakOptions{}));
+  EXPECT_NE(text.find("is reached in about 2h00m at this rate"), std::string::npos) << text;
+
   // Past the limit already: 0. Unlimited (fd_limit=0) or a bad value: none.
   snaps.back().resources[0].limit = 20;
   r = AnalyzeLeaks(snaps, LeakOptions{});
