@@ -1,6 +1,8 @@
 #include "runtime/proc_dir.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -128,6 +130,40 @@ size_t ReadSmallFile(const char* path, char* buf, size_t cap) {
   syscall(SYS_close, fd);
   buf[len] = '\0';
   return len;
+}
+
+uint64_t SoftFdLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  return rl.rlim_cur;
+}
+
+uint64_t MaxMapCount() {
+  char text[32];
+  uint64_t v = 0;
+  if (ReadSmallFile("/proc/sys/vm/max_map_count", text, sizeof text) == 0) return 0;
+  for (const char* c = text; *c >= '0' && *c <= '9' && v < (uint64_t{1} << 40); c++) {
+    v = v * 10 + static_cast<uint64_t>(*c - '0');
+  }
+  return v;
+}
+
+uint64_t CountMappings() {
+  int fd = OpenProc("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[16384];
+  uint64_t lines = 0;
+  for (;;) {
+    long n = syscall(SYS_read, fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (const char* p = buf; (p = static_cast<const char*>(memchr(p, '\n', buf + n - p)));) {
+      lines++;
+      p++;
+    }
+  }
+  syscall(SYS_close, fd);
+  return lines;
 }
 
 size_t ReadTaskFile(int tid, const char* what, char* buf, size_t cap) {

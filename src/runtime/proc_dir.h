@@ -49,6 +49,14 @@ inline constexpr size_t kMaxOwnFds = 32;
 // cannot be read.
 size_t ReadSmallFile(const char* path, char* buf, size_t cap);
 
+// The limits a resource leak runs into, and the count that grows towards
+// one: the soft RLIMIT_NOFILE (0: unlimited or unknown); the kernel's
+// vm.max_map_count and the process's mappings now (lines of
+// /proc/self/maps), 0 when unknown.
+uint64_t SoftFdLimit();
+uint64_t MaxMapCount();
+uint64_t CountMappings();
+
 // Reads /proc/self/task/TID/WHAT like ReadSmallFile.
 size_t ReadTaskFile(int tid, const char* what, char* buf, size_t cap);
 

@@ -1,9 +1,7 @@
 #include "runtime/resource_profiles.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,26 +33,6 @@ char* Comment(base::MmapArena* arena, const char* a, uint64_t v1, const char* b,
   buf.Str(a).Uint(v1).Str(b).Uint(v2);
   if (c != nullptr) buf.Str(c).Uint(v3);
   return CopyString(arena, buf.data(), buf.size());
-}
-
-// The number of mappings the process has now (lines of /proc/self/maps);
-// 0 when it cannot be read.
-uint64_t CountMappings() {
-  int fd = OpenProc("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[16384];
-  uint64_t lines = 0;
-  for (;;) {
-    long n = syscall(SYS_read, fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    for (const char* p = buf; (p = static_cast<const char*>(memchr(p, '\n', buf + n - p)));) {
-      lines++;
-      p++;
-    }
-  }
-  syscall(SYS_close, fd);
-  return lines;
 }
 
 void SetStack(StackSample* s, StackId id) {
@@ -114,11 +92,8 @@ bool BuildFds(base::MmapArena* arena, StackProfile* p) {
   const ResourceDrops& d = ResourceDropCounts();
   // The soft open-file limit, for the projection of a descriptor leak
   // (0 when unlimited or unknown).
-  struct rlimit rl;
-  uint64_t fd_limit = 0;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) fd_limit = rl.rlim_cur;
-  p->comments[0] =
-      Comment(arena, "heapscope: fds=", total, " inherited=", inherited, " fd_limit=", fd_limit);
+  p->comments[0] = Comment(arena, "heapscope: fds=", total, " inherited=", inherited,
+                           " fd_limit=", SoftFdLimit());
   p->comments[1] = Comment(arena, "heapscope: dropped_fds=", d.fds.load(), " dropped_stacks=",
                            d.stacks.load());
   p->ncomments = 2;
@@ -221,15 +196,8 @@ bool BuildMappings(base::MmapArena* arena, StackProfile* p) {
   // The kernel's limit on a process's mappings (mmap fails with ENOMEM at
   // it) and the process's count, all mappings, for the projection of a
   // mapping leak (0: unknown).
-  char text[32];
-  uint64_t max_map_count = 0;
-  if (ReadSmallFile("/proc/sys/vm/max_map_count", text, sizeof text) > 0) {
-    for (const char* c = text; *c >= '0' && *c <= '9' && max_map_count < (uint64_t{1} << 40); c++) {
-      max_map_count = max_map_count * 10 + static_cast<uint64_t>(*c - '0');
-    }
-  }
   p->comments[1] =
-      Comment(arena, "heapscope: map_count=", CountMappings(), " max_map_count=", max_map_count);
+      Comment(arena, "heapscope: map_count=", CountMappings(), " max_map_count=", MaxMapCount());
   p->ncomments = 2;
   return p->comments[0] != nullptr && p->comments[1] != nullptr;
 }

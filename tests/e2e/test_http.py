@@ -6,6 +6,7 @@ must stay what it is without the runtime."""
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -187,6 +188,32 @@ try:
                  "heapscope_samples_dropped_total", "heapscope_profiler_memory_bytes",
                  "heapscope_record_seconds_total"):
         check(re.search(r"^# TYPE %s " % name, metrics, re.M) is not None, f"metrics lacks {name}")
+    # The limits a resource leak runs into, beside the counts that grow
+    # towards them: this test's own open-file limit (inherited), the
+    # machine's vm.max_map_count, the task limit with the least room.
+    def value(pattern):
+        m = re.search(r"^%s (\d+)$" % pattern, metrics, re.M)
+        return int(m.group(1)) if m else None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY:
+        check(value("heapscope_process_max_fds") == soft,
+              f"heapscope_process_max_fds {value('heapscope_process_max_fds')}, want {soft}")
+    with open("/proc/sys/vm/max_map_count") as f:
+        max_map_count = int(f.read())
+    mappings = value("heapscope_process_mappings")
+    check(value("heapscope_process_max_mappings") == max_map_count and mappings is not None and
+          10 < mappings < max_map_count, f"mappings {mappings} of "
+          f"{value('heapscope_process_max_mappings')}, want vm.max_map_count {max_map_count}")
+    task = re.search(r'^heapscope_task_limit\{source="(cgroup_v1|cgroup_v2|system)"\} (\d+)$',
+                     metrics, re.M)
+    used = value(r'heapscope_task_limit_used\{source="%s"\}' % (task.group(1) if task else ""))
+    check(task is not None and used is not None and 0 < used <= int(task.group(2)),
+          f"task limit {task and task.groups()}, used {used}")
+    if task:
+        check(hs.get("task_limit") == int(task.group(2)) and
+              hs.get("task_limit_source") == task.group(1) and hs.get("task_limit_used", 0) > 0 and
+              hs.get("max_map_count") == max_map_count and hs.get("map_count", 0) > 10,
+              f"/debug/vars limits: {hs}")
     promtool = shutil.which("promtool")
     if check(promtool is not None, "promtool is not installed (apt-get install prometheus)"):
         r = subprocess.run([promtool, "check", "metrics"], input=metrics, capture_output=True,

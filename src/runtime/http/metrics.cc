@@ -40,6 +40,11 @@ struct Figures {
   uint64_t pid = 0;
   MemorySnapshot mem;  // where resident memory goes
   CgroupMemory cgroup;  // the memory limit of the process's cgroup
+  // The limits the other resources run into (0: none known).
+  uint64_t max_fds = 0;
+  TaskLimit tasks;
+  uint64_t map_count = 0;
+  uint64_t max_map_count = 0;
 };
 
 uint64_t NowNs(clockid_t clock) {
@@ -106,6 +111,10 @@ void Collect(Figures* f) {
   f->pid = static_cast<uint64_t>(g.pid);
   f->mem = ReadMemorySnapshot(f->heap.inuse_bytes, HeaderBytes(f->heap.inuse_objects));
   f->cgroup = ProcessCgroupMemory();
+  f->max_fds = SoftFdLimit();
+  f->tasks = ProcessTaskLimit();
+  f->map_count = CountMappings();
+  f->max_map_count = MaxMapCount();
 }
 
 bool ShowPart(const MemorySnapshot& m, RssPart part) {
@@ -177,6 +186,13 @@ void ServeVars(Reply* reply) {
   }
   JsonField(t, "threads", f.threads);
   JsonField(t, "open_fds", f.open_fds);
+  // The other resources' limits (0: unlimited or unknown).
+  JsonField(t, "max_fds", f.max_fds);
+  JsonField(t, "task_limit", f.tasks.limit);
+  JsonField(t, "task_limit_used", f.tasks.tasks);
+  t.Str("\"task_limit_source\": \"").Str(TaskLimitSourceName(f.tasks.source)).Str("\",\n");
+  JsonField(t, "map_count", f.map_count);
+  JsonField(t, "max_map_count", f.max_map_count);
   JsonField(t, "sample_rate_bytes", f.rate);
   JsonField(t, "samples", f.samples);
   JsonField(t, "dropped_samples", f.dropped_stacks + f.dropped_live + f.dropped_deferred);
@@ -275,6 +291,38 @@ void ServeMetrics(Reply* reply) {
   }
   Metric(t, "heapscope_process_threads", "gauge", "Threads in the process.", f.threads);
   Metric(t, "heapscope_process_open_fds", "gauge", "Open file descriptors.", f.open_fds);
+  if (f.max_fds != 0) {
+    Metric(t, "heapscope_process_max_fds", "gauge",
+           "Soft limit on open file descriptors (RLIMIT_NOFILE); absent when unlimited.",
+           f.max_fds);
+  }
+  if (f.tasks.source != TaskLimitSource::kNone) {
+    t.Str(
+        "# HELP heapscope_task_limit Limit on tasks (threads and processes) with the least room "
+        "left: the pids cgroup's pids.max (source cgroup_v1 or cgroup_v2) or the machine's "
+        "threads-max or pid_max (source system).\n");
+    t.Str("# TYPE heapscope_task_limit gauge\n");
+    t.Str("heapscope_task_limit{source=\"")
+        .Str(TaskLimitSourceName(f.tasks.source))
+        .Str("\"} ")
+        .Uint(f.tasks.limit)
+        .Char('\n');
+    t.Str(
+        "# HELP heapscope_task_limit_used Tasks counted towards heapscope_task_limit now (the "
+        "cgroup's or the machine's, other processes' included).\n");
+    t.Str("# TYPE heapscope_task_limit_used gauge\n");
+    t.Str("heapscope_task_limit_used{source=\"")
+        .Str(TaskLimitSourceName(f.tasks.source))
+        .Str("\"} ")
+        .Uint(f.tasks.tasks)
+        .Char('\n');
+  }
+  if (f.max_map_count != 0) {
+    Metric(t, "heapscope_process_max_mappings", "gauge",
+           "Limit on the process's memory mappings (vm.max_map_count).", f.max_map_count);
+    Metric(t, "heapscope_process_mappings", "gauge", "Memory mappings of the process.",
+           f.map_count);
+  }
   Metric(t, "heapscope_process_start_time_seconds", "gauge",
          "Start time of the process since the Unix epoch, in seconds.", f.start_time_s);
   Metric(t, "heapscope_sample_rate_bytes", "gauge",
