@@ -296,6 +296,10 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
     if (auto it = kv.find("vm_rss"); it != kv.end() && ParseCommentInt(it->second, &v)) {
       snap.resident = v;
     }
+    if (auto it = kv.find("memory_high");
+        it != kv.end() && ParseCommentInt(it->second, &v) && v > 0) {
+      snap.memory_high = v;
+    }
   }
   const format::StringIndex age_key = AgeLabelKey(p);
   ShownPicker picker(&snap.shown);
@@ -669,13 +673,24 @@ LeakReport AnalyzeLeaks(const std::vector<LeakSnapshot>& all, const LeakOptions&
   r.total_growth_per_sec = total_trend.slope;
   r.total_verdict = total_trend.verdict;
   r.resident = snaps.back().resident;
-  if (r.limit && *r.limit > 0) {
+  auto time_to = [&](int64_t limit) -> std::optional<double> {
     const int64_t base = LimitBase(r);
-    if (base >= *r.limit) {
-      r.time_to_limit_sec = 0;
-    } else if (r.total_growth_per_sec > 0) {
-      r.time_to_limit_sec = static_cast<double>(*r.limit - base) / r.total_growth_per_sec;
+    if (base >= limit) return 0.0;
+    if (r.total_growth_per_sec > 0) {
+      return static_cast<double>(limit - base) / r.total_growth_per_sec;
     }
+    return std::nullopt;
+  };
+  if (r.limit && *r.limit > 0) r.time_to_limit_sec = time_to(*r.limit);
+  // memory.high of the newest profile that names one, when it comes before
+  // the limit.
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (!it->memory_high) continue;
+    if (!r.limit || *it->memory_high < *r.limit) {
+      r.memory_high = it->memory_high;
+      r.time_to_memory_high_sec = time_to(*r.memory_high);
+    }
+    break;
   }
   // Resource kinds present in any snapshot: their process-wide series over
   // the snapshots that carry them (the runtime writes a kind's profile only
@@ -937,6 +952,18 @@ std::string FormatLeaksText(const LeakReport& r) {
              " at the heap's current growth rate\n";
     }
   }
+  if (r.memory_high) {
+    out += "memory.high " + Bytes(static_cast<double>(*r.memory_high)) +
+           " (the cgroup's throttling threshold: past it the kernel reclaims hard and slows the "
+           "process down): ";
+    if (!r.time_to_memory_high_sec) {
+      out += "not approaching it at the current rate\n";
+    } else if (*r.time_to_memory_high_sec <= 0) {
+      out += "already past it\n";
+    } else {
+      out += "reached in about " + Duration(*r.time_to_memory_high_sec) + "\n";
+    }
+  }
   if (!r.enough_snapshots) {
     std::snprintf(buf, sizeof buf,
                   "not enough snapshots: %zu (need at least %zu to call anything growing)\n",
@@ -1097,6 +1124,9 @@ std::string FormatLeaksJson(const LeakReport& r) {
   j["limit_source"] = r.limit ? J(r.limit_source) : J(nullptr);
   j["resident"] = r.resident > 0 ? J(r.resident) : J(nullptr);
   j["time_to_limit_sec"] = r.time_to_limit_sec ? J(*r.time_to_limit_sec) : J(nullptr);
+  j["memory_high"] = r.memory_high ? J(*r.memory_high) : J(nullptr);
+  j["time_to_memory_high_sec"] =
+      r.time_to_memory_high_sec ? J(*r.time_to_memory_high_sec) : J(nullptr);
   j["warnings"] = r.warnings;
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

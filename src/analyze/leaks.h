@@ -110,6 +110,9 @@ struct LeakSnapshot {
   // profile does not say), and its resident memory (`vm_rss`; 0 unknown).
   std::optional<int64_t> memory_limit;
   int64_t resident = 0;
+  // cgroup v2's memory.high (comment `memory_high`): where the kernel
+  // starts to reclaim hard and throttle, short of the limit.
+  std::optional<int64_t> memory_high;
 };
 
 // Reduces a resource profile (the runtime's fds, threadcreate or mmap; Go's
@@ -270,6 +273,11 @@ struct LeakReport {
   int64_t resident = 0;
   // (limit - LimitBase) / total_growth_per_sec, when growing.
   std::optional<double> time_to_limit_sec;
+  // The newest snapshot's cgroup memory.high, when below the limit (or
+  // without one), and the time until LimitBase reaches it likewise: the
+  // throttling that comes before the OOM kill.
+  std::optional<int64_t> memory_high;
+  std::optional<double> time_to_memory_high_sec;
   std::vector<std::string> warnings;
 };
 

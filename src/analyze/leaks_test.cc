@@ -125,7 +125,7 @@ TEST(LeaksTest, FindsTheLeakAndRulesOutTheRest) {
 
 TEST(LeaksTest, TimeToTheCgroupLimitTheRuntimeRecorded) {
   // The runtime's comments: the cgroup's limit and the resident memory.
-  auto series = [](bool with_limit, bool with_rss) {
+  auto series = [](bool with_limit, bool with_rss, int64_t high = 0) {
     std::vector<LeakSnapshot> out;
     for (int64_t s = 0; s < 12; s++) {
       std::vector<std::string> comments;
@@ -133,6 +133,7 @@ TEST(LeaksTest, TimeToTheCgroupLimitTheRuntimeRecorded) {
         comments.push_back("heapscope: memory_limit=" + std::string(s == 11 ? "3000000" : "0") +
                            " cgroup_version=2 cgroup_usage=1234");
       }
+      if (high != 0) comments.push_back("heapscope: memory_high=" + std::to_string(high));
       if (with_rss) {
         comments.push_back("heapscope: rss=900000 rss_heap=600000 vm_rss=" +
                            std::to_string(900000 + 20000 * s) + " vm_hwm=1 allocator=glibc");
@@ -173,6 +174,36 @@ TEST(LeaksTest, TimeToTheCgroupLimitTheRuntimeRecorded) {
   EXPECT_EQ(j["limit"], 3000000);
   EXPECT_EQ(j["limit_source"], "the cgroup's memory limit");
   EXPECT_EQ(j["resident"], 1120000);
+  EXPECT_TRUE(j["memory_high"].is_null());  // none set
+  EXPECT_EQ(text.find("memory.high"), std::string::npos) << text;
+
+  // memory.high below the limit: the time until the throttling starts,
+  // from the same resident memory at the same rate.
+  r = AnalyzeLeaks(series(true, true, 2000000), LeakOptions{});
+  ASSERT_TRUE(r.memory_high.has_value());
+  EXPECT_EQ(*r.memory_high, 2000000);
+  ASSERT_TRUE(r.time_to_memory_high_sec.has_value());
+  EXPECT_NEAR(*r.time_to_memory_high_sec, (2000000.0 - 1120000) / 10000, 1e-6);
+  text = FormatLeaksText(r);
+  EXPECT_NE(text.find("memory.high 1.91MB (the cgroup's throttling threshold: past it the kernel "
+                      "reclaims hard and slows the process down): reached in about 88s\n"),
+            std::string::npos)
+      << text;
+  j = nlohmann::json::parse(FormatLeaksJson(r));
+  EXPECT_EQ(j["memory_high"], 2000000);
+  EXPECT_NEAR(j["time_to_memory_high_sec"].get<double>(), 88, 1e-6);
+  // Past it already: 0. At or above the limit it says nothing the limit
+  // does not: left out. Without a limit it stands alone.
+  r = AnalyzeLeaks(series(true, true, 1000000), LeakOptions{});
+  EXPECT_EQ(r.time_to_memory_high_sec, 0.0);
+  EXPECT_NE(FormatLeaksText(r).find("slows the process down): already past it\n"),
+            std::string::npos);
+  r = AnalyzeLeaks(series(true, true, 3000000), LeakOptions{});
+  EXPECT_FALSE(r.memory_high.has_value());
+  r = AnalyzeLeaks(series(false, true, 2000000), LeakOptions{});
+  EXPECT_FALSE(r.limit.has_value());
+  EXPECT_EQ(r.memory_high, 2000000);
+  EXPECT_NEAR(*r.time_to_memory_high_sec, 88, 1e-6);
 
   // --limit wins over the cgroup's.
   LeakOptions o;

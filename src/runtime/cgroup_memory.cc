@@ -294,6 +294,7 @@ CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
             if (ReadValue(d, "memory.current", &usage)) r.usage = usage;
           }
         }
+        if (ReadValue(d, "memory.high", &v) && v != 0 && (r.high == 0 || v < r.high)) r.high = v;
         return true;
       });
       // No memory.max anywhere: the memory controller is not enabled on
@@ -319,6 +320,7 @@ namespace {
 std::atomic<int> g_last_version{0};
 std::atomic<uint64_t> g_last_limit{0};
 std::atomic<uint64_t> g_last_usage{0};
+std::atomic<uint64_t> g_last_high{0};
 }  // namespace
 
 CgroupMemory ProcessCgroupMemory() {
@@ -326,6 +328,7 @@ CgroupMemory ProcessCgroupMemory() {
   if (m.version != 0) {
     g_last_limit.store(m.limit, std::memory_order_relaxed);
     g_last_usage.store(m.usage, std::memory_order_relaxed);
+    g_last_high.store(m.high, std::memory_order_relaxed);
     g_last_version.store(m.version, std::memory_order_release);
     return m;
   }
@@ -333,6 +336,7 @@ CgroupMemory ProcessCgroupMemory() {
   if (m.version != 0) {
     m.limit = g_last_limit.load(std::memory_order_relaxed);
     m.usage = g_last_usage.load(std::memory_order_relaxed);
+    m.high = g_last_high.load(std::memory_order_relaxed);
   }
   return m;
 }

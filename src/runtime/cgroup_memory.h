@@ -30,6 +30,10 @@ struct CgroupMemory {
   int version = 0;     // 1 or 2: the hierarchy holding the memory controller; 0: none found
   uint64_t limit = 0;  // bytes; 0 when no limit is set
   uint64_t usage = 0;  // bytes charged to the cgroup now (memory.current, usage_in_bytes)
+  // v2: the smallest memory.high up the hierarchy, where the kernel starts
+  // to reclaim hard and throttle the cgroup's allocations (systemd's
+  // MemoryHigh=); 0 when none is set, and on v1, which has no such limit.
+  uint64_t high = 0;
 };
 
 // Where to read from; tests point these at files of their own.

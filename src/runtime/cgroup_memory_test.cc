@@ -84,6 +84,16 @@ TEST(CgroupMemoryTest, V2SystemdUnit) {
   EXPECT_EQ(m.version, 2);
   EXPECT_EQ(m.limit, 536870912u);
   EXPECT_EQ(m.usage, 123456u);
+  EXPECT_EQ(m.high, 0u);  // no memory.high files
+
+  // MemoryHigh=400M on the unit, a looser one on the slice: the smallest.
+  f.Write("sys/fs/cgroup/system.slice/memory.high", "1073741824\n");
+  f.Write("sys/fs/cgroup/system.slice/app.service/memory.high", "419430400\n");
+  m = f.Read("0::/system.slice/app.service\n", kV2Mount);
+  EXPECT_EQ(m.high, 419430400u);
+  f.Write("sys/fs/cgroup/system.slice/app.service/memory.high", "max\n");
+  m = f.Read("0::/system.slice/app.service\n", kV2Mount);
+  EXPECT_EQ(m.high, 1073741824u);
 }
 
 TEST(CgroupMemoryTest, V2TighterAncestorBinds) {

@@ -823,6 +823,8 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
     if (cg.version != 0) {
       Comment(Format("heapscope: memory_limit=", cg.limit, " cgroup_version=",
                      static_cast<uint64_t>(cg.version), " cgroup_usage=", cg.usage));
+      // v2's throttling threshold, apart: Format takes three values.
+      if (cg.high != 0) Comment(Format("heapscope: memory_high=", cg.high));
     }
   }
   for (int i = 0; i < ncomments_; i++) enc_.Int64(pb::profile::kComment, comments_[i]);

@@ -233,15 +233,32 @@ export async function renderLeaks(main, state, stillShown) {
       ` · ${fmtDuration(data.duration_sec)}, ${data.snapshots} snapshots`]
     : ['heap in use ', h('b', { text: fmtValue(data.total_inuse, 'bytes') }), ' is ', verdictBadge(data.verdict),
       ` · ${fmtValue(data.total_growth_per_sec, 'bytes')}/s over ${fmtDuration(data.duration_sec)}, ${data.snapshots} snapshots`];
-  const summary = h('div.summary.leak-summary', {},
-    ...heapPart,
-    data.running_only ? ' while running (the profile at exit, after teardown, left out)' : '',
-    // The time to the limit runs from the resident memory, when the
-    // profiles carry it (all of it counts towards a cgroup's limit).
-    data.limit ? ` · limit ${fmtValue(data.limit, 'bytes')} (${data.limit_source})` +
-      (data.resident !== null && data.resident !== undefined ? `, ${fmtValue(data.resident, 'bytes')} resident` : '') +
-      (data.time_to_limit_sec !== null ? `, reached in ${fmtDuration(data.time_to_limit_sec)}` : '') : '',
-    data.live ? h('span.live', { text: ` · live, every ${data.every_sec}s` }) : '');
+  const summary = h(
+      'div.summary.leak-summary', {}, ...heapPart,
+      data.running_only ? ' while running (the profile at exit, after teardown, left out)' : '',
+      // The time to the limit runs from the resident memory, when the
+      // profiles carry it (all of it counts towards a cgroup's limit).
+      data.limit ? ` · limit ${fmtValue(data.limit, 'bytes')} (${data.limit_source})` +
+              (data.resident !== null && data.resident !== undefined ?
+                   `, ${fmtValue(data.resident, 'bytes')} resident` :
+                   '') +
+              (data.time_to_limit_sec !== null ?
+                   `, reached in ${fmtDuration(data.time_to_limit_sec)}` :
+                   '') :
+                   '',
+      // cgroup v2's memory.high: the throttling that comes before the limit.
+      data.memory_high !== null && data.memory_high !== undefined ? h('span.memory-high', {
+        title:
+            'the cgroup\'s throttling threshold: past it the kernel reclaims hard and slows the process down',
+        text: ` · memory.high ${fmtValue(data.memory_high, 'bytes')}` +
+            (data.time_to_memory_high_sec !== null ?
+                 (data.time_to_memory_high_sec <= 0 ?
+                      ', past it' :
+                      `, reached in ${fmtDuration(data.time_to_memory_high_sec)}`) :
+                      '')
+      }) :
+                                                                    '',
+      data.live ? h('span.live', {text: ` · live, every ${data.every_sec}s`}) : '');
   // The other resources the program used: counts (or mapped bytes) now.
   const resources = (data.resources || []).map((r) => {
     const k = KINDS[r.kind] || { title: r.kind, unit: 'count', noun: '' };

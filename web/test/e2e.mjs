@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import zlib from 'node:zlib';
 
 const CHROMIUM = '/usr/bin/chromium';
 const args = {};
@@ -56,6 +57,47 @@ function cleanup() {
   // HS_E2E_KEEP=1 keeps the snapshots and screenshots' inputs for a look.
   if (process.env.HS_E2E_KEEP) console.log(`kept ${tmp}`);
   else fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+// Adds a comment to a gzipped profile.proto, as a runtime would have
+// written it: a new string at the end of string_table (field 6) and its
+// index in comment (field 13); both repeated, so appending them to the
+// message keeps everything before.
+function addProfileComment(file, comment) {
+  const b = zlib.gunzipSync(fs.readFileSync(file));
+  const varint = (i) => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const c = b[i++];
+      v += (c & 0x7f) * 2 ** shift;
+      if (c < 0x80) return [v, i];
+    }
+  };
+  const enc = (v) => {
+    const out = [];
+    for (; v >= 0x80; v = Math.floor(v / 128)) out.push((v & 0x7f) | 0x80);
+    out.push(v);
+    return out;
+  };
+  let strings = 0;
+  for (let i = 0; i < b.length;) {
+    let tag, len;
+    [tag, i] = varint(i);
+    switch (tag & 7) {
+      case 0: [, i] = varint(i); break;
+      case 1: i += 8; break;
+      case 5: i += 4; break;
+      case 2:
+        [len, i] = varint(i);
+        i += len;
+        if (tag >>> 3 === 6) strings++;
+        break;
+      default: throw new Error(`${file}: wire type ${tag & 7}`);
+    }
+  }
+  const s = Buffer.from(comment);
+  const tail = Buffer.from([(6 << 3) | 2, ...enc(s.length), ...s, 13 << 3, ...enc(strings)]);
+  fs.writeFileSync(file, zlib.gzipSync(Buffer.concat([b, tail])));
 }
 
 async function launchBrowser() {
@@ -418,6 +460,25 @@ async function viewsTest() {
   check(await off.$('section.card.rss ul.rss-legend li[data-part=heap]') && await off.$('section.suspect[data-kind=fd] .uplot') && await off.$('section.suspect[data-kind=thread] .uplot'),
     'offline leaks page: RSS parts, fd and thread suspects drawn');
   await shot(off, 'offline-leaks');
+  // cgroup v2's memory.high, as the runtime records it where one is set
+  // (this machine's cgroups may have none): the summary says when the
+  // throttling starts, short of the limit.
+  const highDir = path.join(tmp, 'snaps-high');
+  fs.cpSync(snaps, highDir, { recursive: true });
+  for (const f of fs.readdirSync(highDir).filter((n) => /^heap\..*\.pb\.gz$/.test(n))) {
+    addProfileComment(path.join(highDir, f), 'heapscope: memory_high=1073741824');
+  }
+  const highHtml = path.join(tmp, 'leaks-high.html');
+  const hr = run([args.heapscope, 'leaks', '--html', highHtml, '--limit', '4G', highDir]);
+  check(hr.status === 0, `heapscope leaks --html with memory.high (${hr.status}) ${hr.stderr}`);
+  await off.goto('file://' + highHtml);
+  await waitReady(off, 'leaks');
+  const highText = await off.$eval('.leak-summary .memory-high', (e) => e.textContent).catch(() => '');
+  check(/^ · memory\.high 1\.00 GiB, reached in [\d.]+ (s|min|h|days)$/.test(highText), `leaks: memory.high and the time to it (${highText})`);
+  const jr = run([args.heapscope, 'leaks', '--format', 'json', '--limit', '4G', highDir]);
+  const hj = jr.status === 0 ? JSON.parse(jr.stdout) : {};
+  check(hj.memory_high === 1073741824 && hj.time_to_memory_high_sec > 0 && hj.time_to_memory_high_sec < hj.time_to_limit_sec,
+    `leaks JSON: memory.high before the limit (${hj.memory_high}, ${hj.time_to_memory_high_sec} s < ${hj.time_to_limit_sec} s)`);
   await off.goto('file://' + flameHtml + '#/flame');
   await waitReady(off, 'flame');
   await off.fill('#search', 'LeakListener');

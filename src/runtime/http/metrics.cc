@@ -183,6 +183,7 @@ void ServeVars(Reply* reply) {
     // 0: no limit set.
     JsonField(t, "cgroup_memory_limit_bytes", f.cgroup.limit);
     JsonField(t, "cgroup_memory_usage_bytes", f.cgroup.usage);
+    JsonField(t, "cgroup_memory_high_bytes", f.cgroup.high);  // 0: none set (always on v1)
   }
   JsonField(t, "threads", f.threads);
   JsonField(t, "open_fds", f.open_fds);
@@ -288,6 +289,13 @@ void ServeMetrics(Reply* reply) {
            "Memory charged to the cgroup whose limit applies (memory.current, "
            "memory.usage_in_bytes).",
            f.cgroup.usage);
+  }
+  if (f.cgroup.high != 0) {
+    Metric(t, "heapscope_cgroup_memory_high_bytes", "gauge",
+           "Throttling threshold of the process's cgroup (cgroup v2 memory.high, the smallest up "
+           "the hierarchy): past it the kernel reclaims hard and slows the cgroup down; absent "
+           "when none is set.",
+           f.cgroup.high);
   }
   Metric(t, "heapscope_process_threads", "gauge", "Threads in the process.", f.threads);
   Metric(t, "heapscope_process_open_fds", "gauge", "Open file descriptors.", f.open_fds);
