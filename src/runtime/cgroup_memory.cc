@@ -251,13 +251,13 @@ bool ForEachCgroup(const CgroupSources& src, const char* controller, Fn&& fn) {
 }
 
 // Calls fn(dir) for dir and each parent of it up to the mount point (the
-// root cgroup included), in that order, until fn returns false.
+// root cgroup included), in that order; dir is cut down as it goes.
 template <typename Fn>
 void ForEachUp(char* dir, const char* mount_point, Fn&& fn) {
   size_t mount_len = strlen(mount_point);
   while (mount_len > 1 && mount_point[mount_len - 1] == '/') mount_len--;
   for (;;) {
-    if (!fn(static_cast<const char*>(dir))) return;
+    fn(static_cast<const char*>(dir));
     if (strlen(dir) <= mount_len) return;
     char* slash = strrchr(dir, '/');
     if (slash == nullptr || static_cast<size_t>(slash - dir) < mount_len) return;
@@ -295,7 +295,6 @@ CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
           }
         }
         if (ReadValue(d, "memory.high", &v) && v != 0 && (r.high == 0 || v < r.high)) r.high = v;
-        return true;
       });
       // No memory.max anywhere: the memory controller is not enabled on
       // this path (or this is the root); the usage of the process's own
@@ -366,7 +365,6 @@ TaskLimit ReadTaskLimit(const CgroupSources& src) {
                    current);
         }
       }
-      return true;
     });
     best.cgroup_found = best.cgroup_found || any;
     return any;

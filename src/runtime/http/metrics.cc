@@ -246,10 +246,15 @@ void ServeVars(Reply* reply) {
 
 namespace {
 
-void Metric(Text& t, const char* name, const char* type, const char* help, uint64_t v) {
+// One sample, with one label when `label` is given (its value plain: no
+// escaping).
+void Metric(Text& t, const char* name, const char* type, const char* help, uint64_t v,
+            const char* label = nullptr, const char* label_value = nullptr) {
   t.Str("# HELP ").Str(name).Char(' ').Str(help).Char('\n');
   t.Str("# TYPE ").Str(name).Char(' ').Str(type).Char('\n');
-  t.Str(name).Char(' ').Uint(v).Char('\n');
+  t.Str(name);
+  if (label != nullptr) t.Char('{').Str(label).Str("=\"").Str(label_value).Str("\"}");
+  t.Char(' ').Uint(v).Char('\n');
 }
 
 }  // namespace
@@ -305,25 +310,16 @@ void ServeMetrics(Reply* reply) {
            f.max_fds);
   }
   if (f.tasks.source != TaskLimitSource::kNone) {
-    t.Str(
-        "# HELP heapscope_task_limit Limit on tasks (threads and processes) with the least room "
-        "left: the pids cgroup's pids.max (source cgroup_v1 or cgroup_v2) or the machine's "
-        "threads-max or pid_max (source system).\n");
-    t.Str("# TYPE heapscope_task_limit gauge\n");
-    t.Str("heapscope_task_limit{source=\"")
-        .Str(TaskLimitSourceName(f.tasks.source))
-        .Str("\"} ")
-        .Uint(f.tasks.limit)
-        .Char('\n');
-    t.Str(
-        "# HELP heapscope_task_limit_used Tasks counted towards heapscope_task_limit now (the "
-        "cgroup's or the machine's, other processes' included).\n");
-    t.Str("# TYPE heapscope_task_limit_used gauge\n");
-    t.Str("heapscope_task_limit_used{source=\"")
-        .Str(TaskLimitSourceName(f.tasks.source))
-        .Str("\"} ")
-        .Uint(f.tasks.tasks)
-        .Char('\n');
+    const char* source = TaskLimitSourceName(f.tasks.source);
+    Metric(t, "heapscope_task_limit", "gauge",
+           "Limit on tasks (threads and processes) with the least room left: the pids cgroup's "
+           "pids.max (source cgroup_v1 or cgroup_v2) or the machine's threads-max or pid_max "
+           "(source system).",
+           f.tasks.limit, "source", source);
+    Metric(t, "heapscope_task_limit_used", "gauge",
+           "Tasks counted towards heapscope_task_limit now (the cgroup's or the machine's, other "
+           "processes' included).",
+           f.tasks.tasks, "source", source);
   }
   if (f.max_map_count != 0) {
     Metric(t, "heapscope_process_max_mappings", "gauge",
