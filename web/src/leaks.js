@@ -163,51 +163,20 @@ function suspectCard(s, data, i, list) {
   const leaf = titleFrame(s.frames, kind);
   const unit = s.unit || 'bytes';
   const k = KINDS[kind] || KINDS.heap;
-  const kindLimit = (data.resources ||
-                     []).find((r) => r.kind === kind && r.limit !== null && r.limit !== undefined);
+  const kindLimit = (data.resources || []).find((r) => r.kind === kind && r.limit !== null && r.limit !== undefined);
   const body = h('div.chart');
   // Bytes with the object (mapping) count beside them; counts alone.
   const now = unit === 'bytes' ? fmtValue(s.inuse, 'bytes') + ` (${s.inuse_objects.toLocaleString('en-US')} ${k.noun})` : `${fmtValue(s.inuse, 'count')} ${k.noun}`;
   const per = unit === 'bytes' ? '' : ' ' + k.noun;
-  const facts = h(
-      'dl.facts',
-      {},
-      h('dt', {text: 'in use now'}),
-      h('dd.inuse', {text: now}),
-      h('dt', {text: 'growth'}),
-      h('dd.growth', {
-        text: `${fmtRate(s.growth_per_sec, unit)}${per}/s · ${fmtRate(s.growth_per_hour, unit)}/h${
-            s.under_peaks ? ', between temporary peaks' : ''}`
-      }),
-      h('dt', {text: 'confidence'}),
-      h('dd', {text: (100 * s.confidence).toFixed(1) + '%'}),
-      h('dt', {text: `share of ${kind} growth`}),
-      h('dd', {text: (100 * s.share_of_growth).toFixed(1) + '%'}),
-      s.oldest_age_sec !== undefined && s.oldest_age_sec !== null ?
-          [
-            h('dt', {text: 'oldest objects'}),
-            h('dd.oldest', {text: `at least ${fmtDuration(s.oldest_age_sec)} old`})
-          ] :
-          '',
-      kind === 'heap' ?
-          [
-            h('dt', {text: 'time to limit'}), h('dd', {
-              text: s.time_to_limit_sec === null ?
-                  (data.limit ? 'not growing toward it' : 'no limit known (--limit)') :
-                  fmtDuration(s.time_to_limit_sec)
-            })
-          ] :
-          '',
-      // Descriptors, threads and mappings run into limits of their own.
-      kind !== 'heap' && kindLimit ?
-          [
-            h('dt', {text: 'time to limit'}), h('dd.time-to-limit', {
-              text: (s.time_to_limit_sec === null ? 'not growing toward ' :
-                                                    `${fmtDuration(s.time_to_limit_sec)} to `) +
-                  `${kindLimit.limit_name} (${kindLimit.limit.toLocaleString('en-US')})`
-            })
-          ] :
-                                                    '',
+  const facts = h('dl.facts', {},
+    h('dt', { text: 'in use now' }), h('dd.inuse', { text: now }),
+    h('dt', { text: 'growth' }), h('dd.growth', { text: `${fmtRate(s.growth_per_sec, unit)}${per}/s · ${fmtRate(s.growth_per_hour, unit)}/h${s.under_peaks ? ', between temporary peaks' : ''}` }),
+    h('dt', { text: 'confidence' }), h('dd', { text: (100 * s.confidence).toFixed(1) + '%' }),
+    h('dt', { text: `share of ${kind} growth` }), h('dd', { text: (100 * s.share_of_growth).toFixed(1) + '%' }),
+    s.oldest_age_sec !== undefined && s.oldest_age_sec !== null ? [h('dt', { text: 'oldest objects' }), h('dd.oldest', { text: `at least ${fmtDuration(s.oldest_age_sec)} old` })] : '',
+    kind === 'heap' ? [h('dt', { text: 'time to limit' }), h('dd', { text: s.time_to_limit_sec === null ? (data.limit ? 'not growing toward it' : 'no limit known (--limit)') : fmtDuration(s.time_to_limit_sec) })] : '',
+    // Descriptors, threads and mappings run into limits of their own.
+    kind !== 'heap' && kindLimit ? [h('dt', { text: 'time to limit' }), h('dd.time-to-limit', { text: (s.time_to_limit_sec === null ? 'not growing toward ' : `${fmtDuration(s.time_to_limit_sec)} to `) + `${kindLimit.limit_name} (${kindLimit.limit.toLocaleString('en-US')})` })] : '',
   );
   // The flame graph and source view show the heap profile: only heap
   // suspects link there.
@@ -233,47 +202,29 @@ export async function renderLeaks(main, state, stillShown) {
       ` · ${fmtDuration(data.duration_sec)}, ${data.snapshots} snapshots`]
     : ['heap in use ', h('b', { text: fmtValue(data.total_inuse, 'bytes') }), ' is ', verdictBadge(data.verdict),
       ` · ${fmtValue(data.total_growth_per_sec, 'bytes')}/s over ${fmtDuration(data.duration_sec)}, ${data.snapshots} snapshots`];
-  const summary = h(
-      'div.summary.leak-summary', {}, ...heapPart,
-      data.running_only ? ' while running (the profile at exit, after teardown, left out)' : '',
-      // The time to the limit runs from the resident memory, when the
-      // profiles carry it (all of it counts towards a cgroup's limit).
-      data.limit ? ` · limit ${fmtValue(data.limit, 'bytes')} (${data.limit_source})` +
-              (data.resident !== null && data.resident !== undefined ?
-                   `, ${fmtValue(data.resident, 'bytes')} resident` :
-                   '') +
-              (data.time_to_limit_sec !== null ?
-                   `, reached in ${fmtDuration(data.time_to_limit_sec)}` :
-                   '') :
-                   '',
-      // cgroup v2's memory.high: the throttling that comes before the limit.
-      data.memory_high !== null && data.memory_high !== undefined ? h('span.memory-high', {
-        title:
-            'the cgroup\'s throttling threshold: past it the kernel reclaims hard and slows the process down',
-        text: ` · memory.high ${fmtValue(data.memory_high, 'bytes')}` +
-            (data.time_to_memory_high_sec !== null ?
-                 (data.time_to_memory_high_sec <= 0 ?
-                      ', past it' :
-                      `, reached in ${fmtDuration(data.time_to_memory_high_sec)}`) :
-                      '')
-      }) :
-                                                                    '',
-      data.live ? h('span.live', {text: ` · live, every ${data.every_sec}s`}) : '');
+  const summary = h('div.summary.leak-summary', {},
+    ...heapPart,
+    data.running_only ? ' while running (the profile at exit, after teardown, left out)' : '',
+    // The time to the limit runs from the resident memory, when the
+    // profiles carry it (all of it counts towards a cgroup's limit).
+    data.limit ? ` · limit ${fmtValue(data.limit, 'bytes')} (${data.limit_source})` +
+      (data.resident !== null && data.resident !== undefined ? `, ${fmtValue(data.resident, 'bytes')} resident` : '') +
+      (data.time_to_limit_sec !== null ? `, reached in ${fmtDuration(data.time_to_limit_sec)}` : '') : '',
+    // cgroup v2's memory.high: the throttling that comes before the limit.
+    data.memory_high !== null && data.memory_high !== undefined
+      ? h('span.memory-high', { title: 'the cgroup\'s throttling threshold: past it the kernel reclaims hard and slows the process down', text: ` · memory.high ${fmtValue(data.memory_high, 'bytes')}` + (data.time_to_memory_high_sec !== null ? (data.time_to_memory_high_sec <= 0 ? ', past it' : `, reached in ${fmtDuration(data.time_to_memory_high_sec)}`) : '') })
+      : '',
+    data.live ? h('span.live', { text: ` · live, every ${data.every_sec}s` }) : '');
   // The other resources the program used: counts (or mapped bytes) now.
   const resources = (data.resources || []).map((r) => {
     const k = KINDS[r.kind] || { title: r.kind, unit: 'count', noun: '' };
     const amount = k.unit === 'bytes' ? `${fmtValue(r.total, 'bytes')} in ${r.total_objects.toLocaleString('en-US')} ${k.noun}` : `${fmtValue(r.total, 'count')} ${k.noun}`;
     const per = k.unit === 'bytes' ? '' : ' ' + k.noun;
     // The limit this kind runs into, and when, at the current rate.
-    const limit = r.limit !== null && r.limit !== undefined ?
-        ` · ${r.limit_name} ${r.limit.toLocaleString('en-US')}` +
-            (r.time_to_limit_sec !== null ? `, reached in ${fmtDuration(r.time_to_limit_sec)}` :
-                                            '') :
-                                            '';
-    return h(
-        'span.resource', {'data-kind': r.kind}, kindBadge(r.kind), ' ', amount, ' ',
-        verdictBadge(r.verdict),
-        ` ${r.growth_per_sec >= 0 ? '+' : ''}${fmtRate(r.growth_per_sec, k.unit)}${per}/s`, limit);
+    const limit = r.limit !== null && r.limit !== undefined
+      ? ` · ${r.limit_name} ${r.limit.toLocaleString('en-US')}` + (r.time_to_limit_sec !== null ? `, reached in ${fmtDuration(r.time_to_limit_sec)}` : '')
+      : '';
+    return h('span.resource', { 'data-kind': r.kind }, kindBadge(r.kind), ' ', amount, ' ', verdictBadge(r.verdict), ` ${r.growth_per_sec >= 0 ? '+' : ''}${fmtRate(r.growth_per_sec, k.unit)}${per}/s`, limit);
   });
   const parts = [summary];
   if (resources.length) parts.push(h('div.summary.resource-summary', {}, ...resources));
