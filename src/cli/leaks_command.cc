@@ -368,7 +368,11 @@ CommandFn RegisterLeaksCommand(CLI::App& app) {
       "An http(s)://HOST:PORT URL is polled live every --every until --duration or Ctrl-C, "
       "which prints the report so far. At least 6 snapshots are needed before anything is "
       "called growing; the profile at exit (heap.final.pb.gz, written after the program's "
-      "own teardown) is left out when the snapshots before it are enough. README.md, "
+      "own teardown) is left out when the snapshots before it are enough. Each kind is "
+      "projected to its limit as the runtime recorded it: the heap to --limit or the cgroup's "
+      "memory limit (and cgroup v2's memory.high), descriptors to the open-file limit, "
+      "threads to the task limit (pids cgroup or machine), mappings to vm.max_map_count. "
+      "README.md, "
       "\"Leak trends: how verdicts are reached\", explains the method and the JSON schema.");
   cmd->add_option("-n,--rows", o->rows, "How many suspects to show (0 shows all)")
       ->capture_default_str();
