@@ -349,10 +349,18 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
     // SIGKILL): the newest snapshot is the latest word.
     auto snap = format::ReadProfileFile(out_dir + "/" + newest);
     if (snap.ok()) {
+      // A snapshot the runtime wrote as resident memory neared the cgroup's
+      // limit says so (memory_pressure=): the OOM kill came after it.
+      auto kv = analyze::RuntimeComments(*snap);
+      auto pressure = kv.find("memory_pressure");
+      std::string why = pressure != kv.end()
+                            ? ", written as resident memory passed " + pressure->second +
+                                  "% of the cgroup's memory limit"
+                            : "";
       fprintf(out,
               "heapscope: no final profile (the program ended past C's exit handlers, or was "
-              "killed): figures from the last snapshot, %s\n",
-              newest.c_str());
+              "killed): figures from the last snapshot, %s%s\n",
+              newest.c_str(), why.c_str());
       final_path = out_dir + "/" + newest;
       prof = std::move(snap);
       at_exit = false;

@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <iterator>
 
 #include "base/clock.h"
 #include "base/lazy_thread_key.h"
 #include "base/raw_log.h"
 #include "base/spinlock.h"
 #include "platform/modules.h"
+#include "runtime/cgroup_memory.h"
 #include "runtime/http/server.h"
 #include "runtime/memory_breakdown.h"
 #include "runtime/out_dir.h"
@@ -52,6 +54,72 @@ uint64_t g_seq = 0;  // numbered snapshots written by this process
 
 using base::MonoNs;
 
+// Snapshots ahead of an OOM kill, which no handler sees (SIGKILL): while
+// the process's cgroup has a memory limit, its resident memory is read
+// every kPressurePollNs (/proc/self/statm, a few microseconds), and a
+// snapshot is written the first time it passes each of kPressureLevels
+// of the limit, so that the profiles end close to the kill even with
+// periodic snapshots far apart or off. The levels re-arm once it falls
+// below kPressureRearm. The limit is read again every kLimitReadNs.
+constexpr uint64_t kPressurePollNs = 100'000'000;
+constexpr uint64_t kLimitReadNs = 5'000'000'000;
+constexpr uint32_t kPressureLevels[] = {90, 95, 98};  // percent of the limit
+constexpr uint32_t kPressureRearm = 85;
+
+struct Pressure {
+  uint64_t limit = 0;       // bytes; 0: none (not polled)
+  uint64_t limit_read = 0;  // MonoNs of the last read; 0: never
+  uint64_t next_poll = 0;   // MonoNs
+  size_t fired = 0;         // levels passed since the last re-arm
+};
+Pressure g_pressure;  // the dump thread's alone
+
+// Resident bytes now, from /proc/self/statm's second field (0: unknown).
+uint64_t ResidentBytes() {
+  char text[128];
+  if (ReadSmallFile("/proc/self/statm", text, sizeof text) == 0) return 0;
+  const char* p = strchr(text, ' ');
+  if (p == nullptr) return 0;
+  uint64_t pages = 0;
+  for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + static_cast<uint64_t>(*p - '0');
+  return pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// The dump thread's next pressure poll (0: none: turned off).
+uint64_t PressureWake() {
+  if (!GlobalState().config.pressure) return 0;
+  if (g_pressure.next_poll == 0) g_pressure.next_poll = MonoNs();
+  return g_pressure.next_poll;
+}
+
+bool DumpPressureSnapshot(uint32_t percent);
+
+// When a poll is due: a snapshot when resident memory passed a level it
+// had not since the last re-arm.
+void PollPressure() {
+  const uint64_t now = MonoNs();
+  if (g_pressure.next_poll == 0 || now < g_pressure.next_poll) return;
+  if (g_pressure.limit_read == 0 || now - g_pressure.limit_read >= kLimitReadNs) {
+    g_pressure.limit = ProcessCgroupMemory().limit;
+    g_pressure.limit_read = now;
+  }
+  // Without a limit nothing to watch until the next read of it.
+  g_pressure.next_poll = now + (g_pressure.limit != 0 ? kPressurePollNs : kLimitReadNs);
+  if (g_pressure.limit == 0) return;
+  const uint64_t rss = ResidentBytes();
+  if (rss == 0) return;
+  const uint64_t percent = rss * 100 / g_pressure.limit;
+  if (percent < kPressureRearm) {
+    g_pressure.fired = 0;
+    return;
+  }
+  size_t level = g_pressure.fired;
+  while (level < std::size(kPressureLevels) && percent >= kPressureLevels[level]) level++;
+  if (level == g_pressure.fired) return;
+  g_pressure.fired = level;
+  DumpPressureSnapshot(kPressureLevels[level - 1]);
+}
+
 // <out>/heap[.<pid>].<what>.pb.gz
 void SnapshotPath(base::RawBuffer* b, const char* what, uint64_t seq) {
   const State& g = GlobalState();
@@ -68,14 +136,14 @@ void SnapshotPath(base::RawBuffer* b, const char* what, uint64_t seq) {
   b->Str(".pb.gz");
 }
 
-bool WriteFileAtomically(const char* path) {
+bool WriteFileAtomically(const char* path, const HeapProfileOptions& options = {}) {
   char tmp[1100];
   base::RawBuffer tb(tmp, sizeof tmp);
   tb.Str(path).Str(".tmp");
   if (tb.truncated()) return false;
   int fd = CreateOutFile(tb.CStr());
   if (fd < 0) return false;
-  bool ok = WriteHeapProfileGz(fd, HeapProfileOptions{});
+  bool ok = WriteHeapProfileGz(fd, options);
   if (syscall(SYS_close, fd) != 0) ok = false;
   if (!ok) {
     RemoveOutFile(tmp);
@@ -101,7 +169,7 @@ void WarnWriteFailed(const char* path) {
   base::RawLog(b.CStr());
 }
 
-bool DumpSnapshotLocked() {
+bool DumpSnapshotLocked(const HeapProfileOptions& options = {}) {
   State& g = GlobalState();
   if (!EnsureOutDir()) {
     WarnWriteFailed(g.config.out_dir);
@@ -111,7 +179,7 @@ bool DumpSnapshotLocked() {
   char path[1100];
   base::RawBuffer b(path, sizeof path);
   SnapshotPath(&b, nullptr, seq);
-  if (!WriteFileAtomically(b.CStr())) {
+  if (!WriteFileAtomically(b.CStr(), options)) {
     WarnWriteFailed(path);
     return false;
   }
@@ -197,6 +265,7 @@ bool DumpLoop() {
       return false;
     }
     uint64_t wake = next;
+    if (uint64_t poll = PressureWake(); poll != 0 && (wake == 0 || poll < wake)) wake = poll;
     if (g_main_gone.load()) {
       uint64_t poll = MonoNs() + kMainGonePollNs;
       if (wake == 0 || poll < wake) wake = poll;
@@ -212,6 +281,7 @@ bool DumpLoop() {
     if (g_final_requested.load() || g_stop.load() == kStopAsked) continue;
     bool due = next != 0 && MonoNs() >= next;
     if (g_dump_requested.exchange(false) || due) DumpSnapshot();
+    PollPressure();
     if (due) {
       next += interval;
       uint64_t now = MonoNs();
@@ -370,6 +440,14 @@ void ForkChild() {
   // for is the child's at once.
   g_lazy_start_ns.store(0);
   if (ThreadWanted()) StartThread();
+}
+
+bool DumpPressureSnapshot(uint32_t percent) {
+  base::SpinLockHolder h(g_dump_lock);
+  if (g_final_written.load()) return false;
+  HeapProfileOptions options;
+  options.memory_pressure = percent;
+  return DumpSnapshotLocked(options);
 }
 
 }  // namespace

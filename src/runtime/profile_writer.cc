@@ -826,6 +826,9 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
       // v2's throttling threshold, apart: Format takes three values.
       if (cg.high != 0) Comment(Format("heapscope: memory_high=", cg.high));
     }
+    if (options.memory_pressure != 0) {
+      Comment(Format("heapscope: memory_pressure=", options.memory_pressure));
+    }
   }
   for (int i = 0; i < ncomments_; i++) enc_.Int64(pb::profile::kComment, comments_[i]);
   // C++'s allocation plumbing, as Go's heap profiles name runtime.malloc*:

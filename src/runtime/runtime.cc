@@ -140,6 +140,7 @@ void ReadConfig(Config* c) {
   EnvSize("HEAPSCOPE_MAX_LIVE", &c->max_live, 1);
   c->follow_fork = EnvFlag("HEAPSCOPE_FOLLOW_FORK", true);
   c->final_dump = EnvFlag("HEAPSCOPE_FINAL", true);
+  c->pressure = EnvFlag("HEAPSCOPE_PRESSURE", true);
   c->dump_signal = SIGRTMIN + 7;
   if (const char* v = getenv("HEAPSCOPE_DUMP_SIGNAL"); v != nullptr && *v != '\0') {
     int s;

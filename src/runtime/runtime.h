@@ -36,6 +36,9 @@ struct Config {
   bool follow_fork = true;
   bool enabled = true;
   bool final_dump = true;
+  // Snapshots ahead of an OOM kill, as resident memory nears the cgroup's
+  // memory limit (dumper.cc); HEAPSCOPE_PRESSURE=0 turns them off.
+  bool pressure = true;
   char out_dir[1024] = {0};
   // Live endpoint (src/runtime/http): HEAPSCOPE_HTTP, HEAPSCOPE_TOKEN,
   // HEAPSCOPE_HTTP_SIGNAL (0: off; else the endpoint starts on that signal).

@@ -56,6 +56,58 @@ def oom_kill(env, oom_prog):
         remove_cgroup(cgdir)
 
 
+def pressure_snapshots(env, oom_prog):
+    """Snapshots ahead of the OOM kill: with periodic snapshots off
+    (--interval 0), a leak of 20 MB/s in a 64 MiB cgroup still leaves
+    profiles, written as resident memory passed 90%, 95% (and 98%) of the
+    limit, each saying so (memory_pressure=); the run summary takes the
+    last one, names the leak and says why the profile was written. With
+    HEAPSCOPE_PRESSURE=0 there are none."""
+    limit = 64 << 20
+    made = make_cgroup(f"heapscope-test-pressure-{os.getpid()}", limit)
+    check(made is not None, "cannot make a memory cgroup for the pressure snapshots")
+    if made is None:
+        return
+    cgdir, _ = made
+    try:
+        out = env.outdir("pressure")
+        r = subprocess.run([env.heapscope, "run", "--interval", "0", "--out", out, "--",
+                            oom_prog, "50"], capture_output=True, text=True, timeout=60,
+                           preexec_fn=entering(cgdir))
+        check(r.returncode == -9 and ": by the kernel's OOM killer" in r.stderr,
+              f"heapscope run of a slower leak: {r.returncode} {r.stderr[-2000:]!r}")
+        snaps = sorted(f for f in os.listdir(out) if re.fullmatch(r"heap\.\d{4}\.pb\.gz", f)) \
+            if os.path.isdir(out) else []
+        levels = []
+        for f in snaps:
+            c = runtime_comments(env.go_pprof(["-raw"], os.path.join(out, f)))
+            level = int(c.get("memory_pressure", "0"))
+            rss = int(c.get("vm_rss", "0"))
+            levels.append(level)
+            # vm_rss is read as the profile is written, a moment after the
+            # poll that saw the level, and the kernel reclaims file pages
+            # (code) from a cgroup at its limit in between: some slack.
+            check(level in (90, 95, 98) and rss * 100 >= 80 * limit,
+                  f"{f}: memory_pressure={level} with vm_rss={rss} of the limit {limit}")
+        check(len(levels) >= 2 and levels == sorted(set(levels)),
+              f"pressure snapshots {snaps}: levels {levels}, want two or three of 90, 95, 98")
+        if levels:
+            check(f", written as resident memory passed {levels[-1]}% of the cgroup's memory "
+                  f"limit\n" in r.stderr and "LeakABlock" in r.stderr,
+                  f"the summary of the last pressure snapshot: {r.stderr[-3000:]!r}")
+        # Turned off: no snapshot at all.
+        off = env.outdir("pressure-off")
+        r = subprocess.run([env.heapscope, "run", "--interval", "0", "--out", off, "--",
+                            oom_prog, "50"], capture_output=True, text=True, timeout=60,
+                           preexec_fn=entering(cgdir),
+                           env=dict(os.environ, HEAPSCOPE_PRESSURE="0"))
+        left = [f for f in os.listdir(off) if f.startswith("heap.")] if os.path.isdir(off) else []
+        check(r.returncode == -9 and left == [],
+              f"HEAPSCOPE_PRESSURE=0: {r.returncode}, files {left}")
+    finally:
+        remove_cgroup(cgdir)
+
+
 def other_kill(env, oom_prog, cgdir):
     out = env.outdir("killed")
     p = subprocess.Popen([env.heapscope, "run", "--interval", "100ms", "--out", out, "--",
@@ -177,6 +229,7 @@ def main():
     finally:
         remove_cgroup(cgdir)
     oom_kill(env, oom_prog)
+    pressure_snapshots(env, oom_prog)
     finish(env, "test_memory_limit")
 
 

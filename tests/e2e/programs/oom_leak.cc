@@ -1,6 +1,7 @@
-// Leaks 1 MiB a block (written, so resident) every 5 ms until something
-// stops it: the kernel's OOM killer in a memory cgroup with a limit, or a
-// signal. Prints its pid first. Usage: oom_leak
+// Leaks 1 MiB a block (written, so resident) every MS milliseconds (5 by
+// default) until something stops it: the kernel's OOM killer in a memory
+// cgroup with a limit, or a signal. Prints its pid first. Usage: oom_leak
+// [MS]
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,13 @@ __attribute__((noinline)) void LeakABlock() {
   g_last = p;
 }
 
-int main() {
+int main(int argc, char** argv) {
+  const long ms = argc > 1 ? atol(argv[1]) : 5;
   printf("pid %d\n", static_cast<int>(getpid()));
   fflush(stdout);
   for (;;) {
     LeakABlock();
-    timespec t = {0, 5 * 1000000L};
+    timespec t = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&t, nullptr);
   }
 }
