@@ -1,5 +1,6 @@
 """Real cgroups for the end-to-end tests that need one (a memory limit, a
 task limit): made under the machine's own hierarchy, as root."""
+import contextlib
 import os
 
 
@@ -70,3 +71,15 @@ def remove_cgroup(cgdir):
         os.rmdir(cgdir)
     except OSError as e:
         print(f"could not remove {cgdir}: {e}")
+
+
+@contextlib.contextmanager
+def cgroup(name, controller, v1_files, v2_files):
+    """make_cgroup as a context: yields the directory (None when it cannot
+    be made) and removes it afterwards."""
+    made = make_cgroup(name, controller, v1_files, v2_files)
+    try:
+        yield made[0] if made else None
+    finally:
+        if made:
+            remove_cgroup(made[0])

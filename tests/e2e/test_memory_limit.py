@@ -37,12 +37,9 @@ def oom_kill(env, oom_prog):
     killer ends it, `heapscope run` says so (and dies of the same signal),
     and the last snapshot names the leak. A SIGKILL sent by someone else
     (in the 512 MiB cgroup) is not called an OOM kill."""
-    made = make_cgroup(f"heapscope-test-oom-{os.getpid()}", 64 << 20)
-    check(made is not None, "cannot make a second memory cgroup")
-    if made is None:
-        return
-    cgdir, _ = made
-    try:
+    with memory_cgroup(f"heapscope-test-oom-{os.getpid()}", 64 << 20) as cgdir:
+        if not check(cgdir is not None, "cannot make a second memory cgroup"):
+            return
         out = env.outdir("oom")
         r = subprocess.run([env.heapscope, "run", "--interval", "100ms", "--out", out, "--",
                             oom_prog], capture_output=True, text=True, timeout=60,
@@ -52,8 +49,6 @@ def oom_kill(env, oom_prog):
               ": by the kernel's OOM killer, its cgroup's memory limit (64MB) reached" in r.stderr,
               f"the summary does not name the OOM kill: {r.stderr[-3000:]!r}")
         check("LeakABlock" in r.stderr, f"the last snapshot's stacks: {r.stderr[-3000:]!r}")
-    finally:
-        remove_cgroup(cgdir)
 
 
 def pressure_snapshots(env, oom_prog):
@@ -64,12 +59,9 @@ def pressure_snapshots(env, oom_prog):
     last one, names the leak and says why the profile was written. With
     HEAPSCOPE_PRESSURE=0 there are none."""
     limit = 64 << 20
-    made = make_cgroup(f"heapscope-test-pressure-{os.getpid()}", limit)
-    check(made is not None, "cannot make a memory cgroup for the pressure snapshots")
-    if made is None:
-        return
-    cgdir, _ = made
-    try:
+    with memory_cgroup(f"heapscope-test-pressure-{os.getpid()}", limit) as cgdir:
+        if not check(cgdir is not None, "cannot make a memory cgroup for the pressure snapshots"):
+            return
         out = env.outdir("pressure")
         r = subprocess.run([env.heapscope, "run", "--interval", "0", "--out", out, "--",
                             oom_prog, "50"], capture_output=True, text=True, timeout=60,
@@ -104,8 +96,6 @@ def pressure_snapshots(env, oom_prog):
         left = [f for f in os.listdir(off) if f.startswith("heap.")] if os.path.isdir(off) else []
         check(r.returncode == -9 and left == [],
               f"HEAPSCOPE_PRESSURE=0: {r.returncode}, files {left}")
-    finally:
-        remove_cgroup(cgdir)
 
 
 def other_kill(env, oom_prog, cgdir):
@@ -126,12 +116,22 @@ def other_kill(env, oom_prog, cgdir):
         kill_quietly(p)
 
 
+def memory_files(limit):
+    """The files that limit a memory cgroup to `limit`, without swap: v1's, v2's."""
+    return ({"memory.limit_in_bytes": limit, "?memory.swappiness": 0},
+            {"memory.max": limit, "?memory.swap.max": 0})
+
+
 def make_cgroup(name, limit=LIMIT):
     """A new memory cgroup limited to `limit`, without swap: (directory,
     version), or None."""
-    return cgroups.make_cgroup(name, "memory",
-                               {"memory.limit_in_bytes": limit, "?memory.swappiness": 0},
-                               {"memory.max": limit, "?memory.swap.max": 0})
+    return cgroups.make_cgroup(name, "memory", *memory_files(limit))
+
+
+def memory_cgroup(name, limit):
+    """make_cgroup as a context: the directory (None when it cannot be
+    made), removed afterwards."""
+    return cgroups.cgroup(name, "memory", *memory_files(limit))
 
 
 def main():
