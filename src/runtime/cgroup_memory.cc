@@ -340,6 +340,12 @@ CgroupMemory ProcessCgroupMemory() {
   return m;
 }
 
+uint64_t LastCgroupMemoryLimit() {
+  return g_last_version.load(std::memory_order_acquire) != 0
+             ? g_last_limit.load(std::memory_order_relaxed)
+             : 0;
+}
+
 TaskLimit ReadTaskLimit(const CgroupSources& src) {
   TaskLimit best;
   auto consider = [&](TaskLimitSource source, uint64_t limit, uint64_t tasks) {

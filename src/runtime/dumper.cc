@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <iterator>
 
 #include "base/clock.h"
 #include "base/lazy_thread_key.h"
@@ -22,6 +21,7 @@
 #include "runtime/cgroup_memory.h"
 #include "runtime/http/server.h"
 #include "runtime/memory_breakdown.h"
+#include "runtime/memory_pressure.h"
 #include "runtime/out_dir.h"
 #include "runtime/proc_dir.h"
 #include "runtime/profile_writer.h"
@@ -60,24 +60,44 @@ using base::MonoNs;
 // snapshot is written the first time it passes each of kPressureLevels
 // of the limit, so that the profiles end close to the kill even with
 // periodic snapshots far apart or off. The levels re-arm once it falls
-// below kPressureRearm. The limit is read again every kLimitReadNs.
+// below kPressureRearm (memory_pressure.h). The poll opens nothing: statm
+// is held open (moved high, one of the runtime's own descriptors) and read
+// with pread, and the limit is the last one read (at start, and at every
+// profile written): a descriptor opened by the runtime's thread at any
+// moment could take the number a program's open() expects (the lowest
+// free), as daemons count on after close(0).
 constexpr uint64_t kPressurePollNs = 100'000'000;
-constexpr uint64_t kLimitReadNs = 5'000'000'000;
-constexpr uint32_t kPressureLevels[] = {90, 95, 98};  // percent of the limit
-constexpr uint32_t kPressureRearm = 85;
+constexpr uint64_t kNoLimitPollNs = 5'000'000'000;
 
 struct Pressure {
-  uint64_t limit = 0;       // bytes; 0: none (not polled)
-  uint64_t limit_read = 0;  // MonoNs of the last read; 0: never
-  uint64_t next_poll = 0;   // MonoNs
-  size_t fired = 0;         // levels passed since the last re-arm
+  uint64_t next_poll = 0;  // MonoNs
+  size_t fired = 0;        // levels passed since the last re-arm
 };
 Pressure g_pressure;  // the dump thread's alone
+std::atomic<int> g_statm_fd{-1};
+
+// Opens /proc/self/statm for the polls, where no other thread of the
+// process can be opening files: the library's constructor, a forked child.
+void HoldStatm() {
+  if (!GlobalState().config.pressure) return;
+  int fd = OpenProc("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  fd = MoveToHighFd(fd);
+  RegisterOwnFd(fd);
+  g_statm_fd.store(fd, std::memory_order_release);
+}
 
 // Resident bytes now, from /proc/self/statm's second field (0: unknown).
 uint64_t ResidentBytes() {
+  const int fd = g_statm_fd.load(std::memory_order_acquire);
+  if (fd < 0) return 0;
   char text[128];
-  if (ReadSmallFile("/proc/self/statm", text, sizeof text) == 0) return 0;
+  long n;
+  do {
+    n = syscall(SYS_pread64, fd, text, sizeof text - 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return 0;
+  text[n] = '\0';
   const char* p = strchr(text, ' ');
   if (p == nullptr) return 0;
   uint64_t pages = 0;
@@ -87,7 +107,7 @@ uint64_t ResidentBytes() {
 
 // The dump thread's next pressure poll (0: none: turned off).
 uint64_t PressureWake() {
-  if (!GlobalState().config.pressure) return 0;
+  if (g_statm_fd.load(std::memory_order_relaxed) < 0) return 0;
   if (g_pressure.next_poll == 0) g_pressure.next_poll = MonoNs();
   return g_pressure.next_poll;
 }
@@ -99,25 +119,15 @@ bool DumpPressureSnapshot(uint32_t percent);
 void PollPressure() {
   const uint64_t now = MonoNs();
   if (g_pressure.next_poll == 0 || now < g_pressure.next_poll) return;
-  if (g_pressure.limit_read == 0 || now - g_pressure.limit_read >= kLimitReadNs) {
-    g_pressure.limit = ProcessCgroupMemory().limit;
-    g_pressure.limit_read = now;
-  }
-  // Without a limit nothing to watch until the next read of it.
-  g_pressure.next_poll = now + (g_pressure.limit != 0 ? kPressurePollNs : kLimitReadNs);
-  if (g_pressure.limit == 0) return;
+  const uint64_t limit = LastCgroupMemoryLimit();
+  // Without a limit nothing to watch until a profile reads one.
+  g_pressure.next_poll = now + (limit != 0 ? kPressurePollNs : kNoLimitPollNs);
+  if (limit == 0) return;
   const uint64_t rss = ResidentBytes();
   if (rss == 0) return;
-  const uint64_t percent = rss * 100 / g_pressure.limit;
-  if (percent < kPressureRearm) {
-    g_pressure.fired = 0;
-    return;
-  }
-  size_t level = g_pressure.fired;
-  while (level < std::size(kPressureLevels) && percent >= kPressureLevels[level]) level++;
-  if (level == g_pressure.fired) return;
-  g_pressure.fired = level;
-  DumpPressureSnapshot(kPressureLevels[level - 1]);
+  const PressureStep step = StepPressure(rss * 100 / limit, g_pressure.fired);
+  g_pressure.fired = step.fired;
+  if (step.snapshot_at != 0) DumpPressureSnapshot(step.snapshot_at);
 }
 
 // <out>/heap[.<pid>].<what>.pb.gz
@@ -415,6 +425,13 @@ void ForkChild() {
   g.pid = static_cast<int>(getpid());
   g.is_main_process = false;
   g_seq = 0;
+  // The parent's statm (the /proc/self it was opened through was the
+  // parent): this process's own, where nothing else runs yet.
+  if (int fd = g_statm_fd.exchange(-1); fd >= 0) {
+    CloseOwnFd(fd);
+    HoldStatm();
+  }
+  g_pressure = Pressure{};
   g_final_started.store(false);
   g_final_written.store(false);
   g_thread_running.store(false);
@@ -598,6 +615,12 @@ void StartDumper() {
   sem_init(&g_final_done, 0, 0);
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
   MarkMainThread();
+  // For the pressure polls: statm held, the cgroup's limit read once now
+  // (profiles read it again as they are written).
+  if (g.config.pressure && ThreadWanted()) {
+    HoldStatm();
+    ProcessCgroupMemory();
+  }
   if (g.config.dump_signal > 0) InstallIfDefault(g.config.dump_signal, OnDumpSignal);
   if (g.config.final_dump) {
     InstallIfDefault(SIGTERM, OnTerminate);
