@@ -156,6 +156,7 @@ const char* RssPartName(RssPart part) {
 }
 
 void RssClassifier::Add(const SmapsEntry& e) {
+  mappings_++;
   c_.total += e.rss;
   if (e.rss == 0) return;
   const char* path = e.path;

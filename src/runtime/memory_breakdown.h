@@ -141,6 +141,7 @@ class RssClassifier {
   static void AddTo(const SmapsEntry& e, void* self) { static_cast<RssClassifier*>(self)->Add(e); }
   const ResidentClasses& classes() const { return c_; }
   uint64_t stack_mappings() const { return stack_mappings_; }
+  uint64_t mappings() const { return mappings_; }  // entries seen: the process's mappings
 
  private:
   const uintptr_t* hints_;
@@ -150,6 +151,7 @@ class RssClassifier {
   ResidentFn resident_;
   ResidentClasses c_;
   uint64_t stack_mappings_ = 0;
+  uint64_t mappings_ = 0;
 };
 
 // ---- Reading it all now (dump thread, HTTP thread).
@@ -161,6 +163,7 @@ struct MemorySnapshot {
   uint64_t vm_hwm = 0;               // VmHWM
   uint64_t live_heap = 0;            // the estimate the heap part started from
   uint64_t thread_stacks_found = 0;  // mappings counted as thread stacks
+  uint64_t mappings = 0;             // the process's mappings (smaps entries)
   AllocatorStats allocator;
 };
 

@@ -182,6 +182,19 @@ TEST(RssClassifierTest, EachKindOfMapping) {
   EXPECT_EQ(c.code + c.files + c.mappings + c.stacks + c.anon + c.special, c.total);
 }
 
+TEST(RssClassifierTest, CountsEveryMapping) {
+  // /metrics takes the process's mapping count from here: every entry,
+  // those with nothing resident too.
+  std::string text = Map(0x400000, 0x500000, "r-xp", "/usr/bin/prog", 100) +
+                     Map(0x7002000, 0x7006000, "r--p", "[vvar]", 0) +
+                     Map(0x1000000, 0x2000000, "rw-p", "", 0);
+  RssClassifier c(nullptr, 0, nullptr, 0, HalfResident);
+  SmapsParser p(RssClassifier::AddTo, &c);
+  p.Feed(text.data(), text.size());
+  p.Finish();
+  EXPECT_EQ(c.mappings(), 3u);
+}
+
 TEST(RssClassifierTest, MappingMergedWithOtherMemoryCountsItsOwnPages) {
   // The program mapped 4 MiB in the middle of an 16 MiB anonymous mapping.
   g_resident_calls = 0;

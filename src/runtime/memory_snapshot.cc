@@ -255,6 +255,7 @@ MemorySnapshot ReadMemorySnapshot(uint64_t live_heap, uint64_t headers) {
   ReadStatus(&m);
   m.allocator = ReadAllocator();
   m.thread_stacks_found = classifier.stack_mappings();
+  m.mappings = classifier.mappings();
   m.rss = Apportion(classifier.classes(), live_heap, m.allocator, headers);
   return m;
 }

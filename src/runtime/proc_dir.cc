@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "base/base.h"
+#include "base/parse.h"
 #include "base/raw_log.h"
 
 namespace heapscope::runtime {
@@ -140,12 +141,10 @@ uint64_t SoftFdLimit() {
 
 uint64_t MaxMapCount() {
   char text[32];
+  size_t n = ReadSmallFile("/proc/sys/vm/max_map_count", text, sizeof text);
+  while (n > 0 && text[n - 1] == '\n') text[--n] = '\0';
   uint64_t v = 0;
-  if (ReadSmallFile("/proc/sys/vm/max_map_count", text, sizeof text) == 0) return 0;
-  for (const char* c = text; *c >= '0' && *c <= '9' && v < (uint64_t{1} << 40); c++) {
-    v = v * 10 + static_cast<uint64_t>(*c - '0');
-  }
-  return v;
+  return n > 0 && base::ParseUint(text, &v) ? v : 0;
 }
 
 uint64_t CountMappings() {

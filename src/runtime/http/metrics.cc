@@ -113,7 +113,8 @@ void Collect(Figures* f) {
   f->cgroup = ProcessCgroupMemory();
   f->max_fds = SoftFdLimit();
   f->tasks = ProcessTaskLimit();
-  f->map_count = CountMappings();
+  // smaps, read just above, lists every mapping: no second walk of maps.
+  f->map_count = f->mem.ok ? f->mem.mappings : CountMappings();
   f->max_map_count = MaxMapCount();
 }
 
