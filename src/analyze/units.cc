@@ -142,4 +142,15 @@ std::string SelectOutputUnit(int64_t min_nonzero_value, int64_t total,
   return unit.empty() ? std::string(sample_unit) : unit;
 }
 
+std::string Grouped(int64_t value) {
+  std::string digits =
+      std::to_string(value < 0 ? -static_cast<uint64_t>(value) : static_cast<uint64_t>(value));
+  std::string out = value < 0 ? "-" : "";
+  for (size_t i = 0; i < digits.size(); i++) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 }  // namespace heapscope::analyze

@@ -27,6 +27,10 @@ std::string ScaledLabel(int64_t value, std::string_view from_unit, std::string_v
 // Shorthand for ScaledLabel(value, unit, "auto").
 std::string Label(int64_t value, std::string_view unit);
 
+// A count with its thousands grouped, as the reports print object and
+// descriptor counts: 1234567 -> "1,234,567", -2048 -> "-2,048".
+std::string Grouped(int64_t value);
+
 // |value| / |total| as pprof prints it: "41.86%", " 0.52%", "  100%".
 std::string Percentage(int64_t value, int64_t total);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 namespace heapscope::analyze {
 namespace {
 
@@ -21,6 +23,15 @@ TEST(UnitsTest, CountsPrintPlainly) {
   EXPECT_EQ(Label(123456, "count"), "123456");
   EXPECT_EQ(ScaledLabel(123456, "count", "count"), "123456");
   EXPECT_EQ(ScaledLabel(7, "objects", "objects"), "7objects");
+}
+
+TEST(UnitsTest, GroupsThousands) {
+  EXPECT_EQ(Grouped(0), "0");
+  EXPECT_EQ(Grouped(999), "999");
+  EXPECT_EQ(Grouped(1000), "1,000");
+  EXPECT_EQ(Grouped(1234567), "1,234,567");
+  EXPECT_EQ(Grouped(-2048), "-2,048");
+  EXPECT_EQ(Grouped(INT64_MIN), "-9,223,372,036,854,775,808");
 }
 
 TEST(UnitsTest, ScalesTime) {

@@ -85,20 +85,9 @@ std::vector<std::string> NumberedSnapshots(const std::string& out_dir, long pid)
   return names;
 }
 
-// 1234567 -> "1,234,567"
-std::string Count(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); i++) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return v < 0 ? "-" + out : out;
-}
-
 // "1 object", "2,048 objects" (noun: "object", "sample").
 std::string Count(int64_t v, const char* noun) {
-  return Count(v) + " " + noun + (v == 1 ? "" : "s");
+  return analyze::Grouped(v) + " " + noun + (v == 1 ? "" : "s");
 }
 
 // A heap profile's totals (alloc_objects, alloc_space, inuse_objects,
@@ -159,7 +148,7 @@ void PrintStackRows(const StackTable& t, FILE* out) {
             t.tot[3] > 0
                 ? 100.0 * static_cast<double>(t.rows[r].bytes) / static_cast<double>(t.tot[3])
                 : 0.0,
-            Count(t.rows[r].objects).c_str(), stack.c_str());
+            analyze::Grouped(t.rows[r].objects).c_str(), stack.c_str());
   }
   if (t.rows.size() > shown) fprintf(out, "  ... and %zu more stacks\n", t.rows.size() - shown);
 }
