@@ -28,6 +28,7 @@
 #include "runtime/recorder.h"
 #include "runtime/resource_profiles.h"
 #include "runtime/sampler.h"
+#include "runtime/symbol_cache.h"
 
 namespace heapscope::runtime {
 

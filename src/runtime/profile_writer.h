@@ -50,11 +50,7 @@ class TextOut {
   bool ok_ = true;
 };
 
-// Symbol tables loaded for naming addresses. Not thread-safe: each thread
-// that writes profiles concurrently with the dump thread (the HTTP server)
-// keeps its own. Lives in mmap'ed memory for the life of the process.
-class SymbolCache;
-SymbolCache* NewSymbolCache();
+class SymbolCache;  // symbol_cache.h
 
 // A stack's allocation counters at one moment (fixed point), for delta
 // profiles: index id-1 holds stack id's.
@@ -99,23 +95,6 @@ bool WriteHeapProfileGz(format::ByteSink* out, const HeapProfileOptions& options
 // in-use and allocated objects and bytes and its return addresses, then
 // one "#" line per frame with the function name, then "# heapscope" lines.
 bool WriteHeapProfileText(format::ByteSink* out, const HeapProfileOptions& options);
-
-// Loads the symbol tables of every module loaded now into the dump
-// thread's cache and every other (the HTTP server's): before chroot(),
-// after which their files may be out of reach. Call with the dumper's
-// lock held.
-void LoadAllSymbols();
-
-// Names the function containing pc from the ELF symbol tables (demangled)
-// into buf. Returns false if pc is in no known function.
-bool SymbolizePc(SymbolCache* cache, uintptr_t pc, char* buf, size_t cap);
-
-// Names pc (an exact instruction address) for text output: the function
-// (demangled) into name, the offset into it, and the path of its module
-// (or "?"). Returns false, with name "?", if pc is in no known function.
-// Reads the current module list first when refresh is set.
-bool DescribePc(SymbolCache* cache, uintptr_t pc, bool refresh, char* name, size_t cap,
-                uint64_t* offset, const char** module);
 
 // Profiles of other resources (descriptors, threads, mappings): one sample
 // per entry, with exact values and labels, written by the same builder as

@@ -15,6 +15,7 @@
 #include "base/raw_log.h"
 #include "runtime/cfi_unwind.h"
 #include "runtime/proc_dir.h"
+#include "runtime/symbol_cache.h"
 #include "runtime/unwind.h"
 
 namespace heapscope::runtime {

@@ -9,6 +9,7 @@
 #include "runtime/proc_dir.h"
 #include "runtime/resource_profiles.h"
 #include "runtime/runtime.h"
+#include "runtime/symbol_cache.h"
 #include "runtime/thread_stacks.h"
 
 namespace heapscope::runtime::http {

@@ -26,6 +26,7 @@
 #include "runtime/proc_dir.h"
 #include "runtime/profile_writer.h"
 #include "runtime/runtime.h"
+#include "runtime/symbol_cache.h"
 
 namespace heapscope::runtime::http {
 namespace {
