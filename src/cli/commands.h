@@ -4,7 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <optional>
@@ -68,9 +68,17 @@ std::optional<analyze::SampleFilter> ViewFilter(const std::string& focus,
 // "heapscope: ..." line and returns nothing.
 std::optional<format::Profile> LoadViewProfile(const std::string& file, const ViewOptions& o);
 // "heapscope: MESSAGE" on stderr; returns the exit status 1.
-int FailView(const std::string& message);
-// Writes `text` to `path` ("" or "-": standard output); 0, or FailView's 1.
+int Fail(const std::string& message);
+// Writes `text` to `path` ("" or "-": standard output); 0, or Fail's 1.
 int WriteViewOutput(const std::string& text, const std::string& path);
+// --limit SIZE (leaks, web): sets *limit (bytes) and *source ("--limit")
+// unless the flag is empty; a size that does not parse, or 0, prints one
+// "heapscope: ..." line and returns false.
+bool ParseLimitFlag(const std::string& flag, std::optional<int64_t>* limit, std::string* source);
+// --every D (leaks, web: the time between polls of a live endpoint) in
+// seconds; shorter than 100ms, or not a duration, prints one line and
+// returns false.
+bool ParseEveryFlag(const std::string& flag, double* seconds);
 // "standard input" for "-", else the path: how messages name a source.
 std::string SourceName(const std::string& file);
 

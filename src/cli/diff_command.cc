@@ -22,7 +22,7 @@ struct DiffCommandOptions {
 
 int RunDiff(const DiffCommandOptions& o) {
   if (o.base == "-" && o.next == "-") {
-    return FailView("diff: only one of BASE and NEW can be standard input");
+    return Fail("diff: only one of BASE and NEW can be standard input");
   }
   std::optional<format::Profile> base = LoadViewProfile(o.base, o.view);
   if (!base) return 1;
@@ -31,12 +31,12 @@ int RunDiff(const DiffCommandOptions& o) {
   format::Result<std::string> type =
       analyze::SelectDiffSampleType(*base, *next, o.view.sample_type);
   if (!type.ok()) {
-    return FailView(SourceName(o.base) + " vs " + SourceName(o.next) + ": " + type.error());
+    return Fail(SourceName(o.base) + " vs " + SourceName(o.next) + ": " + type.error());
   }
   format::Result<analyze::CollapsedStacks> base_stacks = analyze::CollapseStacks(*base, *type);
-  if (!base_stacks.ok()) return FailView(SourceName(o.base) + ": " + base_stacks.error());
+  if (!base_stacks.ok()) return Fail(SourceName(o.base) + ": " + base_stacks.error());
   format::Result<analyze::CollapsedStacks> next_stacks = analyze::CollapseStacks(*next, *type);
-  if (!next_stacks.ok()) return FailView(SourceName(o.next) + ": " + next_stacks.error());
+  if (!next_stacks.ok()) return Fail(SourceName(o.next) + ": " + next_stacks.error());
   analyze::DiffReport report = analyze::ComputeDiff(*base_stacks, *next_stacks, o.rows);
   return WriteViewOutput(
       o.format == "json" ? analyze::FormatDiffJson(report) : analyze::FormatDiffText(report), "");

@@ -33,10 +33,10 @@ int RunFlame(const FlameCommandOptions& o) {
   const bool svg = EndsWith(o.output, ".svg");
   const bool html = EndsWith(o.output, ".html") || EndsWith(o.output, ".htm");
   if (!svg && !html) {
-    return FailView("flame: -o " + o.output + ": the output name must end in .svg or .html");
+    return Fail("flame: -o " + o.output + ": the output name must end in .svg or .html");
   }
   if (o.base == "-" && o.file == "-") {
-    return FailView("flame: only one of --base and FILE can be standard input");
+    return Fail("flame: only one of --base and FILE can be standard input");
   }
   if (html) {
     // The page of `heapscope web`, with its data, as one file.
@@ -61,16 +61,16 @@ int RunFlame(const FlameCommandOptions& o) {
     if (!base) return 1;
     format::Result<std::string> common = analyze::SelectDiffSampleType(*base, *next, type);
     if (!common.ok()) {
-      return FailView(SourceName(o.base) + " vs " + SourceName(o.file) + ": " + common.error());
+      return Fail(SourceName(o.base) + " vs " + SourceName(o.file) + ": " + common.error());
     }
     type = *common;
   }
   format::Result<analyze::CollapsedStacks> stacks = analyze::CollapseStacks(*next, type);
-  if (!stacks.ok()) return FailView(SourceName(o.file) + ": " + stacks.error());
+  if (!stacks.ok()) return Fail(SourceName(o.file) + ": " + stacks.error());
   std::optional<analyze::CollapsedStacks> base_stacks;
   if (base) {
     format::Result<analyze::CollapsedStacks> b = analyze::CollapseStacks(*base, type);
-    if (!b.ok()) return FailView(SourceName(o.base) + ": " + b.error());
+    if (!b.ok()) return Fail(SourceName(o.base) + ": " + b.error());
     base_stacks = std::move(*b);
   }
   const analyze::CollapsedStacks* base_ptr = base_stacks ? &*base_stacks : nullptr;

@@ -55,7 +55,7 @@ std::optional<analyze::SampleFilter> ViewFilter(const std::string& focus,
   if (!min_age.empty()) {
     uint64_t ns = 0;
     if (!base::ParseDuration(min_age.c_str(), &ns)) {
-      FailView("--min-age \"" + min_age + "\" is not a duration (e.g. 30s, 10m, 1h)");
+      Fail("--min-age \"" + min_age + "\" is not a duration (e.g. 30s, 10m, 1h)");
       return std::nullopt;
     }
     f.min_age_sec = static_cast<double>(ns) / 1e9;
@@ -63,7 +63,7 @@ std::optional<analyze::SampleFilter> ViewFilter(const std::string& focus,
   return f;
 }
 
-int FailView(const std::string& message) {
+int Fail(const std::string& message) {
   std::fprintf(stderr, "heapscope: %s\n", message.c_str());
   return 1;
 }
@@ -76,14 +76,14 @@ std::optional<format::Profile> LoadViewProfile(const std::string& file, const Vi
   // --symbols).
   format::Result<format::Profile> profile = LoadProfileForReport(file, o.symbol_dirs, false);
   if (!profile.ok()) {
-    FailView(profile.error());
+    Fail(profile.error());
     return std::nullopt;
   }
   std::optional<analyze::SampleFilter> filter = ViewFilter(o.focus, o.ignore, o.min_age);
   if (!filter) return std::nullopt;
   format::Result<analyze::FilterStats> filtered = analyze::ApplySampleFilter(&*profile, *filter);
   if (!filtered.ok()) {
-    FailView(filtered.error());
+    Fail(filtered.error());
     return std::nullopt;
   }
   if (o.noinlines) analyze::DropInlinedFrames(*profile);
@@ -94,19 +94,19 @@ int WriteViewOutput(const std::string& text, const std::string& path) {
   if (path.empty() || path == "-") {
     if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
         std::fflush(stdout) != 0) {
-      return FailView("cannot write to standard output");
+      return Fail("cannot write to standard output");
     }
     return 0;
   }
   FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return FailView("cannot create " + path + ": " + std::strerror(errno));
+  if (f == nullptr) return Fail("cannot create " + path + ": " + std::strerror(errno));
   bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   int saved = errno;
   if (std::fclose(f) != 0 && ok) {
     ok = false;
     saved = errno;
   }
-  if (!ok) return FailView("cannot write " + path + ": " + std::strerror(saved));
+  if (!ok) return Fail("cannot write " + path + ": " + std::strerror(saved));
   return 0;
 }
 
@@ -123,7 +123,7 @@ int RunFolded(const FoldedCommandOptions& o) {
   if (!profile) return 1;
   format::Result<analyze::CollapsedStacks> stacks =
       analyze::CollapseStacks(*profile, o.view.sample_type);
-  if (!stacks.ok()) return FailView(SourceName(o.file) + ": " + stacks.error());
+  if (!stacks.ok()) return Fail(SourceName(o.file) + ": " + stacks.error());
   for (const std::string& w : stacks->warnings) {
     std::fprintf(stderr, "heapscope: warning: %s\n", w.c_str());
   }

@@ -38,11 +38,6 @@ struct LeaksCommandOptions {
   std::vector<std::string> symbol_dirs;  // --symbols DIR
 };
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "heapscope: %s\n", message.c_str());
-  return 1;
-}
-
 // The source lines of the stacks of a profile served by a live endpoint,
 // from DWARF when its binaries are on this machine.
 analyze::FrameSources SourcesOf(const format::ByteBuffer& bytes,
@@ -50,22 +45,6 @@ analyze::FrameSources SourcesOf(const format::ByteBuffer& bytes,
   if (bytes.empty()) return {};
   return analyze::SymbolizedStackSources(
       [&] { return format::ParseAnyProfile(format::ByteBuffer(bytes), "endpoint"); }, options);
-}
-
-// Fills options->limit from --limit (else the report takes the cgroup
-// memory limit the runtime recorded in the profiles). Returns false (after
-// printing) when --limit does not parse.
-bool ResolveLimit(const std::string& flag, analyze::LeakOptions* options) {
-  if (!flag.empty()) {
-    uint64_t bytes = 0;
-    if (!base::ParseSize(flag.c_str(), &bytes) || bytes == 0) {
-      Fail("--limit wants a size such as 2G or 512MiB, got '" + flag + "'");
-      return false;
-    }
-    options->limit = static_cast<int64_t>(bytes);
-    options->limit_source = "--limit";
-  }
-  return true;
 }
 
 bool WriteOut(const std::string& out, FILE* f) {
@@ -142,16 +121,13 @@ std::string SuspectLine(const analyze::LeakSuspect& s) {
 // the endpoint stops answering, with the full report.
 int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
   if (o.sources.size() != 1) return Fail("give one endpoint URL, not a list, to watch it live");
-  uint64_t every_ns = 0, duration_ns = 0;
-  if (!base::ParseDuration(o.every.c_str(), &every_ns) || every_ns < 100000000ULL) {
-    return Fail("--every wants a duration of at least 100ms such as 500ms, 2s or 1m, got '" +
-                o.every + "'");
-  }
+  double every = 0;
+  if (!ParseEveryFlag(o.every, &every)) return 1;
+  uint64_t duration_ns = 0;
   if (!o.duration.empty() && (!base::ParseDuration(o.duration.c_str(), &duration_ns) ||
                               duration_ns == 0)) {
     return Fail("--duration wants a duration such as 30s or 10m, got '" + o.duration + "'");
   }
-  const double every = static_cast<double>(every_ns) / 1e9;
   const double duration = static_cast<double>(duration_ns) / 1e9;
   const std::string base = BaseUrl(o.sources[0]);
   const int fetch_timeout = static_cast<int>(std::max(10.0, 2 * every));
@@ -297,7 +273,7 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
 int RunLeaks(const LeaksCommandOptions& o) {
   analyze::LeakOptions options;
   options.max_suspects = o.rows;
-  if (!ResolveLimit(o.limit, &options)) return 1;
+  if (!ParseLimitFlag(o.limit, &options.limit, &options.limit_source)) return 1;
   for (const auto& src : o.sources) {
     if (format::IsHttpUrl(src)) return RunLive(o, options);
   }
@@ -395,6 +371,29 @@ CommandFn RegisterLeaksCommand(CLI::App& app) {
                   "Snapshot directory, profile files in time order, or a live endpoint URL")
       ->required();
   return [o] { return RunLeaks(*o); };
+}
+
+bool ParseLimitFlag(const std::string& flag, std::optional<int64_t>* limit, std::string* source) {
+  if (flag.empty()) return true;
+  uint64_t bytes = 0;
+  if (!base::ParseSize(flag.c_str(), &bytes) || bytes == 0 ||
+      bytes > static_cast<uint64_t>(INT64_MAX)) {
+    Fail("--limit wants a size such as 2G or 512MiB, got '" + flag + "'");
+    return false;
+  }
+  *limit = static_cast<int64_t>(bytes);
+  *source = "--limit";
+  return true;
+}
+
+bool ParseEveryFlag(const std::string& flag, double* seconds) {
+  uint64_t ns = 0;
+  if (!base::ParseDuration(flag.c_str(), &ns) || ns < 100000000ULL) {
+    Fail("--every wants a duration of at least 100ms such as 500ms, 2s or 1m, got '" + flag + "'");
+    return false;
+  }
+  *seconds = static_cast<double>(ns) / 1e9;
+  return true;
 }
 
 }  // namespace heapscope::cli

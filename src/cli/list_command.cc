@@ -23,11 +23,6 @@ struct ListCommandOptions {
   std::vector<std::string> symbol_dirs;
 };
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "heapscope: %s\n", message.c_str());
-  return 1;
-}
-
 // A profile with unnamed frames in files (legacy formats, raw addresses,
 // code the runtime found no ELF symbol for) is symbolized even when not
 // asked.

@@ -27,11 +27,6 @@ struct TopCommandOptions {
   std::string min_age;
 };
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "heapscope: %s\n", message.c_str());
-  return 1;
-}
-
 int RunTop(const TopCommandOptions& o) {
   format::Result<format::Profile> profile = LoadProfileForReport(o.file, o.symbol_dirs, o.lines);
   if (!profile.ok()) return Fail(profile.error());

@@ -24,7 +24,7 @@ int RunTree(const TreeCommandOptions& o) {
   if (!profile) return 1;
   format::Result<analyze::CollapsedStacks> stacks =
       analyze::CollapseStacks(*profile, o.view.sample_type);
-  if (!stacks.ok()) return FailView(SourceName(o.file) + ": " + stacks.error());
+  if (!stacks.ok()) return Fail(SourceName(o.file) + ": " + stacks.error());
   analyze::TreeReport report = analyze::ComputeTree(*stacks, o.rows);
   return WriteViewOutput(
       o.format == "json" ? analyze::FormatTreeJson(report) : analyze::FormatTreeText(report), "");

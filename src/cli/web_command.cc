@@ -36,11 +36,6 @@ struct WebCommandOptions {
   std::vector<std::string> symbol_dirs;
 };
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "heapscope: %s\n", message.c_str());
-  return 1;
-}
-
 void OpenBrowser(const std::string& url) {
   pid_t pid = 0;
   const char* argv[] = {"xdg-open", url.c_str(), nullptr};
@@ -58,19 +53,8 @@ int RunWeb(const WebCommandOptions& o) {
   options.sample_type = o.sample_type;
   options.noinlines = o.noinlines;
   options.symbol_dirs = o.symbol_dirs;
-  uint64_t every_ns = 0;
-  if (!base::ParseDuration(o.every.c_str(), &every_ns) || every_ns < 100000000) {
-    return Fail("--every wants a duration of at least 100ms such as 2s, got '" + o.every + "'");
-  }
-  options.every_sec = static_cast<double>(every_ns) / 1e9;
-  if (!o.limit.empty()) {
-    uint64_t bytes = 0;
-    if (!base::ParseSize(o.limit.c_str(), &bytes) || bytes == 0) {
-      return Fail("--limit wants a size such as 2G or 512MiB, got '" + o.limit + "'");
-    }
-    options.limit = static_cast<int64_t>(bytes);
-    options.limit_source = "--limit";
-  }
+  if (!ParseEveryFlag(o.every, &options.every_sec)) return 1;
+  if (!ParseLimitFlag(o.limit, &options.limit, &options.limit_source)) return 1;
   if (o.port < 0 || o.port > 65535) return Fail("--port wants 0..65535");
   auto data = web::WebData::Open(options);
   if (!data.ok()) return Fail(data.error());

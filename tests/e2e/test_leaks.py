@@ -147,6 +147,16 @@ def main():
     for name in ("fds", "threadcreate", "mmap"):
         check(os.path.exists(os.path.join(out, f"{name}.0003.pb.gz")), f"no {name} snapshots")
 
+    # A --limit that is no size, zero, or past what a signed 64-bit count
+    # of bytes holds (9E: it once became a negative limit) is refused in one
+    # line by both commands that take it.
+    for cmd in ("leaks", "web"):
+        for bad in ("lots", "0", "9E"):
+            r = env.run([cmd, "--limit", bad, out], timeout=30)
+            lines = r.stderr.strip().splitlines()
+            check(r.returncode == 1 and len(lines) == 1 and "--limit" in lines[0],
+                  f"{cmd} --limit {bad}: status {r.returncode}, {r.stderr!r}")
+
     j = env.run(["leaks", "--format", "json", "-n", "0", "--limit", "4G", out])
     check(j.returncode == 0, f"leaks --format json failed: {j.stderr}")
     data = json.loads(j.stdout)
