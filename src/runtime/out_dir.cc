@@ -65,9 +65,10 @@ int CreateOutFile(const char* path) {
   if (dirfd == -1) return -1;
   unlinkat(dirfd, name, 0);  // one of ours left by a crash; in a shared directory, only ours
   // The system call itself: the runtime's own descriptors are not the
-  // program's (fd_hooks).
-  return static_cast<int>(syscall(SYS_openat, dirfd, name,
-                                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  // program's (fd_hooks). Held while the profile is compressed and
+  // written: moved high (proc_dir.h).
+  return MoveToHighFd(static_cast<int>(syscall(
+      SYS_openat, dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)));
 }
 
 bool RenameOutFile(const char* from, const char* to) {

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "runtime/proc_dir.h"
+
 namespace heapscope::runtime {
 namespace {
 
@@ -99,8 +101,8 @@ void PerfMap::Refresh(const char* path) {
   // /tmp is everyone's: a link, a FIFO (whose open would wait for a
   // writer) or a file someone else made under the name is not the JIT's
   // map. As perf does, only a regular file of ours (or root's) is read.
-  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path,
-                                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  int fd = MoveToHighFd(static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)));
   if (fd < 0) return;
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0)) {

@@ -30,7 +30,7 @@ int ProcAt(const char* path, const char** rel) {
 int OpenProc(const char* path, int flags) {
   const char* rel;
   int dir = ProcAt(path, &rel);
-  return static_cast<int>(syscall(SYS_openat, dir, rel, flags));
+  return MoveToHighFd(static_cast<int>(syscall(SYS_openat, dir, rel, flags)));
 }
 
 long ReadlinkProc(const char* path, char* buf, size_t cap) {
@@ -40,7 +40,8 @@ long ReadlinkProc(const char* path, char* buf, size_t cap) {
 }
 
 int MoveToHighFd(int fd) {
-  int high = static_cast<int>(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 512));
+  if (fd < 0 || fd >= kHighFdBase) return fd;
+  int high = static_cast<int>(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, kHighFdBase));
   if (high < 0) return fd;
   syscall(SYS_close, fd);
   return high;

@@ -10,9 +10,13 @@
 
 namespace heapscope::runtime {
 
-// Opens a file of /proc (path starts "/proc/") with the system call
-// itself. Once HoldProcDir ran, through a descriptor of /proc held open:
-// a program that chroots (haproxy, postfix) has no /proc of its own, yet
+// Opens a file of /proc (path starts "/proc/", or any other path) with the
+// system call itself, moved at once to a high number (MoveToHighFd): held
+// while a profile reads it (smaps can take tens of milliseconds), a low
+// one would take the number a program's open() expects at that moment
+// (after close(0), say); now only for the two system calls of the move.
+// Once HoldProcDir ran, through a descriptor of /proc held open: a
+// program that chroots (haproxy, postfix) has no /proc of its own, yet
 // "self" under the held one still names the calling process, forked
 // children included.
 int OpenProc(const char* path, int flags);
@@ -21,10 +25,13 @@ long ReadlinkProc(const char* path, char* buf, size_t cap);
 // Holds /proc open from now on (before chroot). Idempotent.
 void HoldProcDir();
 
-// Moves a descriptor the runtime keeps for the program's lifetime (the
-// held /proc, the held output directory) to 512 or above, away from the
-// numbers a program expects open() to return next; close-on-exec. Returns
-// the descriptor to use (fd itself when it cannot move).
+// Moves a descriptor of the runtime's (one it keeps for the program's
+// lifetime, like the held /proc and output directory, or one it reads or
+// writes for a while, like a profile being written) to kHighFdBase or
+// above, away from the numbers a program expects open() to return next;
+// close-on-exec. Returns the descriptor to use: fd itself when it is
+// already there, negative, or cannot move (RLIMIT_NOFILE at 512 or less).
+inline constexpr int kHighFdBase = 512;
 int MoveToHighFd(int fd);
 
 // The runtime's own descriptors that live on (the held /proc and output
