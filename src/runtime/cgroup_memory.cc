@@ -8,7 +8,9 @@
 
 #include <atomic>
 
+#include "base/clock.h"
 #include "base/raw_log.h"
+#include "base/spinlock.h"
 #include "runtime/proc_dir.h"
 
 namespace heapscope::runtime {
@@ -221,6 +223,65 @@ bool CgroupDir(const char* mount_point, const char* root, const char* path, char
 
 namespace {
 
+// The cgroup mounts found last (CgroupSources::cache_mounts), one per
+// version and controller. Copied in and out under a lock that is only
+// tried: a thread that finds it taken (or a forked child that inherited it
+// taken) reads mountinfo itself.
+struct MountEntry {
+  uint64_t expires_ns = 0;  // 0: nothing kept
+  bool found = false;       // whether mountinfo has this hierarchy at all
+  char root[kPathCap];
+  char mount_point[kPathCap];
+};
+constexpr const char* kCachedControllers[] = {"memory", "pids"};
+MountEntry g_mounts[2][2];  // [controller][version - 1]
+base::SpinLock g_mounts_lock;
+
+MountEntry* MountSlot(const char* controller, int version) {
+  for (int c = 0; c < 2; c++) {
+    if (strcmp(controller, kCachedControllers[c]) == 0) return &g_mounts[c][version - 1];
+  }
+  return nullptr;
+}
+
+// Fills root and mount_point (after the prefix already in it) from the
+// cache; false when there is nothing kept, or the lock is taken.
+bool CachedMount(const char* controller, int version, char* root, char* mount_point,
+                 size_t mount_cap, bool* found) {
+  MountEntry* e = MountSlot(controller, version);
+  if (e == nullptr || !g_mounts_lock.TryLock()) return false;
+  bool hit =
+      e->expires_ns != 0 && base::MonoNs() < e->expires_ns && strlen(e->mount_point) < mount_cap;
+  if (hit) {
+    *found = e->found;
+    memcpy(root, e->root, sizeof e->root);
+    memcpy(mount_point, e->mount_point, strlen(e->mount_point) + 1);
+  }
+  g_mounts_lock.Unlock();
+  return hit;
+}
+
+void KeepMount(const char* controller, int version, bool found, const char* root,
+               const char* mount_point) {
+  MountEntry* e = MountSlot(controller, version);
+  if (e == nullptr || !g_mounts_lock.TryLock()) return;
+  e->found = found;
+  e->root[0] = e->mount_point[0] = '\0';
+  if (found && strlen(root) < sizeof e->root && strlen(mount_point) < sizeof e->mount_point) {
+    memcpy(e->root, root, strlen(root) + 1);
+    memcpy(e->mount_point, mount_point, strlen(mount_point) + 1);
+  }
+  e->expires_ns = found && e->mount_point[0] == '\0' ? 0 : base::MonoNs() + kMountCacheNs;
+  g_mounts_lock.Unlock();
+}
+
+void ForgetMount(const char* controller, int version) {
+  MountEntry* e = MountSlot(controller, version);
+  if (e == nullptr || !g_mounts_lock.TryLock()) return;
+  e->expires_ns = 0;
+  g_mounts_lock.Unlock();
+}
+
 // Calls fn(version, dir, mount_point) with the directory of the process's
 // cgroup for `controller`, v1's first (on a hybrid machine v2 has no
 // controllers), until fn returns true; false when none did.
@@ -236,16 +297,29 @@ bool ForEachCgroup(const CgroupSources& src, const char* controller, Fn&& fn) {
     size_t prefix_len = strlen(src.mount_prefix);
     if (prefix_len + 2 > sizeof mount_point) return false;
     memcpy(mount_point, src.mount_prefix, prefix_len);
+    char* const mount_rest = mount_point + prefix_len;
+    const size_t mount_rest_cap = sizeof mount_point - prefix_len;
     bool found = false;
-    ForEachLine(src.mountinfo, [&](const char* line, size_t len) {
-      found =
-          found || ParseCgroupMount(line, len, version, root, sizeof root, mount_point + prefix_len,
-                                    sizeof mount_point - prefix_len, controller);
-    });
+    const bool cached = src.cache_mounts &&
+                        CachedMount(controller, version, root, mount_rest, mount_rest_cap, &found);
+    if (!cached) {
+      ForEachLine(src.mountinfo, [&](const char* line, size_t len) {
+        found = found || ParseCgroupMount(line, len, version, root, sizeof root, mount_rest,
+                                          mount_rest_cap, controller);
+      });
+      if (src.cache_mounts) KeepMount(controller, version, found, root, mount_rest);
+    }
     if (!found) continue;
     char dir[kPathCap];
     if (!CgroupDir(mount_point, root, path, dir, sizeof dir)) continue;
     if (fn(version, dir, mount_point)) return true;
+    // Nothing read through a mount kept from before whose mount point is
+    // gone (unmounted, or a chroot): look again next time. (A mount point
+    // that is there while the limit is not, like pids.max in the root
+    // cgroup of v1, stays kept.)
+    if (cached && syscall(SYS_faccessat, AT_FDCWD, mount_point, F_OK) != 0) {
+      ForgetMount(controller, version);
+    }
   }
   return false;
 }
@@ -266,6 +340,14 @@ void ForEachUp(char* dir, const char* mount_point, Fn&& fn) {
 }
 
 }  // namespace
+
+void ForgetCgroupMounts() {
+  g_mounts_lock.Lock();
+  for (auto& controller : g_mounts) {
+    for (MountEntry& e : controller) e.expires_ns = 0;
+  }
+  g_mounts_lock.Unlock();
+}
 
 CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
   CgroupMemory r;
@@ -323,7 +405,9 @@ std::atomic<uint64_t> g_last_high{0};
 }  // namespace
 
 CgroupMemory ProcessCgroupMemory() {
-  CgroupMemory m = ReadCgroupMemory();
+  CgroupSources own;
+  own.cache_mounts = true;
+  CgroupMemory m = ReadCgroupMemory(own);
   if (m.version != 0) {
     g_last_limit.store(m.limit, std::memory_order_relaxed);
     g_last_usage.store(m.usage, std::memory_order_relaxed);
@@ -398,7 +482,9 @@ std::atomic<uint64_t> g_last_tasks{0};
 }  // namespace
 
 TaskLimit ProcessTaskLimit() {
-  TaskLimit t = ReadTaskLimit();
+  CgroupSources own;
+  own.cache_mounts = true;
+  TaskLimit t = ReadTaskLimit(own);
   // After a chroot /sys is gone (the machine's files are read through the
   // held /proc): a cgroup's limit read before stands.
   const auto last =

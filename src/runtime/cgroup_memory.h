@@ -44,7 +44,16 @@ struct CgroupSources {
   const char* threads_max = "/proc/sys/kernel/threads-max";
   const char* pid_max = "/proc/sys/kernel/pid_max";
   const char* loadavg = "/proc/loadavg";  // its fourth field: running/total tasks
+  // Keep the cgroup mounts found in mountinfo (the process's own readings,
+  // made for every profile and /metrics scrape: mountinfo runs to
+  // thousands of lines on a Kubernetes node) for kMountCacheNs, or until
+  // a cgroup found through one cannot be read. /proc/self/cgroup, which
+  // says which cgroup the process is in now, is read every time.
+  bool cache_mounts = false;
 };
+inline constexpr uint64_t kMountCacheNs = 30'000'000'000;
+// Drops the mounts kept (tests).
+void ForgetCgroupMounts();
 
 CgroupMemory ReadCgroupMemory(const CgroupSources& sources = {});
 

@@ -58,13 +58,17 @@ class FakeCgroups {
     src.loadavg = loadavg_.c_str();
     return ReadTaskLimit(src);
   }
-  CgroupMemory Read(const std::string& cgroup, const std::string& mountinfo) {
+  CgroupMemory Read(const std::string& cgroup, const std::string& mountinfo,
+                    bool cache_mounts = false) {
     Write("proc/cgroup", cgroup);
     Write("proc/mountinfo", mountinfo);
     cgroup_path_ = root_ + "/proc/cgroup";
     mountinfo_path_ = root_ + "/proc/mountinfo";
-    return ReadCgroupMemory(Sources());
+    CgroupSources src = Sources();
+    src.cache_mounts = cache_mounts;
+    return ReadCgroupMemory(src);
   }
+  const std::string& root() const { return root_; }
 
  private:
   std::string root_, cgroup_path_, mountinfo_path_, threads_max_, pid_max_, loadavg_;
@@ -94,6 +98,39 @@ TEST(CgroupMemoryTest, V2SystemdUnit) {
   f.Write("sys/fs/cgroup/system.slice/app.service/memory.high", "max\n");
   m = f.Read("0::/system.slice/app.service\n", kV2Mount);
   EXPECT_EQ(m.high, 1073741824u);
+}
+
+// The process's own readings keep the cgroup mount they found (mountinfo
+// is long on a busy machine, and read for every profile): the cgroup the
+// process is in is still read every time, and a kept mount through which
+// the cgroup cannot be read is forgotten.
+TEST(CgroupMemoryTest, KeptMountsSpareMountinfoUntilTheyFail) {
+  ForgetCgroupMounts();
+  constexpr char kNoCgroupMount[] = "22 1 259:1 / / rw,relatime shared:1 - ext4 /dev/root rw\n";
+  FakeCgroups f;
+  f.Write("sys/fs/cgroup/app/memory.max", "536870912\n");
+  f.Write("sys/fs/cgroup/other/memory.max", "1048576\n");
+  EXPECT_EQ(f.Read("0::/app\n", kV2Mount, true).limit, 536870912u);
+  // mountinfo no longer shows the hierarchy: the kept mount finds the
+  // cgroup the process has moved to; without keeping, nothing is found.
+  EXPECT_EQ(f.Read("0::/other\n", kNoCgroupMount, true).limit, 1048576u);
+  EXPECT_EQ(f.Read("0::/other\n", kNoCgroupMount, false).version, 0);
+  // No limit to read, the mount point still there: the mount stays kept.
+  fs::remove(f.root() + "/sys/fs/cgroup/other/memory.max");
+  EXPECT_EQ(f.Read("0::/other\n", kNoCgroupMount, true).version, 0);
+  f.Write("sys/fs/cgroup/other/memory.max", "1048576\n");
+  EXPECT_EQ(f.Read("0::/other\n", kNoCgroupMount, true).limit, 1048576u);
+  // The mount point gone: forgotten, so the next reading parses mountinfo
+  // again (and finds no hierarchy in it).
+  fs::remove_all(f.root() + "/sys/fs/cgroup");
+  EXPECT_EQ(f.Read("0::/other\n", kNoCgroupMount, true).version, 0);
+  f.Write("sys/fs/cgroup/other/memory.max", "1048576\n");
+  EXPECT_EQ(f.Read("0::/other\n", kNoCgroupMount, true).version, 0);
+  // Its absence is kept too, until forgotten.
+  EXPECT_EQ(f.Read("0::/other\n", kV2Mount, true).version, 0);
+  ForgetCgroupMounts();
+  EXPECT_EQ(f.Read("0::/other\n", kV2Mount, true).limit, 1048576u);
+  ForgetCgroupMounts();
 }
 
 TEST(CgroupMemoryTest, V2TighterAncestorBinds) {
