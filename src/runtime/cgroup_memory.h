@@ -68,10 +68,9 @@ bool ReadCgroupOomKills(uint64_t* kills, const CgroupSources& sources = {});
 // ReadCgroupMemory() of this process; when that finds nothing (after a
 // chroot), the last reading that found its cgroup.
 CgroupMemory ProcessCgroupMemory();
-// The limit of the last ProcessCgroupMemory() that found the cgroup, read
-// again from nothing (no file opened: the runtime's thread polls it, and a
-// descriptor it opened could take the number a program's open() expects);
-// 0: none set or never read.
+// The limit of the last ProcessCgroupMemory() that found the cgroup,
+// without reading anything (the pressure polls, every 100 ms); 0: none
+// set or never read.
 uint64_t LastCgroupMemoryLimit();
 
 // Where a new thread stops being possible (pthread_create's EAGAIN, fork's

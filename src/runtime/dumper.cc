@@ -61,18 +61,19 @@ using base::MonoNs;
 // snapshot is written the first time it passes each of kPressureLevels
 // of the limit, so that the profiles end close to the kill even with
 // periodic snapshots far apart or off. The levels re-arm once it falls
-// below kPressureRearm (memory_pressure.h). The poll opens nothing: statm
-// is held open (moved high, one of the runtime's own descriptors) and read
-// with pread, and the limit is the last one read (at start, and at every
-// profile written): a descriptor opened by the runtime's thread at any
-// moment could take the number a program's open() expects (the lowest
-// free), as daemons count on after close(0).
+// below kPressureRearm (memory_pressure.h). statm is held open (moved
+// high, one of the runtime's own descriptors) and read with pread; the
+// limit is read again every kLimitReadNs (and by every profile), so that
+// one set or changed while the program runs (systemctl set-property
+// MemoryMax=, docker update, a pod resized in place) is watched within
+// seconds, those files moved high as they are opened (proc_dir.h).
 constexpr uint64_t kPressurePollNs = 100'000'000;
-constexpr uint64_t kNoLimitPollNs = 5'000'000'000;
+constexpr uint64_t kLimitReadNs = 2'000'000'000;
 
 struct Pressure {
-  uint64_t next_poll = 0;  // MonoNs
-  size_t fired = 0;        // levels passed since the last re-arm
+  uint64_t next_poll = 0;        // MonoNs
+  uint64_t next_limit_read = 0;  // MonoNs
+  size_t fired = 0;              // levels passed since the last re-arm
 };
 Pressure g_pressure;  // the dump thread's alone
 std::atomic<int> g_statm_fd{-1};
@@ -120,9 +121,13 @@ bool DumpPressureSnapshot(uint32_t percent);
 void PollPressure() {
   const uint64_t now = MonoNs();
   if (g_pressure.next_poll == 0 || now < g_pressure.next_poll) return;
+  if (now >= g_pressure.next_limit_read) {
+    g_pressure.next_limit_read = now + kLimitReadNs;
+    ProcessCgroupMemory();
+  }
   const uint64_t limit = LastCgroupMemoryLimit();
-  // Without a limit nothing to watch until a profile reads one.
-  g_pressure.next_poll = now + (limit != 0 ? kPressurePollNs : kNoLimitPollNs);
+  // Without a limit nothing to watch until one is read.
+  g_pressure.next_poll = now + (limit != 0 ? kPressurePollNs : kLimitReadNs);
   if (limit == 0) return;
   const uint64_t rss = ResidentBytes();
   if (rss == 0) return;

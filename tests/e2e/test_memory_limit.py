@@ -98,6 +98,41 @@ def pressure_snapshots(env, oom_prog):
               f"HEAPSCOPE_PRESSURE=0: {r.returncode}, files {left}")
 
 
+def limit_set_later(env, oom_prog):
+    """A limit lowered while the program runs (systemctl set-property
+    MemoryMax=, docker update --memory) with no profile written meanwhile
+    (--interval 0): the runtime reads the limit again every 2 s, so the
+    snapshots ahead of the kill still come. Before, the pressure polls kept
+    the limit read at start, 1 GiB here, and none came."""
+    with memory_cgroup(f"heapscope-test-relimit-{os.getpid()}", 1 << 30) as cgdir:
+        if not check(cgdir is not None, "cannot make a memory cgroup for a later limit"):
+            return
+        out = env.outdir("relimit")
+        # 10 MB/s; the new limit, 120 MiB, is about 10 s away.
+        p = subprocess.Popen([env.heapscope, "run", "--interval", "0", "--out", out, "--",
+                              oom_prog, "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, preexec_fn=entering(cgdir))
+        try:
+            line = p.stdout.readline()
+            check(line.startswith("pid "), f"oom_leak's first line: {line!r}")
+            time.sleep(1)
+            name = "memory.limit_in_bytes"
+            if not os.path.exists(os.path.join(cgdir, name)):
+                name = "memory.max"
+            with open(os.path.join(cgdir, name), "w") as f:
+                f.write(str(120 << 20))
+            _, err = p.communicate(timeout=60)
+        finally:
+            kill_quietly(p)
+        snaps = sorted(f for f in os.listdir(out) if re.fullmatch(r"heap\.\d{4}\.pb\.gz", f)) \
+            if os.path.isdir(out) else []
+        levels = [int(runtime_comments(env.go_pprof(["-raw"], os.path.join(out, f)))
+                      .get("memory_pressure", "0")) for f in snaps]
+        check(p.returncode == -9 and levels and set(levels) <= {90, 95, 98},
+              f"a limit lowered to 120 MiB while running: status {p.returncode}, pressure "
+              f"snapshots {snaps} at {levels}; {err[-1500:]!r}")
+
+
 def other_kill(env, oom_prog, cgdir):
     out = env.outdir("killed")
     p = subprocess.Popen([env.heapscope, "run", "--interval", "100ms", "--out", out, "--",
@@ -230,6 +265,7 @@ def main():
         remove_cgroup(cgdir)
     oom_kill(env, oom_prog)
     pressure_snapshots(env, oom_prog)
+    limit_set_later(env, oom_prog)
     finish(env, "test_memory_limit")
 
 
