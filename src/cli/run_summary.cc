@@ -320,9 +320,9 @@ void PrintChildren(const std::string& out_dir, const std::set<long>& shown_alrea
 }
 
 // The summary of one process's profiles: process `pid` (0: the one
-// heapscope started) after the line `header`.
+// heapscope started) after the line `header`; `status`: how it ended.
 void PrintProcessSummary(const std::string& header, const std::string& out_dir, long pid,
-                         FILE* out) {
+                         int status, FILE* out) {
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<std::string> numbered = NumberedSnapshots(out_dir, pid);
@@ -357,8 +357,14 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
   }
   const char* when = at_exit ? "at exit" : "at the last snapshot";
   if (!prof.ok()) {
-    if (!fs::exists(out_dir, ec)) {
-      // The runtime makes the directory as it starts.
+    if (!fs::exists(out_dir, ec) && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+      // The directory is made with the first profile; a SIGKILL runs no
+      // exit handler, so there is no final one.
+      fprintf(out,
+              "heapscope: no profile written: the program was killed (SIGKILL, which leaves no "
+              "final profile) before its first snapshot (--interval D writes them as it runs, "
+              "and resident memory nearing the cgroup's memory limit does too)\n");
+    } else if (!fs::exists(out_dir, ec)) {
       fprintf(out,
               "heapscope: no profile written: the runtime never started in the program (a "
               "statically linked program, or one that clears LD_PRELOAD or is set-user-ID), or "
@@ -493,7 +499,7 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, con
                                        Bytes(static_cast<int64_t>(end.memory_limit)) + ") reached"
                                  : ": by the kernel's OOM killer, the machine out of memory";
   }
-  PrintProcessSummary(program + " " + how, out_dir, 0, out);
+  PrintProcessSummary(program + " " + how, out_dir, 0, end.status, out);
   // What the program left running (daemons): with --follow, each one that
   // lived to write snapshots gets a summary of its own.
   std::set<long> shown;
@@ -515,7 +521,7 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, con
         continue;
       }
       if (NumberedSnapshots(out_dir, l.pid).empty()) continue;
-      PrintProcessSummary(header, out_dir, l.pid, out);
+      PrintProcessSummary(header, out_dir, l.pid, l.status, out);
       shown.insert(l.pid);
     }
   }

@@ -96,6 +96,10 @@ def pressure_snapshots(env, oom_prog):
         left = [f for f in os.listdir(off) if f.startswith("heap.")] if os.path.isdir(off) else []
         check(r.returncode == -9 and left == [],
               f"HEAPSCOPE_PRESSURE=0: {r.returncode}, files {left}")
+        # The summary says why there is nothing (it once blamed a runtime
+        # that never started).
+        check("no profile written: the program was killed (SIGKILL" in r.stderr and
+              "never started" not in r.stderr, f"HEAPSCOPE_PRESSURE=0: summary {r.stderr!r}")
 
 
 def limit_set_later(env, oom_prog):
