@@ -346,9 +346,10 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
                             ? ", written as resident memory passed " + pressure->second +
                                   "% of the cgroup's memory limit"
                             : "";
-      fprintf(out,
-              "heapscope: no final profile (the program ended past C's exit handlers, or was "
-              "killed): figures from the last snapshot, %s%s\n",
+      const bool sigkilled = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+      fprintf(out, "heapscope: no final profile (%s): figures from the last snapshot, %s%s\n",
+              sigkilled ? "killed by SIGKILL, which runs no exit handler"
+                        : "the program ended past C's exit handlers, or was killed",
               newest.c_str(), why.c_str());
       final_path = out_dir + "/" + newest;
       prof = std::move(snap);

@@ -141,7 +141,8 @@ def main():
                         env.outdir("kill9-late"), "--", run_child, "kill9-late"],
                        env=clean_env(), capture_output=True, text=True, timeout=60)
     check(r.returncode == -signal.SIGKILL, f"kill9-late: status {r.returncode}, want -9")
-    check(re.search(r"no final profile \(.*\): figures from the last snapshot, heap\.\d{4}\.pb\.gz",
+    check(re.search(r"no final profile \(killed by SIGKILL, which runs no exit handler\): "
+                    r"figures from the last snapshot, heap\.\d{4}\.pb\.gz",
                     r.stderr) is not None and "in use at the last snapshot" in r.stderr,
           f"kill9-late: the summary does not fall back to the last snapshot: {r.stderr}")
     kept = [l for l in r.stderr.splitlines() if "KeptBeforeKill" in l]
