@@ -17,6 +17,7 @@
 #include "base/mmap_arena.h"
 #include "base/raw_log.h"
 #include "base/spinlock.h"
+#include "runtime/mallinfo_backoff.h"
 #include "runtime/memory_breakdown.h"
 #include "runtime/proc_dir.h"
 #include "runtime/resource_table.h"
@@ -54,10 +55,13 @@ std::atomic<bool> g_avoid_locks{false};
 // locked: on a large or fragmented heap a read stops the program's
 // allocations for tens of ms or more (33 ms for bench-server's scattered
 // 100 thousand free chunks, 83 ms for 4 million laid out in order). Once a
-// read takes longer than HEAPSCOPE_MALLINFO_MAX (in CPU time) it is made
-// again only for the final profile, and until then the allocator's
-// overhead and free memory are unknown (they stay in "other").
-std::atomic<bool> g_mallinfo2_too_slow{false};
+// read takes longer than HEAPSCOPE_MALLINFO_MAX (in CPU time) the next
+// waits (mallinfo_backoff.h: 10 minutes, doubling while reads stay slow);
+// the final profile reads it anyway. Meanwhile the allocator's overhead
+// and free memory are unknown (they stay in "other").
+std::atomic<uint64_t> g_mallinfo_next_ns{0};
+std::atomic<uint64_t> g_mallinfo_pause_ns{0};
+std::atomic<bool> g_mallinfo_warned{false};
 // Set for the final profile, which always reads afresh: mallinfo2 too,
 // whatever a read cost before (the run summary's breakdown at exit).
 std::atomic<bool> g_force_fresh{false};
@@ -65,9 +69,13 @@ std::atomic<bool> g_force_fresh{false};
 void WarnMallinfo2TooSlow(uint64_t took_ns) {
   char msg[320];
   base::RawBuffer b(msg, sizeof msg);
-  b.Str("glibc's mallinfo2 held the heap's locks for ").Uint(took_ns / 1000).Str(" us"
-      " (more than HEAPSCOPE_MALLINFO_MAX): read again only for the final profile; until"
-      " then the allocator's overhead and free memory are left in the RSS breakdown's other");
+  b.Str("glibc's mallinfo2 held the heap's locks for ")
+      .Uint(took_ns / 1000)
+      .Str(
+          " us"
+          " (more than HEAPSCOPE_MALLINFO_MAX): read again in 10 minutes (then after twice as long"
+          " while reads stay slow) and for the final profile; until then the allocator's overhead"
+          " and free memory are left in the RSS breakdown's other");
   base::RawLog(b.CStr());
 }
 
@@ -80,10 +88,12 @@ AllocatorStats ReadAllocator() {
     return a;
   }
   uint64_t max_ns = GlobalState().config.mallinfo_max_ns;
+  const bool forced = g_force_fresh.load(std::memory_order_acquire);
+  const MallinfoBackoff backoff{g_mallinfo_next_ns.load(std::memory_order_relaxed),
+                                g_mallinfo_pause_ns.load(std::memory_order_relaxed)};
   if (g_avoid_locks.load(std::memory_order_acquire) ||
       g_mallinfo2_missing.load(std::memory_order_relaxed) || max_ns == 0 ||
-      (g_mallinfo2_too_slow.load(std::memory_order_relaxed) &&
-       !g_force_fresh.load(std::memory_order_acquire))) {
+      (!forced && !MallinfoDue(backoff, base::MonoNs()))) {
     return a;
   }
   Mallinfo2Fn f = g_mallinfo2.load(std::memory_order_acquire);
@@ -100,9 +110,12 @@ AllocatorStats ReadAllocator() {
   struct mallinfo2 mi = f();
   uint64_t end = base::ThreadCpuNs();
   uint64_t took = start != 0 && end > start ? end - start : 0;
-  if (took > max_ns && !g_force_fresh.load(std::memory_order_acquire) &&
-      !g_mallinfo2_too_slow.exchange(true)) {
-    WarnMallinfo2TooSlow(took);
+  if (!forced) {
+    // (Two threads reading at once may each set the pause: either will do.)
+    const MallinfoBackoff next = AfterMallinfoRead(backoff, base::MonoNs(), took > max_ns);
+    g_mallinfo_pause_ns.store(next.pause_ns, std::memory_order_relaxed);
+    g_mallinfo_next_ns.store(next.next_ns, std::memory_order_relaxed);
+    if (took > max_ns && !g_mallinfo_warned.exchange(true)) WarnMallinfo2TooSlow(took);
   }
   a.known = true;
   a.arena = mi.arena;

@@ -185,8 +185,9 @@ def run_summary(env, prog):
 
 def fragmented(env, prog):
     """glibc's mallinfo2 walks every free chunk with the arena locked, so
-    the runtime stops reading it once a read took longer than
-    HEAPSCOPE_MALLINFO_MAX (CPU time), but for the final profile. Over
+    after a read that took longer than HEAPSCOPE_MALLINFO_MAX (CPU time)
+    the runtime waits 10 minutes before the next (MallinfoBackoffTest has
+    the pauses), but for the final profile. Over
     200,000 free chunks (1 ms a read where the caches hold the heap, 20 ms
     where they do not), snapshots every 100 ms for 3 s (fresh readings are
     spaced 19 times a reading's length, so even on a loaded machine several
