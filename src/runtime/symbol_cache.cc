@@ -9,6 +9,7 @@
 #include "base/cxx_names.h"
 #include "base/no_destructor.h"
 #include "base/raw_log.h"
+#include "runtime/real_functions.h"
 #include "runtime/recorder.h"
 
 namespace heapscope::runtime {
@@ -98,8 +99,11 @@ const char* Demangled(SymbolCache* cache, platform::ElfSymbols::Symbol* s) {
   s->demangled = s->name;
   if (s->name[0] == '_' && s->name[1] == 'Z') {
     int status = 0;
-    // Called with the recursion guard held: its malloc is not recorded,
-    // and its block is given back as the hooks hand them out.
+    // Called with the recursion guard held: its malloc is not recorded.
+    // That malloc is the first in the process's scope: ours, whose block
+    // goes back as the hooks hand them out, or, when the program's own
+    // allocator comes first (heap_shadowed), that allocator's, whose block
+    // must go back to its own free (glibc's aborted on it).
     char* d = abi::__cxa_demangle(s->name, nullptr, nullptr, &status);
     if (status == 0 && d != nullptr) {
       // The short form pprof shows by default ("std::vector::push_back");
@@ -112,7 +116,13 @@ const char* Demangled(SymbolCache* cache, platform::ElfSymbols::Symbol* s) {
         if (len > 0) s->demangled = copy;
       }
     }
-    if (d != nullptr) FreeBlock(d);
+    if (d != nullptr) {
+      if (their.free != nullptr) {
+        their.free(d);
+      } else {
+        FreeBlock(d);
+      }
+    }
   }
   return s->demangled;
 }

@@ -350,6 +350,7 @@ FOREIGN_TRUTH = {
     "ForeignAlloc": (0, 1000000, 0, 1000),
     "ForeignRealloc": (100000, 1000000, 100, 1000),
     "ForeignNew": (0, 200000, 0, 1000),
+    "ForeignLarge": (8 << 20, 8 << 20, 1, 1),
 }
 
 

@@ -8,11 +8,17 @@
 //                                                        0 / 1000000 bytes,   0 / 1000
 //   ForeignRealloc  1000 x realloc(p, 1000), 100 kept  100000 / 1000000 bytes, 100 / 1000
 //   ForeignNew      1000 x new char[200], all deleted      0 /  200000 bytes,   0 / 1000
+//   ForeignLarge    1 x malloc(8 MiB), kept          8388608 / 8388608 bytes,   1 / 1
+// (an allocator behind the hooks maps memory for the last one), and one
+// anonymous mapping of its own, KeepAMapping, 64 KiB, kept.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void* volatile g_kept[100];
+void* volatile g_large;
+void* volatile g_mapping;
 
 // Not tail calls, so that each function keeps its frame in the stacks.
 __attribute__((noinline)) void* ForeignAlloc(size_t n) {
@@ -27,6 +33,16 @@ __attribute__((noinline)) void* ForeignRealloc(void* old, size_t n) {
 }
 __attribute__((noinline)) char* ForeignNew(size_t n) {
   char* p = new char[n];
+  asm volatile("" : : "r"(p) : "memory");
+  return p;
+}
+__attribute__((noinline)) void* ForeignLarge(size_t n) {
+  void* p = malloc(n);
+  asm volatile("" : : "r"(p) : "memory");
+  return p;
+}
+__attribute__((noinline)) void* KeepAMapping(size_t n) {
+  void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   asm volatile("" : : "r"(p) : "memory");
   return p;
 }
@@ -49,6 +65,11 @@ int main() {
       free(p);
     }
   }
+  g_large = ForeignLarge(8 << 20);
+  memset(g_large, 1, 8 << 20);
+  g_mapping = KeepAMapping(64 << 10);
+  if (g_mapping == MAP_FAILED) return 2;
+  memset(g_mapping, 1, 64 << 10);
   printf("checksum %lu\n", sum);
   return 0;
 }
