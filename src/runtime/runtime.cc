@@ -235,6 +235,12 @@ bool InitOnce() {
   dl_iterate_phdr(FindSelf, &self);
   g.self_begin = self.begin;
   g.self_end = self.end;
+  if (!g.real_is_glibc) {
+    SelfRange alloc{reinterpret_cast<uintptr_t>(real.malloc), 0, 0};
+    dl_iterate_phdr(FindSelf, &alloc);
+    g.allocator_begin = alloc.begin;
+    g.allocator_end = alloc.end;
+  }
   g_modules.Construct();
   g_modules->Refresh();
   if (!InitRecorder(g.config)) {

@@ -64,6 +64,11 @@ struct State {
   std::atomic<bool> active{false};  // recording on
   uintptr_t self_begin = 0;         // our own code, stripped from stacks
   uintptr_t self_end = 0;
+  // The code of the next allocator in line when it is not glibc's
+  // (jemalloc, tcmalloc preloaded after us): the mappings it makes for its
+  // arenas are its heap, which the heap profile already covers.
+  uintptr_t allocator_begin = 0;
+  uintptr_t allocator_end = 0;
   int pid = 0;
   bool is_main_process = true;  // plain file names; children use pid names
   uint64_t start_ns = 0;

@@ -80,7 +80,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hstest import (CornerEnv, LineReader, check, fail, final_path, find_tcmalloc, finish,
-                    kill_quietly, numbered_snapshots, runtime_comments, snapshot_path, wait_for)
+                    kill_quietly, numbered_snapshots, runtime_comments, short_name,
+                    snapshot_path, wait_for)
 
 RATE1 = {"HEAPSCOPE_RATE": "1"}
 
@@ -556,6 +557,28 @@ def tcmalloc_first(env, prog):
             "tcmalloc preloaded first")
 
 
+def jemalloc_after(env, prog):
+    """jemalloc behind the hooks (LD_PRELOAD="libheapscope.so
+    libjemalloc.so.2"): the heap is exact, and the mappings jemalloc makes
+    for it (ForeignLarge's 8 MiB among them) stay out of the mmap profile,
+    which holds the program's own mapping alone: before, the heap's growth
+    showed a second time there, as an mmap leak in jemalloc's frames."""
+    je = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+    if not os.path.exists(je):
+        fail(f"{je} not found: scripts/install-deps.sh test installs libjemalloc2")
+    out = env.outdir("jemalloc-after")
+    foreign(env, [prog], out, {"LD_PRELOAD": f"{env.lib} {je}"},
+            "jemalloc preloaded after the runtime", exact=True)
+    mmap_final = os.path.join(out, "mmap.final.pb.gz")
+    if not check(os.path.exists(mmap_final), f"jemalloc after: no mmap profile in {os.listdir(out)}"):
+        return
+    r = env.run(["top", "--sample", "space", "-n", "100", "--format", "json", mmap_final])
+    rows = json.loads(r.stdout).get("rows", []) if r.returncode == 0 else []
+    flat = {short_name(x["function"]): x["flat"] for x in rows if x["flat"]}
+    check(flat == {"KeepAMapping": 64 << 10},
+          f"jemalloc after: the mmap profile holds {flat}, want KeepAMapping's 64 KiB alone")
+
+
 def tcmalloc_after(env, prog):
     tc = find_tcmalloc()
     if tc is None:
@@ -568,7 +591,7 @@ def tcmalloc_after(env, prog):
 SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, fd_reuse,
                                       one_thread, drop_root, jit, unwind_escape, tiny_stacks, detached_exit,
                                       static_init, jemalloc_static, tcmalloc_first,
-                                      tcmalloc_after)}
+                                      tcmalloc_after, jemalloc_after)}
 
 
 def main():

@@ -3,9 +3,14 @@
 // and size; munmap trims or splits them, mremap moves or resizes them.
 // glibc's malloc maps memory with internal calls that never reach these
 // hooks, which is what we want (the heap profile covers it). Allocators
-// that call mmap through the PLT (jemalloc, tcmalloc) are seen, and their
-// arenas show up here under the allocator's frames. The runtime's own
-// mappings are made under a RecursionGuard and never recorded.
+// that call mmap through the PLT (jemalloc, tcmalloc) are seen: when one
+// is the next in line behind our hooks, the heap profile covers what it
+// maps for its arenas too, and its calls are left out (else a growing
+// heap showed twice, once as an mmap leak under the allocator's frames);
+// when the program's malloc comes ahead of our hooks (heap_shadowed),
+// its mappings are the only view of the heap there is, and are kept. The
+// runtime's own mappings are made under a RecursionGuard and never
+// recorded.
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -39,14 +44,22 @@ using namespace heapscope::runtime;  // NOLINT: hooks are in the global namespac
 
 namespace {
 
+// Whether code at pc (a return address) is the next allocator's, which
+// maps memory for the heap our hooks profile.
+bool FromProfiledAllocator(uintptr_t pc) {
+  const State& g = GlobalState();
+  return pc >= g.allocator_begin && pc < g.allocator_end && !g.heap_shadowed;
+}
+
 template <typename F>
-void* Mmap(std::atomic<F>* slot, const char* name, void* addr, size_t len, int prot, int flags,
-           int fd, off_t off) {
+void* Mmap(std::atomic<F>* slot, const char* name, uintptr_t caller, void* addr, size_t len,
+           int prot, int flags, int fd, off_t off) {
   F f = NextFunction(slot, name);
   void* p = f != nullptr ? f(addr, len, prot, flags, fd, off)
                          : reinterpret_cast<void*>(syscall(SYS_mmap, addr, len, prot, flags, fd, off));
   if (p == MAP_FAILED || tls_state.guard != 0) return p;
   if ((flags & MAP_ANONYMOUS) != 0) {
+    if (FromProfiledAllocator(caller)) return p;
     NoteMapping(p, PageRound(len));
   } else if ((flags & MAP_FIXED) != 0 && ResourcesActive()) {
     // A file mapped over anonymous memory replaces it.
@@ -58,11 +71,13 @@ void* Mmap(std::atomic<F>* slot, const char* name, void* addr, size_t len, int p
 }  // namespace
 
 HS_HOOK(void*, mmap, hs_mmap, void* addr, size_t len, int prot, int flags, int fd, off_t off) {
-  return Mmap(&next_hs_mmap, "mmap", addr, len, prot, flags, fd, off);
+  return Mmap(&next_hs_mmap, "mmap", reinterpret_cast<uintptr_t>(__builtin_return_address(0)), addr,
+              len, prot, flags, fd, off);
 }
 
 HS_HOOK(void*, mmap64, hs_mmap64, void* addr, size_t len, int prot, int flags, int fd, off_t off) {
-  return Mmap(&next_hs_mmap64, "mmap64", addr, len, prot, flags, fd, off);
+  return Mmap(&next_hs_mmap64, "mmap64", reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+              addr, len, prot, flags, fd, off);
 }
 
 HS_HOOK(int, munmap, hs_munmap, void* addr, size_t len) {
