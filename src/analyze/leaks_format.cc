@@ -100,6 +100,21 @@ std::string FormatLeaksText(const LeakReport& r) {
     out += std::string(LeakKindName(k.kind)) + ": " + Amount(k.kind, k.total, k.total_objects) +
            " now, " + Rate(k.kind, k.growth_per_sec) + " over the window (" +
            std::to_string(k.snapshots) + " of " + std::to_string(r.snapshots) + " snapshots)";
+    // A slope over a series that went up and back is not a leak: say what
+    // the series did.
+    switch (k.verdict) {
+      case Verdict::kTransient:
+        out += ", transient: rose and fell back";
+        break;
+      case Verdict::kPlateau:
+        out += ", plateau: rose, then levelled off";
+        break;
+      case Verdict::kShrinking:
+        out += ", shrinking";
+        break;
+      default:
+        break;
+    }
     if (k.time_to_limit_sec) {
       // What counts towards the limit, when it is not the count just shown.
       std::string used;

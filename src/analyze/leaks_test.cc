@@ -596,6 +596,26 @@ TEST(LeaksTest, ResourceKindsAreExactCountsRankedWithinTheirKind) {
   EXPECT_TRUE(j["resources"][0]["time_to_limit_sec"].is_null());
 }
 
+// Connections a client opened and closed again: the kind's slope over
+// the window is positive, but the report says the series came back down,
+// and nothing is a suspect (memcached under a client that exited).
+TEST(LeaksTest, ResourceKindThatFellBackSaysSo) {
+  std::vector<LeakSnapshot> snaps = Series(12);
+  for (size_t i = 0; i < snaps.size(); i++) {
+    int64_t open = i < 10 ? 3 + 30 * static_cast<int64_t>(i) : 3;
+    auto fds = SummarizeResource(FdProfile(open, 0), LeakKind::kFd, "fds");
+    ASSERT_TRUE(fds.ok()) << fds.error();
+    snaps[i].resources[ResourceIndex(LeakKind::kFd)] = std::move(*fds);
+  }
+  LeakReport r = AnalyzeLeaks(snaps, LeakOptions{});
+  ASSERT_EQ(r.resources.size(), 1u);
+  EXPECT_EQ(r.resources[0].verdict, Verdict::kTransient);
+  for (const LeakSuspect& s : r.suspects) EXPECT_NE(s.kind, LeakKind::kFd);
+  std::string text = FormatLeaksText(r);
+  EXPECT_NE(text.find("fd: 3 fds open now, "), std::string::npos) << text;
+  EXPECT_NE(text.find("snapshots), transient: rose and fell back\n"), std::string::npos) << text;
+}
+
 TEST(LeaksTest, FdLeakIsProjectedToTheOpenFileLimit) {
   std::vector<LeakSnapshot> snaps = Series(12);
   for (size_t i = 0; i < snaps.size(); i++) {
