@@ -92,6 +92,12 @@ std::string RssGrowthLine(const RssParts& first, const RssParts& last, SizeStyle
   if (total > 0) {
     s = "resident memory grew " + Bytes(total) + " (" + Bytes(first.total) + " to " +
         Bytes(last.total) + ")";
+    // Shares of the growth mean something while what grew is about what
+    // the total did; when parts that shrank offset most of it (10MB
+    // grown, 9.9MB shrunk), they would read 460%: the parts alone then.
+    int64_t grown = 0;
+    for (const Delta& d : grew) grown += d.bytes;
+    const bool shares = grown * 2 <= total * 3;
     // Parts under 1% of the growth are summed, not named one by one.
     bool lead = true;
     int64_t small = 0;
@@ -102,9 +108,9 @@ std::string RssGrowthLine(const RssParts& first, const RssParts& last, SizeStyle
         nsmall++;
         continue;
       }
-      s += lead ? ", of which " : ", ";
+      s += !lead ? ", " : shares ? ", of which " : ", the net of parts that grew: ";
       lead = false;
-      s += RssPartLabel(d.name) + " " + Bytes(d.bytes) + Share(d.bytes, total);
+      s += RssPartLabel(d.name) + " " + Bytes(d.bytes) + (shares ? Share(d.bytes, total) : "");
     }
     if (nsmall == 1) s += ", one more part " + Bytes(small);
     if (nsmall > 1) s += ", " + std::to_string(nsmall) + " more parts " + Bytes(small);
