@@ -82,9 +82,8 @@ std::atomic<int> g_statm_fd{-1};
 // process can be opening files: the library's constructor, a forked child.
 void HoldStatm() {
   if (!GlobalState().config.pressure) return;
-  int fd = OpenProc("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  int fd = OpenProc("/proc/self/statm", O_RDONLY | O_CLOEXEC);  // moved high already
   if (fd < 0) return;
-  fd = MoveToHighFd(fd);
   RegisterOwnFd(fd);
   g_statm_fd.store(fd, std::memory_order_release);
 }
@@ -621,8 +620,10 @@ void StartDumper() {
   sem_init(&g_final_done, 0, 0);
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
   MarkMainThread();
-  // For the pressure polls: statm held, the cgroup's limit read once now
-  // (profiles read it again as they are written).
+  // For the pressure polls: statm held, and the cgroup's limit read now,
+  // before a chroot can put the cgroup's files out of reach (the polls
+  // and the profiles read it again; after a chroot the last one read
+  // stands).
   if (g.config.pressure && ThreadWanted()) {
     HoldStatm();
     ProcessCgroupMemory();
