@@ -5,8 +5,10 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -215,6 +217,21 @@ std::optional<HeapTotals> TotalsOf(const std::string& path) {
   return t;
 }
 
+// How many ended processes' files the runtime deleted (a count per line
+// of children-deleted.txt, which each pruning pass appends to:
+// src/runtime/child_files.h).
+uint64_t DeletedChildren(const std::string& out_dir) {
+  std::ifstream in(out_dir + "/children-deleted.txt");
+  uint64_t total = 0;
+  std::string line;
+  for (int lines = 0; lines < 1000000 && std::getline(in, line); lines++) {
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), n);
+    if (ec == std::errc() && end == line.data() + line.size()) total += n;
+  }
+  return total;
+}
+
 // Processes started by the program (forked, or exec'd with the runtime
 // inherited) write heap.PID.* beside its files: name them, with their
 // totals, so that a wrapper script or a driver such as g++ does not look
@@ -243,7 +260,18 @@ void PrintChildren(const std::string& out_dir, const std::set<long>& shown_alrea
       c.final = parsed->final;
     }
   }
-  if (children.empty()) return;
+  const uint64_t deleted = DeletedChildren(out_dir);
+  auto print_deleted = [&] {
+    if (deleted == 0) return;
+    fprintf(out,
+            "heapscope: the files of %s more that had ended were deleted, the newest kept "
+            "(HEAPSCOPE_KEEP_CHILDREN: 200 by default, 0 keeps all)\n",
+            analyze::Grouped(static_cast<int64_t>(deleted)).c_str());
+  };
+  if (children.empty()) {
+    print_deleted();
+    return;
+  }
   struct Row {
     Child child;
     HeapTotals totals;
@@ -252,7 +280,10 @@ void PrintChildren(const std::string& out_dir, const std::set<long>& shown_alrea
   for (const auto& [pid, c] : children) {
     if (auto t = TotalsOf(out_dir + "/" + c.file)) rows.push_back(Row{c, *t});
   }
-  if (rows.empty()) return;
+  if (rows.empty()) {
+    print_deleted();
+    return;
+  }
   // Those whose heap the runtime could not see (an allocator of their
   // own, as Chromium's), then those with nothing sampled (a shell script's
   // `seq`, `tail`...) go last and are only counted, by program.
@@ -313,6 +344,7 @@ void PrintChildren(const std::string& out_dir, const std::set<long>& shown_alrea
     fprintf(out, "  %zu with no sampled allocation (%s)\n", rows.size() - not_seen_end,
             by_program(not_seen_end, rows.size()).c_str());
   }
+  print_deleted();
   fprintf(out,
           "heapscope: explore a child with: heapscope top %s/%s; its trends: heapscope leaks "
           "--pid %ld %s\n",

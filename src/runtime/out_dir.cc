@@ -20,6 +20,13 @@ ino_t g_held_ino = 0;
 
 const char* OutDir() { return GlobalState().config.out_dir; }
 
+// Whether the held descriptor still names the output directory: one the
+// program closed or reused no longer does.
+bool HeldStillNamesDir() {
+  struct stat st;
+  return fstat(g_held_fd, &st) == 0 && st.st_dev == g_held_dev && st.st_ino == g_held_ino;
+}
+
 // Where path is reached: (AT_FDCWD, path), or (held descriptor, name)
 // once held, for a file of the output directory. A held descriptor the
 // program closed or reused no longer names the directory: -1 then, and
@@ -29,8 +36,7 @@ int Resolve(const char* path, const char** name) {
   if (g_held_fd < 0) return AT_FDCWD;
   size_t n = strlen(OutDir());
   if (strncmp(path, OutDir(), n) != 0 || path[n] != '/') return AT_FDCWD;
-  struct stat st;
-  if (fstat(g_held_fd, &st) != 0 || st.st_dev != g_held_dev || st.st_ino != g_held_ino) {
+  if (!HeldStillNamesDir()) {
     errno = EBADF;
     return -1;
   }
@@ -83,6 +89,14 @@ void RemoveOutFile(const char* path) {
   const char* name;
   int dirfd = Resolve(path, &name);
   if (dirfd != -1) unlinkat(dirfd, name, 0);
+}
+
+int OpenOutDirForListing() {
+  if (g_held_fd >= 0 && !HeldStillNamesDir()) return -1;
+  int dirfd = g_held_fd >= 0 ? g_held_fd : AT_FDCWD;
+  const char* path = g_held_fd >= 0 ? "." : OutDir();
+  return MoveToHighFd(
+      static_cast<int>(syscall(SYS_openat, dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
 }
 
 bool HoldOutDir() {

@@ -25,6 +25,11 @@ int CreateOutFile(const char* path);
 bool RenameOutFile(const char* from, const char* to);
 void RemoveOutFile(const char* path);
 
+// A new descriptor reading the output directory (getdents64, and *at
+// calls relative to it), moved high; -1 when it cannot be had (or the held
+// descriptor no longer names the directory). The caller closes it.
+int OpenOutDirForListing();
+
 // Opens the output directory (creating it) and writes through that
 // descriptor from now on. True when held (now or before).
 bool HoldOutDir();

@@ -135,6 +135,14 @@ void ReadConfig(Config* c) {
       Warn("HEAPSCOPE_KEEP", v, "expected a number of files (0: keep all)");
     }
   }
+  if (const char* v = getenv("HEAPSCOPE_KEEP_CHILDREN"); v != nullptr && *v != '\0') {
+    uint64_t n;
+    if (base::ParseUint(v, &n)) {
+      c->keep_children = n;
+    } else {
+      Warn("HEAPSCOPE_KEEP_CHILDREN", v, "expected a number of processes (0: keep all)");
+    }
+  }
   EnvSize("HEAPSCOPE_MAX_STACKS", &c->max_stacks, 1);
   if (c->max_stacks > (1u << 24) - 1) c->max_stacks = (1u << 24) - 1;  // live table packs 24 bits
   EnvSize("HEAPSCOPE_MAX_LIVE", &c->max_live, 1);

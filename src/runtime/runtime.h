@@ -27,6 +27,8 @@ struct Config {
   uint64_t rate = 524288;  // mean bytes between samples; <= 1: every allocation
   uint64_t interval_ns = 0;  // periodic snapshots; 0: off
   uint64_t keep = 100;       // newest periodic snapshots kept on disk
+  // Ended processes started by the program whose files stay (child_files.h).
+  uint64_t keep_children = 200;
   uint64_t max_stacks = 1 << 20;
   uint64_t max_live = 1 << 26;
   // Longest a read of glibc's mallinfo2 may take before it is no longer

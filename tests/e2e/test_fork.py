@@ -9,14 +9,17 @@ failed ended with _exit(127). A forked child takes its own
 periodic snapshots (heap.<pid>.NNNN.pb.gz, numbered from 1) and answers
 the dump signal even when it has not allocated since the fork. Forking
 over and over while another thread allocates and the dump thread writes
-snapshots neither deadlocks nor mixes the children's files up."""
+snapshots neither deadlocks nor mixes the children's files up. A program
+forking a process per connection keeps the files of the newest
+HEAPSCOPE_KEEP_CHILDREN ended ones (and all of those still running);
+`heapscope run` says how many were deleted."""
 import glob
 import os
 import re
 import signal
 import sys
 
-from hstest import (CornerEnv, LineReader, check, finish, final_path, kill_quietly, listdir,
+from hstest import (CornerEnv, LineReader, check, clean_env, finish, final_path, kill_quietly, listdir,
                     numbered_snapshots, snapshot_path, wait_for)
 
 PARENT = {
@@ -152,7 +155,68 @@ def main():
     est = [env.values(f, ["SampledChildAlloc"])["SampledChildAlloc"][1] for f in files]
     print(f"{label}: alloc_space estimates {est} (true {sum(65536 + 16 * i for i in range(200))})")
     check(len(set(est)) == len(est), f"{label}: processes sampled the same blocks: {est}")
+    fork_many(env, prog)
     finish(env, "test_fork")
+
+
+def pids_with_files(out):
+    pids = {}
+    for name in listdir(out):
+        m = re.fullmatch(r"(heap|fds|threadcreate|mmap)\.([1-9]\d*)\.(?!pb\.gz$).*", name)
+        if m:
+            pids.setdefault(int(m.group(2)), []).append(name)
+    return pids
+
+
+def fork_many(env, prog):
+    # 100 children forked in turn, at most 20 of them kept, while the first
+    # process and a long-lived worker take snapshots every 50 ms.
+    label, out = "fork-many", env.outdir("fork-many")
+    extra = {"HEAPSCOPE_RATE": "1", "HEAPSCOPE_INTERVAL": "50ms", "HEAPSCOPE_KEEP_CHILDREN": "20"}
+    r = env.preload_input([prog, "fork-many", "100"], out, extra)
+    check(r.returncode == 0, f"{label}: exit status {r.returncode}: {r.stderr}")
+    keeper = re.search(r"keeper pid (\d+)", r.stderr)
+    children = [int(p) for p in re.findall(r"child pid (\d+)", r.stderr)]
+    check(keeper is not None and len(children) == 100, f"{label}: stderr {r.stderr!r}")
+    keeper = int(keeper.group(1)) if keeper else -1
+    pids = pids_with_files(out)
+    # The keeper ran from the first to the last: its oldest snapshots are
+    # older than any child's files, and all stay.
+    kept_seqs = numbered_snapshots(out, keeper)
+    check(len(kept_seqs) >= 2 and os.path.exists(final_path(out, keeper)),
+          f"{label}: the long-lived worker's files were deleted: {pids.get(keeper)}")
+    # pids wrap around only past pid_max: fork order is age order here.
+    short = sorted((p for p in pids if p != keeper), key=children.index)
+    check(short == children[-20:],
+          f"{label}: kept the files of {short}, want the newest 20: {children[-20:]}")
+    for p in short:
+        check(os.path.exists(final_path(out, p)), f"{label}: {p}: no final heap profile")
+    deleted = open(os.path.join(out, "children-deleted.txt")).read().split()
+    check(sum(int(n) for n in deleted) == 80,
+          f"{label}: children-deleted.txt says {deleted}, want 80 in all")
+    env.check_exact(final_path(out), {"ParentAlloc": (8000, 8000, 4, 4)}, label + ": parent")
+    check(numbered_snapshots(out), f"{label}: the first process's snapshots are gone")
+    r = env.run(["leaks", out])
+    check(r.returncode == 0, f"{label}: heapscope leaks: {r.returncode} {r.stderr}")
+
+    # 0 keeps every child's files.
+    out = env.outdir("fork-many-all")
+    extra = {"HEAPSCOPE_RATE": "1", "HEAPSCOPE_KEEP_CHILDREN": "0"}
+    r = env.preload_input([prog, "fork-many", "40"], out, extra)
+    check(r.returncode == 0, f"{label} keep all: exit status {r.returncode}: {r.stderr}")
+    check(len(pids_with_files(out)) == 41 and "children-deleted.txt" not in listdir(out),
+          f"{label} keep all: {listdir(out)}")
+
+    # `heapscope run` says how many were deleted.
+    out = env.outdir("fork-many-run")
+    run_env = clean_env({"HEAPSCOPE_KEEP_CHILDREN": "5"})
+    r = env.run(["run", "--rate", "1", "--out", out, "--", prog, "fork-many", "30"], env=run_env)
+    check(r.returncode == 0, f"{label} run: exit status {r.returncode}: {r.stderr}")
+    # 5 ended children and, once it has ended too, the keeper.
+    check(re.search(r"heapscope: [56] processes started by the program wrote profiles too",
+                    r.stderr) is not None and
+          "heapscope: the files of 25 more that had ended were deleted" in r.stderr,
+          f"{label} run: the summary does not say what was kept and deleted: {r.stderr}")
 
 
 def dump_idle_child(env, prog):

@@ -19,6 +19,15 @@
 //                          (200 blocks of 65536 + 16 x i bytes, kept), then
 //                          the parent does: meant for the default rate, where
 //                          each process must draw its own samples
+//   fork-many N            a first child (the keeper) allocates (ChildAlloc),
+//                          and waits for the parent to end (EOF on a pipe;
+//                          its pid on stderr as "fork_allocs: keeper pid P");
+//                          then N children forked in turn each
+//                          allocate (ChildAlloc) and exit(0), their pids in
+//                          fork order on stderr; then the parent ends without
+//                          waiting for the keeper, which lives 300 ms more
+//                          (taking its periodic snapshots if any): a server forking a process per
+//                          connection, and a worker that outlives it
 //   leaf                   LeafAlloc only (the exec'd program)
 // Allocations (in-use bytes / objects):
 //   ParentAlloc  4 x malloc(2000) before the fork                8000 / 4
@@ -139,6 +148,38 @@ int main(int argc, char** argv) {
     }
     std::printf("parent: %d of 30 children exited with status 0\n", ok);
     ParentAfter();
+    return 0;
+  }
+  if (strcmp(mode, "fork-many") == 0) {
+    int n = argc > 2 ? atoi(argv[2]) : 0;
+    int ends[2];
+    if (pipe(ends) != 0) return 5;
+    pid_t keeper = fork();
+    if (keeper == 0) {
+      close(ends[1]);
+      ChildAlloc();
+      char buf[64];
+      while (read(ends[0], buf, sizeof buf) > 0) {
+      }
+      SleepMs(300);
+      _exit(0);
+    }
+    close(ends[0]);
+    std::fprintf(stderr, "fork_allocs: keeper pid %d\n", static_cast<int>(keeper));
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        ChildAlloc();
+        exit(0);
+      }
+      ReportChild(pid);
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0) {
+      }
+      ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    std::printf("parent: %d of %d children exited with status 0\n", ok, n);
     return 0;
   }
   if (strcmp(mode, "fork-samples") == 0) {
