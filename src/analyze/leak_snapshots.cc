@@ -4,7 +4,9 @@
 // DWARF. The verdicts are in leaks.cc, the report's renderings in
 // leaks_format.cc.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
@@ -204,6 +206,7 @@ format::Result<LeakSnapshot> SummarizeSnapshot(const format::Profile& p, std::st
       snap.memory_high = v;
     }
   }
+  snap.run = RunOf(p);
   const format::StringIndex age_key = AgeLabelKey(p);
   ShownPicker picker(&snap.shown);
   ForEachStack(p, [&](const std::string& key, const std::string& shown, const std::string& leaf,
@@ -511,7 +514,83 @@ format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(const std::vector<st
                                                        : std::string())};
   }
   for (const std::string& b : bad) warnings->push_back("skipped " + b);
+  std::string note;
+  std::vector<bool> keep = NewestRun(snaps, &note);
+  if (!note.empty()) {
+    warnings->push_back(note);
+    std::vector<LeakSnapshot> newest;
+    for (size_t i = 0; i < snaps.size(); i++) {
+      if (keep[i]) newest.push_back(std::move(snaps[i]));
+    }
+    snaps = std::move(newest);
+  }
   return snaps;
+}
+
+RunId RunOf(const format::Profile& p) {
+  RunId r;
+  auto kv = RuntimeComments(p);
+  int64_t v = 0;
+  if (auto it = kv.find("pid"); it != kv.end() && ParseCommentInt(it->second, &v) && v > 0) {
+    r.pid = v;
+  }
+  if (p.time_nanos > 0 && p.duration_nanos > 0 && p.duration_nanos <= p.time_nanos) {
+    r.time_sec = static_cast<double>(p.time_nanos) / 1e9;
+    r.start_sec = static_cast<double>(p.time_nanos - p.duration_nanos) / 1e9;
+  }
+  return r;
+}
+
+bool SameRun(const RunId& a, const RunId& b) {
+  if (a.pid != 0 && b.pid != 0 && a.pid != b.pid) return false;
+  if (a.start_sec <= 0 || b.start_sec <= 0) return true;
+  const double tolerance = 0.05 + 0.001 * std::abs(a.time_sec - b.time_sec);
+  return std::abs(a.start_sec - b.start_sec) <= tolerance;
+}
+
+std::vector<bool> NewestRun(const std::vector<LeakSnapshot>& snaps, std::string* note) {
+  std::vector<bool> keep(snaps.size(), true);
+  note->clear();
+  size_t ref = snaps.size();
+  for (size_t i = 0; i < snaps.size(); i++) {
+    const RunId& s = snaps[i].run;
+    if (s.time_sec <= 0 || s.start_sec <= 0) return keep;  // cannot tell runs apart
+    if (ref == snaps.size() || s.time_sec > snaps[ref].run.time_sec) ref = i;
+  }
+  if (ref == snaps.size()) return keep;
+  const RunId& r = snaps[ref].run;
+  size_t other_pid = 0, left_out = 0;
+  int64_t earlier_pid = 0;
+  double earlier_start = 0;
+  for (size_t i = 0; i < snaps.size(); i++) {
+    const RunId& s = snaps[i].run;
+    if (SameRun(s, r)) continue;
+    keep[i] = false;
+    left_out++;
+    other_pid += s.pid != r.pid;
+    if (earlier_start == 0 || s.start_sec > earlier_start) {
+      earlier_start = s.start_sec;
+      earlier_pid = s.pid;
+    }
+  }
+  if (left_out == 0) return keep;
+  auto clock = [](double sec) {
+    time_t t = static_cast<time_t>(sec);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[32];
+    strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return std::string(buf);
+  };
+  *note = "left out " + std::to_string(left_out) + " snapshot" + (left_out == 1 ? "" : "s") +
+          " of an earlier run (" +
+          (other_pid == left_out && earlier_pid != 0
+               ? "pid " + std::to_string(earlier_pid) + ", another process"
+           : other_pid == 0 ? "the same process before it exec'd itself"
+                            : "earlier processes") +
+          "): trends cover the newest run alone, started " + clock(r.start_sec) + " (pid " +
+          std::to_string(r.pid) + "), whose heap started empty";
+  return keep;
 }
 
 }  // namespace heapscope::analyze

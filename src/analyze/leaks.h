@@ -82,6 +82,23 @@ struct ResourceSnapshot {
 };
 
 // What one snapshot contributes to the series.
+// Which run of which process wrote a profile: the runtime's pid comment
+// (0: unknown), when its runtime started (time - duration) and when the
+// profile was taken, in seconds since the epoch (0: the profile lacks
+// them).
+struct RunId {
+  int64_t pid = 0;
+  double start_sec = 0;
+  double time_sec = 0;
+};
+RunId RunOf(const format::Profile& profile);
+
+// Whether two profiles come from the same run: the same pid (when both
+// are known) and starts within 50 ms plus 0.1% of the time between them
+// (the clock's slew; a step of the wall clock past that splits a run).
+// Without times, the same.
+bool SameRun(const RunId& a, const RunId& b);
+
 struct LeakSnapshot {
   std::string source;
   double time_sec = 0;  // time_nanos / 1e9 (0 if the profile has none).
@@ -113,6 +130,7 @@ struct LeakSnapshot {
   // cgroup v2's memory.high (comment `memory_high`): where the kernel
   // starts to reclaim hard and throttle, short of the limit.
   std::optional<int64_t> memory_high;
+  RunId run;
 };
 
 // Reduces a resource profile (the runtime's fds, threadcreate or mmap; Go's
@@ -146,11 +164,22 @@ format::Result<std::vector<std::string>> ListSnapshotFiles(const std::string& di
 void ReadResourceSiblings(const std::string& heap_file, LeakSnapshot* snap,
                           std::vector<std::string>* warnings);
 
+// Which snapshots belong to the newest run: the one that wrote the
+// snapshot with the latest time. Another process (a service restarted with
+// the same output directory) or the same process after it exec'd itself in
+// place (haproxy's master reloading: same pid, a new program whose heap
+// starts empty) is another run: a series across runs would read the
+// restart as memory freed, and the earlier run's growth as this one's.
+// Profiles without times are all kept. Sets *note, when some are left
+// out, to a sentence that says what and why. SameRun tells runs apart.
+std::vector<bool> NewestRun(const std::vector<LeakSnapshot>& snaps, std::string* note);
+
 // Reads the files (or directories, expanded with ListSnapshotFiles) in
 // order. Beside each heap.X.pb.gz, fds.X.pb.gz, threadcreate.X.pb.gz and
 // mmap.X.pb.gz are read when they exist (the runtime writes them with the
-// same numbering once the program used that resource). A file that does not read is skipped with a warning when others
-// do; it is an error when it is the only one or when most do not read.
+// same numbering once the program used that resource). A file that does not read is skipped with a
+// warning when others do; it is an error when it is the only one or when most do not read. Only the
+// newest run's are returned (NewestRun; its note in warnings).
 format::Result<std::vector<LeakSnapshot>> LoadLeakSnapshots(
     const std::vector<std::string>& sources, long pid, std::vector<std::string>* warnings);
 

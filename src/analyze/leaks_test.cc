@@ -802,5 +802,52 @@ TEST(LeaksTest, SummarizeResourceWantsItsSampleType) {
   EXPECT_FALSE(heap.ok());
 }
 
+LeakSnapshot RunSnap(int64_t pid, double start, double time) {
+  LeakSnapshot s;
+  s.time_sec = time;
+  s.run = RunId{pid, start, time};
+  return s;
+}
+
+TEST(LeaksTest, SameRunByPidAndStart) {
+  EXPECT_TRUE(SameRun({10, 1000.0, 1010.0}, {10, 1000.01, 1020.0}));
+  EXPECT_FALSE(SameRun({10, 1000.0, 1010.0}, {11, 1000.0, 1020.0}));
+  // An exec in place: the same pid, started again 300 ms later.
+  EXPECT_FALSE(SameRun({10, 1000.0, 1000.2}, {10, 1000.3, 1000.5}));
+  // A day apart, the clock slewed 40 s (under its 500 ppm bound).
+  EXPECT_TRUE(SameRun({10, 1000.0, 1010.0}, {10, 1040.0, 1010.0 + 86400}));
+  // Unknown pid or times: nothing tells them apart.
+  EXPECT_TRUE(SameRun({0, 1000.0, 1010.0}, {11, 1000.0, 1020.0}));
+  EXPECT_TRUE(SameRun({10, 0, 0}, {10, 1000.3, 1000.5}));
+}
+
+TEST(LeaksTest, NewestRunLeavesEarlierRunsOut) {
+  std::string note;
+  // An exec in place after 3 snapshots; the final profile is the new run's.
+  std::vector<LeakSnapshot> snaps = {RunSnap(7, 100, 101),     RunSnap(7, 100, 102),
+                                     RunSnap(7, 100, 103),     RunSnap(7, 103.5, 104.5),
+                                     RunSnap(7, 103.5, 105.5), RunSnap(7, 103.5, 106)};
+  EXPECT_EQ(NewestRun(snaps, &note), (std::vector<bool>{false, false, false, true, true, true}));
+  EXPECT_NE(note.find("left out 3 snapshots of an earlier run (the same process before it "
+                      "exec'd itself)"),
+            std::string::npos)
+      << note;
+  // A stale final profile of an earlier process, listed last, is older:
+  // the newest run is the one with the latest time.
+  snaps = {RunSnap(8, 200, 201), RunSnap(8, 200, 202), RunSnap(5, 100, 150)};
+  EXPECT_EQ(NewestRun(snaps, &note), (std::vector<bool>{true, true, false}));
+  EXPECT_NE(note.find("left out 1 snapshot of an earlier run (pid 5, another process)"),
+            std::string::npos)
+      << note;
+  // One run: all kept, no note.
+  snaps = {RunSnap(8, 200, 201), RunSnap(8, 200, 202)};
+  EXPECT_EQ(NewestRun(snaps, &note), (std::vector<bool>{true, true}));
+  EXPECT_TRUE(note.empty());
+  // A profile without times (not the runtime's): all kept.
+  snaps = {RunSnap(8, 200, 201), RunSnap(9, 0, 0)};
+  EXPECT_EQ(NewestRun(snaps, &note), (std::vector<bool>{true, true}));
+  EXPECT_TRUE(note.empty());
+}
+
 }  // namespace
 }  // namespace heapscope::analyze

@@ -308,7 +308,11 @@ void PrintRunLeakReport(const std::string& out_dir, long pid, FILE* out) {
   options.max_suspects = 5;
   std::vector<std::string> warnings;
   auto snaps = analyze::LoadLeakSnapshots({out_dir}, pid, &warnings);
-  if (!snaps.ok() || snaps->size() < options.trend.min_snapshots) return;
+  if (!snaps.ok()) return;
+  // Said even when what is left is too short for trends: an earlier run
+  // left out (a restart, an exec in place), snapshots that did not read.
+  for (const std::string& w : warnings) fprintf(out, "heapscope: warning: %s\n", w.c_str());
+  if (snaps->size() < options.trend.min_snapshots) return;
   analyze::AddSourceLines(&*snaps, analyze::SymbolizeOptions{});
   analyze::LeakReport report = analyze::AnalyzeLeaks(*snaps, options);
   std::string text = analyze::FormatLeaksText(report);

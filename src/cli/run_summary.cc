@@ -165,18 +165,26 @@ std::string Describe(int status) {
 }
 
 // Where resident memory went at exit, and which part grew from the oldest
-// snapshot kept to the final profile.
+// snapshot kept of the same run (`run`: the final profile's; an earlier
+// run's, before a restart or an exec in place, started elsewhere) to the
+// final profile.
 void PrintRss(const std::string& out_dir, long pid,
-              const std::map<std::string, std::string>& final_kv, bool at_exit, FILE* out) {
+              const std::map<std::string, std::string>& final_kv, const analyze::RunId& run,
+              bool at_exit, FILE* out) {
   const char* when = at_exit ? "at exit" : "at the last snapshot";
   auto last = analyze::RssFromComments(final_kv);
   if (!last) return;
   fprintf(out, "heapscope: %s, %s\n", when, analyze::RssPartsLine(*last).c_str());
-  std::vector<std::string> snapshots = NumberedSnapshots(out_dir, pid);
-  if (snapshots.empty()) return;
-  const std::string& oldest = snapshots.front();
-  auto prof = format::ReadProfileFile(out_dir + "/" + oldest);
-  if (!prof.ok()) return;
+  std::string oldest;
+  format::Result<format::Profile> prof = format::Error{"none"};
+  for (const std::string& name : NumberedSnapshots(out_dir, pid)) {
+    prof = format::ReadProfileFile(out_dir + "/" + name);
+    if (prof.ok() && analyze::SameRun(analyze::RunOf(*prof), run)) {
+      oldest = name;
+      break;
+    }
+  }
+  if (oldest.empty()) return;
   auto first = analyze::RssFromComments(analyze::RuntimeComments(*prof));
   if (!first) return;
   fprintf(out, "heapscope: from %s to %s, %s\n", oldest.c_str(),
@@ -430,7 +438,7 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
             "heapscope: the heap is not profiled: malloc comes from %s, an allocator ahead of "
             "the runtime (descriptors, threads and mappings are profiled)\n",
             kv.count("malloc_from") ? kv["malloc_from"].c_str() : "another allocator");
-    PrintRss(out_dir, pid, kv, at_exit, out);
+    PrintRss(out_dir, pid, kv, analyze::RunOf(p), at_exit, out);
     PrintRunLeakReport(out_dir, pid, out);
     return;
   }
@@ -493,7 +501,7 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
             "long they stayed\n",
             Count(unaged, "object").c_str());
   }
-  PrintRss(out_dir, pid, kv, at_exit, out);
+  PrintRss(out_dir, pid, kv, analyze::RunOf(p), at_exit, out);
   if (before_exit) {
     fprintf(out, "heapscope: in use at the last snapshot before exit, by leading stacks:\n");
     PrintStackRows(*before_exit, out);

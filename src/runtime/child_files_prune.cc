@@ -12,6 +12,7 @@
 #include "base/raw_log.h"
 #include "runtime/child_files.h"
 #include "runtime/out_dir.h"
+#include "runtime/proc_dir.h"
 #include "runtime/runtime.h"
 
 namespace heapscope::runtime {
@@ -41,30 +42,6 @@ Slot* FindSlot(Slot* slots, int64_t pid, bool insert) {
     if (slots[i].pid == pid) return &slots[i];
   }
   return nullptr;
-}
-
-// Calls fn(name) for each entry of the directory read by dir, from its
-// start.
-template <typename Fn>
-void ForEachName(int dir, Fn&& fn) {
-  struct Dirent64 {
-    uint64_t ino;
-    int64_t off;
-    unsigned short reclen;
-    unsigned char type;
-    char name[1];
-  };
-  if (lseek(dir, 0, SEEK_SET) != 0) return;
-  alignas(8) char buf[8192];
-  for (;;) {
-    long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
-    if (got <= 0) return;
-    for (long off = 0; off < got;) {
-      const auto* d = reinterpret_cast<const Dirent64*>(buf + off);
-      off += d->reclen;
-      fn(d->name);
-    }
-  }
 }
 
 // Whether process pid is gone. One that cannot be signalled (another
@@ -106,7 +83,7 @@ void PruneChildFiles() {
   auto* slots = static_cast<Slot*>(mem);
   auto* ended = reinterpret_cast<EndedChild*>(slots + kSlots);
 
-  ForEachName(dir, [&](const char* name) {
+  ForEachDirName(dir, [&](const char* name) {
     if (int64_t pid = ChildPidOfFile(name); pid != 0) FindSlot(slots, pid, /*insert=*/true);
   });
   size_t n = 0;
@@ -127,7 +104,7 @@ void PruneChildFiles() {
   const size_t victims = OldestBeyond(ended, n, keep);
   for (size_t i = 0; i < victims; i++) FindSlot(slots, ended[i].pid, false)->state = kDelete;
   if (victims > 0) {
-    ForEachName(dir, [&](const char* name) {
+    ForEachDirName(dir, [&](const char* name) {
       int64_t pid = ChildPidOfFile(name);
       if (pid == 0) return;
       Slot* s = FindSlot(slots, pid, /*insert=*/false);

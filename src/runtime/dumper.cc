@@ -53,6 +53,7 @@ std::atomic<int> g_stop{kRun};
 base::SpinLock g_pause_lock;  // one pause at a time
 pthread_t g_thread;
 uint64_t g_seq = 0;  // numbered snapshots written by this process
+bool g_seq_known = false;  // g_seq has been set past this process's files on disk
 
 using base::MonoNs;
 
@@ -185,11 +186,47 @@ void WarnWriteFailed(const char* path) {
   base::RawLog(b.CStr());
 }
 
+// The highest number among this process's numbered heap snapshots already
+// in the directory (0: none). A program that execs itself in place keeps
+// its pid (haproxy's master reloading its configuration) and a service
+// restarted with the same HEAPSCOPE_OUT keeps the file names: numbering
+// from 1 again overwrote the first snapshots and left the older,
+// higher-numbered ones after them in the series. Numbering goes on after
+// them instead; the analyzer tells the runs apart (leaks.h, KeepNewestRun).
+uint64_t HighestSeqOnDisk() {
+  int dir = OpenOutDirForListing();
+  if (dir < 0) return 0;
+  const State& g = GlobalState();
+  char prefix[32];
+  base::RawBuffer pb(prefix, sizeof prefix);
+  pb.Str("heap.");
+  if (!g.is_main_process) pb.Uint(static_cast<uint64_t>(g.pid)).Char('.');
+  const size_t n = pb.size();
+  uint64_t highest = 0;
+  ForEachDirName(dir, [&](const char* name) {
+    if (strncmp(name, prefix, n) != 0) return;
+    const char* p = name + n;
+    uint64_t v = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+      if (digits == 18) return;
+      v = v * 10 + static_cast<uint64_t>(*p - '0');
+    }
+    if (digits >= 4 && strcmp(p, ".pb.gz") == 0 && v > highest) highest = v;
+  });
+  syscall(SYS_close, dir);
+  return highest;
+}
+
 bool DumpSnapshotLocked(const HeapProfileOptions& options = {}) {
   State& g = GlobalState();
   if (!EnsureOutDir()) {
     WarnWriteFailed(g.config.out_dir);
     return false;
+  }
+  if (!g_seq_known) {
+    g_seq_known = true;
+    g_seq = HighestSeqOnDisk();
   }
   uint64_t seq = ++g_seq;
   char path[1100];
@@ -432,6 +469,7 @@ void ForkChild() {
   g.pid = static_cast<int>(getpid());
   g.is_main_process = false;
   g_seq = 0;
+  g_seq_known = false;
   // The parent's statm (the /proc/self it was opened through was the
   // parent): this process's own, where nothing else runs yet.
   if (int fd = g_statm_fd.exchange(-1); fd >= 0) {

@@ -117,4 +117,28 @@ bool ForEachNumberedEntry(const char* path, Fn&& fn) {
   return true;
 }
 
+// Calls fn(name) for each entry of the directory read by dir, from its
+// start (it is rewound first).
+template <typename Fn>
+void ForEachDirName(int dir, Fn&& fn) {
+  struct Dirent64 {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[1];
+  };
+  if (lseek(dir, 0, SEEK_SET) != 0) return;
+  alignas(8) char buf[8192];
+  for (;;) {
+    long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (got <= 0) return;
+    for (long off = 0; off < got;) {
+      const auto* d = reinterpret_cast<const Dirent64*>(buf + off);
+      off += d->reclen;
+      fn(d->name);
+    }
+  }
+}
+
 }  // namespace heapscope::runtime

@@ -241,6 +241,20 @@ format::Result<std::unique_ptr<WebData>> WebData::Open(const WebOptions& options
     if (d->series_.empty()) {
       return format::Error{(dir ? src[0] : files[0]) + ": none of the snapshots could be read"};
     }
+    std::string note;
+    std::vector<bool> keep = analyze::NewestRun(d->series_, &note);
+    if (!note.empty()) {
+      d->warnings_.push_back(note);
+      size_t k = 0;
+      for (size_t i = 0; i < keep.size(); i++) {
+        if (!keep[i]) continue;
+        d->series_[k] = std::move(d->series_[i]);
+        d->series_comments_[k] = std::move(d->series_comments_[i]);
+        k++;
+      }
+      d->series_.resize(k);
+      d->series_comments_.resize(k);
+    }
     // The suspects' source lines, from DWARF (as the profile shown has them).
     analyze::SymbolizeOptions symbols;
     symbols.symbol_dirs = options.symbol_dirs;

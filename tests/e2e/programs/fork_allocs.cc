@@ -29,6 +29,10 @@
 //                          (taking its periodic snapshots if any): a server forking a process per
 //                          connection, and a worker that outlives it
 //   leaf                   LeafAlloc only (the exec'd program)
+//   exec-inplace           after 300 ms, execs this program as "after-exec"
+//                          in the same process (no fork), as haproxy's master
+//                          does to reload
+//   after-exec             LeafAlloc, then 300 ms, then returns
 // Allocations (in-use bytes / objects):
 //   ParentAlloc  4 x malloc(2000) before the fork                8000 / 4
 //   ChildAlloc   3 x malloc(7000), only in a forked child        21000 / 3
@@ -123,6 +127,12 @@ int main(int argc, char** argv) {
     std::printf("leaf: done\n");
     return 0;
   }
+  if (strcmp(mode, "after-exec") == 0) {
+    LeafAlloc();
+    SleepMs(300);
+    std::printf("after exec: done\n");
+    return 0;
+  }
   ssize_t n = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
   if (n <= 0) return 2;
   g_self[n] = '\0';
@@ -149,6 +159,14 @@ int main(int argc, char** argv) {
     std::printf("parent: %d of 30 children exited with status 0\n", ok);
     ParentAfter();
     return 0;
+  }
+  if (strcmp(mode, "exec-inplace") == 0) {
+    SleepMs(300);
+    std::fflush(stdout);
+    char after[] = "after-exec";
+    char* after_argv[] = {g_self, after, nullptr};
+    execv(g_self, after_argv);
+    return 6;
   }
   if (strcmp(mode, "fork-many") == 0) {
     int n = argc > 2 ? atoi(argv[2]) : 0;
