@@ -1,7 +1,10 @@
 #include "base/raw_log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace heapscope::base {
@@ -60,18 +63,51 @@ const char* RawBuffer::CStr() {
   return data_;
 }
 
-bool WriteAll(int fd, const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
+namespace {
+
+bool WriteLoop(int fd, const char* p, size_t n, bool* too_big) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EFBIG) *too_big = true;
       return false;
     }
     p += w;
     n -= static_cast<size_t>(w);
   }
   return true;
+}
+
+}  // namespace
+
+bool WriteAll(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  bool too_big = false;
+  struct rlimit fsize;
+  if (getrlimit(RLIMIT_FSIZE, &fsize) != 0 || fsize.rlim_cur == RLIM_INFINITY) {
+    return WriteLoop(fd, p, n, &too_big);
+  }
+  // A write past the file size limit sends the writing thread SIGXFSZ,
+  // whose default action ends the process (OpenSSH's pre-authentication
+  // child limits it to 0; our stderr, or a profile, may be a regular file):
+  // blocked meanwhile, the write fails with EFBIG instead, and the signal
+  // it left pending is taken back unless one was pending before.
+  sigset_t xfsz, old, pending;
+  sigemptyset(&xfsz);
+  sigaddset(&xfsz, SIGXFSZ);
+  if (pthread_sigmask(SIG_BLOCK, &xfsz, &old) != 0) return false;
+  const bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ) == 1;
+  const bool ok = WriteLoop(fd, p, n, &too_big);
+  const int saved = errno;
+  if (too_big && !was_pending) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&xfsz, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return ok;
 }
 
 void RawLog(const char* msg) {

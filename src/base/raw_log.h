@@ -31,6 +31,8 @@ class RawBuffer {
 };
 
 // Writes all of [data, data+n) to fd, retrying on EINTR and short writes.
+// Past the file size limit (RLIMIT_FSIZE) it fails with EFBIG and the
+// process is not sent SIGXFSZ, which would end it.
 bool WriteAll(int fd, const void* data, size_t n);
 
 // Writes "heapscope: <msg>\n" to stderr.

@@ -161,9 +161,14 @@ bool WriteFileAtomically(const char* path, const HeapProfileOptions& options = {
   int fd = CreateOutFile(tb.CStr());
   if (fd < 0) return false;
   bool ok = WriteHeapProfileGz(fd, options);
-  if (syscall(SYS_close, fd) != 0) ok = false;
+  int error = errno;  // why, for the warning (EFBIG, ENOSPC), not the clean-up's
+  if (syscall(SYS_close, fd) != 0 && ok) {
+    ok = false;
+    error = errno;
+  }
   if (!ok) {
     RemoveOutFile(tmp);
+    errno = error;
     return false;
   }
   return RenameOutFile(tmp, path);
@@ -364,6 +369,7 @@ void* DumpThreadMain(void*) {
 }
 
 void StartThread() {
+  if (GlobalState().sandboxed.load()) return;
   g_stop.store(kRun);
   if (StartOwnThread(&g_thread, DumpThreadMain, nullptr, 256 * 1024)) {
     g_thread_running.store(true);
@@ -530,6 +536,10 @@ bool DumpToPath(const char* path) {
 void FinalDump() {
   State& g = GlobalState();
   if (g_final_started.exchange(true)) return;
+  if (g.sandboxed.load()) {
+    g_final_written.store(true);
+    return;
+  }
   RecursionGuard guard;
   // Waits for a snapshot in progress, then stops periodic ones for good.
   base::SpinLockHolder h(g_dump_lock);
@@ -648,7 +658,7 @@ bool PauseDumpThread() {
 }
 
 void ResumeDumpThread() {
-  if (g_stop.load() != kRun) {
+  if (g_stop.load() != kRun && !GlobalState().sandboxed.load()) {
     int asked = kStopAsked;
     if (g_stop.compare_exchange_strong(asked, kRun)) {
       // It had not stopped yet (a long snapshot): it goes on.
@@ -658,6 +668,28 @@ void ResumeDumpThread() {
     }
   }
   g_pause_lock.Unlock();
+}
+
+void EnterSandbox() {
+  State& g = GlobalState();
+  if (g.sandboxed.exchange(true)) return;
+  int saved = errno;
+  g.active.store(false);
+  // Ended, and not started again by the Resumes (sandboxed).
+  PauseDumpThread();
+  ResumeDumpThread();
+  http::PauseHttpThread();
+  http::ResumeHttpThread();
+  // Our handlers write the final profile and raise the signal again: the
+  // default action does what they would have, without a system call.
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    struct sigaction old;
+    if (sigaction(sig, nullptr, &old) == 0 && (old.sa_flags & SA_SIGINFO) == 0 &&
+        old.sa_handler == OnTerminate) {
+      signal(sig, SIG_DFL);
+    }
+  }
+  errno = saved;
 }
 
 void StartDumper() {

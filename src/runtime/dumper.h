@@ -50,6 +50,18 @@ void ShareOutDirBeforeUidChange(uid_t new_euid);
 // through it.
 void HoldOutDirBeforeChroot();
 
+// Called before the program installs a seccomp filter (prctl
+// PR_SET_SECCOMP; OpenSSH's pre-authentication child, vsftpd): a system
+// call the filter does not allow fails, or ends the thread that makes it
+// (SECCOMP_RET_KILL_THREAD: at exit, the main thread ended inside the
+// final profile's write with the dump lock held, and the dump thread then
+// spun on it for ever, keeping the process and its connection alive). From
+// then on the runtime makes no system call of its own in this process:
+// recording stops, its threads end and do not start again, its
+// terminating-signal handlers give way to the default action, and no
+// final profile is written. Profiles already written stay.
+void EnterSandbox();
+
 // Writes the next numbered snapshot. Returns false on failure.
 bool DumpSnapshot();
 

@@ -750,14 +750,22 @@ bool ProfileBuilder::BuildStacks(const StackProfile& p) {
   return enc_.ok() && !TablesFailed();
 }
 
-// Writes into a file descriptor.
+// Writes into a file descriptor; keeps the errno of the first write that
+// failed (the profile goes on being built, and what it reads meanwhile
+// sets errno again).
 class FdSink : public format::ByteSink {
  public:
   explicit FdSink(int fd) : fd_(fd) {}
-  bool Append(const void* data, size_t n) override { return base::WriteAll(fd_, data, n); }
+  bool Append(const void* data, size_t n) override {
+    if (base::WriteAll(fd_, data, n)) return true;
+    if (error_ == 0) error_ = errno;
+    return false;
+  }
+  int error() const { return error_; }
 
  private:
   int fd_;
+  int error_ = 0;
 };
 
 // Compresses into another sink; zlib's memory comes from an arena.
@@ -829,7 +837,9 @@ bool WriteHeapProfileGz(format::ByteSink* out, const HeapProfileOptions& options
 
 bool WriteHeapProfileGz(int fd, const HeapProfileOptions& options) {
   FdSink out(fd);
-  return WriteHeapProfileGz(&out, options);
+  if (WriteHeapProfileGz(&out, options)) return true;
+  if (out.error() != 0) errno = out.error();
+  return false;
 }
 
 bool WriteStackProfileGz(format::ByteSink* out, const StackProfile& p) {

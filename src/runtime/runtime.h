@@ -64,6 +64,9 @@ struct State {
   bool heap_shadowed = false;
   const char* heap_shadowed_by = nullptr;  // the file whose malloc comes first
   std::atomic<bool> active{false};  // recording on
+  // The program installed a seccomp filter: the runtime stands aside
+  // (EnterSandbox, dumper.h).
+  std::atomic<bool> sandboxed{false};
   uintptr_t self_begin = 0;         // our own code, stripped from stacks
   uintptr_t self_end = 0;
   // The code of the next allocator in line when it is not glibc's

@@ -55,6 +55,13 @@
                    final profile as the map names it (the newest entry),
                    and the leak through it found over all snapshots, named
                    or not
+  seccomp          a program that sandboxes itself as OpenSSH's
+                   pre-authentication child does (a seccomp filter that
+                   ends the thread making any system call but a few, a
+                   file size limit of 0), with snapshots every 100 ms:
+                   it ends as uninstrumented (it hung before, its main
+                   thread ended inside the final profile's write), the
+                   snapshots before the filter stay, exact
   jemalloc_static  jemalloc linked statically into the executable
   tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
   tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
@@ -79,7 +86,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hstest import (CornerEnv, LineReader, check, fail, final_path, find_tcmalloc, finish,
+from hstest import (CornerEnv, LineReader, check, fail, final_path, find_tcmalloc, finish, listdir,
                     kill_quietly, numbered_snapshots, runtime_comments, short_name,
                     snapshot_path, wait_for)
 
@@ -588,10 +595,29 @@ def tcmalloc_after(env, prog):
             "tcmalloc preloaded after the runtime", exact=True)
 
 
+def seccomp(env, prog):
+    plain = env.plain([prog])
+    check(plain.returncode == 0 and plain.stdout == "sandboxed\ndone\n",
+          f"uninstrumented: {plain.returncode} {plain.stdout!r} {plain.stderr!r}")
+    out = env.outdir("seccomp")
+    try:
+        got = env.preload_input([prog], out, dict(RATE1, HEAPSCOPE_INTERVAL="100ms"), timeout=30)
+    except subprocess.TimeoutExpired:
+        check(False, "seccomp: still running after 30 s (the runtime kept it alive)")
+        return
+    same_output("seccomp", plain, got)
+    check(got.stderr == "", f"seccomp: the runtime wrote to stderr: {got.stderr!r}")
+    seqs = numbered_snapshots(out)
+    if check(seqs, f"seccomp: no snapshot before the filter: {listdir(out)}"):
+        env.check_exact(snapshot_path(out, seqs[-1]), {"BeforeSandbox": (12000, 12000, 3, 3)},
+                        "seccomp: last snapshot")
+    check(not os.path.exists(final_path(out)), "seccomp: a final profile from inside the sandbox")
+
+
 SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, fd_reuse,
                                       one_thread, drop_root, jit, unwind_escape, tiny_stacks, detached_exit,
                                       static_init, jemalloc_static, tcmalloc_first,
-                                      tcmalloc_after, jemalloc_after)}
+                                      tcmalloc_after, jemalloc_after, seccomp)}
 
 
 def main():

@@ -93,6 +93,26 @@ def main():
     check(len(lines) == 1 and "cannot write" in r.stderr and ": Not a directory; " in r.stderr,
           f"unwritable output: expected one warning line with the reason, got {r.stderr!r}")
 
+    # A file size limit of 0: the final profile cannot be written, and the
+    # process is not killed by SIGXFSZ for trying (status 153 before), also
+    # when stderr, where the warning goes, is a regular file.
+    plain_fsize0 = env.plain([prog, "fsize0-exit3"])
+    out = env.outdir("fsize0")
+    r = env.preload_input([prog, "fsize0-exit3"], out, {"HEAPSCOPE_RATE": "1"})
+    check(r.returncode == 3 and r.stdout == plain_fsize0.stdout,
+          f"file size limit 0: status {r.returncode}, output {r.stdout!r}: {r.stderr!r}")
+    check(len(r.stderr.splitlines()) == 1 and ": File too large; " in r.stderr,
+          f"file size limit 0: expected one warning line with the reason, got {r.stderr!r}")
+    out = env.outdir("fsize0-file")
+    with open(os.path.join(env.tmp, "fsize0.err"), "w+") as err:
+        p = subprocess.run([prog, "fsize0-exit3"], env=env.preload_env(out, {"HEAPSCOPE_RATE": "1"}),
+                           stdout=subprocess.PIPE, stderr=err, text=True, timeout=30)
+        err.seek(0)
+        logged = err.read()
+    check(p.returncode == 3 and p.stdout == plain_fsize0.stdout and logged == "",
+          f"file size limit 0, stderr a file: status {p.returncode}, output {p.stdout!r}, "
+          f"stderr {logged!r}")
+
     out = env.outdir("bad-values")
     bad = {"HEAPSCOPE_RATE": "abc", "HEAPSCOPE_INTERVAL": "soon", "HEAPSCOPE_KEEP": "-1",
            "HEAPSCOPE_DUMP_SIGNAL": "FOO"}

@@ -790,7 +790,7 @@ bool PauseHttpThread() {
 
 void ResumeHttpThread() {
   Server* s = g_server;
-  if (s == nullptr) return;
+  if (s == nullptr || GlobalState().sandboxed.load()) return;
   int asked = kStopAsked;
   if (g_stop.compare_exchange_strong(asked, kRun)) return;  // it had not stopped: it goes on
   if (g_stop.load() == kStopped && !g_thread_running.load()) StartServerThread(s);

@@ -6,10 +6,15 @@
 // the call and starts again after it, and so does the live endpoint's
 // thread when it is on. The program's own threads are its business: with
 // them the call fails as it always would.
+//
+// prctl too: PR_SET_SECCOMP installs a seccomp filter, and the runtime
+// stands aside first (EnterSandbox, dumper.h).
 #include <errno.h>
 #include <linux/nsfs.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,8 +27,10 @@ namespace {
 
 using UnshareFn = int (*)(int);
 using SetnsFn = int (*)(int, int);
+using PrctlFn = int (*)(int, unsigned long, unsigned long, unsigned long, unsigned long);
 std::atomic<UnshareFn> g_next_unshare{nullptr};
 std::atomic<SetnsFn> g_next_setns{nullptr};
+std::atomic<PrctlFn> g_next_prctl{nullptr};
 
 // Flags for which unshare(2) requires that no other thread share the
 // process (CLONE_NEWUSER implies CLONE_THREAD).
@@ -84,4 +91,20 @@ extern "C" __attribute__((visibility("default"))) int setns(int fd, int nstype) 
   if (!SetnsNeedsOneThread(fd, nstype)) return f(fd, nstype);
   PausedThreads paused;
   return f(fd, nstype);
+}
+
+// prctl(2) takes up to four more arguments, all unsigned long wide: read
+// and passed on as such, whatever the option.
+extern "C" __attribute__((visibility("default"))) int prctl(int option, ...) {
+  va_list ap;
+  va_start(ap, option);
+  unsigned long a2 = va_arg(ap, unsigned long);
+  unsigned long a3 = va_arg(ap, unsigned long);
+  unsigned long a4 = va_arg(ap, unsigned long);
+  unsigned long a5 = va_arg(ap, unsigned long);
+  va_end(ap);
+  if (option == PR_SET_SECCOMP) EnterSandbox();
+  PrctlFn f = NextFunction(&g_next_prctl, "prctl");
+  if (f == nullptr) return static_cast<int>(syscall(SYS_prctl, option, a2, a3, a4, a5));
+  return f(option, a2, a3, a4, a5);
 }

@@ -1,7 +1,9 @@
 // Ends in every way a program can end, after known allocations.
 // Usage: exit_paths MODE   (return, exit3, _exit4, _Exit5, thread-exit6,
 //                           busy-return, quick_exit7, main-pthread_exit,
-//                           main-cancelled, fork-thread-return)
+//                           main-cancelled, fork-thread-return, fsize0-exit3)
+// fsize0-exit3: sets the file size limit to 0 (as OpenSSH's sandboxed
+// pre-authentication child does), then exit(3).
 // main-pthread_exit: the main thread calls pthread_exit; a second thread
 // ends 100 ms later, and with it the process (glibc's exit(0) after the
 // last thread). main-cancelled: the second thread cancels the main thread
@@ -16,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +123,12 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   if (strcmp(mode, "return") == 0) return 0;
   if (strcmp(mode, "exit3") == 0) exit(3);
+  if (strcmp(mode, "fsize0-exit3") == 0) {
+    std::fflush(stdout);
+    struct rlimit zero = {0, 0};
+    setrlimit(RLIMIT_FSIZE, &zero);
+    exit(3);
+  }
   if (strcmp(mode, "_exit4") == 0) _exit(4);
   if (strcmp(mode, "_Exit5") == 0) _Exit(5);
   if (strcmp(mode, "quick_exit7") == 0) quick_exit(7);
