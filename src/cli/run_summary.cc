@@ -378,14 +378,15 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
     // SIGKILL): the newest snapshot is the latest word.
     auto snap = format::ReadProfileFile(out_dir + "/" + newest);
     if (snap.ok()) {
-      // A snapshot the runtime wrote as resident memory neared the cgroup's
+      // A snapshot the runtime wrote as the memory held neared the cgroup's
       // limit says so (memory_pressure=): the OOM kill came after it.
       auto kv = analyze::RuntimeComments(*snap);
       auto pressure = kv.find("memory_pressure");
-      std::string why = pressure != kv.end()
-                            ? ", written as resident memory passed " + pressure->second +
-                                  "% of the cgroup's memory limit"
-                            : "";
+      std::string why =
+          pressure != kv.end()
+              ? ", written as the memory held (resident, or the cgroup's anon + shmem) passed " +
+                    pressure->second + "% of the cgroup's memory limit"
+              : "";
       const bool sigkilled = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
       fprintf(out, "heapscope: no final profile (%s): figures from the last snapshot, %s%s\n",
               sigkilled ? "killed by SIGKILL, which runs no exit handler"
@@ -404,7 +405,7 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
       fprintf(out,
               "heapscope: no profile written: the program was killed (SIGKILL, which leaves no "
               "final profile) before its first snapshot (--interval D writes them as it runs, "
-              "and resident memory nearing the cgroup's memory limit does too)\n");
+              "and memory nearing the cgroup's memory limit does too)\n");
     } else if (!fs::exists(out_dir, ec)) {
       fprintf(out,
               "heapscope: no profile written: the runtime never started in the program (a "

@@ -103,6 +103,36 @@ bool ReadKeyed(const char* dir, const char* name, const char* key, uint64_t* val
   return found;
 }
 
+// The numbers of lines "KEY N" for n keys of file dir/name, in one
+// reading (each open is a moment the runtime holds a low descriptor
+// number: proc_dir.h); found[i] says which were there. False when the file
+// does not read.
+bool ReadKeys(const char* dir, const char* name, const char* const* keys, uint64_t* values,
+              bool* found, size_t n) {
+  char path[kPathCap + 64];
+  base::RawBuffer b(path, sizeof path);
+  b.Str(dir).Char('/').Str(name);
+  if (b.truncated()) return false;
+  for (size_t i = 0; i < n; i++) found[i] = false;
+  return ForEachLine(b.CStr(), [&](const char* line, size_t len) {
+    for (size_t i = 0; i < n; i++) {
+      const size_t key_len = strlen(keys[i]);
+      if (found[i] || len <= key_len || memcmp(line, keys[i], key_len) != 0 ||
+          line[key_len] != ' ') {
+        continue;
+      }
+      values[i] = ParseNumber(line + key_len, len - key_len);
+      found[i] = true;
+    }
+  });
+}
+
+// anon + shmem of memory.stat's values (keys by version); 0 when anon is
+// not there.
+uint64_t Unreclaimable(const uint64_t* values, const bool* found) {
+  return found[0] ? values[0] + (found[1] ? values[1] : 0) : 0;
+}
+
 // Whether [s, s+n) is the comma-separated list holding `word`.
 bool ListHas(const char* s, size_t n, const char* word) {
   size_t w = strlen(word);
@@ -355,13 +385,17 @@ CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
     if (version == 1) {
       // memory.stat's hierarchical_memory_limit is the smallest along the
       // path; memory.limit_in_bytes is this cgroup's own.
-      uint64_t v = 0;
-      if (ReadKeyed(dir, "memory.stat", "hierarchical_memory_limit", &v)) {
-        r.limit = v >= kNoLimit ? 0 : v;
+      static constexpr const char* kKeys[] = {"total_rss", "total_shmem",
+                                              "hierarchical_memory_limit"};
+      uint64_t v[3] = {0, 0, 0};
+      bool found[3];
+      if (ReadKeys(dir, "memory.stat", kKeys, v, found, 3) && found[2]) {
+        r.limit = v[2] >= kNoLimit ? 0 : v[2];
       } else if (!ReadValue(dir, "memory.limit_in_bytes", &r.limit)) {
         return false;
       }
       ReadValue(dir, "memory.usage_in_bytes", &r.usage);
+      r.unreclaimable = Unreclaimable(v, found);
     } else {
       // The smallest memory.max from this cgroup up to the mount's root
       // (the root cgroup has none), and the usage of the one that binds.
@@ -374,6 +408,12 @@ CgroupMemory ReadCgroupMemory(const CgroupSources& src) {
             r.limit = v;
             uint64_t usage = 0;
             if (ReadValue(d, "memory.current", &usage)) r.usage = usage;
+            static constexpr const char* kKeys[] = {"anon", "shmem"};
+            uint64_t stat[2] = {0, 0};
+            bool found[2];
+            if (ReadKeys(d, "memory.stat", kKeys, stat, found, 2)) {
+              r.unreclaimable = Unreclaimable(stat, found);
+            }
           }
         }
         if (ReadValue(d, "memory.high", &v) && v != 0 && (r.high == 0 || v < r.high)) r.high = v;

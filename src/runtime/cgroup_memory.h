@@ -34,6 +34,14 @@ struct CgroupMemory {
   // to reclaim hard and throttle the cgroup's allocations (systemd's
   // MemoryHigh=); 0 when none is set, and on v1, which has no such limit.
   uint64_t high = 0;
+  // What the kernel cannot reclaim of the cgroup whose limit binds (v2: the
+  // one with the smallest memory.max; v1: the process's, with its
+  // descendants): anonymous memory and shmem/tmpfs, from memory.stat (v2
+  // anon + shmem, v1 total_rss + total_shmem); 0 when not read. Unlike
+  // usage it leaves out the page cache, which reclaim gives back before an
+  // OOM kill, and unlike the process's resident memory it counts the other
+  // processes in the cgroup and tmpfs files.
+  uint64_t unreclaimable = 0;
 };
 
 // Where to read from; tests point these at files of their own.

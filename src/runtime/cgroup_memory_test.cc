@@ -140,10 +140,14 @@ TEST(CgroupMemoryTest, V2TighterAncestorBinds) {
   f.Write("sys/fs/cgroup/kubepods/pod1/memory.max", "max\n");
   f.Write("sys/fs/cgroup/kubepods/pod1/c1/memory.max", "536870912\n");
   f.Write("sys/fs/cgroup/kubepods/pod1/c1/memory.current", "1000\n");
+  f.Write("sys/fs/cgroup/kubepods/memory.stat",
+          "anon 150000000\nfile 40000000\nkernel 3000000\nshmem 20000000\n");
+  f.Write("sys/fs/cgroup/kubepods/pod1/c1/memory.stat", "anon 500\nfile 400\nshmem 0\n");
   CgroupMemory m = f.Read("0::/kubepods/pod1/c1\n", kV2Mount);
   EXPECT_EQ(m.version, 2);
   EXPECT_EQ(m.limit, 268435456u);
   EXPECT_EQ(m.usage, 200000000u);  // the usage of the cgroup whose limit binds
+  EXPECT_EQ(m.unreclaimable, 170000000u);  // its anon + shmem, not the page cache
 }
 
 TEST(CgroupMemoryTest, V2NoLimitAnywhere) {
@@ -184,8 +188,9 @@ TEST(CgroupMemoryTest, V1ContainerMountedAtItsOwnCgroup) {
   // the host's cgroup, the mount's root is that same cgroup.
   FakeCgroups f;
   f.Write("sys/fs/cgroup/memory/memory.stat",
-          "cache 4096\nrss 8192\nhierarchical_memory_limit 1073741824\n"
-          "hierarchical_memsw_limit 9223372036854771712\n");
+          "cache 4096\nrss 8192\nshmem 0\nhierarchical_memory_limit 1073741824\n"
+          "hierarchical_memsw_limit 9223372036854771712\ntotal_cache 40960\ntotal_rss 81920\n"
+          "total_shmem 1024\n");
   f.Write("sys/fs/cgroup/memory/memory.limit_in_bytes", "2147483648\n");
   f.Write("sys/fs/cgroup/memory/memory.usage_in_bytes", "777\n");
   std::string mountinfo = std::string(kV2Mount) +
@@ -197,6 +202,7 @@ TEST(CgroupMemoryTest, V1ContainerMountedAtItsOwnCgroup) {
   EXPECT_EQ(m.version, 1);          // v1's memory controller before v2 (hybrid)
   EXPECT_EQ(m.limit, 1073741824u);  // hierarchical, not the cgroup's own
   EXPECT_EQ(m.usage, 777u);
+  EXPECT_EQ(m.unreclaimable, 82944u);  // with its descendants: total_rss + total_shmem
 }
 
 TEST(CgroupMemoryTest, V1HostPathAndUnlimited) {
@@ -209,6 +215,7 @@ TEST(CgroupMemoryTest, V1HostPathAndUnlimited) {
   EXPECT_EQ(m.version, 1);
   EXPECT_EQ(m.limit, 0u);  // PAGE_COUNTER_MAX: no limit
   EXPECT_EQ(m.usage, 10u);
+  EXPECT_EQ(m.unreclaimable, 0u);  // no total_rss: not read
 }
 
 TEST(CgroupMemoryTest, V1FallsBackToTheOwnLimitWithoutStat) {

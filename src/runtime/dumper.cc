@@ -52,16 +52,18 @@ enum : int { kRun, kStopAsked, kStopped };
 std::atomic<int> g_stop{kRun};
 base::SpinLock g_pause_lock;  // one pause at a time
 pthread_t g_thread;
-uint64_t g_seq = 0;  // numbered snapshots written by this process
-bool g_seq_known = false;  // g_seq has been set past this process's files on disk
+uint64_t g_seq = 0;  // numbered snapshots written by this process (after those on disk)
 
 using base::MonoNs;
 
 // Snapshots ahead of an OOM kill, which no handler sees (SIGKILL): while
 // the process's cgroup has a memory limit, its resident memory is read
 // every kPressurePollNs (/proc/self/statm, a few microseconds), and a
-// snapshot is written the first time it passes each of kPressureLevels
-// of the limit, so that the profiles end close to the kill even with
+// snapshot is written the first time the memory held (HeldMemory: that,
+// or the cgroup's anon + shmem read with the limit and moved by the
+// process's own change since, whichever is larger: the cgroup's other
+// processes and tmpfs files count towards the kill) passes each of
+// kPressureLevels of the limit, so that the profiles end close to the kill even with
 // periodic snapshots far apart or off. The levels re-arm once it falls
 // below kPressureRearm (memory_pressure.h). statm is held open (moved
 // high, one of the runtime's own descriptors) and read with pread; the
@@ -71,11 +73,15 @@ using base::MonoNs;
 // seconds, those files moved high as they are opened (proc_dir.h).
 constexpr uint64_t kPressurePollNs = 100'000'000;
 constexpr uint64_t kLimitReadNs = 2'000'000'000;
+constexpr uint64_t kCgroupEveryPollPercent = 50;
 
 struct Pressure {
   uint64_t next_poll = 0;        // MonoNs
   uint64_t next_limit_read = 0;  // MonoNs
   size_t fired = 0;              // levels passed since the last re-arm
+  uint64_t cgroup_held = 0;      // the cgroup's anon + shmem at the last limit read
+  uint64_t rss_then = 0;         // resident memory then
+  uint64_t last_percent = 0;     // of the limit held at the last poll
 };
 Pressure g_pressure;  // the dump thread's alone
 std::atomic<int> g_statm_fd{-1};
@@ -117,14 +123,20 @@ uint64_t PressureWake() {
 
 bool DumpPressureSnapshot(uint32_t percent);
 
-// When a poll is due: a snapshot when resident memory passed a level it
+// When a poll is due: a snapshot when the memory held passed a level it
 // had not since the last re-arm.
 void PollPressure() {
   const uint64_t now = MonoNs();
   if (g_pressure.next_poll == 0 || now < g_pressure.next_poll) return;
-  if (now >= g_pressure.next_limit_read) {
+  // Past kCgroupEveryPollPercent of the limit with the cgroup holding
+  // more than the process shows (other processes, tmpfs: their growth is
+  // seen only at a reading), the cgroup is read at every poll.
+  const bool near = g_pressure.cgroup_held > g_pressure.rss_then &&
+                    g_pressure.last_percent >= kCgroupEveryPollPercent;
+  if (now >= g_pressure.next_limit_read || near) {
     g_pressure.next_limit_read = now + kLimitReadNs;
-    ProcessCgroupMemory();
+    g_pressure.cgroup_held = ProcessCgroupMemory().unreclaimable;
+    g_pressure.rss_then = ResidentBytes();
   }
   const uint64_t limit = LastCgroupMemoryLimit();
   // Without a limit nothing to watch until one is read.
@@ -132,7 +144,9 @@ void PollPressure() {
   if (limit == 0) return;
   const uint64_t rss = ResidentBytes();
   if (rss == 0) return;
-  const PressureStep step = StepPressure(rss * 100 / limit, g_pressure.fired);
+  const uint64_t held = HeldMemory(rss, g_pressure.cgroup_held, g_pressure.rss_then);
+  g_pressure.last_percent = held * 100 / limit;
+  const PressureStep step = StepPressure(g_pressure.last_percent, g_pressure.fired);
   g_pressure.fired = step.fired;
   if (step.snapshot_at != 0) DumpPressureSnapshot(step.snapshot_at);
 }
@@ -197,7 +211,10 @@ void WarnWriteFailed(const char* path) {
 // restarted with the same HEAPSCOPE_OUT keeps the file names: numbering
 // from 1 again overwrote the first snapshots and left the older,
 // higher-numbered ones after them in the series. Numbering goes on after
-// them instead; the analyzer tells the runs apart (leaks.h, KeepNewestRun).
+// them instead; the analyzer tells the runs apart (leaks.h, NewestRun).
+// Read as the runtime starts, before the program runs: a directory opened
+// later would hold a low descriptor number for a moment, one the program
+// may be about to get from open() (proc_dir.h, MoveToHighFd).
 uint64_t HighestSeqOnDisk() {
   int dir = OpenOutDirForListing();
   if (dir < 0) return 0;
@@ -228,10 +245,6 @@ bool DumpSnapshotLocked(const HeapProfileOptions& options = {}) {
   if (!EnsureOutDir()) {
     WarnWriteFailed(g.config.out_dir);
     return false;
-  }
-  if (!g_seq_known) {
-    g_seq_known = true;
-    g_seq = HighestSeqOnDisk();
   }
   uint64_t seq = ++g_seq;
   char path[1100];
@@ -474,8 +487,7 @@ void ForkChild() {
   State& g = GlobalState();
   g.pid = static_cast<int>(getpid());
   g.is_main_process = false;
-  g_seq = 0;
-  g_seq_known = false;
+  g_seq = 0;  // a new pid: none of its files are there
   // The parent's statm (the /proc/self it was opened through was the
   // parent): this process's own, where nothing else runs yet.
   if (int fd = g_statm_fd.exchange(-1); fd >= 0) {
@@ -704,7 +716,13 @@ void StartDumper() {
   // stands).
   if (g.config.pressure && ThreadWanted()) {
     HoldStatm();
-    ProcessCgroupMemory();
+    // Read here, the thread's first poll need not read again: a daemon
+    // closes its descriptors and opens its own as it starts, just then
+    // (e2e.own_fds sent its "go" as the thread started, and lost the race
+    // to the cgroup's files in one run of three).
+    g_pressure.cgroup_held = ProcessCgroupMemory().unreclaimable;
+    g_pressure.rss_then = ResidentBytes();
+    g_pressure.next_limit_read = MonoNs() + kLimitReadNs;
   }
   if (g.config.dump_signal > 0) InstallIfDefault(g.config.dump_signal, OnDumpSignal);
   if (g.config.final_dump) {
@@ -713,6 +731,7 @@ void StartDumper() {
     InstallIfDefault(SIGHUP, OnTerminate);
   }
   if (!ThreadWanted()) return;
+  g_seq = HighestSeqOnDisk();
   if (g.is_main_process) {
     StartThread();
   } else {

@@ -18,7 +18,7 @@ struct PressureStep {
   uint32_t snapshot_at = 0;  // the highest level newly passed: a snapshot; 0: none
 };
 
-// Resident memory at `percent` of the limit, `fired` levels passed before:
+// Memory held (HeldMemory) at `percent` of the limit, `fired` levels passed before:
 // the levels passed now, and whether (at which level) to write a snapshot.
 // Several levels passed between two readings make one snapshot.
 constexpr PressureStep StepPressure(uint64_t percent, size_t fired) {
@@ -27,6 +27,18 @@ constexpr PressureStep StepPressure(uint64_t percent, size_t fired) {
   while (level < kPressureLevelCount && percent >= kPressureLevels[level]) level++;
   if (level == fired) return {fired, 0};
   return {level, kPressureLevels[level - 1]};
+}
+
+// The memory held against the limit: the larger of the process's
+// resident memory and what the cgroup cannot reclaim (anon + shmem, its
+// other processes and tmpfs files included), the latter read every few
+// seconds (`cgroup`, with `rss_then` the resident memory at that reading;
+// 0: not read) and moved since by the process's own change.
+constexpr uint64_t HeldMemory(uint64_t rss, uint64_t cgroup, uint64_t rss_then) {
+  if (cgroup == 0) return rss;
+  uint64_t now = rss >= rss_then ? cgroup + (rss - rss_then)
+                                 : cgroup - (rss_then - rss < cgroup ? rss_then - rss : cgroup);
+  return now > rss ? now : rss;
 }
 
 }  // namespace heapscope::runtime

@@ -39,4 +39,19 @@ TEST(MemoryPressureTest, RearmedOnlyBelowTheRearmLevel) {
 }
 
 }  // namespace
+TEST(MemoryPressureTest, HeldMemoryTakesTheCgroupsWhenLarger) {
+  // Not read: resident memory alone.
+  EXPECT_EQ(HeldMemory(100, 0, 0), 100u);
+  // The cgroup holds more (another process, a tmpfs file), moved by the
+  // process's own growth or shrinking since the reading.
+  EXPECT_EQ(HeldMemory(100, 1000, 100), 1000u);
+  EXPECT_EQ(HeldMemory(150, 1000, 100), 1050u);
+  EXPECT_EQ(HeldMemory(60, 1000, 100), 960u);
+  // The process's own memory is the larger: it stands.
+  EXPECT_EQ(HeldMemory(900, 500, 100), 1300u);
+  EXPECT_EQ(HeldMemory(900, 50, 800), 900u);
+  // A shrink past the reading leaves the resident memory.
+  EXPECT_EQ(HeldMemory(10, 50, 500), 10u);
+}
+
 }  // namespace heapscope::runtime

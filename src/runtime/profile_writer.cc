@@ -672,6 +672,9 @@ bool ProfileBuilder::Build(const HeapProfileOptions& options) {
                      static_cast<uint64_t>(cg.version), " cgroup_usage=", cg.usage));
       // v2's throttling threshold, apart: Format takes three values.
       if (cg.high != 0) Comment(Format("heapscope: memory_high=", cg.high));
+      if (cg.unreclaimable != 0) {
+        Comment(Format("heapscope: cgroup_unreclaimable=", cg.unreclaimable));
+      }
     }
     if (options.memory_pressure != 0) {
       Comment(Format("heapscope: memory_pressure=", options.memory_pressure));

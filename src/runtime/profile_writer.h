@@ -70,7 +70,7 @@ struct HeapProfileOptions {
   size_t alloc_base_count = 0;
   // Overrides the profile's duration (delta profiles); 0: since start.
   uint64_t duration_ns = 0;
-  // A snapshot written because resident memory passed this percentage of
+  // A snapshot written because the memory held passed this percentage of
   // the cgroup's memory limit (dumper.cc): said in a comment
   // (`memory_pressure=`); 0: not such a snapshot.
   uint32_t memory_pressure = 0;

@@ -38,7 +38,7 @@ struct Config {
   bool follow_fork = true;
   bool enabled = true;
   bool final_dump = true;
-  // Snapshots ahead of an OOM kill, as resident memory nears the cgroup's
+  // Snapshots ahead of an OOM kill, as the memory held nears the cgroup's
   // memory limit (dumper.cc); HEAPSCOPE_PRESSURE=0 turns them off.
   bool pressure = true;
   char out_dir[1024] = {0};

@@ -606,7 +606,11 @@ def seccomp(env, prog):
         check(False, "seccomp: still running after 30 s (the runtime kept it alive)")
         return
     same_output("seccomp", plain, got)
-    check(got.stderr == "", f"seccomp: the runtime wrote to stderr: {got.stderr!r}")
+    # A snapshot due between the file size limit and the filter cannot be
+    # written, and says so once.
+    check(got.stderr == "" or (len(got.stderr.splitlines()) == 1 and
+                               ": File too large; profiles may be missing" in got.stderr),
+          f"seccomp: the runtime wrote to stderr: {got.stderr!r}")
     seqs = numbered_snapshots(out)
     if check(seqs, f"seccomp: no snapshot before the filter: {listdir(out)}"):
         env.check_exact(snapshot_path(out, seqs[-1]), {"BeforeSandbox": (12000, 12000, 3, 3)},

@@ -84,7 +84,8 @@ def pressure_snapshots(env, oom_prog):
         check(len(levels) >= 2 and levels == sorted(set(levels)),
               f"pressure snapshots {snaps}: levels {levels}, want two or three of 90, 95, 98")
         if levels:
-            check(f", written as resident memory passed {levels[-1]}% of the cgroup's memory "
+            check(f", written as the memory held (resident, or the cgroup's anon + shmem) passed "
+                  f"{levels[-1]}% of the cgroup's memory "
                   f"limit\n" in r.stderr and "LeakABlock" in r.stderr,
                   f"the summary of the last pressure snapshot: {r.stderr[-3000:]!r}")
         # Turned off: no snapshot at all.
@@ -100,6 +101,42 @@ def pressure_snapshots(env, oom_prog):
         # that never started).
         check("no profile written: the program was killed (SIGKILL" in r.stderr and
               "never started" not in r.stderr, f"HEAPSCOPE_PRESSURE=0: summary {r.stderr!r}")
+
+
+def pressure_from_shmem(env, oom_prog):
+    """Memory the process's resident size does not show: a program that
+    writes 1 MiB into a tmpfs file every 100 ms (shmem, charged to the
+    cgroup; its own heap grows 64 KiB a tick) in a 64 MiB cgroup. The
+    pressure snapshots come from the cgroup's anon + shmem, well before the
+    process's resident memory would reach a level (it never does here);
+    before, none were written and the kill left nothing."""
+    limit = 64 << 20
+    with memory_cgroup(f"heapscope-test-shmem-{os.getpid()}", limit) as cgdir:
+        if not check(cgdir is not None, "cannot make a memory cgroup for shmem"):
+            return
+        out = env.outdir("pressure-shmem")
+        shm = f"/dev/shm/heapscope-test-{os.getpid()}"
+        try:
+            r = subprocess.run([env.heapscope, "run", "--interval", "0", "--out", out, "--",
+                                oom_prog, "100", "shm", shm], capture_output=True, text=True,
+                               timeout=60, preexec_fn=entering(cgdir))
+        finally:
+            if os.path.exists(shm):
+                os.unlink(shm)
+        check(r.returncode == -9, f"the shmem leak: status {r.returncode} {r.stderr[-2000:]!r}")
+        snaps = sorted(f for f in os.listdir(out) if re.fullmatch(r"heap\.\d{4}\.pb\.gz", f)) \
+            if os.path.isdir(out) else []
+        levels = []
+        for f in snaps:
+            c = runtime_comments(env.go_pprof(["-raw"], os.path.join(out, f)))
+            levels.append(int(c.get("memory_pressure", "0")))
+            rss, held = int(c.get("vm_rss", "0")), int(c.get("cgroup_unreclaimable", "0"))
+            check(rss * 100 < 60 * limit and held * 100 >= 80 * limit,
+                  f"{f}: vm_rss={rss}, cgroup_unreclaimable={held} of the limit {limit}")
+        check(levels and set(levels) <= {90, 95, 98} and levels == sorted(set(levels)),
+              f"pressure snapshots from shmem {snaps}: levels {levels}, want some of 90, 95, 98")
+        check("LeakASmallBlock" in r.stderr,
+              f"the summary does not name the heap leak from the last snapshot: {r.stderr[-2000:]!r}")
 
 
 def limit_set_later(env, oom_prog):
@@ -269,6 +306,7 @@ def main():
         remove_cgroup(cgdir)
     oom_kill(env, oom_prog)
     pressure_snapshots(env, oom_prog)
+    pressure_from_shmem(env, oom_prog)
     limit_set_later(env, oom_prog)
     finish(env, "test_memory_limit")
 
