@@ -51,8 +51,10 @@ bool Gone(int64_t pid) {
 }
 
 void AppendCount(int dir, size_t deleted) {
-  int fd = static_cast<int>(syscall(SYS_openat, dir, kChildrenDeletedFile,
-                                    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  // Moved high at once, as every descriptor the runtime holds a while.
+  int fd = MoveToHighFd(
+      static_cast<int>(syscall(SYS_openat, dir, kChildrenDeletedFile,
+                               O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)));
   if (fd < 0) return;
   char line[32];
   base::RawBuffer b(line, sizeof line);
