@@ -285,7 +285,8 @@ def main():
                 text = body.decode()
                 check(status == 200 and
                       f"\nheapscope_cgroup_memory_limit_bytes {LIMIT}\n" in text and
-                      re.search(r"\nheapscope_cgroup_memory_usage_bytes [1-9]\d*\n", text),
+                      re.search(r"\nheapscope_cgroup_memory_usage_bytes [1-9]\d*\n", text) and
+                      re.search(r"\nheapscope_cgroup_memory_unreclaimable_bytes [1-9]\d*\n", text),
                       f"/metrics: {status} {text[:3000]!r}")
                 promtool = shutil.which("promtool")
                 check(promtool is not None, "promtool is missing (the test command installs it)")
@@ -297,7 +298,8 @@ def main():
                 status, _, body = http_request(addr, "/debug/vars")
                 hs = json.loads(body).get("heapscope", {}) if status == 200 else {}
                 check(hs.get("cgroup_memory_limit_bytes") == LIMIT and
-                      hs.get("cgroup_memory_usage_bytes", 0) > 0, f"/debug/vars: {hs}")
+                      hs.get("cgroup_memory_usage_bytes", 0) > 0 and
+                      hs.get("cgroup_memory_unreclaimable_bytes", 0) > 0, f"/debug/vars: {hs}")
             p.wait(timeout=30)
         finally:
             kill_quietly(p)

@@ -185,6 +185,7 @@ void ServeVars(Reply* reply) {
     JsonField(t, "cgroup_memory_limit_bytes", f.cgroup.limit);
     JsonField(t, "cgroup_memory_usage_bytes", f.cgroup.usage);
     JsonField(t, "cgroup_memory_high_bytes", f.cgroup.high);  // 0: none set (always on v1)
+    JsonField(t, "cgroup_memory_unreclaimable_bytes", f.cgroup.unreclaimable);  // 0: not read
   }
   JsonField(t, "threads", f.threads);
   JsonField(t, "open_fds", f.open_fds);
@@ -295,6 +296,13 @@ void ServeMetrics(Reply* reply) {
            "Memory charged to the cgroup whose limit applies (memory.current, "
            "memory.usage_in_bytes).",
            f.cgroup.usage);
+    if (f.cgroup.unreclaimable != 0) {
+      Metric(t, "heapscope_cgroup_memory_unreclaimable_bytes", "gauge",
+             "Anonymous memory and shmem of the cgroup whose limit applies (memory.stat anon + "
+             "shmem, v1 total_rss + total_shmem): what reclaim cannot give back before an OOM "
+             "kill, the cgroup's other processes and tmpfs files included.",
+             f.cgroup.unreclaimable);
+    }
   }
   if (f.cgroup.high != 0) {
     Metric(t, "heapscope_cgroup_memory_high_bytes", "gauge",
