@@ -81,16 +81,12 @@ size_t ReadThreadName(int tid, char* out, size_t cap);
 // the thread profiles' `state` label.
 const char* ThreadStateName(char c);
 
-// Calls fn(number, dir_fd) for each entry of a directory whose name is a
-// number (/proc/self/task, /proc/self/fd); fn returns false to stop. dir_fd
-// is the descriptor reading the directory (it shows in /proc/self/fd).
-// False when the directory does not open. kBuffer: bytes read per system
-// call; a small one makes a walk that stops early cheap (/proc/self/task
-// of a process with thousands of threads).
-template <size_t kBuffer = 4096, typename Fn>
-bool ForEachNumberedEntry(const char* path, Fn&& fn) {
-  int dir = OpenProc(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return false;
+// Calls fn(name) for each entry of the directory read by dir, from where
+// the descriptor stands; fn returns false to stop. kBuffer: bytes read per
+// system call; a small one makes a walk that stops early cheap
+// (/proc/self/task of a process with thousands of threads).
+template <size_t kBuffer = 8192, typename Fn>
+void ForEachDirEntry(int dir, Fn&& fn) {
   struct Dirent64 {
     uint64_t ino;
     int64_t off;
@@ -99,20 +95,31 @@ bool ForEachNumberedEntry(const char* path, Fn&& fn) {
     char name[1];
   };
   alignas(8) char buf[kBuffer];
-  bool go = true;
-  while (go) {
+  for (;;) {
     long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
-    if (got <= 0) break;
-    for (long off = 0; go && off < got;) {
+    if (got <= 0) return;
+    for (long off = 0; off < got;) {
       const auto* d = reinterpret_cast<const Dirent64*>(buf + off);
       off += d->reclen;
-      const char* p = d->name;
-      if (*p < '0' || *p > '9') continue;
-      int64_t v = 0;
-      for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
-      go = fn(v, dir);
+      if (!fn(static_cast<const char*>(d->name))) return;
     }
   }
+}
+
+// Calls fn(number, dir_fd) for each entry of a directory whose name is a
+// number (/proc/self/task, /proc/self/fd); fn returns false to stop. dir_fd
+// is the descriptor reading the directory (it shows in /proc/self/fd).
+// False when the directory does not open. kBuffer as ForEachDirEntry's.
+template <size_t kBuffer = 4096, typename Fn>
+bool ForEachNumberedEntry(const char* path, Fn&& fn) {
+  int dir = OpenProc(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return false;
+  ForEachDirEntry<kBuffer>(dir, [&](const char* p) {
+    if (*p < '0' || *p > '9') return true;
+    int64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
+    return static_cast<bool>(fn(v, dir));
+  });
   syscall(SYS_close, dir);
   return true;
 }
@@ -121,24 +128,11 @@ bool ForEachNumberedEntry(const char* path, Fn&& fn) {
 // start (it is rewound first).
 template <typename Fn>
 void ForEachDirName(int dir, Fn&& fn) {
-  struct Dirent64 {
-    uint64_t ino;
-    int64_t off;
-    unsigned short reclen;
-    unsigned char type;
-    char name[1];
-  };
   if (lseek(dir, 0, SEEK_SET) != 0) return;
-  alignas(8) char buf[8192];
-  for (;;) {
-    long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
-    if (got <= 0) return;
-    for (long off = 0; off < got;) {
-      const auto* d = reinterpret_cast<const Dirent64*>(buf + off);
-      off += d->reclen;
-      fn(d->name);
-    }
-  }
+  ForEachDirEntry(dir, [&](const char* name) {
+    fn(name);
+    return true;
+  });
 }
 
 }  // namespace heapscope::runtime

@@ -110,6 +110,19 @@ void EnvDuration(const char* name, uint64_t* out_ns, const char* expected) {
   *out_ns = ns;
 }
 
+// A count where 0 is allowed (0: no bound); anything else not a number is
+// reported and ignored.
+void EnvCount(const char* name, uint64_t* out, const char* expected) {
+  const char* v = getenv(name);
+  if (v == nullptr || *v == '\0') return;
+  uint64_t n;
+  if (base::ParseUint(v, &n)) {
+    *out = n;
+  } else {
+    Warn(name, v, expected);
+  }
+}
+
 // Copies a variable into a fixed buffer; too long is reported and ignored.
 void EnvString(const char* name, char* out, size_t cap) {
   const char* v = getenv(name);
@@ -127,22 +140,9 @@ void ReadConfig(Config* c) {
   EnvDuration("HEAPSCOPE_INTERVAL", &c->interval_ns, "expected a duration such as 10s or 500ms");
   EnvDuration("HEAPSCOPE_MALLINFO_MAX", &c->mallinfo_max_ns,
               "expected a duration such as 10ms (0: never read)");
-  if (const char* v = getenv("HEAPSCOPE_KEEP"); v != nullptr && *v != '\0') {
-    uint64_t n;
-    if (base::ParseUint(v, &n)) {
-      c->keep = n;
-    } else {
-      Warn("HEAPSCOPE_KEEP", v, "expected a number of files (0: keep all)");
-    }
-  }
-  if (const char* v = getenv("HEAPSCOPE_KEEP_CHILDREN"); v != nullptr && *v != '\0') {
-    uint64_t n;
-    if (base::ParseUint(v, &n)) {
-      c->keep_children = n;
-    } else {
-      Warn("HEAPSCOPE_KEEP_CHILDREN", v, "expected a number of processes (0: keep all)");
-    }
-  }
+  EnvCount("HEAPSCOPE_KEEP", &c->keep, "expected a number of files (0: keep all)");
+  EnvCount("HEAPSCOPE_KEEP_CHILDREN", &c->keep_children,
+           "expected a number of processes (0: keep all)");
   EnvSize("HEAPSCOPE_MAX_STACKS", &c->max_stacks, 1);
   if (c->max_stacks > (1u << 24) - 1) c->max_stacks = (1u << 24) - 1;  // live table packs 24 bits
   EnvSize("HEAPSCOPE_MAX_LIVE", &c->max_live, 1);
