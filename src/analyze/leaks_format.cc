@@ -48,7 +48,9 @@ std::string PerHour(LeakKind kind, double per_sec) {
   return sign + Grouped(std::llround(per_sec * 3600));
 }
 
-// "12MB in 3,000 objects", "61 fds open", "7 threads live", "56MB in 7 mappings".
+// "12MB in 3,000 objects", "61 fds open", "7 threads live", "56MB of address
+// space in 7 mappings" (not memory: MariaDB reserves 8TB for its buffer pool,
+// PROT_NONE, and resident memory says what is used).
 std::string Amount(LeakKind kind, int64_t value, int64_t objects) {
   switch (kind) {
     case LeakKind::kHeap:
@@ -58,7 +60,8 @@ std::string Amount(LeakKind kind, int64_t value, int64_t objects) {
     case LeakKind::kThread:
       return Grouped(value) + " threads live";
     case LeakKind::kMmap:
-      return Bytes(static_cast<double>(value)) + " mapped in " + Grouped(objects) + " mappings";
+      return Bytes(static_cast<double>(value)) + " of address space in " + Grouped(objects) +
+             " mappings";
   }
   return "";
 }
