@@ -201,6 +201,18 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
           newest_bytes[ri + 1].clear();
         }
       }
+      // The service restarted behind the same address (another process, or
+      // the same one exec'd in place): its heap started empty, and a
+      // series across the two runs would read the restart as memory freed.
+      if (!snaps.empty() && !analyze::SameRun(snaps.back().run, snap->run)) {
+        std::fprintf(stderr,
+                     "%sheapscope: leaks: the endpoint now serves another run of the program "
+                     "(pid %lld): the series starts again from it\n",
+                     tty ? "\r\033[K" : "", static_cast<long long>(snap->run.pid));
+        snaps.clear();
+        growing_since.clear();
+        announced.clear();
+      }
       if (!snaps.empty() && snap->time_sec <= snaps.back().time_sec) {
         snap->time_sec = snaps.back().time_sec + 1e-3;
       }

@@ -26,7 +26,10 @@ required here: test_leaks.py measures it. How often this may be wrong: the
 required leaks grow at 1 MB/s or more (heap) or by exact counts (fd 5/s,
 threads 1/s); with the announcement rule at 2 x t1 the LRU was announced
 in 1 of 7 runs, at 3 x t1 in none of the runs made (see the README).
-Also: a URL nobody serves fails at once with one line."""
+Also: a URL nobody serves fails at once with one line; a program restarted
+behind the same address while it is watched starts the series again
+(its heap started empty: across the two runs the restart would read as
+memory freed)."""
 import re
 import json
 import os
@@ -35,7 +38,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hstest import CornerEnv, LineReader, check, finish, free_port, kill_quietly, wait_serving
+from hstest import (CornerEnv, LineReader, check, finish, free_port, http_request, kill_quietly,
+                    wait_for, wait_serving)
 from test_leaks import judge, LEAKS
 
 FAST = ["LeakIntoUnboundedCache", "LeakListener", "LeakFileDescriptor", "ParkThreadForever"]
@@ -169,7 +173,43 @@ def main():
     finally:
         for p in (watch_a, watch_b, a, b):
             kill_quietly(p)
+    restarted(env, prog)
     finish(env, "test_leaks_live")
+
+
+def restarted(env, prog):
+    first, hostport, _ = start_program(env, prog, "restart-first", 30)
+    if not hostport:
+        return
+    second = watch = None
+    try:
+        watch = env.spawn([env.heapscope, "leaks", f"http://{hostport}", "--every", "500ms",
+                           "--duration", "8s"])
+        time.sleep(3)
+        first.kill()
+        first.wait(timeout=10)
+        # The same address at once: three missed polls would end the watch.
+        second = env.spawn([prog, "30", "600000"], env.outdir("restart-second"),
+                           {"HEAPSCOPE_HTTP": hostport})
+        # (A port given is not announced on stderr: ask it.)
+        def serves():
+            try:
+                return http_request(hostport, "/debug/pprof/", timeout=2)[0] == 200
+            except OSError:
+                return False
+        check(wait_for(serves, 10), "restart: the second run does not serve the same address")
+        out, err = watch.communicate(timeout=60)
+        out, err = out.decode(), err.decode()
+        check(watch.returncode == 0, f"restart: exit {watch.returncode}: {err}")
+        check(f"the endpoint now serves another run of the program (pid {second.pid}): the series "
+              "starts again from it" in err, f"restart: the watch did not see the restart: {err}")
+        m = re.search(r"leak trends: (\d+) snapshots", out)
+        # 8 s at 500 ms, 3 s of them before the restart: at most ~11 after it.
+        check(m is not None and int(m.group(1)) <= 12,
+              f"restart: the report does not cover the second run alone: {out[:500]}")
+    finally:
+        for p in (watch, first, second):
+            kill_quietly(p)
 
 
 if __name__ == "__main__":
