@@ -346,6 +346,16 @@ std::string WebData::Poll() {
   for (const std::string& w : warnings) {
     if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end()) warnings_.push_back(w);
   }
+  // The program restarted behind the same address (heapscope leaks URL
+  // does the same): the series, and the diff's base, start again from it.
+  if (!series_.empty() && !analyze::SameRun(series_.back().run, snap->run)) {
+    std::string w = "the endpoint now serves another run of the program (pid " +
+                    std::to_string(snap->run.pid) + "): the series starts again from it";
+    if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end()) warnings_.push_back(w);
+    series_.clear();
+    series_comments_.clear();
+    base_ = nullptr;
+  }
   if (!base_) base_ = side;
   current_ = side;
   // Only the newest snapshot's source lines are kept (the report takes

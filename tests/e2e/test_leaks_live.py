@@ -181,11 +181,18 @@ def restarted(env, prog):
     first, hostport, _ = start_program(env, prog, "restart-first", 30)
     if not hostport:
         return
-    second = watch = None
+    second = watch = page = None
     try:
         watch = env.spawn([env.heapscope, "leaks", f"http://{hostport}", "--every", "500ms",
                            "--duration", "8s"])
+        # The page's live view too (heapscope web URL).
+        page = env.spawn([env.heapscope, "web", "--port", "0", "--every", "500ms",
+                          f"http://{hostport}"])
+        m = re.search(r"on (http://[\d.:]+)/", LineReader(page.stdout).readline(timeout=20) or "")
+        page_url = m.group(1)[len("http://"):] if m else None
+        check(page_url, "restart: heapscope web did not start")
         time.sleep(3)
+        before = json.loads(http_request(page_url, "/api/info")[2])["snapshots"] if page_url else 0
         first.kill()
         first.wait(timeout=10)
         # The same address at once: three missed polls would end the watch.
@@ -207,8 +214,14 @@ def restarted(env, prog):
         # 8 s at 500 ms, 3 s of them before the restart: at most ~11 after it.
         check(m is not None and int(m.group(1)) <= 12,
               f"restart: the report does not cover the second run alone: {out[:500]}")
+        if page_url:
+            info = json.loads(http_request(page_url, "/api/info")[2])
+            check(any(f"now serves another run of the program (pid {second.pid})" in w
+                      for w in info["warnings"]) and info["snapshots"] < before + 8,
+                  f"restart: the page's series ({before} snapshots before) goes on across the "
+                  f"restart: {info['snapshots']} snapshots, warnings {info['warnings']}")
     finally:
-        for p in (watch, first, second):
+        for p in (watch, page, first, second):
             kill_quietly(p)
 
 
