@@ -63,8 +63,8 @@ using base::MonoNs;
 // or the cgroup's anon + shmem read with the limit and moved by the
 // process's own change since, whichever is larger: the cgroup's other
 // processes and tmpfs files count towards the kill) passes each of
-// kPressureLevels of the limit, so that the profiles end close to the kill even with
-// periodic snapshots far apart or off. The levels re-arm once it falls
+// kPressureLevels of the limit, so that the profiles end close to the kill
+// even with periodic snapshots far apart or off. The levels re-arm once it falls
 // below kPressureRearm (memory_pressure.h). statm is held open (moved
 // high, one of the runtime's own descriptors) and read with pread; the
 // limit is read again every kLimitReadNs (and by every profile), so that
