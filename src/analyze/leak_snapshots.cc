@@ -559,19 +559,14 @@ std::vector<bool> NewestRun(const std::vector<LeakSnapshot>& snaps, std::string*
   }
   if (ref == snaps.size()) return keep;
   const RunId& r = snaps[ref].run;
-  size_t other_pid = 0, left_out = 0;
-  int64_t earlier_pid = 0;
-  double earlier_start = 0;
+  size_t left_out = 0;
+  int64_t earlier_pid = -1;  // the one pid of the runs left out; 0 when several
   for (size_t i = 0; i < snaps.size(); i++) {
     const RunId& s = snaps[i].run;
     if (SameRun(s, r)) continue;
     keep[i] = false;
     left_out++;
-    other_pid += s.pid != r.pid;
-    if (earlier_start == 0 || s.start_sec > earlier_start) {
-      earlier_start = s.start_sec;
-      earlier_pid = s.pid;
-    }
+    earlier_pid = earlier_pid == -1 || earlier_pid == s.pid ? s.pid : 0;
   }
   if (left_out == 0) return keep;
   auto clock = [](double sec) {
@@ -584,10 +579,9 @@ std::vector<bool> NewestRun(const std::vector<LeakSnapshot>& snaps, std::string*
   };
   *note = "left out " + std::to_string(left_out) + " snapshot" + (left_out == 1 ? "" : "s") +
           " of an earlier run (" +
-          (other_pid == left_out && earlier_pid != 0
-               ? "pid " + std::to_string(earlier_pid) + ", another process"
-           : other_pid == 0 ? "the same process before it exec'd itself"
-                            : "earlier processes") +
+          (earlier_pid == r.pid ? "the same process before it exec'd itself"
+           : earlier_pid > 0    ? "pid " + std::to_string(earlier_pid) + ", another process"
+                                : std::string("earlier processes")) +
           "): trends cover the newest run alone, started " + clock(r.start_sec) + " (pid " +
           std::to_string(r.pid) + "), whose heap started empty";
   return keep;

@@ -839,6 +839,12 @@ TEST(LeaksTest, NewestRunLeavesEarlierRunsOut) {
   EXPECT_NE(note.find("left out 1 snapshot of an earlier run (pid 5, another process)"),
             std::string::npos)
       << note;
+  // Two earlier processes.
+  snaps = {RunSnap(5, 100, 150), RunSnap(6, 160, 170), RunSnap(8, 200, 201)};
+  EXPECT_EQ(NewestRun(snaps, &note), (std::vector<bool>{false, false, true}));
+  EXPECT_NE(note.find("left out 2 snapshots of an earlier run (earlier processes)"),
+            std::string::npos)
+      << note;
   // One run: all kept, no note.
   snaps = {RunSnap(8, 200, 201), RunSnap(8, 200, 202)};
   EXPECT_EQ(NewestRun(snaps, &note), (std::vector<bool>{true, true}));
