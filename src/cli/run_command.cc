@@ -36,6 +36,7 @@ struct RunOptions {
   std::string interval = "1s";
   std::string out;
   std::string keep = "600";
+  std::string keep_children;  // HEAPSCOPE_KEEP_CHILDREN; empty: the runtime's default
   std::string http;  // HEAPSCOPE_HTTP for the program: the live endpoint
   bool quiet = false;
   bool follow = false;  // wait for the processes the program leaves running
@@ -261,6 +262,11 @@ int Run(const RunOptions& o) {
     std::fprintf(stderr, "heapscope: run: --keep %s: expected a number of files\n", o.keep.c_str());
     return 2;
   }
+  if (!o.keep_children.empty() && !base::ParseUint(o.keep_children.c_str(), &tmp)) {
+    std::fprintf(stderr, "heapscope: run: --keep-children %s: expected a number of processes\n",
+                 o.keep_children.c_str());
+    return 2;
+  }
   std::string lib = FindRuntime();
   if (lib.empty()) {
     std::fprintf(stderr,
@@ -339,6 +345,7 @@ int Run(const RunOptions& o) {
     if (!o.rate.empty()) setenv("HEAPSCOPE_RATE", o.rate.c_str(), 1);
     if (!o.interval.empty()) setenv("HEAPSCOPE_INTERVAL", o.interval.c_str(), 1);
     setenv("HEAPSCOPE_KEEP", o.keep.c_str(), 1);
+    if (!o.keep_children.empty()) setenv("HEAPSCOPE_KEEP_CHILDREN", o.keep_children.c_str(), 1);
     if (!o.http.empty()) setenv("HEAPSCOPE_HTTP", o.http.c_str(), 1);
     std::vector<char*> argv;
     for (const auto& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
@@ -510,6 +517,9 @@ CommandFn RegisterRunCommand(CLI::App& app) {
   cmd->add_option("--interval", o->interval, "Time between snapshots, e.g. 10s (default 1s)");
   cmd->add_option("--out", o->out, "Output directory (default ./heapscope-PROGRAM-PID)");
   cmd->add_option("--keep", o->keep, "Newest snapshots kept on disk (default 600, 0: all)");
+  cmd->add_option("--keep-children", o->keep_children,
+                  "Processes started by the program that have ended whose files are kept, the "
+                  "newest (default 200, 0: all)");
   cmd->add_option("--http", o->http,
                   "Serve the live endpoint (pprof, /metrics) on ADDR:PORT, e.g. 127.0.0.1:6060");
   cmd->add_flag("--follow", o->follow,

@@ -212,16 +212,19 @@ def fork_many(env, prog):
     check(len(pids_with_files(out)) == 41 and "children-deleted.txt" not in listdir(out),
           f"{label} keep all: {listdir(out)}")
 
-    # `heapscope run` says how many were deleted.
+    # `heapscope run --keep-children` says how many were deleted.
     out = env.outdir("fork-many-run")
-    run_env = clean_env({"HEAPSCOPE_KEEP_CHILDREN": "5"})
-    r = env.run(["run", "--rate", "1", "--out", out, "--", prog, "fork-many", "30"], env=run_env)
+    r = env.run(["run", "--rate", "1", "--keep-children", "5", "--out", out, "--", prog,
+                 "fork-many", "30"], env=clean_env())
     check(r.returncode == 0, f"{label} run: exit status {r.returncode}: {r.stderr}")
     # 5 ended children and, once it has ended too, the keeper.
     check(re.search(r"heapscope: [56] processes started by the program wrote profiles too",
                     r.stderr) is not None and
           "heapscope: the files of 25 more that had ended were deleted" in r.stderr,
           f"{label} run: the summary does not say what was kept and deleted: {r.stderr}")
+    r = env.run(["run", "--keep-children", "some", "--", prog, "fork-many", "1"], env=clean_env())
+    check(r.returncode == 2 and r.stderr.count("\n") == 1 and "--keep-children some" in r.stderr,
+          f"{label} run: a bad --keep-children: {r.returncode} {r.stderr!r}")
 
 
 def dump_idle_child(env, prog):
