@@ -548,6 +548,11 @@ bool SameRun(const RunId& a, const RunId& b) {
   return std::abs(a.start_sec - b.start_sec) <= tolerance;
 }
 
+std::string AnotherRunNote(const RunId& now) {
+  return "the endpoint now serves another run of the program (pid " + std::to_string(now.pid) +
+         "): the series starts again from it";
+}
+
 std::vector<bool> NewestRun(const std::vector<LeakSnapshot>& snaps, std::string* note) {
   std::vector<bool> keep(snaps.size(), true);
   note->clear();

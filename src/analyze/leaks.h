@@ -174,6 +174,10 @@ void ReadResourceSiblings(const std::string& heap_file, LeakSnapshot* snap,
 // out, to a sentence that says what and why. SameRun tells runs apart.
 std::vector<bool> NewestRun(const std::vector<LeakSnapshot>& snaps, std::string* note);
 
+// What a live watch says when the endpoint's newest profile is not of the
+// run it was following (!SameRun): its series starts again from `now`.
+std::string AnotherRunNote(const RunId& now);
+
 // Reads the files (or directories, expanded with ListSnapshotFiles) in
 // order. Beside each heap.X.pb.gz, fds.X.pb.gz, threadcreate.X.pb.gz and
 // mmap.X.pb.gz are read when they exist (the runtime writes them with the

@@ -205,10 +205,8 @@ int RunLive(const LeaksCommandOptions& o, analyze::LeakOptions options) {
       // the same one exec'd in place): its heap started empty, and a
       // series across the two runs would read the restart as memory freed.
       if (!snaps.empty() && !analyze::SameRun(snaps.back().run, snap->run)) {
-        std::fprintf(stderr,
-                     "%sheapscope: leaks: the endpoint now serves another run of the program "
-                     "(pid %lld): the series starts again from it\n",
-                     tty ? "\r\033[K" : "", static_cast<long long>(snap->run.pid));
+        std::fprintf(stderr, "%sheapscope: leaks: %s\n", tty ? "\r\033[K" : "",
+                     analyze::AnotherRunNote(snap->run).c_str());
         snaps.clear();
         growing_since.clear();
         announced.clear();

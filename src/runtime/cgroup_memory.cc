@@ -86,23 +86,6 @@ bool ReadValue(const char* dir, const char* name, uint64_t* value) {
   return true;
 }
 
-// The number of line "KEY N" in file dir/name (memory.stat,
-// memory.events, memory.oom_control); false when there is none.
-bool ReadKeyed(const char* dir, const char* name, const char* key, uint64_t* value) {
-  char path[kPathCap + 64];
-  base::RawBuffer b(path, sizeof path);
-  b.Str(dir).Char('/').Str(name);
-  if (b.truncated()) return false;
-  const size_t key_len = strlen(key);
-  bool found = false;
-  ForEachLine(b.CStr(), [&](const char* line, size_t len) {
-    if (found || len <= key_len || memcmp(line, key, key_len) != 0 || line[key_len] != ' ') return;
-    *value = ParseNumber(line + key_len, len - key_len);
-    found = true;
-  });
-  return found;
-}
-
 // The numbers of lines "KEY N" for n keys of file dir/name, in one
 // reading (each open is a moment the runtime holds a low descriptor
 // number: proc_dir.h); found[i] says which were there. False when the file
@@ -125,6 +108,13 @@ bool ReadKeys(const char* dir, const char* name, const char* const* keys, uint64
       found[i] = true;
     }
   });
+}
+
+// The number of line "KEY N" in file dir/name (memory.events,
+// memory.oom_control); false when there is none.
+bool ReadKeyed(const char* dir, const char* name, const char* key, uint64_t* value) {
+  bool found = false;
+  return ReadKeys(dir, name, &key, value, &found, 1) && found;
 }
 
 // anon + shmem of memory.stat's values (keys by version); 0 when anon is

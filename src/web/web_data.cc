@@ -349,8 +349,7 @@ std::string WebData::Poll() {
   // The program restarted behind the same address (heapscope leaks URL
   // does the same): the series, and the diff's base, start again from it.
   if (!series_.empty() && !analyze::SameRun(series_.back().run, snap->run)) {
-    std::string w = "the endpoint now serves another run of the program (pid " +
-                    std::to_string(snap->run.pid) + "): the series starts again from it";
+    std::string w = analyze::AnotherRunNote(snap->run);
     if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end()) warnings_.push_back(w);
     series_.clear();
     series_comments_.clear();
