@@ -44,7 +44,6 @@ std::atomic<bool> g_dump_requested{false};
 std::atomic<bool> g_final_requested{false};
 std::atomic<bool> g_final_started{false};
 std::atomic<bool> g_final_written{false};
-std::atomic<bool> g_thread_running{false};
 // Pausing the thread (PauseDumpThread): asked, then the thread either ends
 // (kStopped) or, if Resume comes first, is told to go on (kRun). Each side
 // moves the state by compare-and-swap, so exactly one of them decides.
@@ -385,7 +384,7 @@ void StartThread() {
   if (GlobalState().sandboxed.load()) return;
   g_stop.store(kRun);
   if (StartOwnThread(&g_thread, DumpThreadMain, nullptr, 256 * 1024)) {
-    g_thread_running.store(true);
+    ThisProcess().dump_thread.store(true);
   }
 }
 
@@ -429,7 +428,7 @@ void OnDumpSignal(int) {
 void OnTerminate(int sig) {
   int saved = errno;
   AvoidAllocatorLocks();  // this thread may have been stopped inside malloc
-  if (g_thread_running.load() && !pthread_equal(pthread_self(), g_thread)) {
+  if (ThisProcess().dump_thread.load() && !pthread_equal(pthread_self(), g_thread)) {
     g_final_requested.store(true);
     sem_post(&g_wake);
     struct timespec ts;
@@ -459,7 +458,12 @@ void InstallIfDefault(int sig, void (*handler)(int)) {
   sigaction(sig, &sa, nullptr);
 }
 
+// Recording as the fork began: the child's flags start cleared
+// (MoveProcessFlags in runtime.cc), and ForkChild sets them from here.
+bool g_active_at_fork = false;
+
 void ForkPrepare() {
+  g_active_at_fork = GlobalState().active.load();
   g_dump_lock.Lock();
   Modules().LockForFork();
   Depot().LockForFork();
@@ -485,6 +489,7 @@ void ForkChild() {
   g_stop.store(kRun);  // a pause in another thread of the parent is not ours
   ResetMemorySnapshotAfterFork();
   State& g = GlobalState();
+  g.active.store(g_active_at_fork);
   g.pid = static_cast<int>(getpid());
   g.is_main_process = false;
   g_seq = 0;  // a new pid: none of its files are there
@@ -497,7 +502,7 @@ void ForkChild() {
   g_pressure = Pressure{};
   g_final_started.store(false);
   g_final_written.store(false);
-  g_thread_running.store(false);
+  ThisProcess().dump_thread.store(false);
   g.dump_tid.store(0, std::memory_order_relaxed);  // the parent's thread's
   g_final_requested.store(false);
   g_dump_requested.store(false);
@@ -552,6 +557,10 @@ void FinalDump() {
     g_final_written.store(true);
     return;
   }
+  // A process the runtime stands aside in (one made by the program's own
+  // clone system call, MoveProcessFlags in runtime.cc) writes nothing: its
+  // files would carry its parent's name.
+  if (!g.active.load()) return;
   RecursionGuard guard;
   // Waits for a snapshot in progress, then stops periodic ones for good.
   base::SpinLockHolder h(g_dump_lock);
@@ -647,10 +656,10 @@ void HoldOutDirBeforeChroot() {
 
 bool PauseDumpThread() {
   g_pause_lock.Lock();
-  if (!g_thread_running.load()) return true;
+  if (!ThisProcess().dump_thread.load()) return true;
   State& g = GlobalState();
   // Termination from now on writes its final profile in its own thread.
-  g_thread_running.store(false);
+  ThisProcess().dump_thread.store(false);
   // The thread notes its tid as its first act; one just started may not
   // have yet.
   uint64_t deadline = MonoNs() + 1000000000ULL;
@@ -674,7 +683,7 @@ void ResumeDumpThread() {
     int asked = kStopAsked;
     if (g_stop.compare_exchange_strong(asked, kRun)) {
       // It had not stopped yet (a long snapshot): it goes on.
-      g_thread_running.store(true);
+      ThisProcess().dump_thread.store(true);
     } else if (!g_final_started.load()) {  // not once the process is ending
       StartThread();
     }
@@ -741,7 +750,7 @@ void StartDumper() {
 
 void MainThreadExiting() {
   g_main_gone.store(true);
-  if (g_thread_running.load()) {
+  if (ThisProcess().dump_thread.load()) {
     sem_post(&g_wake);
     return;
   }
@@ -750,7 +759,7 @@ void MainThreadExiting() {
   // end it when the program's threads have.
   if (!http::HttpThreadRunning() || tls_state.guard != 0) return;
   if (!g_pause_lock.TryLock()) return;
-  if (!g_final_started.load() && !g_thread_running.load()) {
+  if (!g_final_started.load() && !ThisProcess().dump_thread.load()) {
     g_lazy_start_ns.store(0);
     int saved = errno;
     {
@@ -773,7 +782,7 @@ void StartLazyThread(bool now) {
   if (tls_state.guard != 0 || tls_state.in_hook != 0) return;
   if (!g_pause_lock.TryLock()) return;
   if (g_lazy_start_ns.compare_exchange_strong(due, 0) && !g_final_started.load() &&
-      !g_thread_running.load()) {
+      !ThisProcess().dump_thread.load()) {
     int saved = errno;
     {
       RecursionGuard guard;  // pthread_create's own allocations are not the program's

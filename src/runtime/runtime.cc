@@ -10,10 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
+
+#include <new>
 
 #include "base/clock.h"
 #include "base/no_destructor.h"
@@ -39,10 +42,43 @@ uintptr_t g_tag_key = 0;
 State g_state;
 
 namespace {
+ProcessFlags g_first_process_flags;
+}  // namespace
+std::atomic<ProcessFlags*> g_process_flags{&g_first_process_flags};
+
+namespace {
 
 base::NoDestructor<platform::ModuleTable> g_modules;
 // 0: not started, 1: in progress, 2: done, 3: failed.
 std::atomic<int> g_init{0};
+
+// A child made by fork() runs the runtime's fork handlers (ForkChild in
+// dumper.cc and http/server.cc), which set its flags. One made by the
+// program's own clone system call runs none: vsftpd makes each
+// connection's processes with syscall(SYS_clone, CLONE_NEWIPC | SIGCHLD).
+// With the parent's flags such a child records into tables whose locks
+// another of the parent's threads (the dump thread, in a snapshot) may
+// have held at the clone, waits ten seconds for a dump thread it does not
+// have (before a seccomp filter, on SIGTERM), and writes its final profile
+// under the parent's name. In a page that the kernel clears in every child
+// that does not share the parent's memory (MADV_WIPEONFORK, Linux 4.14),
+// the flags read off in such a child: the runtime stands aside there, as
+// in the children of HEAPSCOPE_FOLLOW_FORK=0. Where the kernel cannot, they
+// stay where they are.
+void MoveProcessFlags() {
+  void* page = mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return;
+  if (madvise(page, kPageSize, MADV_WIPEONFORK) != 0) {
+    munmap(page, kPageSize);
+    return;
+  }
+  const ProcessFlags& old = ThisProcess();
+  auto* flags = new (page) ProcessFlags;
+  flags->active.store(old.active.load());
+  flags->dump_thread.store(old.dump_thread.load());
+  flags->http_thread.store(old.http_thread.load());
+  g_process_flags.store(flags, std::memory_order_release);
+}
 
 // Below this rate so many allocations are sampled that page-aligning them
 // would cost memory; every block then has a header instead (recorder.h),
@@ -257,6 +293,7 @@ bool InitOnce() {
   }
   InitResources();  // before libunwind makes descriptors of its own
   InitUnwinder();
+  MoveProcessFlags();
   g.active.store(g.config.enabled, std::memory_order_release);
   return true;
 }

@@ -49,6 +49,28 @@ struct Config {
   int http_signal = 0;
 };
 
+// Flags that belong to one process and that a child must not take over
+// unless the runtime's fork handlers set them for it (MoveProcessFlags in
+// runtime.cc: a child made by the program's own clone system call runs no
+// handlers, and finds them all off).
+struct ProcessFlags {
+  std::atomic<bool> active{false};       // recording on (State::active)
+  std::atomic<bool> dump_thread{false};  // the dump thread runs (dumper.cc)
+  std::atomic<bool> http_thread{false};  // the live endpoint's thread runs
+};
+extern std::atomic<ProcessFlags*> g_process_flags;
+inline ProcessFlags& ThisProcess() { return *g_process_flags.load(std::memory_order_relaxed); }
+
+// State::active, kept in ThisProcess().
+struct ActiveFlag {
+  bool load(std::memory_order order = std::memory_order_seq_cst) const {
+    return ThisProcess().active.load(order);
+  }
+  void store(bool on, std::memory_order order = std::memory_order_seq_cst) {
+    ThisProcess().active.store(on, order);
+  }
+};
+
 // Global state shared by the hooks, the recorder and the dumper.
 struct State {
   Config config;
@@ -63,7 +85,7 @@ struct State {
   // would see only the odd call, so the heap is not sampled at all.
   bool heap_shadowed = false;
   const char* heap_shadowed_by = nullptr;  // the file whose malloc comes first
-  std::atomic<bool> active{false};  // recording on
+  ActiveFlag active;                       // recording on (ThisProcess().active)
   // The program installed a seccomp filter: the runtime stands aside
   // (EnterSandbox, dumper.h).
   std::atomic<bool> sandboxed{false};

@@ -85,7 +85,6 @@ std::atomic<bool> g_started{false};
 // the Server, not on the thread, so a new thread takes up where it was.
 enum : int { kRun, kStopAsked, kStopped };
 std::atomic<int> g_stop{kRun};
-std::atomic<bool> g_thread_running{false};
 int g_wake[2] = {-1, -1};  // written to by Pause: poll returns at once
 
 // True when the thread is asked to stop and agrees (it then returns).
@@ -580,7 +579,7 @@ void* ServerMain(void* arg) {
 bool StartServerThread(Server* s) {
   g_stop.store(kRun);
   bool ok = StartOwnThread(&s->thread, ServerMain, s, 512 * 1024);
-  g_thread_running.store(ok);
+  ThisProcess().http_thread.store(ok);
   return ok;
 }
 
@@ -595,7 +594,7 @@ void OnStartSignal(int) {
 void ForkChild() {
   CpuProfileForkChild();
   GlobalState().http_tid.store(0, std::memory_order_relaxed);
-  g_thread_running.store(false);
+  ThisProcess().http_thread.store(false);
   g_stop.store(kRun);
   Server* s = g_server;
   if (s == nullptr) return;
@@ -757,11 +756,11 @@ void StartHttpServer() {
   }
 }
 
-bool HttpThreadRunning() { return g_thread_running.load(); }
+bool HttpThreadRunning() { return ThisProcess().http_thread.load(); }
 
 bool PauseHttpThread() {
   Server* s = g_server;
-  if (s == nullptr || !g_thread_running.load()) return true;
+  if (s == nullptr || !ThisProcess().http_thread.load()) return true;
   State& g = GlobalState();
   // The thread notes its tid as its first act; one just started may not
   // have yet.
@@ -781,7 +780,7 @@ bool PauseHttpThread() {
     nanosleep(&ts, nullptr);
   }
   if (g_stop.load() != kStopped) return false;
-  g_thread_running.store(false);
+  ThisProcess().http_thread.store(false);
   // Gone from the kernel's view, not just returning.
   bool gone = tid != 0 && WaitThreadGone(tid, kSecond);
   g.http_tid.compare_exchange_strong(tid, 0);
@@ -793,7 +792,7 @@ void ResumeHttpThread() {
   if (s == nullptr || GlobalState().sandboxed.load()) return;
   int asked = kStopAsked;
   if (g_stop.compare_exchange_strong(asked, kRun)) return;  // it had not stopped: it goes on
-  if (g_stop.load() == kStopped && !g_thread_running.load()) StartServerThread(s);
+  if (g_stop.load() == kStopped && !ThisProcess().http_thread.load()) StartServerThread(s);
 }
 
 }  // namespace heapscope::runtime::http

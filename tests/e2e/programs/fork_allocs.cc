@@ -28,6 +28,16 @@
 //                          waiting for the keeper, which lives 300 ms more
 //                          (taking its periodic snapshots if any): a server forking a process per
 //                          connection, and a worker that outlives it
+//   raw-clone              the child is made by syscall(SYS_clone, SIGCHLD), as
+//                          vsftpd makes its per-connection processes: no fork
+//                          handlers run in it. It allocates (ChildAlloc),
+//                          frees a ParentAlloc block and ends with exit(0);
+//                          the parent then says whether a final profile was
+//                          written in HEAPSCOPE_OUT while it still runs (it
+//                          must not have been: the name is the parent's)
+//   raw-clone-term         the same child ends by raise(SIGTERM)
+//   raw-clone-seccomp      the same child installs a seccomp filter that
+//                          allows everything (prctl) before its exit(0)
 //   leaf                   LeafAlloc only (the exec'd program)
 //   exec-inplace           after 300 ms, execs this program as "after-exec"
 //                          in the same process (no fork), as haproxy's master
@@ -41,11 +51,17 @@
 //   LeafAlloc    5 x malloc(1100) in the exec'd program          5500 / 5
 // The child's pid goes to stderr as "fork_allocs: child pid N".
 #include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -198,6 +214,37 @@ int main(int argc, char** argv) {
       ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     std::printf("parent: %d of %d children exited with status 0\n", ok, n);
+    return 0;
+  }
+  if (strncmp(mode, "raw-clone", 9) == 0) {
+    auto pid = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+    if (pid == 0) {
+      ChildAlloc();
+      free(g_parent[0]);
+      if (strcmp(mode, "raw-clone-seccomp") == 0) {
+        struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        struct sock_fprog prog = {1, &allow};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+          _exit(8);
+        }
+      }
+      std::printf("child: done\n");
+      std::fflush(stdout);
+      if (strcmp(mode, "raw-clone-term") == 0) raise(SIGTERM);
+      exit(0);
+    }
+    if (pid < 0) return 4;
+    ReportChild(pid);
+    WaitChild(pid);
+    if (const char* out = getenv("HEAPSCOPE_OUT")) {
+      char path[PATH_MAX];
+      snprintf(path, sizeof path, "%s/heap.final.pb.gz", out);
+      struct stat st;
+      if (stat(path, &st) == 0) std::printf("parent: the child wrote %s\n", path);
+    }
+    ParentAfter();
+    std::printf("parent: done\n");
     return 0;
   }
   if (strcmp(mode, "fork-samples") == 0) {
