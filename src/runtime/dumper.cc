@@ -365,6 +365,7 @@ bool DumpLoop() {
 
 void* DumpThreadMain(void*) {
   pthread_setname_np(pthread_self(), "heapscope");
+  tls_runtime_thread = true;
   State& g = GlobalState();
   const auto self = static_cast<int32_t>(gettid());
   g.dump_tid.store(self, std::memory_order_relaxed);
@@ -381,7 +382,8 @@ void* DumpThreadMain(void*) {
 }
 
 void StartThread() {
-  if (GlobalState().sandboxed.load()) return;
+  // Not once a seccomp filter is in: a thread started now could be bound.
+  if (GlobalState().sandboxed.load() || GlobalState().filtered.load()) return;
   g_stop.store(kRun);
   if (StartOwnThread(&g_thread, DumpThreadMain, nullptr, 256 * 1024)) {
     ThisProcess().dump_thread.store(true);
@@ -425,20 +427,24 @@ void OnDumpSignal(int) {
   errno = saved;
 }
 
+// Has the dump thread write the final profile and waits for it (ten
+// seconds at most). False when there is no such thread.
+bool FinalDumpByThread() {
+  if (!ThisProcess().dump_thread.load() || tls_runtime_thread) return false;
+  g_final_requested.store(true);
+  sem_post(&g_wake);
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += 10;
+  while (sem_clockwait(&g_final_done, CLOCK_MONOTONIC, &ts) != 0 && errno == EINTR) {
+  }
+  return true;
+}
+
 void OnTerminate(int sig) {
   int saved = errno;
   AvoidAllocatorLocks();  // this thread may have been stopped inside malloc
-  if (ThisProcess().dump_thread.load() && !pthread_equal(pthread_self(), g_thread)) {
-    g_final_requested.store(true);
-    sem_post(&g_wake);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += 10;
-    while (sem_clockwait(&g_final_done, CLOCK_MONOTONIC, &ts) != 0 && errno == EINTR) {
-    }
-  } else {
-    FinalDump();
-  }
+  if (!FinalDumpByThread()) FinalDump();
   // Die the way the program would have died without us.
   signal(sig, SIG_DFL);
   raise(sig);
@@ -510,7 +516,10 @@ void ForkChild() {
   MarkMainThread();
   sem_init(&g_wake, 0, 0);
   sem_init(&g_final_done, 0, 0);
-  if (!g.config.follow_fork) {
+  // Under a seccomp filter the child may be bound by it (made by a thread
+  // it binds), and a thread the runtime started there would be: it stands
+  // aside.
+  if (!g.config.follow_fork || g.filtered.load()) {
     g.active.store(false);
     g.config.final_dump = false;
     // Blocks keep their headers (g_headers): every allocation still takes
@@ -524,7 +533,9 @@ void ForkChild() {
   // pre-forking server sit idle for long). A start the parent was waiting
   // for is the child's at once.
   g_lazy_start_ns.store(0);
-  if (ThreadWanted()) StartThread();
+  // A child of the program's own clone system call writes its final
+  // profile at its end, from the thread that ends it (InRawCloneChild).
+  if (ThreadWanted() && !InRawCloneChild()) StartThread();
 }
 
 bool DumpPressureSnapshot(uint32_t percent) {
@@ -552,6 +563,12 @@ bool DumpToPath(const char* path) {
 
 void FinalDump() {
   State& g = GlobalState();
+  // A thread a seccomp filter binds leaves the writing to the dump thread,
+  // or to no one.
+  if (!ThreadMayWrite()) {
+    FinalDumpByThread();
+    return;
+  }
   if (g_final_started.exchange(true)) return;
   if (g.sandboxed.load()) {
     g_final_written.store(true);
@@ -607,7 +624,8 @@ void AncestorPath(const char* dir, int depth, char* out, size_t cap) {
 }  // namespace
 
 void ShareOutDirBeforeUidChange(uid_t new_euid) {
-  if (new_euid == 0 || new_euid == static_cast<uid_t>(-1) || geteuid() != 0) return;
+  if (new_euid == 0 || new_euid == static_cast<uid_t>(-1) || !ThreadMayWrite()) return;
+  if (geteuid() != 0) return;
   State& g = GlobalState();
   if (!g.active.load() || !WritesFiles()) return;
   int saved = errno;
@@ -644,7 +662,7 @@ void ShareOutDirBeforeUidChange(uid_t new_euid) {
 
 void HoldOutDirBeforeChroot() {
   State& g = GlobalState();
-  if (!g.active.load()) return;
+  if (!g.active.load() || !ThreadMayWrite()) return;
   int saved = errno;
   RecursionGuard guard;
   base::SpinLockHolder h(g_dump_lock);
@@ -691,24 +709,52 @@ void ResumeDumpThread() {
   g_pause_lock.Unlock();
 }
 
-void EnterSandbox() {
-  State& g = GlobalState();
-  if (g.sandboxed.exchange(true)) return;
-  int saved = errno;
-  g.active.store(false);
-  // Ended, and not started again by the Resumes (sandboxed).
-  PauseDumpThread();
-  ResumeDumpThread();
-  http::PauseHttpThread();
-  http::ResumeHttpThread();
-  // Our handlers write the final profile and raise the signal again: the
-  // default action does what they would have, without a system call.
+bool ThreadMayWrite() {
+  return tls_runtime_thread || !GlobalState().filtered.load(std::memory_order_relaxed);
+}
+
+namespace {
+
+// Our terminating-signal handlers have the final profile written and
+// raise the signal again, with system calls a filter may not allow on the
+// thread the signal lands on: the default action does what they would
+// have, without one.
+void GiveTerminatingSignalsBack() {
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
     struct sigaction old;
     if (sigaction(sig, nullptr, &old) == 0 && (old.sa_flags & SA_SIGINFO) == 0 &&
         old.sa_handler == OnTerminate) {
       signal(sig, SIG_DFL);
     }
+  }
+}
+
+// Stands aside for good (BeforeSeccompFilter, dumper.h).
+void EnterSandbox() {
+  State& g = GlobalState();
+  if (g.sandboxed.exchange(true)) return;
+  g.active.store(false);
+  // Ended, and not started again by the Resumes (sandboxed).
+  PauseDumpThread();
+  ResumeDumpThread();
+  http::PauseHttpThread();
+  http::ResumeHttpThread();
+  GiveTerminatingSignalsBack();
+}
+
+}  // namespace
+
+void BeforeSeccompFilter(bool all_threads) {
+  State& g = GlobalState();
+  if (g.sandboxed.load() || tls_runtime_thread) return;
+  int saved = errno;
+  if (!all_threads && g.active.load() && ThisProcess().dump_thread.load()) {
+    // The dump thread stays free of the filter and writes for the process.
+    g.filtered.store(true);
+    g_lazy_start_ns.store(0);
+    GiveTerminatingSignalsBack();
+  } else {
+    EnterSandbox();
   }
   errno = saved;
 }
@@ -717,7 +763,7 @@ void StartDumper() {
   const State& g = GlobalState();
   sem_init(&g_wake, 0, 0);
   sem_init(&g_final_done, 0, 0);
-  pthread_atfork(ForkPrepare, ForkParent, ForkChild);
+  RegisterForkHandlers(ForkPrepare, ForkParent, ForkChild);
   MarkMainThread();
   // For the pressure polls: statm held, and the cgroup's limit read now,
   // before a chroot can put the cgroup's files out of reach (the polls

@@ -51,16 +51,30 @@ void ShareOutDirBeforeUidChange(uid_t new_euid);
 void HoldOutDirBeforeChroot();
 
 // Called before the program installs a seccomp filter (prctl
-// PR_SET_SECCOMP; OpenSSH's pre-authentication child, vsftpd): a system
-// call the filter does not allow fails, or ends the thread that makes it
-// (SECCOMP_RET_KILL_THREAD: at exit, the main thread ended inside the
+// PR_SET_SECCOMP, or seccomp(2): libseccomp's users, chronyd and tor among
+// them; OpenSSH's pre-authentication child, vsftpd). A system call the
+// filter does not allow fails, or ends the thread that makes it
+// (SECCOMP_RET_KILL_THREAD: at exit, chronyd's main thread ended inside the
 // final profile's write with the dump lock held, and the dump thread then
-// spun on it for ever, keeping the process and its connection alive). From
-// then on the runtime makes no system call of its own in this process:
-// recording stops, its threads end and do not start again, its
-// terminating-signal handlers give way to the default action, and no
-// final profile is written. Profiles already written stay.
-void EnterSandbox();
+// spun on it for ever). A filter binds the thread that installs it and the
+// threads and processes it starts from then on; `all_threads`: it binds
+// every thread of the process (SECCOMP_FILTER_FLAG_TSYNC).
+//
+// Either way the runtime's terminating-signal handlers give way to the
+// default action (they make system calls a filter may not allow). When
+// the runtime's thread is running and stays free of the filter, it goes
+// on: recording continues, snapshots are written, and the final profile is
+// written by that thread whichever thread ends the process; the runtime
+// starts no thread of its own from then on (it would be bound), and the
+// children forked from then on are not profiled. Otherwise (every thread
+// bound, or no runtime thread) the runtime stands aside from then on:
+// recording stops, its threads end, and no final profile is written.
+// Profiles already written stay.
+void BeforeSeccompFilter(bool all_threads);
+
+// Whether the calling thread may make the runtime's own system calls (open
+// a file, write a profile): not a thread a seccomp filter may bind.
+bool ThreadMayWrite();
 
 // Writes the next numbered snapshot. Returns false on failure.
 bool DumpSnapshot();

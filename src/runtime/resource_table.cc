@@ -203,7 +203,7 @@ void InitResources() {
     return;
   }
   RecordInherited();
-  pthread_atfork(ForkPrepare, ForkParent, ForkChild);
+  RegisterForkHandlers(ForkPrepare, ForkParent, ForkChild);
   g_on.store(true, std::memory_order_release);
 }
 

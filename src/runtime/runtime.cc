@@ -34,6 +34,7 @@
 namespace heapscope::runtime {
 
 __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
+__thread bool tls_runtime_thread __attribute__((tls_model("initial-exec")));
 uintptr_t g_free_probe_mask = kRecognisableMask;
 bool g_large_by_header = false;
 bool g_headers = false;
@@ -354,6 +355,50 @@ bool StartOwnThread(pthread_t* thread, void* (*fn)(void*), void* arg, size_t sta
   return ok;
 }
 
+namespace {
+
+struct ForkHandlers {
+  void (*prepare)();
+  void (*parent)();
+  void (*child)();
+};
+// Registered at start-up, before the program's threads can fork.
+ForkHandlers g_fork_handlers[4];
+std::atomic<int> g_fork_handler_count{0};
+bool g_raw_clone_child = false;
+
+}  // namespace
+
+void RegisterForkHandlers(void (*prepare)(), void (*parent)(), void (*child)()) {
+  int n = g_fork_handler_count.load();
+  if (n == static_cast<int>(sizeof g_fork_handlers / sizeof g_fork_handlers[0])) {
+    base::RawLog("internal: too many fork handlers");
+    return;
+  }
+  g_fork_handlers[n] = {prepare, parent, child};
+  g_fork_handler_count.store(n + 1);
+  pthread_atfork(prepare, parent, child);
+}
+
+void RunForkHandlers(ForkPhase phase) {
+  int n = g_fork_handler_count.load();
+  if (phase == ForkPhase::kPrepare) {
+    for (int i = n - 1; i >= 0; i--) {
+      if (g_fork_handlers[i].prepare != nullptr) g_fork_handlers[i].prepare();
+    }
+    return;
+  }
+  g_raw_clone_child = phase == ForkPhase::kChild;
+  for (int i = 0; i < n; i++) {
+    void (*fn)() =
+        phase == ForkPhase::kChild ? g_fork_handlers[i].child : g_fork_handlers[i].parent;
+    if (fn != nullptr) fn();
+  }
+  g_raw_clone_child = false;
+}
+
+bool InRawCloneChild() { return g_raw_clone_child; }
+
 bool WaitThreadGone(int32_t tid, uint64_t timeout_ns) {
   uint64_t deadline = base::MonoNs() + timeout_ns;
   pid_t pid = getpid();
@@ -440,6 +485,10 @@ extern "C" __attribute__((visibility("default"))) int heapscope_dump(const char*
   using namespace heapscope::runtime;
   if (!EnsureInitialized() || !GlobalState().active.load()) {
     errno = ENOSYS;
+    return -1;
+  }
+  if (!ThreadMayWrite()) {
+    errno = EPERM;  // a seccomp filter binds this thread
     return -1;
   }
   RecursionGuard guard;

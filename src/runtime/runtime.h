@@ -86,9 +86,11 @@ struct State {
   bool heap_shadowed = false;
   const char* heap_shadowed_by = nullptr;  // the file whose malloc comes first
   ActiveFlag active;                       // recording on (ThisProcess().active)
-  // The program installed a seccomp filter: the runtime stands aside
-  // (EnterSandbox, dumper.h).
+  // The program installed a seccomp filter (BeforeSeccompFilter, dumper.h):
+  // sandboxed, the runtime stands aside; filtered, it binds some of the
+  // program's threads but not the runtime's, which write for the process.
   std::atomic<bool> sandboxed{false};
+  std::atomic<bool> filtered{false};
   uintptr_t self_begin = 0;         // our own code, stripped from stacks
   uintptr_t self_end = 0;
   // The code of the next allocator in line when it is not glibc's
@@ -144,6 +146,10 @@ struct ThreadState {
 };
 extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 
+// True in the runtime's own threads (the dump thread, the live
+// endpoint's), which they set as they start.
+extern __thread bool tls_runtime_thread __attribute__((tls_model("initial-exec")));
+
 // Witness that the current thread is inside the profiler: allocations it
 // makes pass straight to the real allocator and are never recorded.
 class RecursionGuard {
@@ -169,6 +175,20 @@ void WarnNoAgesOnce();
 // endpoint's): detached, with every signal blocked so that the program's
 // signals never land on it. True when it started.
 bool StartOwnThread(pthread_t* thread, void* (*fn)(void*), void* arg, size_t stack_size);
+
+// The runtime's fork handlers, registered with pthread_atfork and kept
+// here too, so that a child made by the program's own clone system call
+// (the syscall hook, interpose/syscall_hook.cc) gets them as well: prepare
+// in the reverse order of registration, parent and child in that order,
+// as glibc runs them.
+void RegisterForkHandlers(void (*prepare)(), void (*parent)(), void (*child)());
+enum class ForkPhase { kPrepare, kParent, kChild };
+void RunForkHandlers(ForkPhase phase);
+// True in a child made by the program's own clone system call, while its
+// fork handlers run: glibc's own state was not made ready for it as fork()
+// does (its cached thread id is the parent's, its locks as the clone found
+// them), so the runtime starts no thread there.
+bool InRawCloneChild();
 
 // True once thread `tid` of this process is gone for the kernel (within
 // timeout_ns): a detached thread leaves its thread group shortly after its

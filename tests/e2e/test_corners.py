@@ -61,7 +61,14 @@
                    file size limit of 0), with snapshots every 100 ms:
                    it ends as uninstrumented (it hung before, its main
                    thread ended inside the final profile's write), the
-                   snapshots before the filter stay, exact
+                   snapshots before the filter stay, exact. The same
+                   filter installed as libseccomp does (chronyd, tor:
+                   seccomp(2) through syscall(), which hung the same way),
+                   without the size limit: the runtime's thread, which the
+                   filter does not bind, goes on writing snapshots and
+                   writes the final profile, exact; with
+                   SECCOMP_FILTER_FLAG_TSYNC, which binds every thread, the
+                   runtime stands aside as for the first
   jemalloc_static  jemalloc linked statically into the executable
   tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
   tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
@@ -616,6 +623,33 @@ def seccomp(env, prog):
         env.check_exact(snapshot_path(out, seqs[-1]), {"BeforeSandbox": (12000, 12000, 3, 3)},
                         "seccomp: last snapshot")
     check(not os.path.exists(final_path(out)), "seccomp: a final profile from inside the sandbox")
+
+    before = {"BeforeSandbox": (12000, 12000, 3, 3)}
+    in_sandbox = {"InSandbox": (0, sum(100 + i for i in range(1000)), 0, 1000)}
+    for mode in ("syscall", "tsync"):
+        label = f"seccomp {mode}"
+        plain = env.plain([prog, mode])
+        check(plain.returncode == 0 and plain.stdout == "sandboxed\ndone\n",
+              f"{label} uninstrumented: {plain.returncode} {plain.stdout!r} {plain.stderr!r}")
+        out = env.outdir(f"seccomp_{mode}")
+        try:
+            got = env.preload_input([prog, mode], out, dict(RATE1, HEAPSCOPE_INTERVAL="100ms"),
+                                    timeout=30)
+        except subprocess.TimeoutExpired:
+            check(False, f"{label}: still running after 30 s")
+            continue
+        same_output(label, plain, got)
+        check(got.stderr == "", f"{label}: the runtime wrote to stderr: {got.stderr!r}")
+        seqs = numbered_snapshots(out)
+        if not check(seqs, f"{label}: no snapshot: {listdir(out)}"):
+            continue
+        if mode == "syscall":
+            env.check_exact(snapshot_path(out, seqs[-1]), dict(before, **in_sandbox),
+                            f"{label}: the last snapshot, taken in the sandbox")
+            env.check_exact(final_path(out), dict(before, **in_sandbox), f"{label}: final")
+        else:
+            env.check_exact(snapshot_path(out, seqs[-1]), before, f"{label}: last snapshot")
+            check(not os.path.exists(final_path(out)), f"{label}: a final profile from the sandbox")
 
 
 SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, fd_reuse,

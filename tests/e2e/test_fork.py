@@ -96,18 +96,29 @@ def main():
     check(set(files) <= {"heap.final.pb.gz", f"heap.{child}.final.pb.gz"},
           f"{label}: unexpected files {files}")
 
-    # A child made by the program's own clone system call (vsftpd) runs no
-    # fork handlers: the runtime stands aside in it. Before, it waited ten
-    # seconds for a dump thread it did not have (at its seccomp filter, at
-    # SIGTERM) and wrote its final profile under the parent's name.
-    for mode in ("raw-clone", "raw-clone-term", "raw-clone-seccomp"):
+    # A child made by the program's own clone system call (vsftpd's
+    # connection processes) through syscall(): the hook runs the runtime's
+    # fork handlers around it, and the child's profile is its own, as after
+    # fork(). Before, it waited ten seconds for a dump thread it did not
+    # have (at SIGTERM, at its seccomp filter) and wrote its final profile
+    # under the parent's name.
+    for mode in ("raw-clone", "raw-clone-term", "raw-clone-seccomp", "asm-clone"):
         start = time.monotonic()
         label, out, child = run_mode(env, prog, mode)
         took = time.monotonic() - start
         check(took < 5, f"{label}: took {took:.1f}s (the child waited for a dump thread)")
         env.check_exact(final_path(out), PARENT, label + ": parent")
         files = listdir(out)
-        check(files == ["heap.final.pb.gz"], f"{label}: unexpected files {files}")
+        if mode in ("raw-clone", "raw-clone-term"):
+            env.check_exact(final_path(out, child), CHILD, label + ": child")
+            check(set(files) == {"heap.final.pb.gz", f"heap.{child}.final.pb.gz"},
+                  f"{label}: unexpected files {files}")
+        else:
+            # In a seccomp sandbox without a thread of the runtime's own, or
+            # made by the instruction itself (no fork handlers ran: the
+            # runtime's per-process flags read off), the child writes
+            # nothing.
+            check(files == ["heap.final.pb.gz"], f"{label}: unexpected files {files}")
 
     # HEAPSCOPE_FOLLOW_FORK is about children forked without exec; a
     # program started by exec is profiled on its own all the same.

@@ -562,6 +562,7 @@ void AnnounceAddress(const Server& s) {
 void* ServerMain(void* arg) {
   RecursionGuard guard;  // for its whole life: nothing it allocates is recorded
   pthread_setname_np(pthread_self(), "heapscope-http");
+  tls_runtime_thread = true;
   GlobalState().http_tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
   Server& s = *static_cast<Server*>(arg);
   if (s.listen_fd < 0) {
@@ -748,7 +749,7 @@ void StartHttpServer() {
     }
   }
   g_server = s;
-  pthread_atfork(nullptr, nullptr, ForkChild);
+  RegisterForkHandlers(nullptr, nullptr, ForkChild);
   if (!StartServerThread(s)) {
     base::RawLog("cannot start the HTTP endpoint thread; it is off");
     if (s->listen_fd >= 0) CloseOwnFd(s->listen_fd);
@@ -789,7 +790,8 @@ bool PauseHttpThread() {
 
 void ResumeHttpThread() {
   Server* s = g_server;
-  if (s == nullptr || GlobalState().sandboxed.load()) return;
+  // Not once a seccomp filter is in: a thread started now could be bound.
+  if (s == nullptr || GlobalState().sandboxed.load() || GlobalState().filtered.load()) return;
   int asked = kStopAsked;
   if (g_stop.compare_exchange_strong(asked, kRun)) return;  // it had not stopped: it goes on
   if (g_stop.load() == kStopped && !ThisProcess().http_thread.load()) StartServerThread(s);

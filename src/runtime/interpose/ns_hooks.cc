@@ -7,10 +7,11 @@
 // thread when it is on. The program's own threads are its business: with
 // them the call fails as it always would.
 //
-// prctl too: PR_SET_SECCOMP installs a seccomp filter, and the runtime
-// stands aside first (EnterSandbox, dumper.h).
+// prctl too: PR_SET_SECCOMP installs a seccomp filter, which the runtime
+// hears of first (BeforeSeccompFilter, dumper.h).
 #include <errno.h>
 #include <linux/nsfs.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
@@ -20,6 +21,7 @@
 
 #include "runtime/dumper.h"
 #include "runtime/http/server.h"
+#include "runtime/interpose/syscall_hook.h"
 #include "runtime/resource_table.h"
 
 namespace heapscope::runtime {
@@ -73,6 +75,14 @@ class PausedThreads {
 };
 
 }  // namespace
+
+void PrctlSetSeccompComing(unsigned long mode, unsigned long filter) {
+  // Strict mode, or a filter (a null one only probes: EFAULT).
+  if (mode == SECCOMP_MODE_STRICT || (mode == SECCOMP_MODE_FILTER && filter != 0)) {
+    BeforeSeccompFilter(/*all_threads=*/false);
+  }
+}
+
 }  // namespace heapscope::runtime
 
 using namespace heapscope::runtime;  // NOLINT: hooks are in the global namespace
@@ -103,7 +113,7 @@ extern "C" __attribute__((visibility("default"))) int prctl(int option, ...) {
   unsigned long a4 = va_arg(ap, unsigned long);
   unsigned long a5 = va_arg(ap, unsigned long);
   va_end(ap);
-  if (option == PR_SET_SECCOMP) EnterSandbox();
+  if (option == PR_SET_SECCOMP) PrctlSetSeccompComing(a2, a3);
   PrctlFn f = NextFunction(&g_next_prctl, "prctl");
   if (f == nullptr) return static_cast<int>(syscall(SYS_prctl, option, a2, a3, a4, a5));
   return f(option, a2, a3, a4, a5);

@@ -29,15 +29,18 @@
 //                          (taking its periodic snapshots if any): a server forking a process per
 //                          connection, and a worker that outlives it
 //   raw-clone              the child is made by syscall(SYS_clone, SIGCHLD), as
-//                          vsftpd makes its per-connection processes: no fork
-//                          handlers run in it. It allocates (ChildAlloc),
-//                          frees a ParentAlloc block and ends with exit(0);
-//                          the parent then says whether a final profile was
-//                          written in HEAPSCOPE_OUT while it still runs (it
-//                          must not have been: the name is the parent's)
+//                          vsftpd makes its per-connection processes. It
+//                          allocates (ChildAlloc), frees a ParentAlloc block
+//                          and ends with exit(0); the parent then says
+//                          whether a final profile was written in
+//                          HEAPSCOPE_OUT under its own name while it still
+//                          runs (it must not have been)
 //   raw-clone-term         the same child ends by raise(SIGTERM)
 //   raw-clone-seccomp      the same child installs a seccomp filter that
 //                          allows everything (prctl) before its exit(0)
+//   asm-clone              the same child as raw-clone, made by the clone
+//                          system call instruction itself (no syscall()), so
+//                          that nothing the runtime exports sees it
 //   leaf                   LeafAlloc only (the exec'd program)
 //   exec-inplace           after 300 ms, execs this program as "after-exec"
 //                          in the same process (no fork), as haproxy's master
@@ -115,6 +118,23 @@ void SleepMs(int ms) {
 
 __attribute__((noinline)) void LeafAlloc() {
   for (int i = 0; i < 5; i++) g_leaf[i] = malloc(1100);
+}
+
+// clone(SIGCHLD) by the instruction itself: a fork no library sees.
+pid_t AsmClone() {
+#if defined(__x86_64__)
+  long ret;
+  register long r10 __asm__("r10") = 0;
+  register long r8 __asm__("r8") = 0;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "0"(static_cast<long>(SYS_clone)), "D"(static_cast<long>(SIGCHLD)), "S"(0L),
+                     "d"(0L), "r"(r10), "r"(r8)
+                   : "rcx", "r11", "memory");
+  return ret < 0 ? -1 : static_cast<pid_t>(ret);
+#else
+  return static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+#endif
 }
 
 static char g_self[PATH_MAX];
@@ -216,8 +236,10 @@ int main(int argc, char** argv) {
     std::printf("parent: %d of %d children exited with status 0\n", ok, n);
     return 0;
   }
-  if (strncmp(mode, "raw-clone", 9) == 0) {
-    auto pid = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+  if (strncmp(mode, "raw-clone", 9) == 0 || strcmp(mode, "asm-clone") == 0) {
+    pid_t pid = strcmp(mode, "asm-clone") == 0
+                    ? AsmClone()
+                    : static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
     if (pid == 0) {
       ChildAlloc();
       free(g_parent[0]);
