@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,8 +112,31 @@ bool WriteAll(int fd, const void* data, size_t n) {
   return ok;
 }
 
+namespace {
+
+// An inetd-style server hands each child its client's connection as
+// standard input, output and error (vsftpd's connection processes, sshd
+// -i): a message written there would land in the program's conversation
+// with its client (vsftpd's client read the runtime's line as the server's
+// greeting). A local socket (journald's, under a service manager) is a log
+// and is written to.
+bool StderrIsNetworkConnection() {
+  struct stat st;
+  if (fstat(2, &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
+  struct sockaddr_storage addr;
+  socklen_t len = sizeof addr;
+  if (getsockname(2, reinterpret_cast<struct sockaddr*>(&addr), &len) != 0) return false;
+  return addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
+}
+
+}  // namespace
+
 void RawLog(const char* msg) {
   int saved = errno;
+  if (StderrIsNetworkConnection()) {
+    errno = saved;
+    return;
+  }
   char buf[512];
   RawBuffer b(buf, sizeof buf);
   b.Str("heapscope: ").Str(msg).Char('\n');

@@ -35,7 +35,8 @@ class RawBuffer {
 // process is not sent SIGXFSZ, which would end it.
 bool WriteAll(int fd, const void* data, size_t n);
 
-// Writes "heapscope: <msg>\n" to stderr.
+// Writes "heapscope: <msg>\n" to stderr, unless stderr is a network
+// connection (an inetd-style server's child talking to its client).
 void RawLog(const char* msg);
 
 }  // namespace heapscope::base

@@ -21,6 +21,8 @@ import json
 import os
 import re
 import signal
+import socket
+import subprocess
 import sys
 import time
 
@@ -58,6 +60,39 @@ def run_mode(env, prog, mode, extra=None):
     check(m is not None, f"{label}: stderr is not just the child's pid: {r.stderr!r}")
     child = int(m.group(1)) if m else -1
     return label, out, child
+
+
+def stderr_a_connection(env, prog):
+    """An inetd-style server's child has its client's connection as stderr
+    (vsftpd's connection processes): the runtime's messages must not go
+    there, or the client reads them as the server's words. A local socket
+    (journald's) is a log, and gets them."""
+    bad = {"HEAPSCOPE_RATE": "bogus"}
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    client = socket.create_connection(srv.getsockname())
+    peer, _ = srv.accept()
+    local, local_peer = socket.socketpair()
+    with srv, client, peer, local, local_peer:
+        for label, end, far in (("tcp", client, peer), ("unix", local, local_peer)):
+            out = env.outdir(f"stderr_{label}")
+            r = subprocess.run([prog, "leaf"], env=env.preload_env(out, bad), stdout=subprocess.PIPE,
+                               stderr=end.fileno(), text=True, timeout=60)
+            check(r.returncode == 0 and r.stdout == "leaf: done\n",
+                  f"stderr a {label} socket: {r.returncode} {r.stdout!r}")
+            far.settimeout(0.5)
+            got = b""
+            try:
+                while chunk := far.recv(4096):
+                    got += chunk
+            except socket.timeout:
+                pass
+            said = "ignoring HEAPSCOPE_RATE=bogus" in got.decode(errors="replace")
+            if label == "tcp":
+                check(got == b"", f"the runtime wrote into the program's connection: {got!r}")
+            else:
+                check(said, f"the runtime's warning did not reach a local socket: {got!r}")
 
 
 def main():
@@ -186,6 +221,7 @@ def main():
     check(len(set(est)) == len(est), f"{label}: processes sampled the same blocks: {est}")
     fork_many(env, prog)
     runs_in_one_directory(env, prog)
+    stderr_a_connection(env, prog)
     finish(env, "test_fork")
 
 
