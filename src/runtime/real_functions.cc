@@ -138,6 +138,17 @@ size_t BootstrapSize(const void* p) {
       ->size;
 }
 
+namespace {
+
+// Whether two functions are defined in the same loaded object.
+bool SameObject(void* a, void* b) {
+  Dl_info ia;
+  Dl_info ib;
+  return dladdr(a, &ia) != 0 && dladdr(b, &ib) != 0 && ia.dli_fbase == ib.dli_fbase;
+}
+
+}  // namespace
+
 bool ResolveRealFunctions() {
   RealFunctions r = {};
   Resolve(&r.malloc, "malloc");
@@ -150,6 +161,18 @@ bool ResolveRealFunctions() {
   Resolve(&r.valloc, "valloc");
   Resolve(&r.pvalloc, "pvalloc");
   Resolve(&r.malloc_usable_size, "malloc_usable_size");
+  Resolve(&r.mallocx, "mallocx");
+  Resolve(&r.rallocx, "rallocx");
+  Resolve(&r.xallocx, "xallocx");
+  Resolve(&r.dallocx, "dallocx");
+  Resolve(&r.sdallocx, "sdallocx");
+  Resolve(&r.sallocx, "sallocx");
+  Resolve(&r.nallocx, "nallocx");
+  r.allocx_is_malloc =
+      r.malloc != nullptr && r.mallocx != nullptr && r.rallocx != nullptr && r.xallocx != nullptr &&
+      r.dallocx != nullptr && r.sdallocx != nullptr && r.sallocx != nullptr &&
+      r.nallocx != nullptr &&
+      SameObject(reinterpret_cast<void*>(r.malloc), reinterpret_cast<void*>(r.mallocx));
   Resolve(&r.exit_, "_exit");
   Resolve(&r.Exit_, "_Exit");
   if (r.malloc == nullptr || r.free == nullptr || r.calloc == nullptr || r.realloc == nullptr ||

@@ -28,6 +28,18 @@ struct RealFunctions {
   void* (*valloc)(size_t);
   void* (*pvalloc)(size_t);
   size_t (*malloc_usable_size)(void*);
+  // jemalloc's own API (BIND 9.18 allocates through it); null without it.
+  void* (*mallocx)(size_t, int);
+  void* (*rallocx)(void*, size_t, int);
+  size_t (*xallocx)(void*, size_t, size_t, int);
+  void (*dallocx)(void*, int);
+  void (*sdallocx)(void*, size_t, int);
+  size_t (*sallocx)(const void*, int);
+  size_t (*nallocx)(size_t, int);
+  // The API above belongs to the allocator behind malloc (jemalloc as the
+  // program's allocator), so that blocks of either kind may be freed by
+  // the other: only then are its calls sampled (malloc_hooks.cc).
+  bool allocx_is_malloc;
   [[noreturn]] void (*exit_)(int);
   [[noreturn]] void (*Exit_)(int);
 };

@@ -657,6 +657,108 @@ HS_ALWAYS_INLINE void ArrayDeleteAligned(void* p, std::align_val_t al) {
   ScalarDeleteAligned(p, al);
 }
 
+// The usable size of the program's block p, whatever the runtime put in
+// front of it.
+size_t ProgramUsableSize(void* p) {
+  if (p == nullptr) return 0;
+  if (IsBootstrap(p)) return BootstrapSize(p);
+  if (real.malloc_usable_size == nullptr) return 0;
+  if (HeadersOn() && HasHeader(p)) {
+    uint32_t offset = HeaderOf(p)->offset;
+    size_t n = real.malloc_usable_size(static_cast<char*>(p) - offset);
+    return n > offset ? n - offset : 0;
+  }
+  return UsableSize(p);
+}
+
+// ---- jemalloc's own API: mallocx and its kin ----
+//
+// BIND 9.18 allocates through jemalloc's mallocx, rallocx, sallocx and
+// sdallocx rather than malloc, as programs that look for jemalloc do: its
+// heap went unseen. With jemalloc behind malloc (allocx_is_malloc), a call
+// that names no arena or thread cache and is not sampled goes to jemalloc
+// as it is; a sampled one, or any while blocks have headers, takes the
+// malloc family's paths, for as many bytes as nallocx says the program may
+// use (its size class, which is what it is recorded with). Every block is
+// jemalloc's either way, so its frees and free() take any of them. A call
+// naming an arena or a thread cache goes to jemalloc unsampled (the block
+// must live in that arena). With jemalloc loaded beside glibc's malloc,
+// each call goes to jemalloc unsampled; with none, to the malloc family's
+// equivalent.
+
+constexpr int kAllocxLgAlign = 0x3f;  // MALLOCX_LG_ALIGN(la)
+constexpr int kAllocxZero = 0x40;     // MALLOCX_ZERO
+// MALLOCX_TCACHE(tc) and MALLOCX_ARENA(a) set the bits above these.
+constexpr int kAllocxPlainBits = kAllocxLgAlign | kAllocxZero;
+
+size_t AllocxAlign(int flags) {
+  int lg = flags & kAllocxLgAlign;
+  return lg == 0 ? 0 : size_t{1} << lg;
+}
+
+// Whether jemalloc takes the call as it is, unsampled and unseen.
+HS_ALWAYS_INLINE bool AllocxPassedOn(int flags) {
+  return real.mallocx != nullptr && (!real.allocx_is_malloc || (flags & ~kAllocxPlainBits) != 0);
+}
+
+// mallocx through the malloc family's slow paths: a sample, or a block
+// with a header.
+HS_NOINLINE void* AllocxSlow(size_t size, int flags) {
+  if (real.nallocx != nullptr) {
+    size_t usable = real.nallocx(size, flags);
+    if (usable > size) size = usable;
+  }
+  size_t align = AllocxAlign(flags);
+  bool zero = (flags & kAllocxZero) != 0;
+  if (align <= 16) return zero ? CallocSlow(size) : MallocSlow(size);
+  void* p = AlignedSlow(align, size);
+  if (p != nullptr && zero) memset(p, 0, size);
+  return p;
+}
+
+// mallocx(size, flags) with the hooks taking part.
+HS_ALWAYS_INLINE void* HookAllocx(size_t size, int flags) {
+  if (HS_LIKELY(TrySkipFast(size))) {
+    if (real.mallocx != nullptr) return real.mallocx(size, flags);
+    size_t align = AllocxAlign(flags);
+    bool zero = (flags & kAllocxZero) != 0;
+    void* p = align <= 16 ? (zero ? real.calloc(1, size) : real.malloc(size))
+                          : real.memalign(align, size);
+    if (p != nullptr && zero && align > 16) memset(p, 0, size);
+    return p;
+  }
+  return AllocxSlow(size, flags);
+}
+
+// Frees a block of the allocx API (`size`: sdallocx's, when `sized`).
+HS_ALWAYS_INLINE void HookDallocx(void* p, size_t size, int flags, bool sized) {
+  if (real.dallocx == nullptr) return HookFree(p);
+  if (!real.allocx_is_malloc || HS_LIKELY(!HeadersOn() && !MaybeSampled(p))) {
+    if (sized) return real.sdallocx(p, size, flags);
+    return real.dallocx(p, flags);
+  }
+  FreeSlow(p);  // any block of jemalloc's, recorded if sampled
+}
+
+// rallocx by a new block: the old one's bytes (as many as it could hold,
+// which is where MALLOCX_ZERO starts zeroing), the old one freed.
+// `sample`: the sampler already said the new one is a sample.
+HS_NOINLINE void* AllocxMove(void* p, size_t size, int flags, bool sample) {
+  void* q;
+  if (sample) {
+    q = AllocxSlow(size, flags);
+  } else if (AllocxPassedOn(flags)) {
+    q = real.mallocx(size, flags);
+  } else {
+    q = HookAllocx(size, flags);
+  }
+  if (q == nullptr) return nullptr;  // p stays the program's
+  size_t old = ProgramUsableSize(p);
+  memcpy(q, p, old < size ? old : size);
+  FreeSlow(p);
+  return q;
+}
+
 }  // namespace
 }  // namespace heapscope::runtime
 
@@ -756,16 +858,53 @@ HS_EXPORT void* pvalloc(size_t size) {
   return HookMemalign(page, rounded);
 }
 
-HS_EXPORT size_t malloc_usable_size(void* p) {
-  if (p == nullptr) return 0;
-  if (IsBootstrap(p)) return BootstrapSize(p);
-  if (real.malloc_usable_size == nullptr) return 0;
-  if (heapscope::runtime::HeadersOn() && heapscope::runtime::HasHeader(p)) {
-    uint32_t offset = heapscope::runtime::HeaderOf(p)->offset;
-    size_t n = real.malloc_usable_size(static_cast<char*>(p) - offset);
-    return n > offset ? n - offset : 0;
+HS_EXPORT size_t malloc_usable_size(void* p) { return heapscope::runtime::ProgramUsableSize(p); }
+
+// jemalloc's API (see above). mallocx(0) and the frees of null are the
+// program's own mistakes, passed on.
+HS_EXPORT void* mallocx(size_t size, int flags) {
+  using namespace heapscope::runtime;  // NOLINT
+  if (HS_UNLIKELY(AllocxPassedOn(flags))) return real.mallocx(size, flags);
+  return HookAllocx(size, flags);
+}
+
+HS_EXPORT void* rallocx(void* p, size_t size, int flags) {
+  using namespace heapscope::runtime;  // NOLINT
+  if (HS_UNLIKELY(real.rallocx != nullptr && !real.allocx_is_malloc)) {
+    return real.rallocx(p, size, flags);
   }
-  return heapscope::runtime::UsableSize(p);
+  // Neither the old block one of the runtime's nor the new one a sample:
+  // jemalloc's own, in place where it can.
+  bool theirs = real.rallocx != nullptr && !HeadersOn() && !MaybeSampled(p);
+  if (theirs && AllocxPassedOn(flags)) return real.rallocx(p, size, flags);
+  if (theirs && HS_LIKELY(TrySkipFast(size))) return real.rallocx(p, size, flags);
+  return AllocxMove(p, size, flags, /*sample=*/theirs);
+}
+
+HS_EXPORT size_t xallocx(void* p, size_t size, size_t extra, int flags) {
+  using namespace heapscope::runtime;  // NOLINT
+  if (real.xallocx == nullptr) return ProgramUsableSize(p);
+  if (!real.allocx_is_malloc) return real.xallocx(p, size, extra, flags);
+  // A block of the runtime's keeps its size: xallocx may always decline,
+  // and says so by returning the size the block has.
+  if (HeadersOn() || (MaybeSampled(p) && (IsTagged(p) || MayBeLiveSample(p)))) {
+    return ProgramUsableSize(p);
+  }
+  return real.xallocx(p, size, extra, flags);
+}
+
+HS_EXPORT size_t sallocx(const void* p, int flags) {
+  using namespace heapscope::runtime;  // NOLINT
+  if (real.sallocx != nullptr && !real.allocx_is_malloc) return real.sallocx(p, flags);
+  return ProgramUsableSize(const_cast<void*>(p));
+}
+
+HS_EXPORT void dallocx(void* p, int flags) {
+  heapscope::runtime::HookDallocx(p, 0, flags, /*sized=*/false);
+}
+
+HS_EXPORT void sdallocx(void* p, size_t size, int flags) {
+  heapscope::runtime::HookDallocx(p, size, flags, /*sized=*/true);
 }
 
 // operator new and delete, every form (replacement functions, exported),
