@@ -17,6 +17,7 @@
 #include "platform/modules.h"
 #include "runtime/cgroup_memory.h"
 #include "runtime/memory_breakdown.h"
+#include "runtime/own_deps.h"
 #include "runtime/real_functions.h"
 #include "runtime/recorder.h"
 #include "runtime/runtime.h"
@@ -784,10 +785,11 @@ class GzipSink : public format::ByteSink {
     // a 226 kB profile of bench-mixed's in 2.8 ms instead of 8.3 ms at
     // level 6, 18% larger (78 kB against 66 kB); compression was the
     // largest part of a snapshot's cost.
-    ok_ = deflateInit2(&zs_, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+    ok_ = Deps().deflate_init2(&zs_, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                               ZLIB_VERSION, static_cast<int>(sizeof zs_)) == Z_OK;
   }
   ~GzipSink() override {
-    if (ok_ || started_) deflateEnd(&zs_);
+    if (ok_ || started_) Deps().deflate_end(&zs_);
   }
   bool Append(const void* data, size_t n) override { return Pump(data, n, Z_NO_FLUSH); }
   bool Finish() { return Pump(nullptr, 0, Z_FINISH); }
@@ -801,7 +803,7 @@ class GzipSink : public format::ByteSink {
     for (;;) {
       zs_.next_out = out_;
       zs_.avail_out = sizeof out_;
-      int r = deflate(&zs_, flush);
+      int r = Deps().deflate(&zs_, flush);
       if (r == Z_STREAM_ERROR) return ok_ = false;
       size_t have = sizeof out_ - zs_.avail_out;
       if (have > 0 && !out_sink_->Append(out_, have)) return ok_ = false;

@@ -26,6 +26,7 @@
 #include "platform/modules.h"
 #include "runtime/dumper.h"
 #include "runtime/http/server.h"
+#include "runtime/own_deps.h"
 #include "runtime/real_functions.h"
 #include "runtime/recorder.h"
 #include "runtime/resource_table.h"
@@ -288,6 +289,10 @@ bool InitOnce() {
   }
   g_modules.Construct();
   g_modules->Refresh();
+  if (!ResolveOwnDeps()) {
+    base::RawLog("cannot find zlib or libunwind in this process; profiling is off");
+    return true;  // real functions work; recording stays off
+  }
   if (!InitRecorder(g.config)) {
     base::RawLog("cannot map memory for the profiler's tables; profiling is off");
     return true;  // real functions work; recording stays off

@@ -1,12 +1,11 @@
 #include "runtime/unwind.h"
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 #include <string.h>
 #include <ucontext.h>
 
 #include "platform/modules.h"
 #include "runtime/cfi_unwind.h"
+#include "runtime/own_deps.h"
 
 #ifdef HS_UNWIND_VERIFY
 #include "base/raw_log.h"
@@ -42,7 +41,7 @@ HS_NOINLINE int CaptureStackLibunwind(uintptr_t* frames, int max, bool* truncate
   void* buf[kMaxFrames + kOwnFramesRoom + 1];
   int cap = max + kOwnFramesRoom + 1;
   if (cap > static_cast<int>(sizeof buf / sizeof buf[0])) cap = sizeof buf / sizeof buf[0];
-  int n = unw_backtrace(buf, cap);
+  int n = Deps().unw_backtrace(buf, cap);
   // Our own frames are cut wherever they are: the hooks at the leaf end,
   // and the thread-start trampoline at the root end of the program's
   // threads.
@@ -58,12 +57,14 @@ void InitUnwinder() {
   InitCfiUnwinder();
   // For stacks the CFI walk hands over: cache the CFI of each address per
   // thread.
-  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+  Deps().unw_set_caching_policy(*Deps().unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
 void FlushUnwindCaches() {
   FlushCfiCache();
-  unw_flush_cache(unw_local_addr_space, 0, 0);
+  // dlclose may come before the runtime has found libunwind (dlsym's own
+  // dlclose while the real functions are looked up).
+  if (Deps().unw_flush_cache != nullptr) Deps().unw_flush_cache(*Deps().unw_local_addr_space, 0, 0);
 }
 
 int CaptureStack(const RecursionGuard&, uintptr_t* frames, int max, bool* truncated,
@@ -100,7 +101,7 @@ int CaptureSignalStack(const void* ucontext, uintptr_t* frames, int max, bool* t
   void* buf[kMaxFrames + kOwnFramesRoom + 1];
   int cap = max + kOwnFramesRoom + 1;
   if (cap > static_cast<int>(sizeof buf / sizeof buf[0])) cap = sizeof buf / sizeof buf[0];
-  int n = unw_backtrace(buf, cap);
+  int n = Deps().unw_backtrace(buf, cap);
   const State& g = GlobalState();
   uintptr_t ip = 0;
   if (ucontext != nullptr) {
@@ -132,7 +133,7 @@ platform::ModuleTable& Modules();
 
 bool IsUnwinderCode(uintptr_t pc) {
   const platform::Module* m = Modules().Find(pc);
-  return m != nullptr && m == Modules().Find(reinterpret_cast<uintptr_t>(&unw_backtrace));
+  return m != nullptr && m == Modules().Find(reinterpret_cast<uintptr_t>(Deps().unw_backtrace));
 }
 
 }  // namespace heapscope::runtime

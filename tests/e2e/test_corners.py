@@ -72,6 +72,10 @@
   jemalloc_static  jemalloc linked statically into the executable
   tcmalloc_first   LD_PRELOAD="libtcmalloc.so.4 libheapscope.so"
   tcmalloc_after   LD_PRELOAD="libheapscope.so libtcmalloc.so.4": exact totals
+  own_zlib         a program that exports zlib's deflate functions and
+                   libunwind's unw_backtrace of its own, broken, as
+                   varnishd exports its changed zlib: the runtime uses its
+                   own, its profiles are written and exact
   allocx           jemalloc's own API (mallocx and its kin, as BIND 9.18
                    allocates) with jemalloc behind the hooks: exact, each
                    block at its size class; the program's checks of its
@@ -576,6 +580,26 @@ def tcmalloc_first(env, prog):
             "tcmalloc preloaded first")
 
 
+def own_zlib(env, prog):
+    """A program exporting functions named as the runtime's own
+    dependencies' (zlib's deflate, libunwind's unw_backtrace), as varnishd
+    exports its changed zlib: the runtime uses its own, and its profiles are
+    written and exact (before, none was written)."""
+    plain = env.plain([prog])
+    check(plain.returncode == 0 and plain.stdout == "done\n", f"own_zlib uninstrumented: {plain!r}")
+    for rate in (RATE1, {}):
+        label = "own_zlib " + " ".join(f"{k}={v}" for k, v in rate.items())
+        out = env.outdir(re.sub(r"\W", "_", label))
+        got = env.preload_input([prog], out, dict(rate, HEAPSCOPE_INTERVAL="100ms"))
+        same_output(label, plain, got)
+        check(got.stderr == "", f"{label}: stderr {got.stderr!r}")
+        if rate:
+            env.check_exact(final_path(out), {"OwnZlibAlloc": (18000, 18000, 6, 6)}, label)
+        else:
+            check(os.path.exists(final_path(out)), f"{label}: no final profile")
+            env.go_pprof_top(final_path(out))
+
+
 def allocx(env, prog):
     """jemalloc's own API (mallocx, rallocx, xallocx, sallocx, dallocx,
     sdallocx), which BIND 9.18 allocates through, with jemalloc behind the
@@ -700,7 +724,8 @@ def seccomp(env, prog):
 SCENARIOS = {f.__name__: f for f in (signal_hook, blocked_signals, namespaces, fd_reuse,
                                       one_thread, drop_root, jit, unwind_escape, tiny_stacks, detached_exit,
                                       static_init, jemalloc_static, tcmalloc_first,
-                                      tcmalloc_after, jemalloc_after, seccomp, allocx)}
+                                      tcmalloc_after, jemalloc_after, seccomp, allocx,
+                                      own_zlib)}
 
 
 def main():
