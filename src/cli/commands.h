@@ -93,6 +93,12 @@ int WriteOfflinePage(const web::WebOptions& options, const std::string& title,
 // such process, no permission, a zombie).
 std::optional<bool> RuntimeLoaded(long pid);
 
+// Why the runtime is not loaded in process pid, as far as its auxiliary
+// vector, environment and executable tell (dump_command.cc): "a static
+// program: ...", "it runs in secure-execution mode ...", ... One clause,
+// no final period.
+std::string WhyRuntimeNotLoaded(long pid);
+
 // The leak report `heapscope run` appends to its summary (leaks_command.cc);
 // prints nothing when the directory has too few snapshots. pid != 0: the
 // snapshots of that process (heap.PID.*) rather than the one started.

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -64,6 +65,54 @@ std::optional<bool> RuntimeLoaded(long pid) {
   return std::nullopt;
 }
 
+std::string WhyRuntimeNotLoaded(long pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  // The loader's own view: AT_BASE is where it was mapped (0: none ran, a
+  // static program), AT_SECURE set when it ran in secure-execution mode.
+  std::ifstream auxv(proc + "/auxv", std::ios::binary);
+  uint64_t entry[2];
+  bool read_any = false, secure = false, has_base = false;
+  uint64_t base = 0;
+  while (auxv.read(reinterpret_cast<char*>(entry), sizeof entry)) {
+    read_any = true;
+    if (entry[0] == AT_SECURE) secure = entry[1] != 0;
+    if (entry[0] == AT_BASE) {
+      has_base = true;
+      base = entry[1];
+    }
+  }
+  if (read_any && (!has_base || base == 0)) {
+    return "a static program, where no dynamic loader runs to load the runtime";
+  }
+  if (secure) {
+    return "it runs in secure-execution mode (set-user-ID, set-group-ID or file capabilities), "
+           "where the loader ignores LD_PRELOAD";
+  }
+  std::ifstream exe(proc + "/exe", std::ios::binary);
+  char ident[5] = {};
+  if (exe.read(ident, sizeof ident) &&
+      memcmp(ident,
+             "\x7f"
+             "ELF",
+             4) == 0 &&
+      ident[4] == 1) {
+    return "a 32-bit program, which a 64-bit runtime cannot be loaded into";
+  }
+  std::ifstream environ(proc + "/environ", std::ios::binary);
+  std::string var;
+  bool preload = false;
+  while (std::getline(environ, var, '\0')) {
+    if (var.rfind("LD_PRELOAD=", 0) == 0 && var.find("libheapscope.so") != std::string::npos) {
+      preload = true;
+    }
+  }
+  if (read_any && !preload) {
+    return "it was started without the runtime in LD_PRELOAD (its parent cleared or replaced the "
+           "environment)";
+  }
+  return "a static program, or one started without LD_PRELOAD in its environment";
+}
+
 namespace {
 
 int Dump(const DumpOptions& o) {
@@ -80,8 +129,8 @@ int Dump(const DumpOptions& o) {
     return 1;
   }
   if (!*loaded) {
-    std::fprintf(stderr, "heapscope: dump: process %s does not run with libheapscope.so\n",
-                 o.pid.c_str());
+    std::fprintf(stderr, "heapscope: dump: process %s does not run with libheapscope.so: %s\n",
+                 o.pid.c_str(), WhyRuntimeNotLoaded(static_cast<long>(pid)).c_str());
     return 1;
   }
   int sig = SignalOf(o.pid);

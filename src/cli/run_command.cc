@@ -400,8 +400,12 @@ int Run(const RunOptions& o) {
     for (auto& [pid, name] : Children(child)) {
       if (std::none_of(left.begin(), left.end(),
                        [&](const LeftRunning& l) { return l.pid == pid; })) {
-        left.push_back(LeftRunning{pid, name});
-        left.back().profiled = RuntimeLoaded(pid) != false;  // unknown: assumed
+        LeftRunning l;
+        l.pid = pid;
+        l.name = name;
+        l.profiled = RuntimeLoaded(pid) != false;  // unknown: assumed
+        if (!l.profiled) l.why_not = WhyRuntimeNotLoaded(pid);
+        left.push_back(std::move(l));
       }
     }
   };
@@ -452,6 +456,7 @@ int Run(const RunOptions& o) {
       if (l.pid != pid) continue;
       l.name = name;
       l.profiled = RuntimeLoaded(pid) != false;
+      if (!l.profiled) l.why_not = WhyRuntimeNotLoaded(pid);
     }
   }
   if (o.follow) {

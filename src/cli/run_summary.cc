@@ -526,9 +526,13 @@ void PrintProcessSummary(const std::string& header, const std::string& out_dir, 
 
 }  // namespace
 
-constexpr const char* kNotProfiled =
-    "not profiled (the runtime is not loaded in it: a static program, or one started "
-    "without LD_PRELOAD in its environment)";
+namespace {
+
+std::string NotProfiled(const LeftRunning& l) {
+  return "not profiled (the runtime is not loaded in it: " + l.why_not + ")";
+}
+
+}  // namespace
 
 void PrintRunSummary(const std::string& program, const std::string& out_dir, const RunEnd& end,
                      double seconds, const std::vector<LeftRunning>& left, bool followed,
@@ -559,7 +563,7 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, con
       const std::string header = "pid " + std::to_string(l.pid) + " " + l.name +
                                  ", left running by " + program + ", " + Describe(l.status) + when;
       if (!l.profiled) {
-        fprintf(out, "heapscope: %s: %s\n", header.c_str(), kNotProfiled);
+        fprintf(out, "heapscope: %s: %s\n", header.c_str(), NotProfiled(l).c_str());
         continue;
       }
       if (NumberedSnapshots(out_dir, l.pid).empty()) continue;
@@ -584,7 +588,9 @@ void PrintRunSummary(const std::string& program, const std::string& out_dir, con
     }
     fprintf(out, "\n");
     for (const LeftRunning& l : left) {
-      if (!l.profiled) fprintf(out, "heapscope: pid %ld %s: %s\n", l.pid, l.name.c_str(), kNotProfiled);
+      if (!l.profiled) {
+        fprintf(out, "heapscope: pid %ld %s: %s\n", l.pid, l.name.c_str(), NotProfiled(l).c_str());
+      }
     }
     fprintf(out,
             "heapscope: heapscope run --follow waits for such processes, passing signals on to "

@@ -17,6 +17,7 @@ struct LeftRunning {
   int status = 0;      // wait status, once it ended
   double seconds = 0;  // when it ended, from the start of the run
   bool profiled = true;  // the runtime is loaded in it (it writes profiles)
+  std::string why_not;   // when not: why (WhyRuntimeNotLoaded)
 };
 
 // How the program ended.

@@ -10,12 +10,14 @@ something that is not a pid. A handler the program installs itself later
 replaces the runtime's and is left alone. Dump signals landing while three
 threads allocate without pause (inside the hooks) each give a snapshot."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
-from hstest import (CornerEnv, LineReader, check, finish, final_path, kill_quietly,
+from hstest import (CornerEnv, LineReader, check, clean_env, finish, final_path, kill_quietly,
                     numbered_snapshots, snapshot_path, wait_for)
 
 KNOWN = (21000, 21000, 7, 7)
@@ -74,6 +76,7 @@ def session(env, prog, label, extra, senders):
 def main():
     env = CornerEnv(sys.argv)
     prog = env.args[0]
+    static_child = os.path.abspath(env.args[1])
     plain = env.plain([prog, "stdin"], input="grow\ngrow\n")
     check(plain.returncode == 0, f"without the runtime: exit status {plain.returncode}")
 
@@ -100,11 +103,45 @@ def main():
     sleeper = subprocess.Popen(["sleep", "30"], env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     try:
         line = refuses(env, sleeper.pid, "of a process without the runtime")
-        check("libheapscope" in line, f"the refusal does not say why: {line!r}")
+        check("libheapscope" in line and "started without the runtime in LD_PRELOAD" in line,
+              f"the refusal does not say why: {line!r}")
         died = wait_for(lambda: sleeper.poll() is not None, 0.5)
         check(not died, f"heapscope dump killed a process without the runtime ({sleeper.returncode})")
     finally:
         kill_quietly(sleeper)
+
+    # Why the runtime is not in a process LD_PRELOAD named it to: a static
+    # program, and one in secure-execution mode (file capabilities, as
+    # squid's pinger has), where the loader ignores LD_PRELOAD.
+    preload = dict(clean_env(), LD_PRELOAD=env.lib)
+    cases = [([static_child, "0", "30"], "a static program", "static", None)]
+    setcap = shutil.which("setcap")
+    if os.geteuid() == 0 and setcap:
+        # Run by nobody, for whom the capability is a gain (root gains
+        # nothing, and the loader trusts it).
+        capdir = tempfile.mkdtemp(prefix="hs-capsleep-")
+        os.chmod(capdir, 0o755)
+        capsleep = os.path.join(capdir, "capsleep")
+        shutil.copy("/bin/sleep", capsleep)
+        r = subprocess.run([setcap, "cap_net_raw+ep", capsleep], capture_output=True, text=True)
+        if check(r.returncode == 0, f"setcap failed: {r.stderr}"):
+            cases.append(([capsleep, "30"], "secure-execution mode", "capabilities",
+                          lambda: os.setuid(65534)))
+    else:
+        capdir = None
+        print("note: not root or no setcap: the secure-execution case is not run")
+    for cmd, why, label, as_user in cases:
+        p = subprocess.Popen(cmd, env=preload, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             preexec_fn=as_user)
+        try:
+            wait_for(lambda: os.path.exists(f"/proc/{p.pid}/exe") and
+                     os.readlink(f"/proc/{p.pid}/exe") == os.path.realpath(cmd[0]), 5)
+            line = refuses(env, p.pid, f"of a process without the runtime ({label})")
+            check(why in line, f"{label}: the refusal does not say why: {line!r}")
+        finally:
+            kill_quietly(p)
+    if capdir:
+        shutil.rmtree(capdir, ignore_errors=True)
 
     # The dump signal switched off: refused, the process carries on.
     out = env.outdir("off")
