@@ -574,9 +574,9 @@ void FinalDump() {
     g_final_written.store(true);
     return;
   }
-  // A process the runtime stands aside in (one made by the program's own
-  // clone system call, MoveProcessFlags in runtime.cc) writes nothing: its
-  // files would carry its parent's name.
+  // A process the runtime stands aside in (one made by a clone it did not
+  // see, MoveProcessFlags in runtime.cc) writes nothing: its files would
+  // carry its parent's name.
   if (!g.active.load()) return;
   RecursionGuard guard;
   // Waits for a snapshot in progress, then stops periodic ones for good.

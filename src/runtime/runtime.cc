@@ -55,13 +55,15 @@ base::NoDestructor<platform::ModuleTable> g_modules;
 std::atomic<int> g_init{0};
 
 // A child made by fork() runs the runtime's fork handlers (ForkChild in
-// dumper.cc and http/server.cc), which set its flags. One made by the
-// program's own clone system call runs none: vsftpd makes each
-// connection's processes with syscall(SYS_clone, CLONE_NEWIPC | SIGCHLD).
-// With the parent's flags such a child records into tables whose locks
+// dumper.cc and http/server.cc), which set its flags, and so does one made
+// through syscall() (interpose/syscall_hook.cc: vsftpd makes each
+// connection's processes with syscall(SYS_clone, CLONE_NEWIPC | SIGCHLD)).
+// One made by a clone the runtime does not see (the program's own system
+// call instruction, clone3) runs none. With the parent's flags such a
+// child would record into tables whose locks
 // another of the parent's threads (the dump thread, in a snapshot) may
-// have held at the clone, waits ten seconds for a dump thread it does not
-// have (before a seccomp filter, on SIGTERM), and writes its final profile
+// have held at the clone, wait ten seconds for a dump thread it does not
+// have (before a seccomp filter, on SIGTERM), and write its final profile
 // under the parent's name. In a page that the kernel clears in every child
 // that does not share the parent's memory (MADV_WIPEONFORK, Linux 4.14),
 // the flags read off in such a child: the runtime stands aside there, as

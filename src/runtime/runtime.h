@@ -51,7 +51,7 @@ struct Config {
 
 // Flags that belong to one process and that a child must not take over
 // unless the runtime's fork handlers set them for it (MoveProcessFlags in
-// runtime.cc: a child made by the program's own clone system call runs no
+// runtime.cc: a child made by a clone the runtime does not see runs no
 // handlers, and finds them all off).
 struct ProcessFlags {
   std::atomic<bool> active{false};       // recording on (State::active)
