@@ -59,13 +59,14 @@ std::string Demangle(const std::string& mangled) {
 // ---------------------------------------------------------------- cache
 
 // One text file per build ID:
-//   heapscope-symbols 3
+//   heapscope-symbols 4
 //   OFFSET_HEX COUNT
 //   LINE\tSTART_LINE\tNAME\tSYSTEM_NAME\tFILE     (COUNT times)
 // Entries are appended; a torn last entry is ignored when read.
-constexpr std::string_view kCacheMagic = "heapscope-symbols 3";
+constexpr std::string_view kCacheMagic = "heapscope-symbols 4";
 // In the file name too, so files of an older layout are left alone.
-constexpr std::string_view kCacheSuffix = ".v3.sym";
+// 4: file and line no longer taken from a row of another function.
+constexpr std::string_view kCacheSuffix = ".v4.sym";
 
 bool CacheSafe(const std::string& s) { return s.find_first_of("\t\n\r") == std::string::npos; }
 
@@ -280,7 +281,20 @@ class DwarfFile {
     std::string file;
     int line = 0;
     if (Dwfl_Line* l = dwfl_module_getsrc(module_, addr); l != nullptr) {
-      if (const char* f = dwfl_lineinfo(l, nullptr, &line, nullptr, nullptr, nullptr)) file = f;
+      Dwarf_Addr row = 0;
+      const char* f = dwfl_lineinfo(l, &row, &line, nullptr, nullptr, nullptr);
+      // A row from before the start of the function holding addr is
+      // another function's: a Go program's .debug_aranges covers its C
+      // code alone, and libdw then answers for Go's assembly with the
+      // nearest row of a C file (runtime.asmcgocall as gcc_mmap.c:37).
+      GElf_Off off = 0;
+      GElf_Sym sym;
+      if (dwfl_module_addrinfo(module_, addr, &off, &sym, nullptr, nullptr, nullptr) != nullptr &&
+          row < addr - off) {
+        f = nullptr;
+        line = 0;
+      }
+      if (f != nullptr) file = f;
     }
     if (cu == nullptr) {
       if (!file.empty()) {

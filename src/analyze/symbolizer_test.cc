@@ -180,7 +180,7 @@ TEST_F(SymbolizerTest, SecondRunComesFromTheCache) {
   SymbolizeOptions o = Options();
   format::Profile first = MakeProfile(bin, bin, {outer.value, outer.value + 1}, bid);
   ASSERT_TRUE(Symbolize(first, o).ok());
-  EXPECT_TRUE(fs::exists(o.cache_dir + "/" + bid + ".v3.sym"));
+  EXPECT_TRUE(fs::exists(o.cache_dir + "/" + bid + ".v4.sym"));
   // The binary is gone: the cache alone answers.
   const std::string moved = *dir_ + "/prog.moved";
   fs::copy_file(bin, moved, fs::copy_options::overwrite_existing);
