@@ -9,3 +9,6 @@
 #define HS_NOINLINE __attribute__((noinline))
 #define HS_ALWAYS_INLINE inline __attribute__((always_inline))
 #define HS_HIDDEN __attribute__((visibility("hidden")))
+// The text of x after macro expansion: HS_STRINGIFY(SYS_clone) is "56".
+#define HS_STRINGIFY_TEXT(x) #x
+#define HS_STRINGIFY(x) HS_STRINGIFY_TEXT(x)

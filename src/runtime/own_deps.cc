@@ -2,13 +2,12 @@
 
 #include <dlfcn.h>
 
+#include "base/base.h"
+
 namespace heapscope::runtime {
 namespace {
 
 OwnDeps g_deps;
-
-#define HS_SYM_STR2(x) #x
-#define HS_SYM_STR(x) HS_SYM_STR2(x)
 
 // The library loaded under `soname` (the runtime needs it, so it is
 // there; else loaded now, kept out of the program's scope); dlsym on its
@@ -33,10 +32,10 @@ bool ResolveOwnDeps() {
   if (z == nullptr || unw == nullptr) return false;
   bool ok = Find(z, "deflateInit2_", &d.deflate_init2) && Find(z, "deflate", &d.deflate) &&
             Find(z, "deflateEnd", &d.deflate_end) &&
-            Find(unw, HS_SYM_STR(unw_backtrace), &d.unw_backtrace) &&
-            Find(unw, HS_SYM_STR(unw_set_caching_policy), &d.unw_set_caching_policy) &&
-            Find(unw, HS_SYM_STR(unw_flush_cache), &d.unw_flush_cache) &&
-            Find(unw, HS_SYM_STR(unw_local_addr_space), &d.unw_local_addr_space);
+            Find(unw, HS_STRINGIFY(unw_backtrace), &d.unw_backtrace) &&
+            Find(unw, HS_STRINGIFY(unw_set_caching_policy), &d.unw_set_caching_policy) &&
+            Find(unw, HS_STRINGIFY(unw_flush_cache), &d.unw_flush_cache) &&
+            Find(unw, HS_STRINGIFY(unw_local_addr_space), &d.unw_local_addr_space);
   if (ok) g_deps = d;
   return ok;
 }

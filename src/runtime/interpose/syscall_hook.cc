@@ -27,13 +27,11 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include "base/base.h"
 #include "runtime/dumper.h"
 #include "runtime/runtime.h"
 
 #if defined(__x86_64__)
-
-#define HS_STR2(x) #x
-#define HS_STR(x) HS_STR2(x)
 
 extern "C" {
 int unshare(int flags);
@@ -124,23 +122,23 @@ __asm__(R"(
     .p2align 4
 syscall:
     .cfi_startproc
-    cmpq $)" HS_STR(SYS_clone) R"(, %rdi
+    cmpq $)" HS_STRINGIFY(SYS_clone) R"(, %rdi
     jne 1f
-    testq $)" HS_STR(CLONE_VM) R"(, %rsi
+    testq $)" HS_STRINGIFY(CLONE_VM) R"(, %rsi
     jnz 2f
     testq %rdx, %rdx
     jz 9f
     jmp 2f
 1:
-    cmpq $)" HS_STR(SYS_fork) R"(, %rdi
+    cmpq $)" HS_STRINGIFY(SYS_fork) R"(, %rdi
     je 9f
-    cmpq $)" HS_STR(SYS_seccomp) R"(, %rdi
+    cmpq $)" HS_STRINGIFY(SYS_seccomp) R"(, %rdi
     je 9f
-    cmpq $)" HS_STR(SYS_prctl) R"(, %rdi
+    cmpq $)" HS_STRINGIFY(SYS_prctl) R"(, %rdi
     je 9f
-    cmpq $)" HS_STR(SYS_unshare) R"(, %rdi
+    cmpq $)" HS_STRINGIFY(SYS_unshare) R"(, %rdi
     je 9f
-    cmpq $)" HS_STR(SYS_setns) R"(, %rdi
+    cmpq $)" HS_STRINGIFY(SYS_setns) R"(, %rdi
     je 9f
 2:
     movq %rdi, %rax
